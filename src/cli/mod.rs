@@ -1,0 +1,86 @@
+//! The command line: clap definitions, one file per command, and the single place that
+//! chooses exit codes (see `shared/spec/cli.md`).
+
+mod schema;
+mod validate;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit codes, the contract scripts and CI pipelines rely on.
+pub mod exit {
+    /// Success (for `validate`: clean or warnings only).
+    pub const OK: i32 = 0;
+    /// Error: bad input, refused plan, registry failure after retries.
+    pub const ERROR: i32 = 1;
+    /// Interrupted (Ctrl-C).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// Declarative access management for Heracles in CSAM.
+#[derive(Debug, Parser)]
+#[command(name = "csamctl", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the desired state (files or directories; default csam.yaml or ./csam/).
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of the desired-state format.
+    Schema,
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people: graphical on a terminal, plain text otherwise.
+    Text,
+    /// Versioned JSON, for CI annotations.
+    Json,
+}
+
+/// `csamctl validate`.
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Desired-state files and directories.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Show full national register numbers in source snippets (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+}
+
+/// Whether output to this stream may use colour and graphics: a terminal, and
+/// `NO_COLOR` not set.
+pub fn fancy(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema => schema::run(),
+    }
+}

@@ -1,0 +1,58 @@
+//! `csamctl validate`: parse and check the desired state, report every problem.
+
+use super::{Format, ValidateArgs, exit, fancy};
+use crate::config::{self, Limits, RenderOptions, diagnostic};
+
+/// Runs `validate`; exit 0 when clean or warnings only, 1 on any error.
+pub fn run(args: &ValidateArgs) -> i32 {
+    let loaded = config::load(&args.paths, &Limits::default());
+    match args.format {
+        Format::Json => {
+            println!(
+                "{}",
+                diagnostic::render_json(&loaded.diagnostics, &loaded.sources)
+            );
+        }
+        Format::Text => {
+            let opts = RenderOptions {
+                graphical: fancy(&std::io::stderr()),
+                show_personal_data: args.show_personal_data,
+            };
+            eprint!(
+                "{}",
+                diagnostic::render_human(&loaded.diagnostics, &loaded.sources, opts)
+            );
+            let files = loaded.sources.files.len() - loaded.skipped.len();
+            let state = &loaded.state;
+            let summary = format!(
+                "{} {}, {} {}, {} {}: {} {}, {} {}",
+                files,
+                plural(files, "file", "files"),
+                state.enterprises.len(),
+                plural(state.enterprises.len(), "enterprise", "enterprises"),
+                state.people_count(),
+                plural(state.people_count(), "person", "people"),
+                loaded.errors(),
+                plural(loaded.errors(), "error", "errors"),
+                loaded.warnings(),
+                plural(loaded.warnings(), "warning", "warnings"),
+            );
+            println!("{summary}");
+            for path in &loaded.skipped {
+                println!(
+                    "skipped {} (not a desired-state file: no `version`)",
+                    path.display()
+                );
+            }
+        }
+    }
+    if loaded.errors() > 0 {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}

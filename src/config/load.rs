@@ -1,0 +1,343 @@
+//! Finding and reading desired-state files within input budgets.
+//!
+//! A hostile or broken file (an alias bomb, 50 MB of garbage, binary data, invalid
+//! UTF-8, absurd nesting) gets a located diagnostic quickly and never exhausts memory:
+//! the size is checked before reading, the encoding before parsing, and the parser runs
+//! with serde-saphyr's budgets (events, nodes, depth, aliases, replayed alias events).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::diagnostic::{Diagnostic, FileId, Place, Sources};
+use super::node::{Node, Pos};
+
+/// Input budgets for one file. The defaults leave room for a fleet 100× the national
+/// one in a single file while stopping pathological input early.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Deepest nesting of mappings and lists.
+    pub max_depth: usize,
+    /// Most YAML nodes (scalars, lists, mappings) in one file.
+    pub max_nodes: usize,
+    /// Most parser events in one file.
+    pub max_events: usize,
+    /// Most alias uses (`*name`) in one file.
+    pub max_aliases: usize,
+    /// Most events that alias expansion may replay in one file (alias bombs).
+    pub max_replayed_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 256 * 1024 * 1024,
+            max_depth: 32,
+            max_nodes: 16_000_000,
+            max_events: 40_000_000,
+            max_aliases: 10_000,
+            max_replayed_events: 100_000,
+        }
+    }
+}
+
+/// A file to read, and whether the user named it (rather than a directory holding it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The path.
+    pub path: PathBuf,
+    /// Named on the command line: always validated. A file found in a directory is read
+    /// only when it is a desired-state file (its top level has `version`), so that a
+    /// directory may also hold reference data or CI workflow files.
+    pub named: bool,
+}
+
+/// The files named on the command line, or the default (`csam.yaml`, else `./csam/`).
+///
+/// Directories are searched recursively for `*.yaml` and `*.yml` (hidden entries
+/// skipped), in sorted order so that diagnostics come out in a stable order.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
+    let roots: Vec<PathBuf> = if paths.is_empty() {
+        if Path::new("csam.yaml").is_file() {
+            vec![PathBuf::from("csam.yaml")]
+        } else if Path::new("csam").is_dir() {
+            vec![PathBuf::from("csam")]
+        } else {
+            return Err(Box::new(
+                Diagnostic::error(
+                    "csam::input::not_found",
+                    Place {
+                        file: usize::MAX,
+                        pos: Pos::default(),
+                    },
+                    "no desired state: there is no csam.yaml and no csam/ directory here",
+                )
+                .help("name the files or directories to read, e.g. `csamctl validate examples/`"),
+            ));
+        }
+    } else {
+        paths.to_vec()
+    };
+    let mut files = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            let mut found = Vec::new();
+            collect_yaml(&root, &mut found).map_err(|e| read_error(&root, &e))?;
+            if found.is_empty() {
+                return Err(Box::new(
+                    Diagnostic::error(
+                        "csam::input::not_found",
+                        Place {
+                            file: usize::MAX,
+                            pos: Pos::default(),
+                        },
+                        format!("{} holds no .yaml or .yml file", root.display()),
+                    )
+                    .help("desired-state files end in .yaml or .yml"),
+                ));
+            }
+            files.extend(found.into_iter().map(|path| Found { path, named: false }));
+        } else if root.exists() {
+            files.push(Found {
+                path: root,
+                named: true,
+            });
+        } else {
+            return Err(Box::new(
+                Diagnostic::error(
+                    "csam::input::not_found",
+                    Place {
+                        file: usize::MAX,
+                        pos: Pos::default(),
+                    },
+                    format!("{} does not exist", root.display()),
+                )
+                .help("check the path; directories are searched for .yaml and .yml files"),
+            ));
+        }
+    }
+    Ok(files)
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read_error(path: &Path, err: &std::io::Error) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::error(
+            "csam::input::read",
+            Place {
+                file: usize::MAX,
+                pos: Pos::default(),
+            },
+            format!("cannot read {}: {err}", path.display()),
+        )
+        .help("check that the file exists and is readable"),
+    )
+}
+
+/// Reads one file into `sources` and parses it into a [`Node`] tree, or explains why not.
+pub fn read_and_parse(
+    path: &Path,
+    limits: &Limits,
+    sources: &mut Sources,
+) -> Result<(FileId, Node), Box<Diagnostic>> {
+    let at_start = |file| Place {
+        file,
+        pos: Pos {
+            line: 1,
+            column: 1,
+            offset: 0,
+            len: 0,
+        },
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| read_error(path, &e))?
+        .len();
+    if size > limits.max_file_bytes {
+        let file = sources.add(path.to_path_buf(), Arc::from(""));
+        return Err(Box::new(
+            Diagnostic::error(
+                "csam::input::too_large",
+                at_start(file),
+                format!(
+                    "{} is {} MiB, more than the {} MiB a desired-state file may have",
+                    path.display(),
+                    size / (1024 * 1024),
+                    limits.max_file_bytes / (1024 * 1024)
+                ),
+            )
+            .help("split the desired state into several files in a directory"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    let text = match decode(&bytes) {
+        Ok(text) => text,
+        Err((offset, what)) => {
+            let shown = String::from_utf8_lossy(&bytes[..offset]).into_owned();
+            let pos = pos_at(&shown, offset);
+            let file = sources.add(path.to_path_buf(), Arc::from(shown));
+            let (code, help) = match what {
+                Undecodable::Binary => (
+                    "csam::input::binary",
+                    "this looks like a binary file, not YAML text",
+                ),
+                Undecodable::Utf8 => (
+                    "csam::input::encoding",
+                    "save the file as UTF-8 (most editors offer this in 'Save as')",
+                ),
+            };
+            return Err(Box::new(
+                Diagnostic::error(
+                    code,
+                    Place { file, pos },
+                    format!("{} is not UTF-8 text", path.display()),
+                )
+                .label(match what {
+                    Undecodable::Binary => "a control character or NUL byte here",
+                    Undecodable::Utf8 => "invalid UTF-8 here",
+                })
+                .help(help),
+            ));
+        }
+    };
+    let text: Arc<str> = Arc::from(text);
+    let file = sources.add(path.to_path_buf(), text.clone());
+    parse(&text, limits)
+        .map(|node| (file, node))
+        .map_err(|(pos, message, code, help)| {
+            Box::new(Diagnostic::error(code, Place { file, pos }, message).help(help))
+        })
+}
+
+enum Undecodable {
+    Binary,
+    Utf8,
+}
+
+/// Checks the bytes are UTF-8 text (a leading byte-order mark is dropped); on failure,
+/// the byte offset of the first bad byte.
+fn decode(bytes: &[u8]) -> Result<String, (usize, Undecodable)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // YAML allows no C0 control character but tab, line feed and carriage return.
+    if let Some(i) = bytes
+        .iter()
+        .position(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        && std::str::from_utf8(&bytes[..i]).is_ok()
+    {
+        return Err((i, Undecodable::Binary));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(e) => Err((e.valid_up_to(), Undecodable::Utf8)),
+    }
+}
+
+/// The 1-based line and column of a byte offset.
+pub fn pos_at(text: &str, offset: usize) -> Pos {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Pos {
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        column: u32::try_from(column).unwrap_or(u32::MAX),
+        offset: before.len(),
+        len: 0,
+    }
+}
+
+type ParseFailure = (Pos, String, &'static str, &'static str);
+
+/// Parses YAML text into a [`Node`] tree within the budgets.
+pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+    let mut options = serde_saphyr::Options::default();
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = limits.max_depth;
+    budget.max_nodes = limits.max_nodes;
+    budget.max_events = limits.max_events;
+    budget.max_aliases = limits.max_aliases;
+    budget.max_anchors = limits.max_aliases;
+    budget.max_documents = 1;
+    budget.max_total_scalar_bytes = usize::try_from(limits.max_file_bytes).unwrap_or(usize::MAX);
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = limits.max_replayed_events;
+    options.alias_limits.max_replay_stack_depth = 16;
+    // YAML 1.2 booleans only: `no`, `n`, `off` stay strings (`language: no` is Norwegian).
+    options.strict_booleans = true;
+    // `0812345603` stays as written instead of becoming a number without its zero.
+    options.leading_zero_numbers_as_strings = true;
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|err| {
+        let pos = err
+            .location()
+            .map(|loc| {
+                let mut pos = pos_at(text, 0);
+                pos.line = u32::try_from(loc.line()).unwrap_or(u32::MAX);
+                pos.column = u32::try_from(loc.column()).unwrap_or(u32::MAX);
+                pos.offset = loc
+                    .span()
+                    .byte_offset()
+                    .and_then(|o| usize::try_from(o).ok())
+                    .unwrap_or_else(|| offset_of(text, pos.line, pos.column));
+                pos
+            })
+            .unwrap_or_else(|| pos_at(text, 0));
+        let message = err.to_string();
+        let budget = message.contains("budget") || message.contains("limit");
+        if budget {
+            (
+                pos,
+                format!("the file exceeds an input limit: {}", first_line(&message)),
+                "csam::input::budget",
+                "desired-state files need no anchors or aliases at this scale; remove them or split the file",
+            )
+        } else {
+            (
+                pos,
+                format!("this is not valid YAML: {}", first_line(&message)),
+                "csam::yaml::syntax",
+                "check the indentation and quoting around this place",
+            )
+        }
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// The byte offset of a 1-based line and character column.
+fn offset_of(text: &str, line: u32, column: u32) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line as usize {
+            return offset
+                + l.char_indices()
+                    .nth(column.saturating_sub(1) as usize)
+                    .map_or(l.len(), |(b, _)| b);
+        }
+        offset += l.len();
+    }
+    text.len()
+}

@@ -1,0 +1,958 @@
+//! Validation: from a file's [`Node`] tree to the model, collecting every diagnostic.
+//!
+//! Per-file checks happen during the walk; checks across the whole desired state
+//! (an enterprise declared twice, an HCO number used twice, usernames shared between
+//! people) go through a [`StateIndex`] that outlives each file's tree, so that a large
+//! desired state split into many files is never held as YAML trees all at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::diagnostic::{Diagnostic, Place};
+use super::node::{Node, Value};
+use super::walk::{Obj, Walk};
+use crate::model::{
+    AccessManager, Administrator, AdministratorAccount, Application, Applications, Capacity,
+    CapacityType, Email, EmailError, Enterprise, Function, Hco, HcoError, Ignore, Insz, InszError,
+    Kbo, KboError, Language, PasswordRef, Person, Representative, Site, Subdivision, Username,
+    UsernameError, default_structure_applications,
+};
+
+/// Keys of the top level of a file.
+pub const DOCUMENT_KEYS: &[&str] = &["version", "enterprises"];
+/// Keys of an enterprise.
+pub const ENTERPRISE_KEYS: &[&str] = &[
+    "kbo",
+    "name",
+    "main_access_manager",
+    "co_main_access_managers",
+    "legal_representative",
+    "access_managers",
+    "capacities",
+    "ignore",
+];
+/// Keys of the HTB, a co-HTB and the legal representative.
+pub const REPRESENTATIVE_KEYS: &[&str] = &[
+    "insz",
+    "last_name",
+    "first_name",
+    "quality",
+    "email",
+    "phone",
+    "mobile",
+    "fax",
+];
+/// Keys of an access manager.
+pub const ACCESS_MANAGER_KEYS: &[&str] = &["insz", "last_name", "first_name", "email", "domains"];
+/// Keys of a capacity.
+pub const CAPACITY_KEYS: &[&str] = &[
+    "type",
+    "email",
+    "local_administrator",
+    "applications",
+    "subdivisions",
+    "people",
+];
+/// Keys of a subdivision.
+pub const SUBDIVISION_KEYS: &[&str] = &[
+    "hco",
+    "name",
+    "email",
+    "administrator",
+    "applications",
+    "sites",
+];
+/// Keys of a site.
+pub const SITE_KEYS: &[&str] = &["hco", "name", "email", "administrator", "applications"];
+/// Keys of an administrator account.
+pub const ADMINISTRATOR_KEYS: &[&str] = &[
+    "username",
+    "insz",
+    "last_name",
+    "first_name",
+    "email",
+    "language",
+];
+/// Keys of a person.
+pub const PERSON_KEYS: &[&str] = &[
+    "insz",
+    "username",
+    "last_name",
+    "first_name",
+    "title",
+    "language",
+    "email",
+    "local_email",
+    "password",
+    "active",
+    "applications",
+    "sites",
+];
+/// Keys of a password reference.
+pub const PASSWORD_KEYS: &[&str] = &["env", "file"];
+/// Keys of `ignore`.
+pub const IGNORE_KEYS: &[&str] = &["usernames"];
+
+/// What the whole desired state has seen so far, for checks across files.
+#[derive(Default)]
+pub struct StateIndex {
+    enterprises: HashMap<Kbo, Place>,
+    hcos: HashMap<Hco, (Place, &'static str)>,
+    username_of: HashMap<Insz, (Username, Place)>,
+    insz_of: HashMap<Username, (Insz, Place)>,
+}
+
+impl StateIndex {
+    /// Records an enterprise; a second declaration is an error pointing at both.
+    fn enterprise(&mut self, kbo: Kbo, place: Place) -> Option<Diagnostic> {
+        match self.enterprises.get(&kbo) {
+            Some(first) => Some(
+                Diagnostic::error(
+                    "csam::enterprise::duplicate",
+                    place,
+                    format!("enterprise {kbo} is declared twice"),
+                )
+                .label("declared again here")
+                .related(*first, "first declared here")
+                .help("declare each enterprise once; split its capacities over files only by enterprise"),
+            ),
+            None => {
+                self.enterprises.insert(kbo, place);
+                None
+            }
+        }
+    }
+
+    /// Records a subdivision or site HCO number, unique in the whole registry.
+    fn hco(&mut self, hco: &Hco, place: Place, what: &'static str) -> Option<Diagnostic> {
+        match self.hcos.get(hco) {
+            Some((first, first_what)) => Some(
+                Diagnostic::error(
+                    "csam::hco::duplicate",
+                    place,
+                    format!("HCO number {hco} is used twice"),
+                )
+                .label(format!("this {what} reuses it"))
+                .related(*first, format!("already the HCO number of a {first_what}"))
+                .help("an HCO number identifies one subdivision or site in the whole registry"),
+            ),
+            None => {
+                self.hcos.insert(hco.clone(), (place, what));
+                None
+            }
+        }
+    }
+
+    /// Records that `insz` uses `username`: one username per person, and no username
+    /// shared by two people, anywhere in the desired state.
+    fn account(&mut self, insz: Insz, username: &Username, place: Place) -> Vec<Diagnostic> {
+        let mut found = Vec::new();
+        match self.username_of.get(&insz) {
+            Some((other, first)) if other != username => found.push(
+                Diagnostic::error(
+                    "csam::username::per_person",
+                    place,
+                    format!("person {insz} has two usernames: `{other}` and `{username}`"),
+                )
+                .label("a second username for the same INSZ")
+                .related(*first, format!("`{other}` given here"))
+                .help("a person has one CSAM username; use the same one everywhere"),
+            ),
+            Some(_) => {}
+            None => {
+                self.username_of.insert(insz, (username.clone(), place));
+            }
+        }
+        match self.insz_of.get(username) {
+            Some((other, first)) if *other != insz => found.push(
+                Diagnostic::error(
+                    "csam::username::shared",
+                    place,
+                    format!("username `{username}` is used by two people ({other} and {insz})"),
+                )
+                .label("already taken by another INSZ")
+                .related(*first, "first used here")
+                .help("usernames are unique in the whole registry, compared case-insensitively"),
+            ),
+            Some(_) => {}
+            None => {
+                self.insz_of.insert(username.clone(), (insz, place));
+            }
+        }
+        found
+    }
+}
+
+/// True when a file's top level is a mapping with `version`: the mark of a desired-state
+/// file, as opposed to other YAML (registry reference data, CI workflows) in a directory.
+pub fn is_desired_state(root: &Node) -> bool {
+    matches!(&root.value, Value::Map(entries)
+        if entries.iter().any(|(k, _)| matches!(&k.value, Value::Str(s) if s == "version")))
+}
+
+/// Validates one file's tree into enterprises, reporting into `walk` and `index`.
+pub fn document(walk: &mut Walk<'_>, index: &mut StateIndex, root: &Node) -> Vec<Enterprise> {
+    if root.value == Value::Null {
+        let d = Diagnostic::error("csam::schema::empty", walk.place(root), "the file is empty")
+            .help("a desired-state file starts with `version: 1` and `enterprises:`");
+        walk.report(d);
+        return Vec::new();
+    }
+    let Some(doc) = walk.obj(root, "the file", DOCUMENT_KEYS) else {
+        return Vec::new();
+    };
+    if let Some(version) = walk.required(&doc, "version")
+        && !matches!(version.value, Value::Int(1))
+    {
+        let written = walk.raw(version).to_string();
+        let d = Diagnostic::error(
+            "csam::schema::version",
+            walk.place(version),
+            format!("format version {written} is not supported"),
+        )
+        .label("this csamctl reads version 1")
+        .help("write `version: 1`, or upgrade csamctl if the file is newer");
+        walk.report(d);
+    }
+    let mut enterprises = Vec::new();
+    if let Some(list) = walk.required(&doc, "enterprises") {
+        for node in walk.list(list, "enterprises").unwrap_or(&[]) {
+            if let Some(e) = enterprise(walk, index, node) {
+                enterprises.push(e);
+            }
+        }
+    }
+    enterprises
+}
+
+fn enterprise(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Enterprise> {
+    let obj = walk.obj(node, "an enterprise", ENTERPRISE_KEYS)?;
+    let kbo = walk.required(&obj, "kbo").and_then(|n| kbo(walk, n));
+    if let (Some(kbo), Some(n)) = (kbo, obj.get("kbo"))
+        && let Some(d) = index.enterprise(kbo, walk.place(n))
+    {
+        walk.report(d);
+    }
+    let name = walk
+        .required(&obj, "name")
+        .and_then(|n| walk.non_empty_text(n, "enterprise name"));
+    let htb = match obj.get("main_access_manager") {
+        Some(n) => representative(walk, n, "the main access manager"),
+        None => {
+            let d = Diagnostic::error(
+                "csam::htb::missing",
+                walk.place(obj.node()),
+                "the enterprise has no main_access_manager",
+            )
+            .label("main access manager (HTB) missing")
+            .help("every enterprise needs its main access manager (hoofdtoegangsbeheerder): add `main_access_manager:` with insz, last_name, first_name and email");
+            walk.report(d);
+            None
+        }
+    };
+    let legal = obj
+        .get("legal_representative")
+        .and_then(|n| representative(walk, n, "the legal representative"));
+    let co = items(
+        walk,
+        obj.get("co_main_access_managers"),
+        "co_main_access_managers",
+        |w, n| representative(w, n, "a co-main access manager"),
+    );
+    let managers = items(
+        walk,
+        obj.get("access_managers"),
+        "access_managers",
+        access_manager,
+    );
+    let capacities = items(walk, obj.get("capacities"), "capacities", |w, n| {
+        capacity(w, index, n)
+    });
+    let ignore = obj
+        .get("ignore")
+        .map(|n| ignore(walk, n))
+        .unwrap_or_default();
+    Some(Enterprise {
+        kbo: kbo?,
+        name: name?,
+        main_access_manager: htb?,
+        legal_representative: legal,
+        co_main_access_managers: co,
+        access_managers: managers,
+        capacities,
+        ignore,
+    })
+}
+
+/// Validates every item of an optional list, keeping the valid ones.
+fn items<T>(
+    walk: &mut Walk<'_>,
+    node: Option<&Node>,
+    what: &str,
+    mut each: impl FnMut(&mut Walk<'_>, &Node) -> Option<T>,
+) -> Vec<T> {
+    let Some(node) = node else { return Vec::new() };
+    let list = walk.list(node, what).unwrap_or(&[]);
+    list.iter().filter_map(|n| each(walk, n)).collect()
+}
+
+fn representative(walk: &mut Walk<'_>, node: &Node, what: &'static str) -> Option<Representative> {
+    let obj = walk.obj(node, what, REPRESENTATIVE_KEYS)?;
+    let insz = walk.required(&obj, "insz").and_then(|n| insz(walk, n));
+    let last_name = name_field(walk, &obj, "last_name");
+    let first_name = name_field(walk, &obj, "first_name");
+    let quality = optional_text(walk, &obj, "quality");
+    let email = obj.get("email").and_then(|n| email(walk, n));
+    let phone = optional_text(walk, &obj, "phone");
+    let mobile = optional_text(walk, &obj, "mobile");
+    let fax = optional_text(walk, &obj, "fax");
+    Some(Representative {
+        insz: insz?,
+        last_name: last_name?,
+        first_name: first_name?,
+        quality,
+        email,
+        phone,
+        mobile,
+        fax,
+    })
+}
+
+fn access_manager(walk: &mut Walk<'_>, node: &Node) -> Option<AccessManager> {
+    let obj = walk.obj(node, "an access manager", ACCESS_MANAGER_KEYS)?;
+    let insz = walk.required(&obj, "insz").and_then(|n| insz(walk, n));
+    let last_name = name_field(walk, &obj, "last_name");
+    let first_name = name_field(walk, &obj, "first_name");
+    let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
+    let domains = items(walk, obj.get("domains"), "domains", |w, n| {
+        w.non_empty_text(n, "a domain")
+    });
+    Some(AccessManager {
+        insz: insz?,
+        last_name: last_name?,
+        first_name: first_name?,
+        email: email?,
+        domains,
+    })
+}
+
+fn capacity(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Capacity> {
+    let obj = walk.obj(node, "a capacity", CAPACITY_KEYS)?;
+    let kind = walk
+        .required(&obj, "type")
+        .and_then(|n| walk.word::<CapacityType>(n, "capacity type", "csam::capacity::type"));
+    let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
+    let local_administrator = match obj.get("local_administrator") {
+        Some(n) => administrator(walk, index, n, "the local administrator", false),
+        None => Some(Administrator::Itself),
+    };
+    let applications = structure_applications(walk, &obj, "the capacity");
+    let subdivisions = items(walk, obj.get("subdivisions"), "subdivisions", |w, n| {
+        subdivision(w, index, n)
+    });
+    // The sites this capacity declares, for checking the people's site references.
+    let declared: BTreeSet<Hco> = subdivisions
+        .iter()
+        .flat_map(|s| s.sites.iter().map(|site| site.hco.clone()))
+        .collect();
+    let people = people(walk, index, obj.get("people"), &declared);
+    head_radiologists(walk, obj.node(), &subdivisions, &people);
+    Some(Capacity {
+        kind: kind?,
+        email: email?,
+        local_administrator: local_administrator?,
+        applications: applications?,
+        subdivisions,
+        people: people.into_iter().map(|(p, _)| p).collect(),
+    })
+}
+
+fn subdivision(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Subdivision> {
+    let obj = walk.obj(node, "a subdivision", SUBDIVISION_KEYS)?;
+    let hco = walk.required(&obj, "hco").and_then(|n| {
+        let hco = hco(walk, n)?;
+        if let Some(d) = index.hco(&hco, walk.place(n), "subdivision") {
+            walk.report(d);
+        }
+        Some(hco)
+    });
+    let name = walk
+        .required(&obj, "name")
+        .and_then(|n| walk.non_empty_text(n, "subdivision name"));
+    let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
+    let administrator = match obj.get("administrator") {
+        Some(n) => administrator(walk, index, n, "the subdivision administrator", true),
+        None => Some(Administrator::Itself),
+    };
+    let applications = structure_applications(walk, &obj, "the subdivision");
+    let sites = items(walk, obj.get("sites"), "sites", |w, n| site(w, index, n));
+    Some(Subdivision {
+        hco: hco?,
+        name: name?,
+        email: email?,
+        administrator: administrator?,
+        applications: applications?,
+        sites,
+    })
+}
+
+fn site(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Site> {
+    let obj = walk.obj(node, "a site", SITE_KEYS)?;
+    let hco = walk.required(&obj, "hco").and_then(|n| {
+        let hco = hco(walk, n)?;
+        if let Some(d) = index.hco(&hco, walk.place(n), "site") {
+            walk.report(d);
+        }
+        Some(hco)
+    });
+    let name = walk
+        .required(&obj, "name")
+        .and_then(|n| walk.non_empty_text(n, "site name"));
+    let email = obj.get("email").and_then(|n| email(walk, n));
+    let administrator = match obj.get("administrator") {
+        Some(n) => administrator(walk, index, n, "the site administrator", true),
+        None => Some(Administrator::Itself),
+    };
+    let applications = structure_applications(walk, &obj, "the site");
+    Some(Site {
+        hco: hco?,
+        name: name?,
+        email,
+        administrator: administrator?,
+        applications: applications?,
+    })
+}
+
+/// `self`, an INSZ, or (where `accounts` is allowed) an administrator account.
+fn administrator(
+    walk: &mut Walk<'_>,
+    index: &mut StateIndex,
+    node: &Node,
+    what: &'static str,
+    accounts: bool,
+) -> Option<Administrator> {
+    match &node.value {
+        Value::Str(s) if s == "self" => Some(Administrator::Itself),
+        Value::Str(_) | Value::Int(_) => insz(walk, node).map(Administrator::Person),
+        Value::Map(_) if accounts => {
+            let obj = walk.obj(node, what, ADMINISTRATOR_KEYS)?;
+            let username = walk
+                .required(&obj, "username")
+                .and_then(|n| username(walk, n));
+            let insz = walk.required(&obj, "insz").and_then(|n| insz(walk, n));
+            let last_name = name_field(walk, &obj, "last_name");
+            let first_name = name_field(walk, &obj, "first_name");
+            let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
+            let language = language(walk, &obj);
+            if let (Some(i), Some(u), Some(n)) = (insz, username.as_ref(), obj.get("username")) {
+                for d in index.account(i, u, walk.place(n)) {
+                    walk.report(d);
+                }
+            }
+            Some(Administrator::Account(AdministratorAccount {
+                username: username?,
+                insz: insz?,
+                last_name: last_name?,
+                first_name: first_name?,
+                email: email?,
+                language: language?,
+            }))
+        }
+        _ => {
+            let forms = if accounts {
+                "`self`, an INSZ, or a mapping with username, insz, last_name, first_name, email and language"
+            } else {
+                "`self` or an INSZ"
+            };
+            let d = Diagnostic::error(
+                "csam::administrator::form",
+                walk.place(node),
+                format!("{what} must be {forms}"),
+            )
+            .label(format!("{} is not an administrator", node.value.kind()))
+            .help(format!("write {what} as {forms}"));
+            walk.report(d);
+            None
+        }
+    }
+}
+
+/// The applications of a capacity, subdivision or site: the default, or an explicit
+/// list that must keep Heracles and eHealthBox (R5).
+fn structure_applications(walk: &mut Walk<'_>, obj: &Obj<'_>, what: &str) -> Option<Applications> {
+    let Some(node) = obj.get("applications") else {
+        return Some(default_structure_applications());
+    };
+    let apps = applications(walk, node)?;
+    let mut ok = true;
+    for required in [Application::Heracles, Application::EHealthBox] {
+        if !apps.contains(&required) {
+            ok = false;
+            let d = Diagnostic::error(
+                "csam::applications::r5",
+                walk.place(node),
+                format!("{what} must have {required} enabled"),
+            )
+            .label(format!("{required} missing"))
+            .help(format!(
+                "Heracles needs heracles and ehealthbox on the capacity, every subdivision and every site (R5); add {required}, or leave `applications` out for the default"
+            ));
+            walk.report(d);
+        }
+    }
+    ok.then_some(apps)
+}
+
+fn applications(walk: &mut Walk<'_>, node: &Node) -> Option<Applications> {
+    let list = walk.list(node, "applications")?;
+    let mut apps = Applications::new();
+    let mut ok = true;
+    for item in list {
+        match walk.word::<Application>(item, "application", "csam::application::unknown") {
+            Some(a) => {
+                apps.insert(a);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(apps)
+}
+
+type PersonAt = (Person, Place);
+
+fn people(
+    walk: &mut Walk<'_>,
+    index: &mut StateIndex,
+    node: Option<&Node>,
+    declared: &BTreeSet<Hco>,
+) -> Vec<PersonAt> {
+    let mut seen: HashMap<Insz, Place> = HashMap::new();
+    let mut out = Vec::new();
+    let Some(node) = node else { return out };
+    for item in walk.list(node, "people").unwrap_or(&[]) {
+        let Some((person, place)) = person(walk, index, item, declared) else {
+            continue;
+        };
+        if let Some(first) = seen.get(&person.insz) {
+            let d = Diagnostic::error(
+                "csam::person::duplicate",
+                place,
+                format!("person {} is listed twice in this capacity", person.insz),
+            )
+            .label("listed again here")
+            .related(*first, "first listed here")
+            .help("list each person once and give all their sites under `sites:`");
+            walk.report(d);
+            continue;
+        }
+        seen.insert(person.insz, place);
+        out.push((person, place));
+    }
+    out
+}
+
+fn person(
+    walk: &mut Walk<'_>,
+    index: &mut StateIndex,
+    node: &Node,
+    declared: &BTreeSet<Hco>,
+) -> Option<PersonAt> {
+    let obj = walk.obj(node, "a person", PERSON_KEYS)?;
+    let insz_node = walk.required(&obj, "insz");
+    let insz = insz_node.and_then(|n| insz(walk, n));
+    let username_node = walk.required(&obj, "username");
+    let username = username_node.and_then(|n| username(walk, n));
+    if let (Some(i), Some(u), Some(n)) = (insz, username.as_ref(), username_node) {
+        for d in index.account(i, u, walk.place(n)) {
+            walk.report(d);
+        }
+    }
+    let last_name = name_field(walk, &obj, "last_name");
+    let first_name = name_field(walk, &obj, "first_name");
+    let title = optional_text(walk, &obj, "title");
+    let language = language(walk, &obj);
+    let local_email = obj.get("local_email").and_then(|n| email(walk, n));
+    let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
+    let password = obj.get("password").and_then(|n| password(walk, n));
+    let active = match obj.get("active") {
+        Some(n) => walk.boolean(n, "active"),
+        None => Some(true),
+    };
+    let explicit_apps = match obj.get("applications") {
+        Some(n) => applications(walk, n).map(Some),
+        None => Some(None),
+    };
+    let sites = person_sites(walk, &obj, declared);
+    let place = walk.place(insz_node.unwrap_or(obj.node()));
+    if let (Some(Some(apps)), Some(sites)) = (&explicit_apps, &sites) {
+        let node = obj.get("applications").unwrap_or(obj.node());
+        if !apps.contains(&Application::Heracles) {
+            let d = Diagnostic::error(
+                "csam::applications::r5",
+                walk.place(node),
+                "a user must have heracles enabled",
+            )
+            .label("heracles missing")
+            .help("add heracles, or leave `applications` out for the default (R5)");
+            walk.report(d);
+        }
+        let physician = sites.values().flatten().any(|f| f.is_physician());
+        if physician && !apps.contains(&Application::EHealthBox) {
+            let d = Diagnostic::error(
+                "csam::applications::r5",
+                walk.place(node),
+                "a physician (head radiologist or radiologist) must have ehealthbox enabled",
+            )
+            .label("ehealthbox missing")
+            .help("add ehealthbox, or leave `applications` out for the default (R5)");
+            walk.report(d);
+        }
+    }
+    let person = Person {
+        insz: insz?,
+        username: username?,
+        last_name: last_name?,
+        first_name: first_name?,
+        title,
+        language: language?,
+        email: email?,
+        local_email,
+        password,
+        active: active?,
+        applications: explicit_apps?,
+        sites: sites?,
+    };
+    if person.sites.is_empty() {
+        let d = Diagnostic::warning(
+            "csam::person::no_site",
+            walk.place(obj.node()),
+            format!("person {} works at no site", person.insz),
+        )
+        .label("no `sites`")
+        .help("users exist per site (S4.8): give the person's sites and functions under `sites:`, or remove the person");
+        walk.report(d);
+    }
+    Some((person, place))
+}
+
+fn person_sites(
+    walk: &mut Walk<'_>,
+    obj: &Obj<'_>,
+    declared: &BTreeSet<Hco>,
+) -> Option<BTreeMap<Hco, BTreeSet<Function>>> {
+    let Some(node) = obj.get("sites") else {
+        return Some(BTreeMap::new());
+    };
+    let entries = match &node.value {
+        Value::Map(entries) => entries,
+        Value::Null => return Some(BTreeMap::new()),
+        _ => {
+            walk.wrong_type(node, "a mapping of site HCO to functions", "sites");
+            return None;
+        }
+    };
+    let mut sites = BTreeMap::new();
+    let mut ok = true;
+    let candidates: Vec<&str> = declared.iter().map(Hco::as_str).collect();
+    for (key, value) in entries {
+        let hco = hco(walk, key);
+        if let Some(hco) = &hco
+            && !declared.contains(hco)
+        {
+            ok = false;
+            let mut d = Diagnostic::error(
+                "csam::site::undeclared",
+                walk.place(key),
+                format!("site {hco} is not declared in this capacity"),
+            )
+            .label("no site with this HCO number");
+            d = match closest_hco(hco.as_str(), &candidates) {
+                Some(close) => d.help(format!(
+                    "did you mean {close}? The capacity's sites are: {}",
+                    candidates.join(", ")
+                )),
+                None if candidates.is_empty() => {
+                    d.help("declare the site under a subdivision's `sites:` first")
+                }
+                None => d.help(format!(
+                    "the capacity's sites are: {}",
+                    candidates.join(", ")
+                )),
+            };
+            walk.report(d);
+        }
+        let mut functions = BTreeSet::new();
+        for f in walk.list(value, "functions").unwrap_or(&[]) {
+            match walk.word::<Function>(f, "function", "csam::function::unknown") {
+                Some(f) => {
+                    functions.insert(f);
+                }
+                None => ok = false,
+            }
+        }
+        if functions.is_empty() && !matches!(&value.value, Value::Seq(v) if !v.is_empty()) {
+            let d = Diagnostic::warning(
+                "csam::function::none",
+                walk.place(value),
+                "no function on this site: the user will get no Heracles access",
+            )
+            .help(
+                "give at least one of head-radiologist, radiologist, technologist, administrative",
+            );
+            walk.report(d);
+        }
+        match hco {
+            Some(h) => {
+                sites.insert(h, functions);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(sites)
+}
+
+/// The declared HCO number closest to a mistyped one: the same length and at most two
+/// digits different, or the same digits with two neighbours swapped.
+fn closest_hco<'c>(written: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .filter(|c| c.len() == written.len())
+        .map(|c| (strsim::damerau_levenshtein(written, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Warnings for sites with people but no active head radiologist, or with several.
+fn head_radiologists(
+    walk: &mut Walk<'_>,
+    capacity: &Node,
+    subdivisions: &[Subdivision],
+    people: &[PersonAt],
+) {
+    for site in subdivisions.iter().flat_map(|s| &s.sites) {
+        let staffed: Vec<&PersonAt> = people
+            .iter()
+            .filter(|(p, _)| p.sites.contains_key(&site.hco))
+            .collect();
+        if staffed.is_empty() {
+            continue;
+        }
+        let heads: Vec<&PersonAt> = staffed
+            .iter()
+            .copied()
+            .filter(|(p, _)| {
+                p.active
+                    && p.sites
+                        .get(&site.hco)
+                        .is_some_and(|f| f.contains(&Function::HeadRadiologist))
+            })
+            .collect();
+        match heads.as_slice() {
+            [] => {
+                let d = Diagnostic::warning(
+                    "csam::site::no_head_radiologist",
+                    walk.place(capacity),
+                    format!("site {} ({}) has people but no active head radiologist", site.hco, site.name),
+                )
+                .label("in this capacity")
+                .help("nobody can log in to Heracles for a unit before its head radiologist is known to the coordination centre (R9)");
+                walk.report(d);
+            }
+            [_] => {}
+            [first, second, ..] => {
+                let d = Diagnostic::warning(
+                    "csam::site::two_head_radiologists",
+                    second.1,
+                    format!(
+                        "site {} ({}) has {} active head radiologists",
+                        site.hco,
+                        site.name,
+                        heads.len()
+                    ),
+                )
+                .label("another head radiologist")
+                .related(first.1, "head radiologist")
+                .help("a unit has one head radiologist; give the others the radiologist function");
+                walk.report(d);
+            }
+        }
+    }
+}
+
+fn ignore(walk: &mut Walk<'_>, node: &Node) -> Ignore {
+    let Some(obj) = walk.obj(node, "ignore", IGNORE_KEYS) else {
+        return Ignore::default();
+    };
+    let usernames = items(walk, obj.get("usernames"), "usernames", username);
+    Ignore {
+        usernames: usernames.into_iter().collect(),
+    }
+}
+
+fn password(walk: &mut Walk<'_>, node: &Node) -> Option<PasswordRef> {
+    if !matches!(node.value, Value::Map(_)) {
+        // Whatever was written there may be a real password: never show it.
+        walk.secret_spans.push((node.pos.offset, node.pos.len));
+        let d = Diagnostic::error(
+            "csam::password::literal",
+            walk.place(node),
+            "a password is written in the file",
+        )
+        .label("never write a password here")
+        .help("write `password: { env: VARIABLE }` or `password: { file: path }`, and change this password: it is in the repository's history now");
+        walk.report(d);
+        return None;
+    }
+    let obj = walk.obj(node, "the password reference", PASSWORD_KEYS)?;
+    match (obj.get("env"), obj.get("file")) {
+        (Some(n), None) => {
+            let name = walk.non_empty_text(n, "environment variable name")?;
+            Some(PasswordRef::Env(name))
+        }
+        (None, Some(n)) => {
+            let path = walk.non_empty_text(n, "password file path")?;
+            Some(PasswordRef::File(path.into()))
+        }
+        _ => {
+            let d = Diagnostic::error(
+                "csam::password::reference",
+                walk.place(node),
+                "a password reference names exactly one of `env` or `file`",
+            )
+            .help("write `{ env: VARIABLE }` or `{ file: path }`");
+            walk.report(d);
+            None
+        }
+    }
+}
+
+fn language(walk: &mut Walk<'_>, obj: &Obj<'_>) -> Option<Language> {
+    match obj.get("language") {
+        Some(n) => walk.word::<Language>(n, "language", "csam::language::unknown"),
+        None => Some(Language::Dutch),
+    }
+}
+
+fn name_field(walk: &mut Walk<'_>, obj: &Obj<'_>, key: &'static str) -> Option<String> {
+    let what = if key == "last_name" {
+        "last name"
+    } else {
+        "first name"
+    };
+    walk.required(obj, key)
+        .and_then(|n| walk.non_empty_text(n, what))
+}
+
+fn optional_text(walk: &mut Walk<'_>, obj: &Obj<'_>, key: &'static str) -> Option<String> {
+    obj.get(key).and_then(|n| walk.non_empty_text(n, key))
+}
+
+/// An INSZ, with diagnostics that never show the full number.
+pub fn insz(walk: &mut Walk<'_>, node: &Node) -> Option<Insz> {
+    walk.parsed(node, "an INSZ", Insz::parse, |e, written, place| {
+        let shown = super::diagnostic::mask_text(written);
+        match e {
+            InszError::Format => Diagnostic::error(
+                "csam::insz::format",
+                place,
+                format!("`{shown}` is not an INSZ"),
+            )
+            .label("not a national register number")
+            .help("write the 11 digits, e.g. \"85.07.30-033.28\", \"850730 033 28\" or \"85073003328\""),
+            InszError::Length(n) => Diagnostic::error(
+                "csam::insz::length",
+                place,
+                format!("INSZ {shown} has {n} digits instead of 11"),
+            )
+            .label(format!("{n} digits"))
+            .help("an INSZ has 11 digits: birth date (6), serial number (3), check number (2); quote it so YAML keeps leading zeros"),
+            InszError::Checksum { expected_1900, expected_2000, .. } => {
+                let expected = match expected_2000 {
+                    Some(e2) => format!("expected check number {expected_1900:02} (born in the 1900s) or {e2:02} (born in 2000 or later)"),
+                    None => format!("expected check number {expected_1900:02}"),
+                };
+                Diagnostic::error(
+                    "csam::insz::checksum",
+                    place,
+                    format!("INSZ {shown} has a wrong check number"),
+                )
+                .label(expected)
+                .help("the last two digits are 97 − (first nine digits mod 97); for people born in 2000 or later, 97 − (2 followed by the first nine digits, mod 97)")
+            }
+            InszError::Month(m) => Diagnostic::error(
+                "csam::insz::month",
+                place,
+                format!("INSZ {shown} has month {m:02}, which no national register or BIS number has"),
+            )
+            .label("not a month")
+            .help("digits 3-4 are the birth month: 00-12, or 20-32 / 40-52 for a BIS number"),
+        }
+    })
+}
+
+fn kbo(walk: &mut Walk<'_>, node: &Node) -> Option<Kbo> {
+    walk.parsed(node, "an enterprise number", Kbo::parse, |e, written, place| {
+        let (code, message, label) = match e {
+            KboError::Format => ("csam::kbo::format", format!("`{written}` is not an enterprise number"), "not a KBO number".to_string()),
+            KboError::Length(n) => ("csam::kbo::length", format!("enterprise number {written} has {n} digits"), "10 digits expected".to_string()),
+            KboError::FirstDigit => ("csam::kbo::first_digit", format!("enterprise number {written} does not start with 0 or 1"), "starts with 0 or 1".to_string()),
+            KboError::Checksum { expected, .. } => ("csam::kbo::checksum", format!("enterprise number {written} has a wrong check number"), format!("expected check number {expected:02}")),
+        };
+        Diagnostic::error(code, place, message)
+            .label(label)
+            .help("an enterprise number is written 0474.603.083 (the legacy 474.603.083 is accepted); the last two digits are 97 − (first eight digits mod 97)")
+    })
+}
+
+fn hco(walk: &mut Walk<'_>, node: &Node) -> Option<Hco> {
+    walk.parsed(node, "an HCO number", Hco::parse, |e, written, place| {
+        let message = match e {
+            HcoError::Format => format!("`{written}` is not an HCO number"),
+            HcoError::Length(n) => format!("HCO number {written} has {n} digits"),
+        };
+        Diagnostic::error("csam::hco::format", place, message)
+            .label("digits only")
+            .help(format!(
+                "an HCO number is written with digits only (at most {}), e.g. \"71012817\"",
+                Hco::MAX_DIGITS
+            ))
+    })
+}
+
+fn username(walk: &mut Walk<'_>, node: &Node) -> Option<Username> {
+    walk.parsed(node, "a username", Username::parse, |e, written, place| {
+        let label = match e {
+            UsernameError::Character(c) => format!("{c:?} is not allowed"),
+            UsernameError::Length(n) => format!("{n} characters"),
+        };
+        Diagnostic::error(
+            "csam::username::invalid",
+            place,
+            format!("username `{written}` breaks the username rules: {e}"),
+        )
+        .label(label)
+        .help("a username has 8 to 30 characters, letters a-z and digits only, no spaces (S3.4)")
+    })
+}
+
+fn email(walk: &mut Walk<'_>, node: &Node) -> Option<Email> {
+    walk.parsed(
+        node,
+        "an e-mail address",
+        Email::parse,
+        |e, written, place| {
+            let label = match e {
+                EmailError::Character(c) => format!("{c:?} is not allowed"),
+                EmailError::Shape => "not name@domain.tld".to_string(),
+                EmailError::Length => "too long".to_string(),
+            };
+            Diagnostic::error(
+                "csam::email::invalid",
+                place,
+                format!("`{written}` is not a valid e-mail address: {e}"),
+            )
+            .label(label)
+            .help("write an address like me@hospital.be")
+        },
+    )
+}

@@ -1,0 +1,12 @@
+//! The domain's values: identifiers, vocabularies and the desired-state tree.
+//!
+//! Pure data: no I/O, no async. May use serde and schemars only.
+
+mod desired;
+mod ids;
+mod text;
+mod values;
+
+pub use desired::*;
+pub use ids::*;
+pub use values::*;
