@@ -26,6 +26,9 @@ pub struct SourceFile {
     pub text: Arc<str>,
     /// Byte ranges holding secrets written in the file (literal passwords); never shown.
     pub secret_spans: Vec<(usize, usize)>,
+    /// Byte ranges of values written where an INSZ belongs (valid or not); masked unless
+    /// personal data is asked for.
+    pub personal_spans: Vec<(usize, usize)>,
 }
 
 /// Every file read in one run.
@@ -42,6 +45,7 @@ impl Sources {
             path,
             text,
             secret_spans: Vec::new(),
+            personal_spans: Vec::new(),
         });
         self.files.len() - 1
     }
@@ -177,9 +181,15 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, opts: RenderO
         .files
         .iter()
         .map(|f| {
+            let personal: &[(usize, usize)] = if opts.show_personal_data {
+                &[]
+            } else {
+                &f.personal_spans
+            };
             Arc::from(redact_source(
                 &f.text,
                 &f.secret_spans,
+                personal,
                 opts.show_personal_data,
             ))
         })
@@ -268,6 +278,21 @@ pub struct JsonDiagnostic<'a> {
     pub message: &'a str,
     /// Help line.
     pub help: &'a str,
+    /// Other places involved, e.g. the first declaration of a duplicate.
+    pub related: Vec<JsonRelated<'a>>,
+}
+
+/// A related place in the machine-readable form.
+#[derive(Debug, Serialize)]
+pub struct JsonRelated<'a> {
+    /// File path.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// What is there.
+    pub label: &'a str,
 }
 
 /// The `validate --format json` document.
@@ -305,6 +330,16 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
                 column: d.place.pos.column,
                 message: &d.message,
                 help: &d.help,
+                related: d
+                    .related
+                    .iter()
+                    .map(|r| JsonRelated {
+                        file: sources.path(r.place.file),
+                        line: r.place.pos.line,
+                        column: r.place.pos.column,
+                        label: &r.label,
+                    })
+                    .collect(),
             })
             .collect(),
     };
@@ -314,8 +349,29 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
 /// The source as it may be shown: written passwords always blanked; INSZ-shaped digit
 /// runs (11 digits, optionally grouped by `.`, `-` or space) masked to their last three
 /// digits unless personal data was asked for. Byte lengths are kept, so spans stay right.
-pub fn redact_source(text: &str, secrets: &[(usize, usize)], show_personal_data: bool) -> String {
+pub fn redact_source(
+    text: &str,
+    secrets: &[(usize, usize)],
+    personal: &[(usize, usize)],
+    show_personal_data: bool,
+) -> String {
     let mut bytes = text.as_bytes().to_vec();
+    for &(start, len) in personal {
+        let end = (start + len).min(bytes.len());
+        let range = bytes.get_mut(start..end).unwrap_or_default();
+        let digits = range.iter().filter(|b| b.is_ascii_digit()).count();
+        let mut seen = 0;
+        for b in range.iter_mut() {
+            if b.is_ascii_digit() {
+                seen += 1;
+                if seen + 3 <= digits {
+                    *b = b'*';
+                }
+            } else if b.is_ascii_alphabetic() {
+                *b = b'*';
+            }
+        }
+    }
     for &(start, len) in secrets {
         let end = (start + len).min(bytes.len());
         // Every byte becomes '*': still valid UTF-8 (spans lie on character boundaries),
@@ -366,6 +422,27 @@ pub fn mask_insz_runs(bytes: &mut [u8]) {
     }
 }
 
+/// Masks a value written where an INSZ belongs, valid or not: every digit but the last
+/// three becomes `*`, so that a mistyped number (10 or 12 digits, a letter O for a zero)
+/// is not shown either.
+pub fn mask_written_insz(written: &str) -> String {
+    let digits = written.chars().filter(char::is_ascii_digit).count();
+    let mut seen = 0;
+    written
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                seen += 1;
+                if seen + 3 <= digits { '*' } else { c }
+            } else if c.is_alphanumeric() {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Masks INSZ-shaped digit runs in a message or any printed text.
 pub fn mask_text(text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
@@ -389,9 +466,16 @@ mod tests {
     }
 
     #[test]
+    fn mistyped_insz_values_are_masked_too() {
+        // Regression: a 10-digit or letter-containing INSZ was printed in full.
+        assert_eq!(mask_written_insz("74.02.21-658.8"), "**.**.**-*58.8");
+        assert_eq!(mask_written_insz("68.08.21-3O5.64"), "**.**.**-**5.64");
+    }
+
+    #[test]
     fn written_passwords_are_blanked_even_with_personal_data() {
         let text = "password: hunter2hunter\n";
-        let shown = redact_source(text, &[(10, 13)], true);
+        let shown = redact_source(text, &[(10, 13)], &[], true);
         assert_eq!(shown, "password: *************\n");
     }
 }

@@ -163,62 +163,93 @@ pub fn read_and_parse(
     limits: &Limits,
     sources: &mut Sources,
 ) -> Result<(FileId, Node), Box<Diagnostic>> {
-    let at_start = |file| Place {
-        file,
-        pos: Pos {
-            line: 1,
-            column: 1,
-            offset: 0,
-            len: 0,
-        },
-    };
     let size = std::fs::metadata(path)
         .map_err(|e| read_error(path, &e))?
         .len();
+    // Checked before reading, so that a huge file is never loaded into memory.
     if size > limits.max_file_bytes {
-        let file = sources.add(path.to_path_buf(), Arc::from(""));
-        return Err(Box::new(
-            Diagnostic::error(
-                "csam::input::too_large",
-                at_start(file),
-                format!(
-                    "{} is {} MiB, more than the {} MiB a desired-state file may have",
-                    path.display(),
-                    size / (1024 * 1024),
-                    limits.max_file_bytes / (1024 * 1024)
-                ),
-            )
-            .help("split the desired state into several files in a directory"),
-        ));
+        return Err(too_large(path, size, limits, sources));
     }
     let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
-    let text = match decode(&bytes) {
+    parse_bytes(path, &bytes, limits, sources)
+}
+
+fn too_large(path: &Path, size: u64, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
+    let file = sources.add(path.to_path_buf(), Arc::from(""));
+    Box::new(
+        Diagnostic::error(
+            "csam::input::too_large",
+            Place {
+                file,
+                pos: Pos {
+                    line: 1,
+                    column: 1,
+                    offset: 0,
+                    len: 0,
+                },
+            },
+            format!(
+                "{} is {}, more than the {} a desired-state file may have",
+                path.display(),
+                human_bytes(size),
+                human_bytes(limits.max_file_bytes)
+            ),
+        )
+        .help("split the desired state into several files in a directory"),
+    )
+}
+
+/// Decodes and parses the bytes of a file named `path` (already read) into `sources`.
+pub fn parse_bytes(
+    path: &Path,
+    bytes: &[u8],
+    limits: &Limits,
+    sources: &mut Sources,
+) -> Result<(FileId, Node), Box<Diagnostic>> {
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(too_large(path, bytes.len() as u64, limits, sources));
+    }
+    let text = match decode(bytes) {
         Ok(text) => text,
         Err((offset, what)) => {
-            let shown = String::from_utf8_lossy(&bytes[..offset]).into_owned();
-            let pos = pos_at(&shown, offset);
+            // Show the text up to the bad byte, the byte as U+FFFD, and the rest of its
+            // line (control characters replaced), so the label sits on the right spot.
+            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            let before = String::from_utf8_lossy(&bytes[..offset]).into_owned();
+            let line_end = bytes[offset..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(bytes.len(), |i| offset + i);
+            let after: String =
+                String::from_utf8_lossy(&bytes[(offset + 1).min(line_end)..line_end])
+                    .chars()
+                    .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+                    .collect();
+            let mut pos = pos_at(&before, before.len());
+            pos.len = '\u{FFFD}'.len_utf8();
+            let shown = format!("{before}\u{FFFD}{after}\n");
             let file = sources.add(path.to_path_buf(), Arc::from(shown));
-            let (code, help) = match what {
+            let (code, message, label, help) = match what {
                 Undecodable::Binary => (
                     "csam::input::binary",
-                    "this looks like a binary file, not YAML text",
+                    format!(
+                        "{} is not text: it holds a NUL or control byte",
+                        path.display()
+                    ),
+                    "a NUL or control byte here",
+                    "this looks like a binary file, not a YAML desired state",
                 ),
                 Undecodable::Utf8 => (
                     "csam::input::encoding",
+                    format!("{} is not UTF-8 text", path.display()),
+                    "invalid UTF-8 here",
                     "save the file as UTF-8 (most editors offer this in 'Save as')",
                 ),
             };
             return Err(Box::new(
-                Diagnostic::error(
-                    code,
-                    Place { file, pos },
-                    format!("{} is not UTF-8 text", path.display()),
-                )
-                .label(match what {
-                    Undecodable::Binary => "a control character or NUL byte here",
-                    Undecodable::Utf8 => "invalid UTF-8 here",
-                })
-                .help(help),
+                Diagnostic::error(code, Place { file, pos }, message)
+                    .label(label)
+                    .help(help),
             ));
         }
     };
@@ -229,6 +260,15 @@ pub fn read_and_parse(
         .map_err(|(pos, message, code, help)| {
             Box::new(Diagnostic::error(code, Place { file, pos }, message).help(help))
         })
+}
+
+/// A size for people: bytes, KiB or MiB with one decimal.
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
 }
 
 enum Undecodable {
@@ -310,7 +350,7 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
                 pos,
                 format!("the file exceeds an input limit: {}", first_line(&message)),
                 "csam::input::budget",
-                "desired-state files need no anchors or aliases at this scale; remove them or split the file",
+                "the file is too big, too deeply nested or uses too many anchors and aliases for a desired state; simplify it or split it into several files",
             )
         } else {
             (

@@ -52,24 +52,48 @@ impl Loaded {
 /// Reads, parses and validates the files and directories named (or the default
 /// `csam.yaml` / `./csam/`), as one desired state.
 pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
+    match load::discover(paths) {
+        Ok(files) => validate_each(files, |found, sources| {
+            load::read_and_parse(&found.path, limits, sources)
+        }),
+        Err(d) => Loaded {
+            state: DesiredState::default(),
+            diagnostics: vec![*d],
+            sources: Sources::default(),
+            skipped: Vec::new(),
+        },
+    }
+}
+
+/// Validates files already in memory (named as given) as one desired state: the same
+/// decoding, budgets and checks as [`load`], for fuzzing and benchmarks.
+pub fn load_bytes(files: &[(PathBuf, Vec<u8>)], limits: &Limits) -> Loaded {
+    let found = files.iter().map(|(path, _)| load::Found {
+        path: path.clone(),
+        named: true,
+    });
+    let mut contents = files.iter().map(|(_, bytes)| bytes);
+    validate_each(found.collect(), |found, sources| {
+        let bytes = contents.next().map(Vec::as_slice).unwrap_or_default();
+        load::parse_bytes(&found.path, bytes, limits, sources)
+    })
+}
+
+/// Parses and validates file after file, keeping only one YAML tree in memory at a time.
+fn validate_each(
+    files: Vec<load::Found>,
+    mut parse: impl FnMut(
+        &load::Found,
+        &mut Sources,
+    ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>,
+) -> Loaded {
     let mut sources = Sources::default();
     let mut diagnostics = Vec::new();
     let mut state = DesiredState::default();
-    let files = match load::discover(paths) {
-        Ok(files) => files,
-        Err(d) => {
-            return Loaded {
-                state,
-                diagnostics: vec![*d],
-                sources,
-                skipped: Vec::new(),
-            };
-        }
-    };
     let mut index = validate::StateIndex::default();
     let mut skipped = Vec::new();
     for found in files {
-        let (file, root) = match load::read_and_parse(&found.path, limits, &mut sources) {
+        let (file, root) = match parse(&found, &mut sources) {
             Ok(parsed) => parsed,
             Err(d) => {
                 diagnostics.push(*d);
@@ -87,6 +111,7 @@ pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
         // The tree is dropped here: only the validated model and the text stay.
         drop(root);
         sources.files[file].secret_spans = std::mem::take(&mut walk.secret_spans);
+        sources.files[file].personal_spans = std::mem::take(&mut walk.personal_spans);
         diagnostics.append(&mut walk.diagnostics);
         state.enterprises.extend(enterprises);
     }

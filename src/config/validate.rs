@@ -142,6 +142,11 @@ impl StateIndex {
         }
     }
 
+    /// Where a subdivision or site HCO number was first declared.
+    fn hco_place(&self, hco: &Hco) -> Option<Place> {
+        self.hcos.get(hco).map(|(place, _)| *place)
+    }
+
     /// Records that `insz` uses `username`: one username per person, and no username
     /// shared by two people, anywhere in the desired state.
     fn account(&mut self, insz: Insz, username: &Username, place: Place) -> Vec<Diagnostic> {
@@ -192,7 +197,16 @@ pub fn is_desired_state(root: &Node) -> bool {
 /// Validates one file's tree into enterprises, reporting into `walk` and `index`.
 pub fn document(walk: &mut Walk<'_>, index: &mut StateIndex, root: &Node) -> Vec<Enterprise> {
     if root.value == Value::Null {
-        let d = Diagnostic::error("csam::schema::empty", walk.place(root), "the file is empty")
+        let start = Place {
+            file: walk.file,
+            pos: super::node::Pos {
+                line: 1,
+                column: 1,
+                offset: 0,
+                len: 0,
+            },
+        };
+        let d = Diagnostic::error("csam::schema::empty", start, "the file is empty")
             .help("a desired-state file starts with `version: 1` and `enterprises:`");
         walk.report(d);
         return Vec::new();
@@ -349,13 +363,11 @@ fn capacity(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<
     let subdivisions = items(walk, obj.get("subdivisions"), "subdivisions", |w, n| {
         subdivision(w, index, n)
     });
-    // The sites this capacity declares, for checking the people's site references.
-    let declared: BTreeSet<Hco> = subdivisions
-        .iter()
-        .flat_map(|s| s.sites.iter().map(|site| site.hco.clone()))
-        .collect();
+    // The sites this capacity declares, read from the tree itself, so that a site with
+    // some other error still counts as declared for the people's site references.
+    let declared = declared_sites(walk, obj.get("subdivisions"));
     let people = people(walk, index, obj.get("people"), &declared);
-    head_radiologists(walk, obj.node(), &subdivisions, &people);
+    head_radiologists(walk, index, &subdivisions, &people);
     Some(Capacity {
         kind: kind?,
         email: email?,
@@ -710,6 +722,39 @@ fn person_sites(
     ok.then_some(sites)
 }
 
+/// The valid site HCO numbers written under `subdivisions`, whatever else is wrong there.
+fn declared_sites(walk: &Walk<'_>, subdivisions: Option<&Node>) -> BTreeSet<Hco> {
+    fn entry<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+        match &node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn seq(node: Option<&Node>) -> &[Node] {
+        match node.map(|n| &n.value) {
+            Some(Value::Seq(items)) => items,
+            _ => &[],
+        }
+    }
+    let mut declared = BTreeSet::new();
+    for subdivision in seq(subdivisions) {
+        for site in seq(entry(subdivision, "sites")) {
+            let written = match entry(site, "hco").map(|n| (&n.value, n)) {
+                Some((Value::Str(s), _)) => s.as_str(),
+                Some((Value::Int(_), n)) => walk.raw(n),
+                _ => continue,
+            };
+            if let Ok(hco) = Hco::parse(written) {
+                declared.insert(hco);
+            }
+        }
+    }
+    declared
+}
+
 /// The declared HCO number closest to a mistyped one: the same length and at most two
 /// digits different, or the same digits with two neighbours swapped.
 fn closest_hco<'c>(written: &str, candidates: &[&'c str]) -> Option<&'c str> {
@@ -725,7 +770,7 @@ fn closest_hco<'c>(written: &str, candidates: &[&'c str]) -> Option<&'c str> {
 /// Warnings for sites with people but no active head radiologist, or with several.
 fn head_radiologists(
     walk: &mut Walk<'_>,
-    capacity: &Node,
+    index: &StateIndex,
     subdivisions: &[Subdivision],
     people: &[PersonAt],
 ) {
@@ -749,12 +794,15 @@ fn head_radiologists(
             .collect();
         match heads.as_slice() {
             [] => {
+                let Some(at) = index.hco_place(&site.hco) else {
+                    continue;
+                };
                 let d = Diagnostic::warning(
                     "csam::site::no_head_radiologist",
-                    walk.place(capacity),
+                    at,
                     format!("site {} ({}) has people but no active head radiologist", site.hco, site.name),
                 )
-                .label("in this capacity")
+                .label("this site")
                 .help("nobody can log in to Heracles for a unit before its head radiologist is known to the coordination centre (R9)");
                 walk.report(d);
             }
@@ -849,8 +897,9 @@ fn optional_text(walk: &mut Walk<'_>, obj: &Obj<'_>, key: &'static str) -> Optio
 
 /// An INSZ, with diagnostics that never show the full number.
 pub fn insz(walk: &mut Walk<'_>, node: &Node) -> Option<Insz> {
+    walk.personal_spans.push((node.pos.offset, node.pos.len));
     walk.parsed(node, "an INSZ", Insz::parse, |e, written, place| {
-        let shown = super::diagnostic::mask_text(written);
+        let shown = super::diagnostic::mask_written_insz(written);
         match e {
             InszError::Format => Diagnostic::error(
                 "csam::insz::format",

@@ -19,6 +19,8 @@ pub struct Walk<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// Byte ranges of secrets written in the file, never to be shown.
     pub secret_spans: Vec<(usize, usize)>,
+    /// Byte ranges of values written where an INSZ belongs, masked unless asked for.
+    pub personal_spans: Vec<(usize, usize)>,
 }
 
 /// A mapping being read: the keys it may have, and where it is.
@@ -37,6 +39,7 @@ impl<'a> Walk<'a> {
             text,
             diagnostics: Vec::new(),
             secret_spans: Vec::new(),
+            personal_spans: Vec::new(),
         }
     }
 
@@ -213,7 +216,7 @@ impl<'a> Walk<'a> {
                     self.place(node),
                     format!("`{written}` is not a known {what}"),
                 )
-                .label(format!("not a {what}"));
+                .label(format!("not a known {what}"));
                 d = match did_you_mean(&written, e.allowed) {
                     Some(close) => d.help(format!(
                         "did you mean `{close}`? ({what}: {})",
