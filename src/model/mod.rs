@@ -4,9 +4,11 @@
 
 mod desired;
 mod ids;
+mod live;
 mod text;
 mod values;
 
 pub use desired::*;
 pub use ids::*;
+pub use live::*;
 pub use values::*;

@@ -1,0 +1,248 @@
+//! The live state: one enterprise's tree as a registry session sees it.
+//!
+//! Pure data read from the registry (`Registry::snapshot`), compared by `diff` with the
+//! desired state. It also carries what the desired state never declares but the planner
+//! must act on: the HTB validation state (R7), and users or functions at the wrong level
+//! (R4), which exist in the registry but give no access and must be deleted.
+//!
+//! No I/O, no async; serde only, because the HTTP registry sends it as is.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{Hco, Insz, Kbo, Username};
+use super::values::{Applications, CapacityType, Email, Function, Language};
+
+/// One enterprise's tree as one session sees it, with the version of that view.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// Changes whenever a processed change to this enterprise becomes visible; equal
+    /// versions mean equal trees, so a saved plan can detect that the live state moved.
+    pub version: u64,
+    /// The enterprise and everything under it.
+    pub enterprise: LiveEnterprise,
+}
+
+/// An enterprise with its access managers and capacities.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveEnterprise {
+    /// The enterprise number.
+    pub kbo: Kbo,
+    /// The name in the KBO directory.
+    pub name: String,
+    /// The address in the KBO directory.
+    pub address: Address,
+    /// Where the main access manager designation stands (R7).
+    pub htb_status: HtbStatus,
+    /// The validated main access manager, if any.
+    pub main_access_manager: Option<LiveRepresentative>,
+    /// Access managers appointed by the HTB. The HTB itself is not listed, although it
+    /// is automatically an access manager.
+    pub access_managers: Vec<LiveAccessManager>,
+    /// Activated capacities.
+    pub capacities: Vec<LiveCapacity>,
+}
+
+/// A postal address from the KBO directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street name.
+    pub street: String,
+    /// House number (with box).
+    pub number: String,
+    /// Postal code.
+    pub postcode: String,
+    /// Municipality.
+    pub municipality: String,
+    /// ISO country code.
+    pub country: String,
+}
+
+/// Where an enterprise's main access manager designation stands (R7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum HtbStatus {
+    /// No designation has been requested.
+    None,
+    /// A designation was requested; nothing else is possible until it is validated.
+    Pending {
+        /// The ticket number (`3Y0-000ZRF5-00-J`).
+        ticket: String,
+    },
+    /// The HTB is validated.
+    Validated,
+}
+
+/// A person acting for the enterprise (the HTB, or the legal representative of a
+/// designation request).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveRepresentative {
+    /// National register number.
+    pub insz: Insz,
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Role within the enterprise.
+    pub quality: Option<String>,
+    /// E-mail address.
+    pub email: Option<Email>,
+    /// Telephone.
+    pub phone: Option<String>,
+    /// Mobile telephone.
+    pub mobile: Option<String>,
+    /// Fax.
+    pub fax: Option<String>,
+}
+
+/// An access manager (toegangsbeheerder).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAccessManager {
+    /// National register number.
+    pub insz: Insz,
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// E-mail address.
+    pub email: Email,
+    /// Domains managed.
+    pub domains: Vec<String>,
+}
+
+/// Who administers a capacity, subdivision or site in the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveAdministrator {
+    /// Administered by whoever manages the level above.
+    Itself,
+    /// An existing person (the capacity's local administrator).
+    Person {
+        /// National register number.
+        insz: Insz,
+    },
+    /// An administrator account (subdivision or site administrator).
+    Account {
+        /// CSAM username.
+        username: Username,
+        /// National register number.
+        insz: Insz,
+        /// Family name.
+        last_name: String,
+        /// Given name.
+        first_name: String,
+        /// E-mail address.
+        email: Email,
+        /// Account language.
+        language: Language,
+    },
+}
+
+impl LiveAdministrator {
+    /// The administrator's INSZ, when it is a person rather than `self`.
+    pub fn insz(&self) -> Option<&Insz> {
+        match self {
+            LiveAdministrator::Itself => None,
+            LiveAdministrator::Person { insz } | LiveAdministrator::Account { insz, .. } => {
+                Some(insz)
+            }
+        }
+    }
+}
+
+/// An activated capacity (hoedanigheid).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveCapacity {
+    /// The capacity type.
+    pub kind: CapacityType,
+    /// Contact e-mail.
+    pub email: Email,
+    /// Local administrator (LB).
+    pub local_administrator: LiveAdministrator,
+    /// Secured applications enabled.
+    pub applications: Applications,
+    /// Whether the capacity is active.
+    pub active: bool,
+    /// Subdivisions.
+    pub subdivisions: Vec<LiveSubdivision>,
+    /// Users registered on the capacity level: they exist but never get access (R4).
+    pub wrong_level_users: Vec<LiveUser>,
+}
+
+/// A subdivision (subafdeling).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveSubdivision {
+    /// HCO number.
+    pub hco: Hco,
+    /// Name.
+    pub name: String,
+    /// Contact e-mail.
+    pub email: Email,
+    /// Administrator (SB).
+    pub administrator: LiveAdministrator,
+    /// Secured applications enabled.
+    pub applications: Applications,
+    /// Whether the subdivision is active.
+    pub active: bool,
+    /// Sites.
+    pub sites: Vec<LiveSite>,
+    /// Users registered on the subdivision level: they exist but never get access (R4).
+    pub wrong_level_users: Vec<LiveUser>,
+}
+
+/// A site (subafdeling-site): one mammography unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveSite {
+    /// HCO number.
+    pub hco: Hco,
+    /// Name.
+    pub name: String,
+    /// Contact e-mail.
+    pub email: Option<Email>,
+    /// Administrator (SB).
+    pub administrator: LiveAdministrator,
+    /// Secured applications enabled.
+    pub applications: Applications,
+    /// Whether the site is active.
+    pub active: bool,
+    /// Users of this site.
+    pub users: Vec<LiveUser>,
+}
+
+/// A user record: one person on one level (normally a site).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LiveUser {
+    /// National register number.
+    pub insz: Insz,
+    /// The person's CSAM username (the same on every level).
+    pub username: Username,
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Account language.
+    pub language: Language,
+    /// E-mail address.
+    pub email: Email,
+    /// Local e-mail address.
+    pub local_email: Option<Email>,
+    /// Whether the user is active.
+    pub active: bool,
+    /// Secured applications enabled for the user.
+    pub applications: Applications,
+    /// Functions on this level; on any level but a site they give no access (R4).
+    pub functions: BTreeSet<Function>,
+}
+
+impl LiveEnterprise {
+    /// Every site of every subdivision of every capacity.
+    pub fn sites(&self) -> impl Iterator<Item = &LiveSite> {
+        self.capacities
+            .iter()
+            .flat_map(|c| &c.subdivisions)
+            .flat_map(|s| &s.sites)
+    }
+}

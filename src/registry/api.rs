@@ -1,0 +1,636 @@
+//! Request and response types of the registry contract. They are plain serde data: the
+//! embedded registry passes them in-process, the HTTP API sends them as JSON.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::model::{
+    Address, Applications, CapacityType, Email, Function, Hco, Insz, Kbo, Language,
+    LiveAccessManager, LiveAdministrator, LiveRepresentative, Password, Username,
+};
+
+/// Milliseconds since the Unix epoch, in registry time (wall clock or virtual clock).
+pub type Millis = i64;
+
+/// Identifies a session (`s-000042`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub String);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Identifies a lease on an enterprise.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LeaseId(pub String);
+
+/// A client-chosen key that makes a write idempotent: 1–200 printable ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// The longest key accepted.
+    pub const MAX_LEN: usize = 200;
+
+    /// Checks and wraps a key.
+    pub fn new(key: impl Into<String>) -> Result<Self, super::RegistryError> {
+        let key = key.into();
+        if key.is_empty() || key.len() > Self::MAX_LEN || !key.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(super::RegistryError::InvalidRequest {
+                reason: "an idempotency key has 1-200 printable ASCII characters".into(),
+            });
+        }
+        Ok(IdempotencyKey(key))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for IdempotencyKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        IdempotencyKey::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The registry's limits, for the planner (sessions) and `verify --wait` (propagation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// How many sessions one person may have open at once.
+    pub sessions_per_person: u32,
+    /// How long after a log-out the session's writes become visible.
+    pub processing_delay_ms: u64,
+    /// How long after a processed user change Heracles honours it (R6: 20 minutes).
+    pub propagation_delay_ms: u64,
+    /// An idle session expires (and is processed) after this long.
+    pub idle_timeout_ms: u64,
+    /// The longest lease that can be taken at once.
+    pub max_lease_ms: u64,
+}
+
+/// An open session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// The session.
+    pub id: SessionId,
+    /// When it was opened.
+    pub opened_at_ms: Millis,
+    /// When it was last used.
+    pub last_activity_ms: Millis,
+    /// When it will expire if left idle.
+    pub expires_at_ms: Millis,
+    /// The processing number the session sees: everything processed up to it.
+    pub sees_processing: u64,
+}
+
+/// The answer to a log-out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseReceipt {
+    /// The session.
+    pub id: SessionId,
+    /// True when the session's writes are already processed.
+    pub processed: bool,
+    /// When its writes are (or were) processed.
+    pub processed_at_ms: Millis,
+}
+
+/// The level a user record lives on. Only [`Level::Site`] gives access (R4).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "level", rename_all = "snake_case")]
+pub enum Level {
+    /// The capacity of an enterprise.
+    Capacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+    },
+    /// A subdivision.
+    Subdivision {
+        /// Its HCO number.
+        hco: Hco,
+    },
+    /// A site.
+    Site {
+        /// Its HCO number.
+        hco: Hco,
+    },
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Level::Capacity { kbo, kind } => write!(f, "capacity {kind} of {kbo}"),
+            Level::Subdivision { hco } => write!(f, "subdivision {hco}"),
+            Level::Site { hco } => write!(f, "site {hco}"),
+        }
+    }
+}
+
+/// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum Target {
+    /// A capacity.
+    Capacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+    },
+    /// A subdivision.
+    Subdivision {
+        /// Its HCO number.
+        hco: Hco,
+    },
+    /// A site.
+    Site {
+        /// Its HCO number.
+        hco: Hco,
+    },
+    /// A user record on a level.
+    User {
+        /// The level.
+        level: Level,
+        /// The person.
+        insz: Insz,
+    },
+}
+
+/// A password on its way to the one request that creates an account.
+///
+/// Serialises to the secret (the wire needs it), but its `Debug` is redacted and the
+/// engine never stores it: the journal keeps the write with the password removed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccountPassword(pub Password);
+
+impl fmt::Debug for AccountPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccountPassword(<redacted>)")
+    }
+}
+
+impl Serialize for AccountPassword {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountPassword {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Password::new(s)
+            .map(AccountPassword)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The editable details of a user record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetails {
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Account language.
+    pub language: Language,
+    /// E-mail address.
+    pub email: Email,
+    /// Local e-mail address.
+    pub local_email: Option<Email>,
+}
+
+/// A new user record on a level.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    /// The person.
+    pub insz: Insz,
+    /// The person's username: new, or the one the person already has.
+    pub username: Username,
+    /// Names, language, e-mail.
+    pub details: UserDetails,
+    /// Whether the user is active.
+    pub active: bool,
+    /// Secured applications.
+    pub applications: Applications,
+    /// Functions on this level.
+    pub functions: BTreeSet<Function>,
+    /// Needed only when the person has no account yet; never stored.
+    pub password: Option<AccountPassword>,
+}
+
+/// Every change the planner can make. The serde tag `change` names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum Write {
+    /// Requests the designation of a main access manager (S1); yields a ticket (R7).
+    DesignateMainAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The HTB to be.
+        main_access_manager: LiveRepresentative,
+        /// The legal representative who signs the request.
+        legal_representative: LiveRepresentative,
+    },
+    /// Appoints an access manager (HTB only).
+    AddAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The access manager.
+        access_manager: LiveAccessManager,
+    },
+    /// Removes an access manager (HTB only).
+    RemoveAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The access manager.
+        insz: Insz,
+    },
+    /// Activates a capacity (S2; R8).
+    ActivateCapacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// Contact e-mail.
+        email: Email,
+        /// The local administrator; `None` is `self`.
+        local_administrator: Option<Insz>,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a capacity's contact e-mail and local administrator.
+    UpdateCapacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// Contact e-mail.
+        email: Email,
+        /// The local administrator; `None` is `self`.
+        local_administrator: Option<Insz>,
+    },
+    /// Creates a subdivision under a capacity (S3.1–S3.5; R1, R3, R8).
+    CreateSubdivision {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// The subdivision's HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Email,
+        /// `Itself` or an `Account`.
+        administrator: LiveAdministrator,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a subdivision's name, e-mail and administrator.
+    UpdateSubdivision {
+        /// The subdivision.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Email,
+        /// `Itself` or an `Account`.
+        administrator: LiveAdministrator,
+    },
+    /// Deletes a subdivision that has no sites and no users left.
+    DeleteSubdivision {
+        /// The subdivision.
+        hco: Hco,
+    },
+    /// Creates a site under a subdivision (S3.6; R1, R2, R3, R8).
+    CreateSite {
+        /// The parent subdivision.
+        subdivision: Hco,
+        /// The site's HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Option<Email>,
+        /// `Itself` or an `Account`.
+        administrator: LiveAdministrator,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a site's name, e-mail and administrator.
+    UpdateSite {
+        /// The site.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Option<Email>,
+        /// `Itself` or an `Account`.
+        administrator: LiveAdministrator,
+    },
+    /// Deletes a site that has no users left.
+    DeleteSite {
+        /// The site.
+        hco: Hco,
+    },
+    /// Creates a user record on a level (S4; R1, R3, R4); creates the person's account
+    /// when the person has none.
+    CreateUser {
+        /// The level (a site, unless reproducing a wrong-level leftover).
+        level: Level,
+        /// The user.
+        user: NewUser,
+    },
+    /// Changes a user record's names, language and e-mail addresses.
+    UpdateUser {
+        /// The level.
+        level: Level,
+        /// The person.
+        insz: Insz,
+        /// The new details.
+        details: UserDetails,
+    },
+    /// Deletes a user record (the person's account and username remain).
+    DeleteUser {
+        /// The level.
+        level: Level,
+        /// The person.
+        insz: Insz,
+    },
+    /// Replaces a user record's functions (S4.9; meaningful only on a site, R4).
+    SetFunctions {
+        /// The level.
+        level: Level,
+        /// The person.
+        insz: Insz,
+        /// The functions.
+        functions: BTreeSet<Function>,
+    },
+    /// Replaces the secured applications of a level or user (R5).
+    SetApplications {
+        /// What to change.
+        target: Target,
+        /// The applications.
+        applications: Applications,
+    },
+    /// Activates or suspends a level or user.
+    SetActive {
+        /// What to change.
+        target: Target,
+        /// Active or not.
+        active: bool,
+    },
+}
+
+impl Write {
+    /// The change's name, as in the serde tag (`create_site`), for audit and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Write::DesignateMainAccessManager { .. } => "designate_main_access_manager",
+            Write::AddAccessManager { .. } => "add_access_manager",
+            Write::RemoveAccessManager { .. } => "remove_access_manager",
+            Write::ActivateCapacity { .. } => "activate_capacity",
+            Write::UpdateCapacity { .. } => "update_capacity",
+            Write::CreateSubdivision { .. } => "create_subdivision",
+            Write::UpdateSubdivision { .. } => "update_subdivision",
+            Write::DeleteSubdivision { .. } => "delete_subdivision",
+            Write::CreateSite { .. } => "create_site",
+            Write::UpdateSite { .. } => "update_site",
+            Write::DeleteSite { .. } => "delete_site",
+            Write::CreateUser { .. } => "create_user",
+            Write::UpdateUser { .. } => "update_user",
+            Write::DeleteUser { .. } => "delete_user",
+            Write::SetFunctions { .. } => "set_functions",
+            Write::SetApplications { .. } => "set_applications",
+            Write::SetActive { .. } => "set_active",
+        }
+    }
+
+    /// The same write with any password removed: what the journal and the idempotency
+    /// fingerprint keep.
+    pub fn without_secrets(&self) -> Write {
+        let mut w = self.clone();
+        if let Write::CreateUser { user, .. } = &mut w {
+            user.password = None;
+        }
+        w
+    }
+}
+
+/// The acknowledgement of a write: durable from now on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteReceipt {
+    /// The journal position of the write.
+    pub journal_seq: u64,
+    /// When the registry acknowledged it.
+    pub acknowledged_at_ms: Millis,
+    /// The ticket, for a designation request.
+    pub ticket: Option<Ticket>,
+}
+
+/// The state of an HTB designation ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Waiting for the signed document (S1.10: about 48 hours).
+    Pending,
+    /// Validated: the HTB is designated.
+    Validated,
+}
+
+/// An HTB designation ticket (R7).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The ticket number, like `3Y0-000ZRF5-00-J`.
+    pub id: String,
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// Pending or validated.
+    pub state: TicketState,
+    /// When it was submitted.
+    pub submitted_at_ms: Millis,
+    /// When it was validated.
+    pub validated_at_ms: Option<Millis>,
+    /// The HTB to be.
+    pub main_access_manager: LiveRepresentative,
+    /// The legal representative who signs.
+    pub legal_representative: LiveRepresentative,
+}
+
+/// One condition of the effective-access checklist (domain.md, the manual's
+/// troubleshooting section).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessCondition {
+    /// The capacity exists and is active.
+    CapacityActive,
+    /// The capacity has Heracles and eHealthBox (R5).
+    CapacityApplications,
+    /// The subdivision exists and is active.
+    SubdivisionActive,
+    /// The subdivision has Heracles and eHealthBox (R5).
+    SubdivisionApplications,
+    /// The site exists and is active.
+    SiteActive,
+    /// The site has Heracles and eHealthBox (R5).
+    SiteApplications,
+    /// The person has a user record on the site itself (R4).
+    UserOnSite,
+    /// The user is active.
+    UserActive,
+    /// The user has Heracles, plus eHealthBox when a physician (R5).
+    UserApplications,
+    /// The user has at least one function on the site (R4).
+    UserFunction,
+    /// The propagation delay has passed since the last change (R6).
+    Propagated,
+    /// The site's head radiologist is known to the coordination centre (R9).
+    HeadRadiologistKnown,
+}
+
+impl AccessCondition {
+    /// Every condition, in the order the checklist is evaluated.
+    pub const ALL: [AccessCondition; 12] = [
+        AccessCondition::CapacityActive,
+        AccessCondition::CapacityApplications,
+        AccessCondition::SubdivisionActive,
+        AccessCondition::SubdivisionApplications,
+        AccessCondition::SiteActive,
+        AccessCondition::SiteApplications,
+        AccessCondition::UserOnSite,
+        AccessCondition::UserActive,
+        AccessCondition::UserApplications,
+        AccessCondition::UserFunction,
+        AccessCondition::Propagated,
+        AccessCondition::HeadRadiologistKnown,
+    ];
+}
+
+/// One evaluated condition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConditionResult {
+    /// Which condition.
+    pub condition: AccessCondition,
+    /// Whether it holds.
+    pub passed: bool,
+    /// What was found, in English, without personal data.
+    pub detail: String,
+}
+
+/// The checklist for one person on one unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitAccess {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// The site (unit); `None` for a user record on another level with no site.
+    pub site: Option<Hco>,
+    /// Every condition, in [`AccessCondition::ALL`] order.
+    pub conditions: Vec<ConditionResult>,
+    /// True when every condition holds.
+    pub has_access: bool,
+    /// When the last change propagates (R6), if it has not yet.
+    pub effective_from_ms: Option<Millis>,
+}
+
+/// The effective-access evaluation for one person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// The person.
+    pub person: Insz,
+    /// Registry time of the evaluation.
+    pub evaluated_at_ms: Millis,
+    /// One entry per unit the caller may see.
+    pub units: Vec<UnitAccess>,
+}
+
+/// A request for an apply lease.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// How long the lease lasts (at most [`Limits::max_lease_ms`]).
+    pub ttl_ms: u64,
+    /// Who holds it, for the message another apply gets (`ci-runner-3 apply #42`).
+    pub holder: String,
+    /// The caller's current lease, to renew it.
+    pub renew: Option<LeaseId>,
+}
+
+/// An apply lease on an enterprise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The lease.
+    pub id: LeaseId,
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// Who holds it.
+    pub holder: String,
+    /// When it expires.
+    pub expires_at_ms: Millis,
+}
+
+/// Counters of the durable store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryStats {
+    /// Journal entries (acknowledged writes, session events, operator actions).
+    pub journal_entries: u64,
+    /// Audit log entries.
+    pub audit_entries: u64,
+    /// Registry time.
+    pub now_ms: Millis,
+}
+
+/// Reference data the registry does not create (registry.md, "Reference file").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    /// The KBO directory entries and the programme's recognised units.
+    pub enterprises: Vec<ReferenceEnterprise>,
+}
+
+/// One enterprise of the reference data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceEnterprise {
+    /// The enterprise number.
+    pub kbo: Kbo,
+    /// The name in the KBO directory.
+    pub name: String,
+    /// The address in the KBO directory.
+    pub address: Address,
+    /// An HTB already validated, if any.
+    #[serde(default)]
+    pub main_access_manager: Option<Insz>,
+    /// The programme's recognised units (R8); empty when not recognised.
+    #[serde(default)]
+    pub recognised_units: Vec<RecognisedUnit>,
+}
+
+/// A recognised subdivision with the HCO numbers of its sites.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecognisedUnit {
+    /// The subdivision's HCO number.
+    pub subdivision: Hco,
+    /// The sites' HCO numbers.
+    #[serde(default)]
+    pub sites: Vec<Hco>,
+}
+
+impl Reference {
+    /// Reads the YAML reference format of registry.md.
+    pub fn from_yaml(text: &str) -> Result<Self, super::RegistryError> {
+        serde_saphyr::from_str(text).map_err(|e| super::RegistryError::InvalidRequest {
+            reason: format!("reference data: {e}"),
+        })
+    }
+}

@@ -1,0 +1,718 @@
+//! The embedded registry: the engine over a SQLite file, in-process.
+//!
+//! Each operation is one store transaction: catch up with journal entries other
+//! processes appended, let time act (idle expiry, processing), decide, append the facts
+//! (and audit entry, and idempotent answer), commit, apply. The world is kept in memory
+//! and rebuilt from the journal at open, or whenever a commit failed after the world
+//! had already changed. rusqlite is synchronous, so every operation runs on
+//! `tokio::task::spawn_blocking` behind one mutex: operations are serialised, which is
+//! what the engine's rules need anyway (one decision sees every earlier one).
+//!
+//! Not journalled: the idle timer of reads. A session's last activity is the later of
+//! its last write and, in this process, its last read; after a restart reads are
+//! forgotten and a session may expire a little earlier than it would have.
+//!
+//! May use the engine, the store, tokio and rand.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::api::*;
+use super::clock::{Clock, SystemClock, VirtualClock};
+use super::engine::{EngineConfig, Fact, World};
+use super::sqlite::{self, AuditEntry, Store, StoreError};
+use super::{Registry, RegistryError, RegistryOperator};
+use crate::model::{Hco, Insz, Kbo, LiveState};
+
+/// Which clock the registry runs on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ClockKind {
+    /// The wall clock.
+    #[default]
+    Wall,
+    /// A virtual clock starting at [`VirtualClock::EPOCH_MS`], moved by the journalled
+    /// `advance_clock` operations.
+    Virtual,
+}
+
+/// How to open a registry file.
+#[derive(Clone, Debug, Default)]
+pub struct OpenOptions {
+    /// The clock.
+    pub clock: ClockKind,
+    /// The limits.
+    pub config: EngineConfig,
+}
+
+impl OpenOptions {
+    /// Virtual clock, default limits: what tests use.
+    pub fn virtual_clock() -> Self {
+        OpenOptions {
+            clock: ClockKind::Virtual,
+            config: EngineConfig::default(),
+        }
+    }
+
+    fn new_clock(&self) -> Arc<dyn Clock> {
+        match self.clock {
+            ClockKind::Wall => Arc::new(SystemClock),
+            ClockKind::Virtual => Arc::new(VirtualClock::new()),
+        }
+    }
+}
+
+struct Loaded {
+    world: World,
+    clock: Arc<dyn Clock>,
+}
+
+struct Inner {
+    store: Store,
+    loaded: Option<Loaded>,
+}
+
+struct Shared {
+    path: PathBuf,
+    options: OpenOptions,
+    inner: Mutex<Inner>,
+}
+
+/// A registry in a SQLite file, used in-process. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteRegistry {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SqliteRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteRegistry")
+            .field("path", &self.shared.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an operation may do inside its transaction.
+struct Txn<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    world: &'a mut World,
+    clock: &'a Arc<dyn Clock>,
+    now: Millis,
+}
+
+impl Txn<'_> {
+    /// Appends a fact to the journal and applies it.
+    fn record(&mut self, fact: Fact) -> Result<u64, StoreError> {
+        let seq = sqlite::append(self.tx, self.now, &fact)?;
+        if let Fact::ClockAdvanced { by_ms } = &fact {
+            self.clock.advance(*by_ms);
+        }
+        self.world.apply(seq, &fact);
+        Ok(seq)
+    }
+
+    /// Lets time act: idle expiry and processing.
+    fn tick(&mut self) -> Result<(), StoreError> {
+        for fact in self.world.tick(self.now) {
+            if let Fact::SessionClosed {
+                id, expired: true, ..
+            } = &fact
+            {
+                sqlite::audit(
+                    self.tx,
+                    &AuditEntry {
+                        at_ms: self.now,
+                        actor: "registry",
+                        session: Some(&id.0),
+                        action: "expire_session",
+                        target: &id.0,
+                        idempotency_key: None,
+                        outcome: "ok",
+                    },
+                )?;
+            }
+            self.record(fact)?;
+        }
+        Ok(())
+    }
+
+    fn audit(&self, e: AuditEntry<'_>) -> Result<(), StoreError> {
+        sqlite::audit(self.tx, &e)
+    }
+}
+
+/// Replays the journal into a fresh world.
+fn rebuild(store: &Store, options: &OpenOptions) -> Result<Loaded, StoreError> {
+    let clock = options.new_clock();
+    let mut world = World::new(options.config.clone());
+    let tx = store.begin()?;
+    for (seq, fact) in sqlite::journal_since(&tx, 0)? {
+        if let Fact::ClockAdvanced { by_ms } = &fact {
+            clock.advance(*by_ms);
+        }
+        world.apply(seq, &fact);
+    }
+    tx.commit()?;
+    Ok(Loaded { world, clock })
+}
+
+impl SqliteRegistry {
+    /// Opens (creating and migrating if needed) a registry file.
+    pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self, RegistryError> {
+        let path = path.as_ref().to_path_buf();
+        let store = Store::open(&path)?;
+        let loaded = rebuild(&store, &options)?;
+        Ok(SqliteRegistry {
+            shared: Arc::new(Shared {
+                path,
+                options,
+                inner: Mutex::new(Inner {
+                    store,
+                    loaded: Some(loaded),
+                }),
+            }),
+        })
+    }
+
+    /// Opens a registry file and loads reference data (YAML, registry.md's format).
+    pub fn init_with_reference(
+        path: impl AsRef<Path>,
+        reference_yaml: &str,
+        options: OpenOptions,
+    ) -> Result<Self, RegistryError> {
+        let reference = Reference::from_yaml(reference_yaml)?;
+        let registry = Self::open(path, options)?;
+        registry.load_reference_blocking(reference)?;
+        Ok(registry)
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// The registry as the bearer of `person`'s identity sees it, without a token: for
+    /// the embedded default identity and tests. The HTTP server goes through tokens.
+    pub fn as_person(&self, person: Insz) -> Arc<dyn Registry> {
+        Arc::new(EmbeddedClient {
+            registry: self.clone(),
+            person,
+        })
+    }
+
+    /// Loads (merges) reference data.
+    pub fn load_reference_blocking(&self, reference: Reference) -> Result<(), RegistryError> {
+        self.shared.transact(|t| {
+            let n = reference.enterprises.len();
+            t.record(Fact::ReferenceLoaded { reference })?;
+            t.audit(AuditEntry {
+                at_ms: t.now,
+                actor: "operator",
+                session: None,
+                action: "load_reference",
+                target: &format!("{n} enterprises"),
+                idempotency_key: None,
+                outcome: "ok",
+            })?;
+            Ok(())
+        })
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Shared) -> Result<R, RegistryError> + Send + 'static,
+    ) -> Result<R, RegistryError> {
+        let shared = Arc::clone(&self.shared);
+        tokio::task::spawn_blocking(move || op(&shared))
+            .await
+            .map_err(|e| RegistryError::Internal {
+                reason: format!("registry task failed: {e}"),
+            })?
+    }
+}
+
+impl Shared {
+    /// Runs one operation in one transaction (see the module docs).
+    fn transact<R>(
+        &self,
+        op: impl FnOnce(&mut Txn<'_>) -> Result<R, RegistryError>,
+    ) -> Result<R, RegistryError> {
+        let mut guard = self.inner.lock().map_err(|_| RegistryError::Internal {
+            reason: "an earlier operation panicked".into(),
+        })?;
+        let inner = &mut *guard;
+        if inner.loaded.is_none() {
+            inner.loaded = Some(rebuild(&inner.store, &self.options)?);
+        }
+        let Inner { store, loaded } = &mut *inner;
+        let Some(Loaded { world, clock }) = loaded.as_mut() else {
+            return Err(RegistryError::Internal {
+                reason: "registry state not loaded".into(),
+            });
+        };
+        let tx = store.begin()?;
+        let outcome = (|| {
+            for (seq, fact) in sqlite::journal_since(&tx, world.journal_seq())? {
+                if let Fact::ClockAdvanced { by_ms } = &fact {
+                    clock.advance(*by_ms);
+                }
+                world.apply(seq, &fact);
+            }
+            let mut t = Txn {
+                tx: &tx,
+                world,
+                clock,
+                now: clock.now(),
+            };
+            t.tick()?;
+            let result = op(&mut t);
+            // Time acts again so that a log-out with no processing delay is processed
+            // before the answer.
+            t.tick()?;
+            Ok::<_, RegistryError>(result)
+        })();
+        let storage_failed = |r: &Result<R, RegistryError>| {
+            matches!(
+                r,
+                Err(RegistryError::Internal { .. } | RegistryError::Unavailable { .. })
+            )
+        };
+        match outcome {
+            Ok(result) if !storage_failed(&result) => match tx.commit() {
+                Ok(()) => result,
+                Err(e) => {
+                    *loaded = None;
+                    Err(StoreError::from(e).into())
+                }
+            },
+            Ok(Err(e)) | Err(e) => {
+                // The world may hold facts that were never committed: roll back and
+                // rebuild it from the journal on the next operation.
+                drop(tx);
+                *loaded = None;
+                Err(e)
+            }
+            Ok(Ok(_)) => Err(RegistryError::Internal {
+                reason: "unreachable outcome".into(),
+            }),
+        }
+    }
+}
+
+/// The embedded registry acting for one person.
+struct EmbeddedClient {
+    registry: SqliteRegistry,
+    person: Insz,
+}
+
+fn masked_target(write: &Write) -> String {
+    match write {
+        Write::DesignateMainAccessManager { kbo, .. }
+        | Write::AddAccessManager { kbo, .. }
+        | Write::RemoveAccessManager { kbo, .. }
+        | Write::ActivateCapacity { kbo, .. }
+        | Write::UpdateCapacity { kbo, .. }
+        | Write::CreateSubdivision { kbo, .. } => format!("enterprise {kbo}"),
+        Write::UpdateSubdivision { hco, .. } | Write::DeleteSubdivision { hco } => {
+            format!("subdivision {hco}")
+        }
+        Write::CreateSite { hco, .. }
+        | Write::UpdateSite { hco, .. }
+        | Write::DeleteSite { hco } => {
+            format!("site {hco}")
+        }
+        Write::CreateUser { level, user } => format!("user {} on {level}", user.insz),
+        Write::UpdateUser { level, insz, .. }
+        | Write::DeleteUser { level, insz }
+        | Write::SetFunctions { level, insz, .. } => format!("user {insz} on {level}"),
+        Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target {
+            Target::Capacity { kbo, kind } => format!("capacity {kind} of {kbo}"),
+            Target::Subdivision { hco } => format!("subdivision {hco}"),
+            Target::Site { hco } => format!("site {hco}"),
+            Target::User { level, insz } => format!("user {insz} on {level}"),
+        },
+    }
+}
+
+#[async_trait]
+impl Registry for EmbeddedClient {
+    async fn limits(&self) -> Result<Limits, RegistryError> {
+        Ok(self.registry.shared.options.config.limits())
+    }
+
+    async fn open_session(&self) -> Result<SessionInfo, RegistryError> {
+        let person = self.person;
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    let fact = t.world.decide_open_session(&person, t.now)?;
+                    let Fact::SessionOpened { id, .. } = &fact else {
+                        return Err(RegistryError::Internal {
+                            reason: "unexpected fact".into(),
+                        });
+                    };
+                    let id = id.clone();
+                    t.record(fact)?;
+                    t.audit(AuditEntry {
+                        at_ms: t.now,
+                        actor: person.compact(),
+                        session: Some(&id.0),
+                        action: "open_session",
+                        target: &id.0,
+                        idempotency_key: None,
+                        outcome: "ok",
+                    })?;
+                    t.world
+                        .session_info(&id)
+                        .ok_or_else(|| RegistryError::Internal {
+                            reason: "session vanished".into(),
+                        })
+                })
+            })
+            .await
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, RegistryError> {
+        let person = self.person;
+        self.registry
+            .run(move |s| s.transact(|t| Ok(t.world.sessions_of(&person))))
+            .await
+    }
+
+    async fn close_session(&self, session: &SessionId) -> Result<CloseReceipt, RegistryError> {
+        let person = self.person;
+        let session = session.clone();
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    let fact = t.world.decide_close_session(&person, &session, t.now)?;
+                    let Fact::SessionClosed { process_at, .. } = &fact else {
+                        return Err(RegistryError::Internal {
+                            reason: "unexpected fact".into(),
+                        });
+                    };
+                    let process_at = *process_at;
+                    t.record(fact)?;
+                    t.audit(AuditEntry {
+                        at_ms: t.now,
+                        actor: person.compact(),
+                        session: Some(&session.0),
+                        action: "close_session",
+                        target: &session.0,
+                        idempotency_key: None,
+                        outcome: "ok",
+                    })?;
+                    // Processing is due now when there is no delay.
+                    t.tick()?;
+                    Ok(CloseReceipt {
+                        processed: t.world.pending_processing(&session).is_none(),
+                        id: session.clone(),
+                        processed_at_ms: process_at,
+                    })
+                })
+            })
+            .await
+    }
+
+    async fn snapshot(&self, session: &SessionId, kbo: &Kbo) -> Result<LiveState, RegistryError> {
+        let person = self.person;
+        let session = session.clone();
+        let kbo = *kbo;
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    t.world.touch(&person, &session, t.now)?;
+                    t.world.snapshot(&person, &session, &kbo)
+                })
+            })
+            .await
+    }
+
+    async fn write(
+        &self,
+        session: &SessionId,
+        key: &IdempotencyKey,
+        write: &Write,
+    ) -> Result<WriteReceipt, RegistryError> {
+        let person = self.person;
+        let session = session.clone();
+        let key = key.clone();
+        let write = write.clone();
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    let stored = write.without_secrets();
+                    let print = sqlite::fingerprint(
+                        serde_json::to_string(&stored)
+                            .map_err(|e| RegistryError::Internal {
+                                reason: e.to_string(),
+                            })?
+                            .as_bytes(),
+                    );
+                    if let Some((first_print, response)) =
+                        sqlite::idempotent_answer(t.tx, person.compact(), key.as_str())?
+                    {
+                        if first_print != print {
+                            return Err(RegistryError::IdempotencyKeyReused {
+                                key: key.as_str().to_string(),
+                            });
+                        }
+                        return serde_json::from_str(&response).map_err(|e| {
+                            RegistryError::Internal {
+                                reason: format!("stored answer: {e}"),
+                            }
+                        });
+                    }
+                    let target = masked_target(&write);
+                    let decision = t.world.decide_write(&person, &session, &write, t.now);
+                    let audit = |t: &Txn<'_>, outcome: &str| {
+                        t.audit(AuditEntry {
+                            at_ms: t.now,
+                            actor: person.compact(),
+                            session: Some(&session.0),
+                            action: write.kind(),
+                            target: &target,
+                            idempotency_key: Some(key.as_str()),
+                            outcome,
+                        })
+                    };
+                    let fact = match decision {
+                        Ok(fact) => fact,
+                        Err(e) => {
+                            audit(t, e.code())?;
+                            return Err(e);
+                        }
+                    };
+                    let ticket_id = match &fact {
+                        Fact::Wrote { ticket, .. } => ticket.clone(),
+                        _ => None,
+                    };
+                    let seq = t.record(fact)?;
+                    let receipt = WriteReceipt {
+                        journal_seq: seq,
+                        acknowledged_at_ms: t.now,
+                        ticket: ticket_id.and_then(|id| t.world.ticket(&id).cloned()),
+                    };
+                    let response =
+                        serde_json::to_string(&receipt).map_err(|e| RegistryError::Internal {
+                            reason: e.to_string(),
+                        })?;
+                    sqlite::remember_answer(
+                        t.tx,
+                        person.compact(),
+                        key.as_str(),
+                        &print,
+                        &response,
+                        seq,
+                    )?;
+                    audit(t, "ok")?;
+                    Ok(receipt)
+                })
+            })
+            .await
+    }
+
+    async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
+        let person = self.person;
+        let kbo = *kbo;
+        self.registry
+            .run(move |s| s.transact(|t| t.world.tickets_for(&person, &kbo)))
+            .await
+    }
+
+    async fn evaluate_access(
+        &self,
+        person: &Insz,
+        site: Option<&Hco>,
+    ) -> Result<AccessReport, RegistryError> {
+        let caller = self.person;
+        let person = *person;
+        let site = site.cloned();
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    t.world
+                        .evaluate_access(&caller, &person, site.as_ref(), t.now)
+                })
+            })
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        kbo: &Kbo,
+        request: &LeaseRequest,
+    ) -> Result<Lease, RegistryError> {
+        let person = self.person;
+        let kbo = *kbo;
+        let request = request.clone();
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    let fact = t.world.decide_lease(&person, &kbo, &request, t.now)?;
+                    let Fact::LeaseTaken { lease, .. } = &fact else {
+                        return Err(RegistryError::Internal {
+                            reason: "unexpected fact".into(),
+                        });
+                    };
+                    let lease = lease.clone();
+                    t.record(fact)?;
+                    t.audit(AuditEntry {
+                        at_ms: t.now,
+                        actor: person.compact(),
+                        session: None,
+                        action: "acquire_lease",
+                        target: &format!("enterprise {kbo}"),
+                        idempotency_key: None,
+                        outcome: "ok",
+                    })?;
+                    Ok(lease)
+                })
+            })
+            .await
+    }
+
+    async fn release_lease(&self, lease: &LeaseId) -> Result<(), RegistryError> {
+        let person = self.person;
+        let lease = lease.clone();
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    if let Some(fact) = t.world.decide_release(&person, &lease, t.now)? {
+                        t.record(fact)?;
+                        t.audit(AuditEntry {
+                            at_ms: t.now,
+                            actor: person.compact(),
+                            session: None,
+                            action: "release_lease",
+                            target: &lease.0,
+                            idempotency_key: None,
+                            outcome: "ok",
+                        })?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+}
+
+fn operator_audit(t: &Txn<'_>, action: &str, target: &str) -> Result<(), StoreError> {
+    t.audit(AuditEntry {
+        at_ms: t.now,
+        actor: "operator",
+        session: None,
+        action,
+        target,
+        idempotency_key: None,
+        outcome: "ok",
+    })
+}
+
+#[async_trait]
+impl RegistryOperator for SqliteRegistry {
+    async fn issue_token(&self, person: &Insz) -> Result<String, RegistryError> {
+        let person = *person;
+        self.run(move |s| {
+            s.transact(|t| {
+                let token = format!("csam_{}", hex::encode(rand::random::<[u8; 32]>()));
+                sqlite::insert_token(t.tx, &token, person.compact(), t.now)?;
+                operator_audit(t, "issue_token", &person.masked())?;
+                Ok(token)
+            })
+        })
+        .await
+    }
+
+    async fn connect(&self, token: &str) -> Result<Arc<dyn Registry>, RegistryError> {
+        let token = token.to_string();
+        let found = self
+            .run(move |s| {
+                let guard = s.inner.lock().map_err(|_| RegistryError::Internal {
+                    reason: "an earlier operation panicked".into(),
+                })?;
+                Ok(guard.store.token_person(&token)?)
+            })
+            .await?;
+        let insz = found.ok_or_else(|| RegistryError::NotAuthorised {
+            reason: "unknown bearer token".into(),
+        })?;
+        let person = Insz::parse(&insz).map_err(|e| RegistryError::Internal {
+            reason: format!("stored token person: {e}"),
+        })?;
+        Ok(self.as_person(person))
+    }
+
+    async fn all_tickets(&self) -> Result<Vec<Ticket>, RegistryError> {
+        self.run(|s| s.transact(|t| Ok(t.world.all_tickets())))
+            .await
+    }
+
+    async fn validate_ticket(&self, ticket: &str) -> Result<Ticket, RegistryError> {
+        let id = ticket.to_string();
+        self.run(move |s| {
+            s.transact(|t| {
+                let fact = t.world.decide_validate_ticket(&id, t.now)?;
+                t.record(fact)?;
+                operator_audit(t, "validate_ticket", &id)?;
+                t.world
+                    .ticket(&id)
+                    .cloned()
+                    .ok_or_else(|| RegistryError::NotFound {
+                        what: format!("ticket {id}"),
+                    })
+            })
+        })
+        .await
+    }
+
+    async fn notify_head_radiologist(
+        &self,
+        site: &Hco,
+        person: &Insz,
+    ) -> Result<(), RegistryError> {
+        let site = site.clone();
+        let person = *person;
+        self.run(move |s| {
+            s.transact(|t| {
+                t.record(Fact::HeadRadiologistNotified {
+                    site: site.clone(),
+                    person,
+                    at: t.now,
+                })?;
+                operator_audit(t, "notify_head_radiologist", &format!("site {site}"))?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn advance_clock(&self, by_ms: u64) -> Result<i64, RegistryError> {
+        self.run(move |s| {
+            s.transact(|t| {
+                t.record(Fact::ClockAdvanced { by_ms })?;
+                operator_audit(t, "advance_clock", &format!("{by_ms} ms"))?;
+                // Time acts at the new time within the same transaction.
+                t.now = t.clock.now();
+                t.tick()?;
+                Ok(t.now)
+            })
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<RegistryStats, RegistryError> {
+        self.run(|s| {
+            s.transact(|t| {
+                let (journal_entries, audit_entries) = sqlite::counts(t.tx)?;
+                Ok(RegistryStats {
+                    journal_entries,
+                    audit_entries,
+                    now_ms: t.now,
+                })
+            })
+        })
+        .await
+    }
+}

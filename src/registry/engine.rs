@@ -1,0 +1,2208 @@
+//! The rules of `domain.md` (R1–R9 and "Authority"): the only place they live.
+//!
+//! The engine is a deterministic state machine. [`World::decide_write`] and its siblings
+//! look at the world and either refuse with a [`RegistryError`] or return the [`Fact`]
+//! to record; [`World::apply`] changes the world by one fact. The store keeps the facts
+//! in order (the journal), so replaying them rebuilds the same world. Nothing here does
+//! I/O or reads a clock: the caller passes `now`.
+//!
+//! ## Snapshot visibility (R1)
+//!
+//! Every entity of the tree is a [`Versioned`] list of versions. A write appends a
+//! version tagged with its session and no processing number. When the session is
+//! processed (log-out plus the processing delay, or idle expiry) the registry's
+//! processing counter goes up by one and every version the session wrote gets that
+//! number. A session remembers the counter at log-in (`sees`); it sees, for each entity,
+//! the version with the highest processing number not above `sees` — so nothing of
+//! its own or any unprocessed writes, and nothing processed after it logged in.
+//! Truth (for uniqueness and for the value an update starts from) ranks pending versions
+//! above processed ones, in write order. Processing order decides which of two
+//! concurrent writes wins, as the real registry applies sessions when it processes them.
+//!
+//! Depends on `model` and the contract types of `registry`; may not use storage.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::RegistryError;
+use super::api::*;
+use crate::model::{
+    Address, Application, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
+    LiveAccessManager, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveRepresentative,
+    LiveSite, LiveState, LiveSubdivision, LiveUser, Username,
+};
+
+/// The registry's tunable limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    /// Open sessions per person.
+    pub sessions_per_person: u32,
+    /// Time from log-out to processing.
+    pub processing_delay_ms: u64,
+    /// R6: 20 minutes.
+    pub propagation_delay_ms: u64,
+    /// Idle time after which a session expires and is processed.
+    pub idle_timeout_ms: u64,
+    /// Longest apply lease.
+    pub max_lease_ms: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            sessions_per_person: 4,
+            processing_delay_ms: 0,
+            propagation_delay_ms: 20 * 60 * 1000,
+            idle_timeout_ms: 30 * 60 * 1000,
+            max_lease_ms: 60 * 60 * 1000,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The limits as the contract reports them.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            sessions_per_person: self.sessions_per_person,
+            processing_delay_ms: self.processing_delay_ms,
+            propagation_delay_ms: self.propagation_delay_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+            max_lease_ms: self.max_lease_ms,
+        }
+    }
+}
+
+/// One journal entry: something the engine decided. Passwords never appear in facts.
+///
+/// Facts are short-lived (decided, journalled, applied), so the size difference
+/// between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "fact", rename_all = "snake_case")]
+pub enum Fact {
+    /// Reference data was loaded (merged into the directory).
+    ReferenceLoaded {
+        /// The data.
+        reference: Reference,
+    },
+    /// A person logged in.
+    SessionOpened {
+        /// The session.
+        id: SessionId,
+        /// Who.
+        person: Insz,
+        /// When.
+        at: Millis,
+    },
+    /// An acknowledged write (password removed).
+    Wrote {
+        /// In which session.
+        session: SessionId,
+        /// When.
+        at: Millis,
+        /// The change.
+        write: Write,
+        /// The ticket number a designation request received.
+        ticket: Option<String>,
+    },
+    /// A session ended by log-out or idle expiry.
+    SessionClosed {
+        /// The session.
+        id: SessionId,
+        /// When it ended.
+        at: Millis,
+        /// When its writes are processed.
+        process_at: Millis,
+        /// True for idle expiry.
+        expired: bool,
+    },
+    /// A closed session's writes were processed.
+    SessionProcessed {
+        /// The session.
+        id: SessionId,
+        /// When.
+        at: Millis,
+    },
+    /// An operator validated a ticket (the signed document arrived).
+    TicketValidated {
+        /// The ticket.
+        ticket: String,
+        /// When.
+        at: Millis,
+    },
+    /// The coordination centre knows this head radiologist for this site (R9).
+    HeadRadiologistNotified {
+        /// The site.
+        site: Hco,
+        /// The head radiologist.
+        person: Insz,
+        /// When.
+        at: Millis,
+    },
+    /// The virtual clock moved.
+    ClockAdvanced {
+        /// By how much.
+        by_ms: u64,
+    },
+    /// A lease was taken or renewed.
+    LeaseTaken {
+        /// The holder.
+        person: Insz,
+        /// The lease.
+        lease: Lease,
+    },
+    /// A lease was released.
+    LeaseReleased {
+        /// The lease.
+        id: LeaseId,
+    },
+}
+
+/// One version of an entity.
+#[derive(Clone, Debug)]
+struct Version<T> {
+    session: Option<SessionId>,
+    processing: Option<u64>,
+    processed_at: Option<Millis>,
+    value: Option<T>,
+}
+
+/// An entity's history of versions; `None` values are deletions.
+#[derive(Clone, Debug)]
+pub struct Versioned<T> {
+    versions: Vec<Version<T>>,
+}
+
+impl<T> Default for Versioned<T> {
+    fn default() -> Self {
+        Versioned {
+            versions: Vec::new(),
+        }
+    }
+}
+
+impl<T> Versioned<T> {
+    /// The version in effect at `horizon` (`None`: the truth, pending versions last).
+    fn effective(&self, horizon: Option<u64>) -> Option<&Version<T>> {
+        let mut best: Option<(u64, usize)> = None;
+        for (i, v) in self.versions.iter().enumerate() {
+            let rank = v.processing.unwrap_or(u64::MAX);
+            if horizon.is_some_and(|h| rank > h) {
+                continue;
+            }
+            if best.is_none_or(|b| (rank, i) >= b) {
+                best = Some((rank, i));
+            }
+        }
+        best.map(|(_, i)| &self.versions[i])
+    }
+
+    /// The value a session that sees `horizon` sees.
+    fn seen(&self, horizon: u64) -> Option<&T> {
+        self.effective(Some(horizon)).and_then(|v| v.value.as_ref())
+    }
+
+    /// The value including every acknowledged write.
+    fn truth(&self) -> Option<&T> {
+        self.effective(None).and_then(|v| v.value.as_ref())
+    }
+
+    fn push(
+        &mut self,
+        session: Option<&SessionId>,
+        processed: Option<(u64, Millis)>,
+        value: Option<T>,
+    ) {
+        self.versions.push(Version {
+            session: session.cloned(),
+            processing: processed.map(|p| p.0),
+            processed_at: processed.map(|p| p.1),
+            value,
+        });
+    }
+
+    fn process(&mut self, session: &SessionId, number: u64, at: Millis) {
+        for v in &mut self.versions {
+            if v.processing.is_none() && v.session.as_ref() == Some(session) {
+                v.processing = Some(number);
+                v.processed_at = Some(at);
+            }
+        }
+    }
+}
+
+/// A subdivision or site: its fixed parent and its versions.
+#[derive(Clone, Debug)]
+struct Node<P, T> {
+    parent: P,
+    versions: Versioned<T>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct CapacityRec {
+    email: Email,
+    local_administrator: LiveAdministrator,
+    applications: Applications,
+    active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct SubdivisionRec {
+    name: String,
+    email: Email,
+    administrator: LiveAdministrator,
+    applications: Applications,
+    active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct SiteRec {
+    name: String,
+    email: Option<Email>,
+    administrator: LiveAdministrator,
+    applications: Applications,
+    active: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct UserRec {
+    details: UserDetails,
+    active: bool,
+    applications: Applications,
+    functions: BTreeSet<Function>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct DirectoryEntry {
+    name: String,
+    address: Address,
+    /// Recognised subdivision HCO → its site HCOs (R8).
+    recognised: BTreeMap<Hco, BTreeSet<Hco>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SessionState {
+    Open,
+    Closing { process_at: Millis },
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    person: Insz,
+    opened_at: Millis,
+    last_activity: Millis,
+    sees: u64,
+    state: SessionState,
+    sites_created: u32,
+    users_created: bool,
+    touched: Vec<EntityKey>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum EntityKey {
+    AccessManager(Kbo, Insz),
+    Capacity(Kbo, CapacityType),
+    Subdivision(Hco),
+    Site(Hco),
+    User(Level, Insz),
+}
+
+/// What an authority check is about (domain.md, "Authority").
+#[derive(Clone, Copy, Debug)]
+enum Scope<'a> {
+    /// HTB only: access managers.
+    Enterprise(&'a Kbo),
+    /// HTB and access managers: the capacity itself.
+    Capacity(&'a Kbo, CapacityType),
+    /// Plus the capacity's local administrator: subdivisions, capacity-level users.
+    CapacityContent(&'a Kbo, CapacityType),
+    /// Plus the subdivision's administrator: the subdivision, its sites and users.
+    Subdivision(&'a Hco),
+    /// Plus the site's administrator: the site's users.
+    SiteUsers(&'a Hco),
+}
+
+/// The whole registry as the engine knows it.
+#[derive(Clone, Debug, Default)]
+pub struct World {
+    config: EngineConfig,
+    journal_seq: u64,
+    processing: u64,
+    directory: BTreeMap<Kbo, DirectoryEntry>,
+    tickets: BTreeMap<String, Ticket>,
+    htb: BTreeMap<Kbo, Versioned<LiveRepresentative>>,
+    access_managers: BTreeMap<Kbo, BTreeMap<Insz, Versioned<LiveAccessManager>>>,
+    capacities: BTreeMap<(Kbo, CapacityType), Versioned<CapacityRec>>,
+    subdivisions: BTreeMap<Hco, Node<(Kbo, CapacityType), SubdivisionRec>>,
+    sites: BTreeMap<Hco, Node<Hco, SiteRec>>,
+    subdivisions_of: BTreeMap<(Kbo, CapacityType), BTreeSet<Hco>>,
+    sites_of: BTreeMap<Hco, BTreeSet<Hco>>,
+    users: BTreeMap<Level, BTreeMap<Insz, Versioned<UserRec>>>,
+    levels_of: HashMap<Insz, BTreeSet<Level>>,
+    accounts: HashMap<Insz, Username>,
+    usernames: HashMap<Username, Insz>,
+    sessions: BTreeMap<SessionId, Session>,
+    session_counter: u64,
+    notified: BTreeSet<(Hco, Insz)>,
+    leases: BTreeMap<Kbo, (Insz, Lease)>,
+    lease_counter: u64,
+    clock_advanced_ms: u64,
+}
+
+fn not_authorised(reason: impl Into<String>) -> RegistryError {
+    RegistryError::NotAuthorised {
+        reason: reason.into(),
+    }
+}
+
+fn not_found(what: impl Into<String>) -> RegistryError {
+    RegistryError::NotFound { what: what.into() }
+}
+
+fn conflict(reason: impl Into<String>) -> RegistryError {
+    RegistryError::Conflict {
+        reason: reason.into(),
+    }
+}
+
+/// A target a session writes to must be visible to it and still exist.
+fn require_visible<T>(
+    v: &Versioned<T>,
+    sees: u64,
+    what: impl FnOnce() -> String,
+) -> Result<&T, RegistryError> {
+    match (v.seen(sees), v.truth()) {
+        (Some(_), Some(t)) => Ok(t),
+        (None, Some(_)) => Err(RegistryError::SessionStale { what: what() }),
+        (Some(_), None) => Err(conflict(format!(
+            "{} was deleted by a session not yet processed",
+            what()
+        ))),
+        (None, None) => Err(not_found(what())),
+    }
+}
+
+/// The ticket number of the `n`-th designation: `3Y0-` seven base-36 digits `-00-` and
+/// a check letter, the shape of the manual's `3Y0-000ZRF5-00-J`.
+fn ticket_number(n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut value = 1_654_877_u64.wrapping_add(n.wrapping_mul(7919)) % 36u64.pow(7);
+    let mut body = [b'0'; 7];
+    for slot in body.iter_mut().rev() {
+        *slot = DIGITS[(value % 36) as usize];
+        value /= 36;
+    }
+    let sum: u32 = body.iter().map(|b| u32::from(*b)).sum();
+    let check = char::from(b'A' + (sum % 26) as u8);
+    format!("3Y0-{}-00-{check}", String::from_utf8_lossy(&body))
+}
+
+/// True when a ticket number has the manual's shape.
+pub fn is_ticket_number(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 4
+        && parts[0].len() == 3
+        && parts[1].len() == 7
+        && parts[2].len() == 2
+        && parts[3].len() == 1
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        })
+}
+
+const STRUCTURE_APPS: [Application; 2] = [Application::Heracles, Application::EHealthBox];
+
+impl World {
+    /// An empty registry with these limits.
+    pub fn new(config: EngineConfig) -> Self {
+        World {
+            config,
+            ..World::default()
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The journal position of the last applied fact.
+    pub fn journal_seq(&self) -> u64 {
+        self.journal_seq
+    }
+
+    /// Total virtual clock advance recorded.
+    pub fn clock_advanced_ms(&self) -> u64 {
+        self.clock_advanced_ms
+    }
+
+    // ----- sessions ---------------------------------------------------------------
+
+    /// Facts that time alone produces by `now`: idle sessions expire, closed sessions
+    /// whose processing time has come are processed, in time order.
+    pub fn tick(&self, now: Millis) -> Vec<Fact> {
+        let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
+        let delay = i64::try_from(self.config.processing_delay_ms).unwrap_or(i64::MAX);
+        let mut facts = Vec::new();
+        let mut due: Vec<(Millis, SessionId)> = Vec::new();
+        for (id, s) in &self.sessions {
+            match s.state {
+                SessionState::Open => {
+                    let expires = s.last_activity.saturating_add(idle);
+                    if now >= expires {
+                        let process_at = expires.saturating_add(delay);
+                        facts.push(Fact::SessionClosed {
+                            id: id.clone(),
+                            at: expires,
+                            process_at,
+                            expired: true,
+                        });
+                        due.push((process_at, id.clone()));
+                    }
+                }
+                SessionState::Closing { process_at } => due.push((process_at, id.clone())),
+            }
+        }
+        due.sort();
+        facts.extend(
+            due.into_iter()
+                .filter(|(t, _)| *t <= now)
+                .map(|(at, id)| Fact::SessionProcessed { id, at }),
+        );
+        facts
+    }
+
+    /// Logging in (R1); refused beyond the per-person session limit.
+    pub fn decide_open_session(&self, caller: &Insz, now: Millis) -> Result<Fact, RegistryError> {
+        let open = self
+            .sessions
+            .values()
+            .filter(|s| s.person == *caller && s.state == SessionState::Open)
+            .count();
+        if open >= self.config.sessions_per_person as usize {
+            return Err(RegistryError::TooManySessions {
+                limit: self.config.sessions_per_person,
+            });
+        }
+        Ok(Fact::SessionOpened {
+            id: SessionId(format!("s-{:06}", self.session_counter + 1)),
+            person: *caller,
+            at: now,
+        })
+    }
+
+    /// Logging out: processing follows after the processing delay.
+    pub fn decide_close_session(
+        &self,
+        caller: &Insz,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<Fact, RegistryError> {
+        self.open_session(caller, id)?;
+        let delay = i64::try_from(self.config.processing_delay_ms).unwrap_or(i64::MAX);
+        Ok(Fact::SessionClosed {
+            id: id.clone(),
+            at: now,
+            process_at: now.saturating_add(delay),
+            expired: false,
+        })
+    }
+
+    /// The session, if it is open and the caller's.
+    fn open_session(&self, caller: &Insz, id: &SessionId) -> Result<&Session, RegistryError> {
+        let closed = || RegistryError::SessionClosed {
+            session: id.0.clone(),
+        };
+        let s = self.sessions.get(id).ok_or_else(closed)?;
+        if s.person != *caller {
+            return Err(not_authorised("the session belongs to someone else"));
+        }
+        if s.state != SessionState::Open {
+            return Err(closed());
+        }
+        Ok(s)
+    }
+
+    /// Marks a session used now (idle timer); not journalled, see the store docs.
+    pub fn touch(
+        &mut self,
+        caller: &Insz,
+        id: &SessionId,
+        now: Millis,
+    ) -> Result<(), RegistryError> {
+        self.open_session(caller, id)?;
+        if let Some(s) = self.sessions.get_mut(id) {
+            s.last_activity = s.last_activity.max(now);
+        }
+        Ok(())
+    }
+
+    /// The caller's open sessions.
+    pub fn sessions_of(&self, caller: &Insz) -> Vec<SessionInfo> {
+        let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
+        self.sessions
+            .iter()
+            .filter(|(_, s)| s.person == *caller && s.state == SessionState::Open)
+            .map(|(id, s)| SessionInfo {
+                id: id.clone(),
+                opened_at_ms: s.opened_at,
+                last_activity_ms: s.last_activity,
+                expires_at_ms: s.last_activity.saturating_add(idle),
+                sees_processing: s.sees,
+            })
+            .collect()
+    }
+
+    /// A session's description, while it is known.
+    pub fn session_info(&self, id: &SessionId) -> Option<SessionInfo> {
+        let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
+        self.sessions.get(id).map(|s| SessionInfo {
+            id: id.clone(),
+            opened_at_ms: s.opened_at,
+            last_activity_ms: s.last_activity,
+            expires_at_ms: s.last_activity.saturating_add(idle),
+            sees_processing: s.sees,
+        })
+    }
+
+    /// When a closing session will be processed; `None` once processed (or unknown).
+    pub fn pending_processing(&self, id: &SessionId) -> Option<Millis> {
+        match self.sessions.get(id).map(|s| &s.state) {
+            Some(SessionState::Closing { process_at }) => Some(*process_at),
+            _ => None,
+        }
+    }
+
+    // ----- roles ------------------------------------------------------------------
+
+    fn is_htb(&self, kbo: &Kbo, h: u64, p: &Insz) -> bool {
+        self.htb
+            .get(kbo)
+            .and_then(|v| v.seen(h))
+            .is_some_and(|r| r.insz == *p)
+    }
+
+    fn is_access_manager(&self, kbo: &Kbo, h: u64, p: &Insz) -> bool {
+        self.is_htb(kbo, h, p)
+            || self
+                .access_managers
+                .get(kbo)
+                .and_then(|m| m.get(p))
+                .and_then(|v| v.seen(h))
+                .is_some()
+    }
+
+    fn holds(&self, h: u64, p: &Insz, scope: Scope<'_>) -> bool {
+        match scope {
+            Scope::Enterprise(kbo) => self.is_htb(kbo, h, p),
+            Scope::Capacity(kbo, _) => self.is_access_manager(kbo, h, p),
+            Scope::CapacityContent(kbo, kind) => {
+                self.holds(h, p, Scope::Capacity(kbo, kind))
+                    || self
+                        .capacities
+                        .get(&(*kbo, kind))
+                        .and_then(|v| v.seen(h))
+                        .is_some_and(|c| c.local_administrator.insz() == Some(p))
+            }
+            Scope::Subdivision(hco) => self.subdivisions.get(hco).is_some_and(|n| {
+                let (kbo, kind) = &n.parent;
+                self.holds(h, p, Scope::CapacityContent(kbo, *kind))
+                    || n.versions
+                        .seen(h)
+                        .is_some_and(|s| s.administrator.insz() == Some(p))
+            }),
+            Scope::SiteUsers(hco) => self.sites.get(hco).is_some_and(|n| {
+                self.holds(h, p, Scope::Subdivision(&n.parent))
+                    || n.versions
+                        .seen(h)
+                        .is_some_and(|s| s.administrator.insz() == Some(p))
+            }),
+        }
+    }
+
+    fn authorise(&self, h: u64, p: &Insz, scope: Scope<'_>) -> Result<(), RegistryError> {
+        if self.holds(h, p, scope) {
+            return Ok(());
+        }
+        Err(not_authorised(match scope {
+            Scope::Enterprise(kbo) => format!("only the main access manager of {kbo} may do this"),
+            Scope::Capacity(kbo, kind) => {
+                format!(
+                    "only the main access manager or an access manager of {kbo} may manage capacity {kind}"
+                )
+            }
+            Scope::CapacityContent(kbo, kind) => {
+                format!("no authority over the content of capacity {kind} of {kbo}")
+            }
+            Scope::Subdivision(hco) => format!("no authority over subdivision {hco}"),
+            Scope::SiteUsers(hco) => format!("no authority over the users of site {hco}"),
+        }))
+    }
+
+    /// True when the person has any role in the enterprise (for reads and leases).
+    fn has_any_role(&self, kbo: &Kbo, h: u64, p: &Insz) -> bool {
+        if self.is_access_manager(kbo, h, p) {
+            return true;
+        }
+        CapacityType::ALL.iter().any(|kind| {
+            let key = (*kbo, *kind);
+            self.holds(h, p, Scope::CapacityContent(kbo, *kind))
+                || self.subdivisions_of.get(&key).is_some_and(|subs| {
+                    subs.iter().any(|s| {
+                        self.holds(h, p, Scope::Subdivision(s))
+                            || self.sites_of.get(s).is_some_and(|sites| {
+                                sites
+                                    .iter()
+                                    .any(|site| self.holds(h, p, Scope::SiteUsers(site)))
+                            })
+                    })
+                })
+        })
+    }
+
+    fn pending_ticket(&self, kbo: &Kbo) -> Option<&Ticket> {
+        self.tickets
+            .values()
+            .find(|t| t.kbo == *kbo && t.state == TicketState::Pending)
+    }
+
+    fn is_ticket_party(&self, kbo: &Kbo, p: &Insz) -> bool {
+        self.tickets.values().any(|t| {
+            t.kbo == *kbo && (t.main_access_manager.insz == *p || t.legal_representative.insz == *p)
+        })
+    }
+
+    /// R7: nothing but the designation is possible before a validated HTB is visible.
+    fn gate(&self, kbo: &Kbo, h: u64) -> Result<(), RegistryError> {
+        if self.htb.get(kbo).and_then(|v| v.seen(h)).is_some() {
+            return Ok(());
+        }
+        Err(RegistryError::GatePending {
+            kbo: kbo.compact().to_string(),
+            ticket: self.pending_ticket(kbo).map(|t| t.id.clone()),
+        })
+    }
+
+    fn directory(&self, kbo: &Kbo) -> Result<&DirectoryEntry, RegistryError> {
+        self.directory
+            .get(kbo)
+            .ok_or_else(|| not_found(format!("enterprise {kbo} in the KBO directory")))
+    }
+
+    fn subdivision_node(
+        &self,
+        hco: &Hco,
+    ) -> Result<&Node<(Kbo, CapacityType), SubdivisionRec>, RegistryError> {
+        self.subdivisions
+            .get(hco)
+            .ok_or_else(|| not_found(format!("subdivision {hco}")))
+    }
+
+    fn site_node(&self, hco: &Hco) -> Result<&Node<Hco, SiteRec>, RegistryError> {
+        self.sites
+            .get(hco)
+            .ok_or_else(|| not_found(format!("site {hco}")))
+    }
+
+    /// The enterprise a level belongs to.
+    fn level_kbo(&self, level: &Level) -> Result<Kbo, RegistryError> {
+        match level {
+            Level::Capacity { kbo, .. } => Ok(*kbo),
+            Level::Subdivision { hco } => Ok(self.subdivision_node(hco)?.parent.0),
+            Level::Site { hco } => {
+                let site = self.site_node(hco)?;
+                Ok(self.subdivision_node(&site.parent)?.parent.0)
+            }
+        }
+    }
+
+    fn level_scope(level: &Level) -> Scope<'_> {
+        match level {
+            Level::Capacity { kbo, kind } => Scope::CapacityContent(kbo, *kind),
+            Level::Subdivision { hco } => Scope::Subdivision(hco),
+            Level::Site { hco } => Scope::SiteUsers(hco),
+        }
+    }
+
+    /// R1: a child can only be created under a parent the session sees.
+    fn level_visible(&self, level: &Level, h: u64) -> Result<(), RegistryError> {
+        let (seen, exists) = match level {
+            Level::Capacity { kbo, kind } => {
+                let v = self.capacities.get(&(*kbo, *kind));
+                (
+                    v.and_then(|v| v.seen(h)).is_some(),
+                    v.and_then(Versioned::truth).is_some(),
+                )
+            }
+            Level::Subdivision { hco } => {
+                let v = self.subdivision_node(hco)?;
+                (v.versions.seen(h).is_some(), v.versions.truth().is_some())
+            }
+            Level::Site { hco } => {
+                let v = self.site_node(hco)?;
+                (v.versions.seen(h).is_some(), v.versions.truth().is_some())
+            }
+        };
+        match (seen, exists) {
+            (true, true) => Ok(()),
+            (false, true) => Err(RegistryError::ParentNotVisible {
+                parent: level.to_string(),
+            }),
+            (true, false) => Err(conflict(format!(
+                "{level} was deleted by a session not yet processed"
+            ))),
+            (false, false) => Err(not_found(level.to_string())),
+        }
+    }
+
+    /// Username rules: unique case-insensitively (the type folds case) and immutable.
+    fn check_account(
+        &self,
+        insz: &Insz,
+        username: &Username,
+        password_given: Option<bool>,
+    ) -> Result<(), RegistryError> {
+        if let Some(existing) = self.accounts.get(insz) {
+            if existing != username {
+                return Err(RegistryError::UsernameImmutable {
+                    existing: existing.to_string(),
+                });
+            }
+            return Ok(());
+        }
+        if self.usernames.contains_key(username) {
+            return Err(RegistryError::UsernameTaken {
+                username: username.to_string(),
+            });
+        }
+        if password_given == Some(false) {
+            return Err(RegistryError::PasswordRequired);
+        }
+        Ok(())
+    }
+
+    /// A subdivision or site administrator: `self` or an account (which may be new;
+    /// administrator accounts need no password, the registry mails an activation).
+    fn check_administrator(&self, admin: &LiveAdministrator) -> Result<(), RegistryError> {
+        match admin {
+            LiveAdministrator::Itself => Ok(()),
+            LiveAdministrator::Person { .. } => Err(RegistryError::InvalidRequest {
+                reason: "a subdivision or site administrator is `self` or an account".into(),
+            }),
+            LiveAdministrator::Account { insz, username, .. } => {
+                self.check_account(insz, username, None)
+            }
+        }
+    }
+
+    fn user_versions(&self, level: &Level, insz: &Insz) -> Option<&Versioned<UserRec>> {
+        self.users.get(level).and_then(|m| m.get(insz))
+    }
+
+    // ----- writes -----------------------------------------------------------------
+
+    /// Decides one write by `caller` in `session`: the fact to record, or the refusal.
+    pub fn decide_write(
+        &self,
+        caller: &Insz,
+        session: &SessionId,
+        write: &Write,
+        now: Millis,
+    ) -> Result<Fact, RegistryError> {
+        let s = self.open_session(caller, session)?;
+        let h = s.sees;
+        let mut ticket = None;
+        match write {
+            Write::DesignateMainAccessManager {
+                kbo,
+                main_access_manager,
+                legal_representative,
+            } => {
+                self.directory(kbo)?;
+                if self.htb.get(kbo).and_then(Versioned::truth).is_some() {
+                    return Err(conflict(format!(
+                        "enterprise {kbo} already has a validated main access manager"
+                    )));
+                }
+                if let Some(t) = self.pending_ticket(kbo) {
+                    return Err(RegistryError::GatePending {
+                        kbo: kbo.compact().to_string(),
+                        ticket: Some(t.id.clone()),
+                    });
+                }
+                if *caller != main_access_manager.insz && *caller != legal_representative.insz {
+                    return Err(not_authorised(
+                        "the designation is requested by the future main access manager or the legal representative",
+                    ));
+                }
+                ticket = Some(ticket_number(self.tickets.len() as u64 + 1));
+            }
+            Write::AddAccessManager {
+                kbo,
+                access_manager,
+            } => {
+                self.directory(kbo)?;
+                self.gate(kbo, h)?;
+                self.authorise(h, caller, Scope::Enterprise(kbo))?;
+                let exists = self
+                    .access_managers
+                    .get(kbo)
+                    .and_then(|m| m.get(&access_manager.insz))
+                    .and_then(Versioned::truth)
+                    .is_some();
+                if exists {
+                    return Err(conflict(format!(
+                        "{} is already an access manager of {kbo}",
+                        access_manager.insz
+                    )));
+                }
+            }
+            Write::RemoveAccessManager { kbo, insz } => {
+                self.directory(kbo)?;
+                self.gate(kbo, h)?;
+                self.authorise(h, caller, Scope::Enterprise(kbo))?;
+                let v = self
+                    .access_managers
+                    .get(kbo)
+                    .and_then(|m| m.get(insz))
+                    .ok_or_else(|| not_found(format!("access manager {insz} of {kbo}")))?;
+                require_visible(v, h, || format!("access manager {insz} of {kbo}"))?;
+            }
+            Write::ActivateCapacity { kbo, kind, .. } => {
+                let dir = self.directory(kbo)?;
+                self.gate(kbo, h)?;
+                self.authorise(h, caller, Scope::Capacity(kbo, *kind))?;
+                if dir.recognised.is_empty() {
+                    return Err(RegistryError::CapacityNotRecognised {
+                        kbo: kbo.compact().to_string(),
+                    });
+                }
+                if self
+                    .capacities
+                    .get(&(*kbo, *kind))
+                    .and_then(Versioned::truth)
+                    .is_some()
+                {
+                    return Err(conflict(format!(
+                        "capacity {kind} of {kbo} is already active"
+                    )));
+                }
+            }
+            Write::UpdateCapacity { kbo, kind, .. } => {
+                self.capacity_target(h, caller, kbo, *kind)?;
+            }
+            Write::CreateSubdivision {
+                kbo,
+                kind,
+                hco,
+                administrator,
+                ..
+            } => {
+                let dir = self.directory(kbo)?;
+                self.gate(kbo, h)?;
+                self.authorise(h, caller, Scope::CapacityContent(kbo, *kind))?;
+                self.level_visible(
+                    &Level::Capacity {
+                        kbo: *kbo,
+                        kind: *kind,
+                    },
+                    h,
+                )?;
+                if s.users_created {
+                    return Err(RegistryError::StructureAfterUsers);
+                }
+                if !dir.recognised.contains_key(hco) {
+                    return Err(RegistryError::SubdivisionNotRecognised {
+                        hco: hco.to_string(),
+                    });
+                }
+                if self
+                    .subdivisions
+                    .get(hco)
+                    .and_then(|n| n.versions.truth())
+                    .is_some()
+                {
+                    return Err(conflict(format!("subdivision {hco} already exists")));
+                }
+                self.check_administrator(administrator)?;
+            }
+            Write::UpdateSubdivision {
+                hco, administrator, ..
+            } => {
+                self.subdivision_target(h, caller, hco)?;
+                self.check_administrator(administrator)?;
+            }
+            Write::DeleteSubdivision { hco } => {
+                let node = self.subdivision_node(hco)?;
+                let (kbo, kind) = node.parent;
+                self.gate(&kbo, h)?;
+                self.authorise(h, caller, Scope::CapacityContent(&kbo, kind))?;
+                require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
+                let live_sites = self.sites_of.get(hco).is_some_and(|sites| {
+                    sites.iter().any(|s| {
+                        self.sites
+                            .get(s)
+                            .is_some_and(|n| n.versions.truth().is_some())
+                    })
+                });
+                if live_sites || self.has_users(&Level::Subdivision { hco: hco.clone() }) {
+                    return Err(conflict(format!(
+                        "subdivision {hco} still has sites or users; delete them first"
+                    )));
+                }
+            }
+            Write::CreateSite {
+                subdivision,
+                hco,
+                administrator,
+                ..
+            } => {
+                let parent = self.subdivision_node(subdivision)?;
+                let kbo = parent.parent.0;
+                self.gate(&kbo, h)?;
+                self.authorise(h, caller, Scope::Subdivision(subdivision))?;
+                self.level_visible(
+                    &Level::Subdivision {
+                        hco: subdivision.clone(),
+                    },
+                    h,
+                )?;
+                if s.users_created {
+                    return Err(RegistryError::StructureAfterUsers);
+                }
+                if s.sites_created >= 1 {
+                    return Err(RegistryError::OneSitePerSession);
+                }
+                let known = self
+                    .directory(&kbo)?
+                    .recognised
+                    .get(subdivision)
+                    .is_some_and(|sites| sites.contains(hco));
+                if !known {
+                    return Err(RegistryError::SiteNotRecognised {
+                        hco: hco.to_string(),
+                    });
+                }
+                if self
+                    .sites
+                    .get(hco)
+                    .and_then(|n| n.versions.truth())
+                    .is_some()
+                {
+                    return Err(conflict(format!("site {hco} already exists")));
+                }
+                self.check_administrator(administrator)?;
+            }
+            Write::UpdateSite {
+                hco, administrator, ..
+            } => {
+                self.site_target(h, caller, hco)?;
+                self.check_administrator(administrator)?;
+            }
+            Write::DeleteSite { hco } => {
+                self.site_target(h, caller, hco)?;
+                if self.has_users(&Level::Site { hco: hco.clone() }) {
+                    return Err(conflict(format!(
+                        "site {hco} still has users; delete them first"
+                    )));
+                }
+            }
+            Write::CreateUser { level, user } => {
+                let kbo = self.level_kbo(level)?;
+                self.gate(&kbo, h)?;
+                self.authorise(h, caller, Self::level_scope(level))?;
+                self.level_visible(level, h)?;
+                if self
+                    .user_versions(level, &user.insz)
+                    .and_then(Versioned::truth)
+                    .is_some()
+                {
+                    return Err(conflict(format!(
+                        "user {} already exists on {level}",
+                        user.insz
+                    )));
+                }
+                self.check_account(&user.insz, &user.username, Some(user.password.is_some()))?;
+            }
+            Write::UpdateUser { level, insz, .. }
+            | Write::DeleteUser { level, insz }
+            | Write::SetFunctions { level, insz, .. } => {
+                self.user_target(h, caller, level, insz)?;
+            }
+            Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target
+            {
+                Target::Capacity { kbo, kind } => self.capacity_target(h, caller, kbo, *kind)?,
+                Target::Subdivision { hco } => self.subdivision_target(h, caller, hco)?,
+                Target::Site { hco } => self.site_target(h, caller, hco)?,
+                Target::User { level, insz } => self.user_target(h, caller, level, insz)?,
+            },
+        }
+        Ok(Fact::Wrote {
+            session: session.clone(),
+            at: now,
+            write: write.without_secrets(),
+            ticket,
+        })
+    }
+
+    fn has_users(&self, level: &Level) -> bool {
+        self.users
+            .get(level)
+            .is_some_and(|m| m.values().any(|v| v.truth().is_some()))
+    }
+
+    fn capacity_target(
+        &self,
+        h: u64,
+        caller: &Insz,
+        kbo: &Kbo,
+        kind: CapacityType,
+    ) -> Result<(), RegistryError> {
+        self.directory(kbo)?;
+        self.gate(kbo, h)?;
+        self.authorise(h, caller, Scope::Capacity(kbo, kind))?;
+        let v = self
+            .capacities
+            .get(&(*kbo, kind))
+            .ok_or_else(|| not_found(format!("capacity {kind} of {kbo}")))?;
+        require_visible(v, h, || format!("capacity {kind} of {kbo}"))?;
+        Ok(())
+    }
+
+    fn subdivision_target(&self, h: u64, caller: &Insz, hco: &Hco) -> Result<(), RegistryError> {
+        let node = self.subdivision_node(hco)?;
+        self.gate(&node.parent.0, h)?;
+        self.authorise(h, caller, Scope::Subdivision(hco))?;
+        require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
+        Ok(())
+    }
+
+    fn site_target(&self, h: u64, caller: &Insz, hco: &Hco) -> Result<(), RegistryError> {
+        let node = self.site_node(hco)?;
+        let kbo = self.subdivision_node(&node.parent)?.parent.0;
+        self.gate(&kbo, h)?;
+        self.authorise(h, caller, Scope::Subdivision(&node.parent))?;
+        require_visible(&node.versions, h, || format!("site {hco}"))?;
+        Ok(())
+    }
+
+    fn user_target(
+        &self,
+        h: u64,
+        caller: &Insz,
+        level: &Level,
+        insz: &Insz,
+    ) -> Result<(), RegistryError> {
+        let kbo = self.level_kbo(level)?;
+        self.gate(&kbo, h)?;
+        self.authorise(h, caller, Self::level_scope(level))?;
+        let v = self
+            .user_versions(level, insz)
+            .ok_or_else(|| not_found(format!("user {insz} on {level}")))?;
+        require_visible(v, h, || format!("user {insz} on {level}"))?;
+        Ok(())
+    }
+
+    // ----- operator decisions -----------------------------------------------------
+
+    /// Validating a ticket (what the signed, mailed document does).
+    pub fn decide_validate_ticket(&self, id: &str, now: Millis) -> Result<Fact, RegistryError> {
+        let t = self
+            .tickets
+            .get(id)
+            .ok_or_else(|| not_found(format!("ticket {id}")))?;
+        if t.state == TicketState::Validated {
+            return Err(conflict(format!("ticket {id} is already validated")));
+        }
+        Ok(Fact::TicketValidated {
+            ticket: id.to_string(),
+            at: now,
+        })
+    }
+
+    /// Every ticket.
+    pub fn all_tickets(&self) -> Vec<Ticket> {
+        self.tickets.values().cloned().collect()
+    }
+
+    /// One ticket.
+    pub fn ticket(&self, id: &str) -> Option<&Ticket> {
+        self.tickets.get(id)
+    }
+
+    /// The tickets of an enterprise, for someone with a role in it or a party to them.
+    pub fn tickets_for(&self, caller: &Insz, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
+        self.directory(kbo)?;
+        if !self.has_any_role(kbo, self.processing, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        Ok(self
+            .tickets
+            .values()
+            .filter(|t| t.kbo == *kbo)
+            .cloned()
+            .collect())
+    }
+
+    // ----- leases -----------------------------------------------------------------
+
+    /// Taking or renewing an enterprise's apply lease.
+    pub fn decide_lease(
+        &self,
+        caller: &Insz,
+        kbo: &Kbo,
+        request: &LeaseRequest,
+        now: Millis,
+    ) -> Result<Fact, RegistryError> {
+        self.directory(kbo)?;
+        if !self.has_any_role(kbo, self.processing, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        if request.ttl_ms == 0 || request.ttl_ms > self.config.max_lease_ms {
+            return Err(RegistryError::InvalidRequest {
+                reason: format!("a lease lasts 1 to {} ms", self.config.max_lease_ms),
+            });
+        }
+        let expires_at_ms = now.saturating_add(i64::try_from(request.ttl_ms).unwrap_or(i64::MAX));
+        let id = match self.leases.get(kbo) {
+            Some((holder, lease)) if lease.expires_at_ms > now => {
+                if request.renew.as_ref() == Some(&lease.id) && holder == caller {
+                    lease.id.clone()
+                } else {
+                    return Err(RegistryError::LeaseHeld {
+                        kbo: kbo.compact().to_string(),
+                        expires_at_ms: lease.expires_at_ms,
+                    });
+                }
+            }
+            _ => LeaseId(format!("l-{:06}", self.lease_counter + 1)),
+        };
+        Ok(Fact::LeaseTaken {
+            person: *caller,
+            lease: Lease {
+                id,
+                kbo: *kbo,
+                holder: request.holder.clone(),
+                expires_at_ms,
+            },
+        })
+    }
+
+    /// Releasing a lease; `None` when it already expired (nothing to record).
+    pub fn decide_release(
+        &self,
+        caller: &Insz,
+        id: &LeaseId,
+        now: Millis,
+    ) -> Result<Option<Fact>, RegistryError> {
+        let Some((holder, lease)) = self.leases.values().find(|(_, l)| l.id == *id) else {
+            return Err(not_found(format!("lease {}", id.0)));
+        };
+        if holder != caller {
+            return Err(not_authorised("the lease belongs to someone else"));
+        }
+        if lease.expires_at_ms <= now {
+            return Ok(None);
+        }
+        Ok(Some(Fact::LeaseReleased { id: id.clone() }))
+    }
+
+    // ----- applying facts ---------------------------------------------------------
+
+    /// Changes the world by one journal entry (already decided; never refuses).
+    pub fn apply(&mut self, seq: u64, fact: &Fact) {
+        self.journal_seq = self.journal_seq.max(seq);
+        match fact {
+            Fact::ReferenceLoaded { reference } => self.apply_reference(reference),
+            Fact::SessionOpened { id, person, at } => {
+                self.session_counter += 1;
+                self.sessions.insert(
+                    id.clone(),
+                    Session {
+                        person: *person,
+                        opened_at: *at,
+                        last_activity: *at,
+                        sees: self.processing,
+                        state: SessionState::Open,
+                        sites_created: 0,
+                        users_created: false,
+                        touched: Vec::new(),
+                    },
+                );
+            }
+            Fact::Wrote {
+                session,
+                at,
+                write,
+                ticket,
+            } => self.apply_write(session, *at, write, ticket.as_deref()),
+            Fact::SessionClosed { id, process_at, .. } => {
+                if let Some(s) = self.sessions.get_mut(id) {
+                    s.state = SessionState::Closing {
+                        process_at: *process_at,
+                    };
+                }
+            }
+            Fact::SessionProcessed { id, at } => {
+                if let Some(s) = self.sessions.remove(id) {
+                    self.processing += 1;
+                    let n = self.processing;
+                    for key in s.touched {
+                        self.process_entity(&key, id, n, *at);
+                    }
+                }
+            }
+            Fact::TicketValidated { ticket, at } => {
+                if let Some(t) = self.tickets.get_mut(ticket) {
+                    t.state = TicketState::Validated;
+                    t.validated_at_ms = Some(*at);
+                    let kbo = t.kbo;
+                    let htb = t.main_access_manager.clone();
+                    self.processing += 1;
+                    self.htb.entry(kbo).or_default().push(
+                        None,
+                        Some((self.processing, *at)),
+                        Some(htb),
+                    );
+                }
+            }
+            Fact::HeadRadiologistNotified { site, person, .. } => {
+                self.notified.insert((site.clone(), *person));
+            }
+            Fact::ClockAdvanced { by_ms } => {
+                self.clock_advanced_ms = self.clock_advanced_ms.saturating_add(*by_ms);
+            }
+            Fact::LeaseTaken { person, lease } => {
+                if self
+                    .leases
+                    .get(&lease.kbo)
+                    .is_none_or(|(_, l)| l.id != lease.id)
+                {
+                    self.lease_counter += 1;
+                }
+                self.leases.insert(lease.kbo, (*person, lease.clone()));
+            }
+            Fact::LeaseReleased { id } => {
+                self.leases.retain(|_, (_, l)| l.id != *id);
+            }
+        }
+    }
+
+    fn apply_reference(&mut self, reference: &Reference) {
+        let mut bumped = false;
+        for e in &reference.enterprises {
+            let entry = self.directory.entry(e.kbo).or_default();
+            entry.name = e.name.clone();
+            entry.address = e.address.clone();
+            for unit in &e.recognised_units {
+                entry
+                    .recognised
+                    .entry(unit.subdivision.clone())
+                    .or_default()
+                    .extend(unit.sites.iter().cloned());
+            }
+            if let Some(insz) = e.main_access_manager {
+                let v = self.htb.entry(e.kbo).or_default();
+                if v.truth().is_none() {
+                    if !bumped {
+                        self.processing += 1;
+                        bumped = true;
+                    }
+                    // The reference file names the HTB by INSZ only.
+                    v.push(
+                        None,
+                        Some((self.processing, 0)),
+                        Some(LiveRepresentative {
+                            insz,
+                            last_name: String::new(),
+                            first_name: String::new(),
+                            quality: None,
+                            email: None,
+                            phone: None,
+                            mobile: None,
+                            fax: None,
+                        }),
+                    );
+                }
+            }
+        }
+    }
+
+    fn process_entity(&mut self, key: &EntityKey, id: &SessionId, n: u64, at: Millis) {
+        match key {
+            EntityKey::AccessManager(kbo, insz) => {
+                if let Some(v) = self
+                    .access_managers
+                    .get_mut(kbo)
+                    .and_then(|m| m.get_mut(insz))
+                {
+                    v.process(id, n, at);
+                }
+            }
+            EntityKey::Capacity(kbo, kind) => {
+                if let Some(v) = self.capacities.get_mut(&(*kbo, *kind)) {
+                    v.process(id, n, at);
+                }
+            }
+            EntityKey::Subdivision(hco) => {
+                if let Some(node) = self.subdivisions.get_mut(hco) {
+                    node.versions.process(id, n, at);
+                }
+            }
+            EntityKey::Site(hco) => {
+                if let Some(node) = self.sites.get_mut(hco) {
+                    node.versions.process(id, n, at);
+                }
+            }
+            EntityKey::User(level, insz) => {
+                if let Some(v) = self.users.get_mut(level).and_then(|m| m.get_mut(insz)) {
+                    v.process(id, n, at);
+                }
+            }
+        }
+    }
+
+    fn create_account(&mut self, insz: &Insz, username: &Username) {
+        if !self.accounts.contains_key(insz) {
+            self.accounts.insert(*insz, username.clone());
+            self.usernames.insert(username.clone(), *insz);
+        }
+    }
+
+    fn account_of_admin(&mut self, admin: &LiveAdministrator) {
+        if let LiveAdministrator::Account { insz, username, .. } = admin {
+            self.create_account(insz, username);
+        }
+    }
+
+    fn apply_write(
+        &mut self,
+        session: &SessionId,
+        at: Millis,
+        write: &Write,
+        ticket: Option<&str>,
+    ) {
+        let sid = Some(session);
+        let mut touched: Option<EntityKey> = None;
+        match write {
+            Write::DesignateMainAccessManager {
+                kbo,
+                main_access_manager,
+                legal_representative,
+            } => {
+                if let Some(id) = ticket {
+                    self.tickets.insert(
+                        id.to_string(),
+                        Ticket {
+                            id: id.to_string(),
+                            kbo: *kbo,
+                            state: TicketState::Pending,
+                            submitted_at_ms: at,
+                            validated_at_ms: None,
+                            main_access_manager: main_access_manager.clone(),
+                            legal_representative: legal_representative.clone(),
+                        },
+                    );
+                }
+            }
+            Write::AddAccessManager {
+                kbo,
+                access_manager,
+            } => {
+                self.access_managers
+                    .entry(*kbo)
+                    .or_default()
+                    .entry(access_manager.insz)
+                    .or_default()
+                    .push(sid, None, Some(access_manager.clone()));
+                touched = Some(EntityKey::AccessManager(*kbo, access_manager.insz));
+            }
+            Write::RemoveAccessManager { kbo, insz } => {
+                if let Some(v) = self
+                    .access_managers
+                    .get_mut(kbo)
+                    .and_then(|m| m.get_mut(insz))
+                {
+                    v.push(sid, None, None);
+                }
+                touched = Some(EntityKey::AccessManager(*kbo, *insz));
+            }
+            Write::ActivateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+                applications,
+            } => {
+                self.capacities.entry((*kbo, *kind)).or_default().push(
+                    sid,
+                    None,
+                    Some(CapacityRec {
+                        email: email.clone(),
+                        local_administrator: local_admin(local_administrator),
+                        applications: applications.clone(),
+                        active: true,
+                    }),
+                );
+                touched = Some(EntityKey::Capacity(*kbo, *kind));
+            }
+            Write::UpdateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+            } => {
+                touched = self.modify_capacity(session, kbo, *kind, |c| {
+                    c.email = email.clone();
+                    c.local_administrator = local_admin(local_administrator);
+                });
+            }
+            Write::CreateSubdivision {
+                kbo,
+                kind,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            } => {
+                self.account_of_admin(administrator);
+                self.subdivisions
+                    .entry(hco.clone())
+                    .or_insert_with(|| Node {
+                        parent: (*kbo, *kind),
+                        versions: Versioned::default(),
+                    })
+                    .versions
+                    .push(
+                        sid,
+                        None,
+                        Some(SubdivisionRec {
+                            name: name.clone(),
+                            email: email.clone(),
+                            administrator: administrator.clone(),
+                            applications: applications.clone(),
+                            active: true,
+                        }),
+                    );
+                self.subdivisions_of
+                    .entry((*kbo, *kind))
+                    .or_default()
+                    .insert(hco.clone());
+                touched = Some(EntityKey::Subdivision(hco.clone()));
+            }
+            Write::UpdateSubdivision {
+                hco,
+                name,
+                email,
+                administrator,
+            } => {
+                self.account_of_admin(administrator);
+                touched = self.modify_subdivision(session, hco, |s| {
+                    s.name = name.clone();
+                    s.email = email.clone();
+                    s.administrator = administrator.clone();
+                });
+            }
+            Write::DeleteSubdivision { hco } => {
+                if let Some(node) = self.subdivisions.get_mut(hco) {
+                    node.versions.push(sid, None, None);
+                }
+                touched = Some(EntityKey::Subdivision(hco.clone()));
+            }
+            Write::CreateSite {
+                subdivision,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            } => {
+                self.account_of_admin(administrator);
+                self.sites
+                    .entry(hco.clone())
+                    .or_insert_with(|| Node {
+                        parent: subdivision.clone(),
+                        versions: Versioned::default(),
+                    })
+                    .versions
+                    .push(
+                        sid,
+                        None,
+                        Some(SiteRec {
+                            name: name.clone(),
+                            email: email.clone(),
+                            administrator: administrator.clone(),
+                            applications: applications.clone(),
+                            active: true,
+                        }),
+                    );
+                self.sites_of
+                    .entry(subdivision.clone())
+                    .or_default()
+                    .insert(hco.clone());
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.sites_created += 1;
+                }
+                touched = Some(EntityKey::Site(hco.clone()));
+            }
+            Write::UpdateSite {
+                hco,
+                name,
+                email,
+                administrator,
+            } => {
+                self.account_of_admin(administrator);
+                touched = self.modify_site(session, hco, |s| {
+                    s.name = name.clone();
+                    s.email = email.clone();
+                    s.administrator = administrator.clone();
+                });
+            }
+            Write::DeleteSite { hco } => {
+                if let Some(node) = self.sites.get_mut(hco) {
+                    node.versions.push(sid, None, None);
+                }
+                touched = Some(EntityKey::Site(hco.clone()));
+            }
+            Write::CreateUser { level, user } => {
+                self.create_account(&user.insz, &user.username);
+                self.users
+                    .entry(level.clone())
+                    .or_default()
+                    .entry(user.insz)
+                    .or_default()
+                    .push(
+                        sid,
+                        None,
+                        Some(UserRec {
+                            details: user.details.clone(),
+                            active: user.active,
+                            applications: user.applications.clone(),
+                            functions: user.functions.clone(),
+                        }),
+                    );
+                self.levels_of
+                    .entry(user.insz)
+                    .or_default()
+                    .insert(level.clone());
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.users_created = true;
+                }
+                touched = Some(EntityKey::User(level.clone(), user.insz));
+            }
+            Write::UpdateUser {
+                level,
+                insz,
+                details,
+            } => {
+                touched = self.modify_user(session, level, insz, |u| u.details = details.clone());
+            }
+            Write::DeleteUser { level, insz } => {
+                if let Some(v) = self.users.get_mut(level).and_then(|m| m.get_mut(insz)) {
+                    v.push(sid, None, None);
+                }
+                touched = Some(EntityKey::User(level.clone(), *insz));
+            }
+            Write::SetFunctions {
+                level,
+                insz,
+                functions,
+            } => {
+                touched =
+                    self.modify_user(session, level, insz, |u| u.functions = functions.clone());
+            }
+            Write::SetApplications {
+                target,
+                applications,
+            } => {
+                touched =
+                    self.modify_target(session, target, |apps, _| *apps = applications.clone());
+            }
+            Write::SetActive { target, active } => {
+                touched = self.modify_target(session, target, |_, a| *a = *active);
+            }
+        }
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.last_activity = s.last_activity.max(at);
+            if let Some(key) = touched {
+                s.touched.push(key);
+            }
+        }
+    }
+
+    fn modify_capacity(
+        &mut self,
+        session: &SessionId,
+        kbo: &Kbo,
+        kind: CapacityType,
+        f: impl FnOnce(&mut CapacityRec),
+    ) -> Option<EntityKey> {
+        let v = self.capacities.get_mut(&(*kbo, kind))?;
+        let mut rec = v.truth()?.clone();
+        f(&mut rec);
+        v.push(Some(session), None, Some(rec));
+        Some(EntityKey::Capacity(*kbo, kind))
+    }
+
+    fn modify_subdivision(
+        &mut self,
+        session: &SessionId,
+        hco: &Hco,
+        f: impl FnOnce(&mut SubdivisionRec),
+    ) -> Option<EntityKey> {
+        let v = &mut self.subdivisions.get_mut(hco)?.versions;
+        let mut rec = v.truth()?.clone();
+        f(&mut rec);
+        v.push(Some(session), None, Some(rec));
+        Some(EntityKey::Subdivision(hco.clone()))
+    }
+
+    fn modify_site(
+        &mut self,
+        session: &SessionId,
+        hco: &Hco,
+        f: impl FnOnce(&mut SiteRec),
+    ) -> Option<EntityKey> {
+        let v = &mut self.sites.get_mut(hco)?.versions;
+        let mut rec = v.truth()?.clone();
+        f(&mut rec);
+        v.push(Some(session), None, Some(rec));
+        Some(EntityKey::Site(hco.clone()))
+    }
+
+    fn modify_user(
+        &mut self,
+        session: &SessionId,
+        level: &Level,
+        insz: &Insz,
+        f: impl FnOnce(&mut UserRec),
+    ) -> Option<EntityKey> {
+        let v = self.users.get_mut(level)?.get_mut(insz)?;
+        let mut rec = v.truth()?.clone();
+        f(&mut rec);
+        v.push(Some(session), None, Some(rec));
+        Some(EntityKey::User(level.clone(), *insz))
+    }
+
+    fn modify_target(
+        &mut self,
+        session: &SessionId,
+        target: &Target,
+        f: impl FnOnce(&mut Applications, &mut bool),
+    ) -> Option<EntityKey> {
+        match target {
+            Target::Capacity { kbo, kind } => self.modify_capacity(session, kbo, *kind, |c| {
+                f(&mut c.applications, &mut c.active)
+            }),
+            Target::Subdivision { hco } => {
+                self.modify_subdivision(session, hco, |s| f(&mut s.applications, &mut s.active))
+            }
+            Target::Site { hco } => {
+                self.modify_site(session, hco, |s| f(&mut s.applications, &mut s.active))
+            }
+            Target::User { level, insz } => self.modify_user(session, level, insz, |u| {
+                f(&mut u.applications, &mut u.active)
+            }),
+        }
+    }
+
+    // ----- reads ------------------------------------------------------------------
+
+    /// One enterprise's tree as the session sees it. Anyone with a role in the
+    /// enterprise (or a party to its designation) may read the whole tree.
+    pub fn snapshot(
+        &self,
+        caller: &Insz,
+        session: &SessionId,
+        kbo: &Kbo,
+    ) -> Result<LiveState, RegistryError> {
+        let h = self.open_session(caller, session)?.sees;
+        let dir = self.directory(kbo)?;
+        if !self.has_any_role(kbo, h, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        let mut version = 0u64;
+        let mut seen = |v_processing: Option<u64>| {
+            if let Some(n) = v_processing {
+                version = version.max(n);
+            }
+        };
+        let htb = self.htb.get(kbo).and_then(|v| {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            e.and_then(|e| e.value.clone())
+        });
+        let htb_status = if htb.is_some() {
+            HtbStatus::Validated
+        } else if let Some(t) = self.pending_ticket(kbo) {
+            HtbStatus::Pending {
+                ticket: t.id.clone(),
+            }
+        } else {
+            HtbStatus::None
+        };
+        let mut access_managers = Vec::new();
+        for v in self
+            .access_managers
+            .get(kbo)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            if let Some(am) = e.and_then(|e| e.value.clone()) {
+                access_managers.push(am);
+            }
+        }
+        let mut capacities = Vec::new();
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            let Some(cv) = self.capacities.get(&key) else {
+                continue;
+            };
+            let ce = cv.effective(Some(h));
+            seen(ce.and_then(|e| e.processing));
+            let Some(cap) = ce.and_then(|e| e.value.as_ref()) else {
+                continue;
+            };
+            let mut subdivisions = Vec::new();
+            for sub_hco in self.subdivisions_of.get(&key).into_iter().flatten() {
+                let Some(node) = self.subdivisions.get(sub_hco) else {
+                    continue;
+                };
+                let se = node.versions.effective(Some(h));
+                seen(se.and_then(|e| e.processing));
+                let Some(sub) = se.and_then(|e| e.value.as_ref()) else {
+                    continue;
+                };
+                let mut sites = Vec::new();
+                for site_hco in self.sites_of.get(sub_hco).into_iter().flatten() {
+                    let Some(node) = self.sites.get(site_hco) else {
+                        continue;
+                    };
+                    let te = node.versions.effective(Some(h));
+                    seen(te.and_then(|e| e.processing));
+                    let Some(site) = te.and_then(|e| e.value.as_ref()) else {
+                        continue;
+                    };
+                    sites.push(LiveSite {
+                        hco: site_hco.clone(),
+                        name: site.name.clone(),
+                        email: site.email.clone(),
+                        administrator: site.administrator.clone(),
+                        applications: site.applications.clone(),
+                        active: site.active,
+                        users: self.live_users(
+                            &Level::Site {
+                                hco: site_hco.clone(),
+                            },
+                            h,
+                            &mut seen,
+                        ),
+                    });
+                }
+                subdivisions.push(LiveSubdivision {
+                    hco: sub_hco.clone(),
+                    name: sub.name.clone(),
+                    email: sub.email.clone(),
+                    administrator: sub.administrator.clone(),
+                    applications: sub.applications.clone(),
+                    active: sub.active,
+                    sites,
+                    wrong_level_users: self.live_users(
+                        &Level::Subdivision {
+                            hco: sub_hco.clone(),
+                        },
+                        h,
+                        &mut seen,
+                    ),
+                });
+            }
+            capacities.push(LiveCapacity {
+                kind: *kind,
+                email: cap.email.clone(),
+                local_administrator: cap.local_administrator.clone(),
+                applications: cap.applications.clone(),
+                active: cap.active,
+                subdivisions,
+                wrong_level_users: self.live_users(
+                    &Level::Capacity {
+                        kbo: *kbo,
+                        kind: *kind,
+                    },
+                    h,
+                    &mut seen,
+                ),
+            });
+        }
+        Ok(LiveState {
+            version,
+            enterprise: LiveEnterprise {
+                kbo: *kbo,
+                name: dir.name.clone(),
+                address: dir.address.clone(),
+                htb_status,
+                main_access_manager: htb,
+                access_managers,
+                capacities,
+            },
+        })
+    }
+
+    fn live_users(
+        &self,
+        level: &Level,
+        h: u64,
+        seen: &mut impl FnMut(Option<u64>),
+    ) -> Vec<LiveUser> {
+        let mut out = Vec::new();
+        for (insz, v) in self.users.get(level).into_iter().flatten() {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            let (Some(u), Some(username)) =
+                (e.and_then(|e| e.value.as_ref()), self.accounts.get(insz))
+            else {
+                continue;
+            };
+            out.push(LiveUser {
+                insz: *insz,
+                username: username.clone(),
+                last_name: u.details.last_name.clone(),
+                first_name: u.details.first_name.clone(),
+                title: u.details.title.clone(),
+                language: u.details.language,
+                email: u.details.email.clone(),
+                local_email: u.details.local_email.clone(),
+                active: u.active,
+                applications: u.applications.clone(),
+                functions: u.functions.clone(),
+            });
+        }
+        out
+    }
+
+    // ----- effective access -------------------------------------------------------
+
+    /// The manual's troubleshooting checklist for `person`, against what is processed
+    /// now. Units the caller has no authority over (and is not the person) are left out.
+    pub fn evaluate_access(
+        &self,
+        caller: &Insz,
+        person: &Insz,
+        site: Option<&Hco>,
+        now: Millis,
+    ) -> Result<AccessReport, RegistryError> {
+        let h = self.processing;
+        let levels: Vec<Level> = match site {
+            Some(hco) => {
+                self.site_node(hco)?;
+                vec![Level::Site { hco: hco.clone() }]
+            }
+            None => self
+                .levels_of
+                .get(person)
+                .into_iter()
+                .flatten()
+                .filter(|l| {
+                    self.user_versions(l, person)
+                        .and_then(|v| v.seen(h))
+                        .is_some()
+                })
+                .cloned()
+                .collect(),
+        };
+        let mut units = Vec::new();
+        for level in &levels {
+            let allowed = caller == person || self.holds(h, caller, Self::level_scope(level));
+            if !allowed {
+                if site.is_some() {
+                    return Err(not_authorised(format!(
+                        "no authority over the users of {level}"
+                    )));
+                }
+                continue;
+            }
+            units.push(self.evaluate_level(person, level, h, now)?);
+        }
+        Ok(AccessReport {
+            person: *person,
+            evaluated_at_ms: now,
+            units,
+        })
+    }
+
+    fn evaluate_level(
+        &self,
+        person: &Insz,
+        level: &Level,
+        h: u64,
+        now: Millis,
+    ) -> Result<UnitAccess, RegistryError> {
+        let mut results: BTreeMap<AccessCondition, (bool, String)> = BTreeMap::new();
+        let mut put = |c: AccessCondition, ok: bool, detail: String| {
+            results.insert(c, (ok, detail));
+        };
+        let (kbo, kind, sub_hco, site_hco) = match level {
+            Level::Capacity { kbo, kind } => (*kbo, *kind, None, None),
+            Level::Subdivision { hco } => {
+                let (kbo, kind) = self.subdivision_node(hco)?.parent;
+                (kbo, kind, Some(hco.clone()), None)
+            }
+            Level::Site { hco } => {
+                let sub = self.site_node(hco)?.parent.clone();
+                let (kbo, kind) = self.subdivision_node(&sub)?.parent;
+                (kbo, kind, Some(sub), Some(hco.clone()))
+            }
+        };
+        let structure = |label: &str, found: Option<(bool, &Applications)>| {
+            let active = match found {
+                None => (false, format!("the {label} does not exist")),
+                Some((false, _)) => (false, format!("the {label} is inactive")),
+                Some((true, _)) => (true, format!("the {label} is active")),
+            };
+            let apps = match found {
+                None => (false, format!("the {label} does not exist")),
+                Some((_, apps)) => {
+                    let missing: Vec<&str> = STRUCTURE_APPS
+                        .iter()
+                        .filter(|a| !apps.contains(a))
+                        .map(|a| a.as_str())
+                        .collect();
+                    if missing.is_empty() {
+                        (true, format!("the {label} has heracles and ehealthbox"))
+                    } else {
+                        (false, format!("the {label} lacks {}", missing.join(", ")))
+                    }
+                }
+            };
+            (active, apps)
+        };
+        let cap = self.capacities.get(&(kbo, kind)).and_then(|v| v.seen(h));
+        let (a, b) = structure("capacity", cap.map(|c| (c.active, &c.applications)));
+        put(AccessCondition::CapacityActive, a.0, a.1);
+        put(AccessCondition::CapacityApplications, b.0, b.1);
+        let sub = sub_hco
+            .as_ref()
+            .and_then(|s| self.subdivisions.get(s))
+            .and_then(|n| n.versions.seen(h));
+        let (a, b) = structure("subdivision", sub.map(|s| (s.active, &s.applications)));
+        put(AccessCondition::SubdivisionActive, a.0, a.1);
+        put(AccessCondition::SubdivisionApplications, b.0, b.1);
+        let site = site_hco
+            .as_ref()
+            .and_then(|s| self.sites.get(s))
+            .and_then(|n| n.versions.seen(h));
+        let (a, b) = structure("site", site.map(|s| (s.active, &s.applications)));
+        put(AccessCondition::SiteActive, a.0, a.1);
+        put(AccessCondition::SiteApplications, b.0, b.1);
+
+        let user_version = self
+            .user_versions(level, person)
+            .and_then(|v| v.effective(Some(h)));
+        let user = user_version.and_then(|v| v.value.as_ref());
+        let wrong_levels: Vec<String> = self
+            .levels_of
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter(|l| !matches!(l, Level::Site { .. }))
+            .filter(|l| self.level_kbo(l).is_ok_and(|k| k == kbo))
+            .filter(|l| {
+                self.user_versions(l, person)
+                    .and_then(|v| v.seen(h))
+                    .is_some()
+            })
+            .map(ToString::to_string)
+            .collect();
+        let on_site = site_hco.is_some() && user.is_some();
+        put(
+            AccessCondition::UserOnSite,
+            on_site,
+            match (site_hco.is_some(), user.is_some()) {
+                (true, true) => "the user exists on the site".into(),
+                (false, _) => format!("the user exists on the {level}, which gives no access (R4)"),
+                (true, false) if wrong_levels.is_empty() => "no user on this site".into(),
+                (true, false) => format!(
+                    "no user on this site; the user exists on {}, which gives no access (R4)",
+                    wrong_levels.join(", ")
+                ),
+            },
+        );
+        let site_user = if on_site { user } else { None };
+        match site_user {
+            None => {
+                for c in [
+                    AccessCondition::UserActive,
+                    AccessCondition::UserApplications,
+                    AccessCondition::UserFunction,
+                    AccessCondition::Propagated,
+                ] {
+                    put(c, false, "no user on the site".into());
+                }
+            }
+            Some(u) => {
+                put(
+                    AccessCondition::UserActive,
+                    u.active,
+                    if u.active {
+                        "the user is active"
+                    } else {
+                        "the user is inactive"
+                    }
+                    .into(),
+                );
+                let physician = u.functions.iter().any(|f| f.is_physician());
+                let mut needed = vec![Application::Heracles];
+                if physician {
+                    needed.push(Application::EHealthBox);
+                }
+                let missing: Vec<&str> = needed
+                    .iter()
+                    .filter(|a| !u.applications.contains(a))
+                    .map(|a| a.as_str())
+                    .collect();
+                put(
+                    AccessCondition::UserApplications,
+                    missing.is_empty(),
+                    if missing.is_empty() {
+                        "the user has the applications needed".into()
+                    } else {
+                        format!("the user lacks {}", missing.join(", "))
+                    },
+                );
+                put(
+                    AccessCondition::UserFunction,
+                    !u.functions.is_empty(),
+                    if u.functions.is_empty() {
+                        "the user has no function on this site".into()
+                    } else {
+                        let names: Vec<&str> = u.functions.iter().map(|f| f.as_str()).collect();
+                        format!("functions on the site: {}", names.join(", "))
+                    },
+                );
+            }
+        }
+        let mut effective_from = None;
+        if site_user.is_some() {
+            let processed_at = user_version.and_then(|v| v.processed_at).unwrap_or(now);
+            let from = processed_at.saturating_add(
+                i64::try_from(self.config.propagation_delay_ms).unwrap_or(i64::MAX),
+            );
+            let done = now >= from;
+            if !done {
+                effective_from = Some(from);
+            }
+            put(
+                AccessCondition::Propagated,
+                done,
+                if done {
+                    "the last change has propagated".into()
+                } else {
+                    format!(
+                        "the last change takes effect {} s from now (R6)",
+                        (from - now + 999) / 1000
+                    )
+                },
+            );
+        }
+        let head = site_hco.as_ref().map(|s| {
+            let heads: Vec<Insz> = self
+                .users
+                .get(&Level::Site { hco: s.clone() })
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| {
+                    v.seen(h)
+                        .is_some_and(|u| u.functions.contains(&Function::HeadRadiologist))
+                })
+                .map(|(i, _)| *i)
+                .collect();
+            let known = heads
+                .iter()
+                .any(|p| self.notified.contains(&(s.clone(), *p)));
+            (heads.is_empty(), known)
+        });
+        match head {
+            None => put(
+                AccessCondition::HeadRadiologistKnown,
+                false,
+                "not a site".into(),
+            ),
+            Some((true, _)) => put(
+                AccessCondition::HeadRadiologistKnown,
+                false,
+                "the site has no head radiologist".into(),
+            ),
+            Some((false, known)) => put(
+                AccessCondition::HeadRadiologistKnown,
+                known,
+                if known {
+                    "the head radiologist is known to the coordination centre".into()
+                } else {
+                    "the head radiologist's national register number has not been sent to the coordination centre (R9)".into()
+                },
+            ),
+        }
+        let conditions: Vec<ConditionResult> = AccessCondition::ALL
+            .iter()
+            .map(|c| {
+                let (passed, detail) = results.remove(c).unwrap_or((false, "not evaluated".into()));
+                ConditionResult {
+                    condition: *c,
+                    passed,
+                    detail,
+                }
+            })
+            .collect();
+        Ok(UnitAccess {
+            kbo,
+            site: site_hco,
+            has_access: conditions.iter().all(|c| c.passed),
+            conditions,
+            effective_from_ms: effective_from,
+        })
+    }
+}
+
+fn local_admin(insz: &Option<Insz>) -> LiveAdministrator {
+    match insz {
+        Some(insz) => LiveAdministrator::Person { insz: *insz },
+        None => LiveAdministrator::Itself,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_numbers_have_the_manual_shape() {
+        assert!(is_ticket_number("3Y0-000ZRF5-00-J"));
+        for n in 1..50 {
+            let t = ticket_number(n);
+            assert!(is_ticket_number(&t), "{t}");
+            assert_ne!(t, ticket_number(n + 1));
+        }
+        assert!(!is_ticket_number("3Y0-000ZRF5-00"));
+    }
+
+    #[test]
+    fn versions_respect_processing_order() {
+        let a = SessionId("a".into());
+        let b = SessionId("b".into());
+        let mut v: Versioned<u32> = Versioned::default();
+        v.push(Some(&a), None, Some(1));
+        v.push(Some(&b), None, Some(2));
+        assert_eq!(v.truth(), Some(&2));
+        assert_eq!(v.seen(10), None);
+        // b is processed first, a second: a's value wins, as processing applies it last.
+        v.process(&b, 1, 0);
+        v.process(&a, 2, 0);
+        assert_eq!(v.seen(1), Some(&2));
+        assert_eq!(v.seen(2), Some(&1));
+        assert_eq!(v.truth(), Some(&1));
+    }
+}

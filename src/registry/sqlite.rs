@@ -1,0 +1,368 @@
+//! Storage of the registry in one SQLite file: schema, migrations, transactions.
+//!
+//! What is stored:
+//!
+//! - `journal`: the engine's facts in order (append-only; triggers refuse UPDATE and
+//!   DELETE). Replaying it rebuilds the engine's world, including snapshot visibility.
+//! - `idempotency`: (caller, key) → fingerprint of the request and the first answer.
+//! - `audit`: who, when, what, from which session, with which idempotency key, and the
+//!   outcome, for every write (refused ones too) and operator action (append-only).
+//! - `tokens`: SHA-256 of each bearer token and the person it is bound to; never the
+//!   token itself.
+//!
+//! Passwords are never stored: the journal keeps writes with the password removed, and
+//! authentication is by bearer token, so no password hash is needed either.
+//!
+//! The file runs in WAL mode with `synchronous=NORMAL` (an acknowledged write survives a
+//! killed process; on power loss the last transactions may be lost) and a busy timeout;
+//! each operation is one `BEGIN IMMEDIATE` transaction, retried while another process
+//! holds the write lock, so `database is locked` never reaches a caller (it becomes
+//! `unavailable`, which is retryable, only after the retries). May use rusqlite, serde_json and sha2.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+use super::RegistryError;
+use super::api::Millis;
+use super::engine::Fact;
+
+/// Schema migrations; `PRAGMA user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: journal, idempotency, audit, tokens.
+    r#"
+    CREATE TABLE journal (
+        seq   INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        fact  TEXT NOT NULL
+    );
+    CREATE TRIGGER journal_append_only_update BEFORE UPDATE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+    CREATE TRIGGER journal_append_only_delete BEFORE DELETE ON journal
+        BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+    CREATE TABLE idempotency (
+        caller       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        fingerprint  TEXT NOT NULL,
+        response     TEXT NOT NULL,
+        journal_seq  INTEGER NOT NULL,
+        PRIMARY KEY (caller, key)
+    );
+    CREATE TABLE audit (
+        id               INTEGER PRIMARY KEY,
+        at_ms            INTEGER NOT NULL,
+        actor            TEXT NOT NULL,
+        session          TEXT,
+        action           TEXT NOT NULL,
+        target           TEXT NOT NULL,
+        idempotency_key  TEXT,
+        outcome          TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TABLE tokens (
+        hash          TEXT PRIMARY KEY,
+        insz          TEXT NOT NULL,
+        issued_at_ms  INTEGER NOT NULL
+    );
+    "#,
+];
+
+/// How many times a `BEGIN IMMEDIATE` is retried (on top of the busy timeout).
+const BEGIN_ATTEMPTS: u32 = 20;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused or failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A journal entry could not be (de)serialised.
+    #[error("journal entry {seq}: {source}")]
+    Journal {
+        /// The entry.
+        seq: u64,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file was written by a newer version of csamctl.
+    #[error("the registry file has schema version {found}; this csamctl knows up to {known}")]
+    TooNew {
+        /// In the file.
+        found: i64,
+        /// Known here.
+        known: i64,
+    },
+}
+
+impl StoreError {
+    /// True when another connection held the lock too long.
+    fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            RegistryError::Unavailable {
+                reason: "the registry file is busy".into(),
+            }
+        } else {
+            RegistryError::Internal {
+                reason: e.to_string(),
+            }
+        }
+    }
+}
+
+/// One audit log entry.
+#[derive(Clone, Debug)]
+pub struct AuditEntry<'a> {
+    /// When.
+    pub at_ms: Millis,
+    /// Who: an INSZ (compact) or `operator`.
+    pub actor: &'a str,
+    /// From which session.
+    pub session: Option<&'a str>,
+    /// What (`create_site`, `close_session`, `validate_ticket`, ...).
+    pub action: &'a str,
+    /// On what, without personal data beyond masked INSZ.
+    pub target: &'a str,
+    /// The idempotency key of the request.
+    pub idempotency_key: Option<&'a str>,
+    /// `ok` or the error code.
+    pub outcome: &'a str,
+}
+
+/// The SQLite file.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let known = MIGRATIONS.len() as i64;
+        let tx = self.begin()?;
+        let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if current > known {
+            return Err(StoreError::TooNew {
+                found: current,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts a write transaction, waiting for other writers (busy timeout plus retries).
+    pub fn begin(&self) -> Result<Transaction<'_>, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate) {
+                Ok(tx) => return Ok(tx),
+                Err(e) => {
+                    let e = StoreError::from(e);
+                    attempt += 1;
+                    if !e.is_busy() || attempt >= BEGIN_ATTEMPTS {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(10 * u64::from(attempt)));
+                }
+            }
+        }
+    }
+
+    /// The person a bearer token is bound to.
+    pub fn token_person(&self, token: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT insz FROM tokens WHERE hash = ?1",
+                [token_hash(token)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+}
+
+/// The SHA-256 of a token, in hex: what the `tokens` table holds.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The SHA-256 of a request, in hex: the idempotency fingerprint.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Journal entries after `after`, in order.
+pub fn journal_since(tx: &Transaction<'_>, after: u64) -> Result<Vec<(u64, Fact)>, StoreError> {
+    let mut stmt =
+        tx.prepare_cached("SELECT seq, fact FROM journal WHERE seq > ?1 ORDER BY seq")?;
+    let rows = stmt.query_map([after as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, text) = row?;
+        let fact =
+            serde_json::from_str(&text).map_err(|source| StoreError::Journal { seq, source })?;
+        out.push((seq, fact));
+    }
+    Ok(out)
+}
+
+/// Appends a fact; returns its journal position.
+pub fn append(tx: &Transaction<'_>, at_ms: Millis, fact: &Fact) -> Result<u64, StoreError> {
+    let text =
+        serde_json::to_string(fact).map_err(|source| StoreError::Journal { seq: 0, source })?;
+    tx.prepare_cached("INSERT INTO journal (at_ms, fact) VALUES (?1, ?2)")?
+        .execute(params![at_ms, text])?;
+    Ok(tx.last_insert_rowid() as u64)
+}
+
+/// The stored (fingerprint, response) for an idempotency key.
+pub fn idempotent_answer(
+    tx: &Transaction<'_>,
+    caller: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT fingerprint, response FROM idempotency WHERE caller = ?1 AND key = ?2",
+        )?
+        .query_row(params![caller, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Stores the first answer to an idempotency key.
+pub fn remember_answer(
+    tx: &Transaction<'_>,
+    caller: &str,
+    key: &str,
+    fingerprint: &str,
+    response: &str,
+    journal_seq: u64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO idempotency (caller, key, fingerprint, response, journal_seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![caller, key, fingerprint, response, journal_seq as i64])?;
+    Ok(())
+}
+
+/// Appends an audit entry.
+pub fn audit(tx: &Transaction<'_>, e: &AuditEntry<'_>) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO audit (at_ms, actor, session, action, target, idempotency_key, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![e.at_ms, e.actor, e.session, e.action, e.target, e.idempotency_key, e.outcome])?;
+    Ok(())
+}
+
+/// Stores a token's hash.
+pub fn insert_token(
+    tx: &Transaction<'_>,
+    token: &str,
+    insz: &str,
+    at_ms: Millis,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO tokens (hash, insz, issued_at_ms) VALUES (?1, ?2, ?3)",
+        params![token_hash(token), insz, at_ms],
+    )?;
+    Ok(())
+}
+
+/// (journal entries, audit entries).
+pub fn counts(tx: &Transaction<'_>) -> Result<(u64, u64), StoreError> {
+    let journal: i64 = tx.query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))?;
+    let audit: i64 = tx.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?;
+    Ok((journal as u64, audit as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_versioned_and_logs_append_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.db");
+        let store = Store::open(&path).expect("open");
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        drop(store);
+        // Reopening does not re-run migrations.
+        let store = Store::open(&path).expect("reopen");
+        let tx = store.begin().expect("begin");
+        append(&tx, 1, &Fact::ClockAdvanced { by_ms: 5 }).expect("append");
+        audit(
+            &tx,
+            &AuditEntry {
+                at_ms: 1,
+                actor: "operator",
+                session: None,
+                action: "advance_clock",
+                target: "clock",
+                idempotency_key: None,
+                outcome: "ok",
+            },
+        )
+        .expect("audit");
+        assert!(tx.execute("DELETE FROM journal", []).is_err());
+        assert!(tx.execute("UPDATE audit SET outcome = 'x'", []).is_err());
+        tx.commit().expect("commit");
+    }
+
+    #[test]
+    fn tokens_are_stored_hashed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("r.db")).expect("open");
+        let tx = store.begin().expect("begin");
+        insert_token(&tx, "csam_secret", "85073003328", 0).expect("insert");
+        let stored: String = tx
+            .query_row("SELECT hash FROM tokens", [], |r| r.get(0))
+            .expect("row");
+        tx.commit().expect("commit");
+        assert_ne!(stored, "csam_secret");
+        assert_eq!(stored.len(), 64);
+        assert_eq!(
+            store
+                .token_person("csam_secret")
+                .expect("lookup")
+                .as_deref(),
+            Some("85073003328")
+        );
+        assert_eq!(store.token_person("csam_other").expect("lookup"), None);
+    }
+}
