@@ -9,7 +9,7 @@ E=${1:-1000}; S=${2:-5}; P=${3:-100}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 cargo bench --bench validate --no-run -q 2>/dev/null
-bin=$(ls -t target/release/deps/validate-* | grep -v '\.d$' | head -n 1)
+bin=$(ls -t "${CARGO_TARGET_DIR:-target}"/release/deps/validate-* | grep -v "\.d$" | head -n 1)
 "$bin" gen "$E" "$S" "$P" "$out/fleet.yaml"
 echo "fleet: $E enterprises, $((E * S)) sites, $((E * P)) people, $(du -h "$out/fleet.yaml" | cut -f1)"
 for mode in parse validate; do

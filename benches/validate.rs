@@ -15,7 +15,10 @@ use std::time::Instant;
 use csamctl::model::{insz_check, kbo_check};
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     match args.first().map(String::as_str) {
         Some("gen") => {
             let n = |i: usize| args.get(i).and_then(|s| s.parse().ok()).expect("number");

@@ -44,7 +44,9 @@ fn stderr(out: &Output) -> String {
 fn transcript(out: &Output) -> String {
     format!(
         "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
-        out.status.code().map_or("signal".to_string(), |c| c.to_string()),
+        out.status
+            .code()
+            .map_or("signal".to_string(), |c| c.to_string()),
         stdout(out),
         stderr(out)
     )
@@ -83,7 +85,11 @@ fn check_fixture(file: &str, exit: i32, expected: &[(&str, u64, u64)]) {
     let path = format!("{FIXTURES}/{file}");
     let out = csamctl(&["validate", &path]);
     let text = transcript(&out);
-    assert_eq!(out.status.code(), Some(exit), "exit code of {path}:\n{text}");
+    assert_eq!(
+        out.status.code(),
+        Some(exit),
+        "exit code of {path}:\n{text}"
+    );
     for (code, line, column) in expected {
         assert!(
             stderr(&out).contains(&format!("{code}: ")),
@@ -98,9 +104,15 @@ fn check_fixture(file: &str, exit: i32, expected: &[(&str, u64, u64)]) {
     insta::assert_snapshot!(name, text);
 
     let (json_out, report) = json_report(&[&path]);
-    assert_eq!(json_out.status.code(), Some(exit), "exit code of --format json {path}");
-    let want: Vec<(String, u64, u64)> =
-        expected.iter().map(|(c, l, col)| (c.to_string(), *l, *col)).collect();
+    assert_eq!(
+        json_out.status.code(),
+        Some(exit),
+        "exit code of --format json {path}"
+    );
+    let want: Vec<(String, u64, u64)> = expected
+        .iter()
+        .map(|(c, l, col)| (c.to_string(), *l, *col))
+        .collect();
     assert_eq!(located(&report), want, "diagnostics of {path}");
     for d in report["diagnostics"].as_array().unwrap() {
         assert_eq!(d["file"], path.as_str(), "file of {d}");
@@ -244,13 +256,25 @@ fn enterprise_duplicate() {
     let out = csamctl(&["validate", &dir]);
     let text = transcript(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(stderr(&out).contains("csam::enterprise::duplicate: "), "{text}");
-    assert!(stderr(&out).contains(&format!("[{second}:5:10]")), "points at the second place:\n{text}");
-    assert!(stderr(&out).contains(&format!("{first}:5:10")), "names the first place:\n{text}");
+    assert!(
+        stderr(&out).contains("csam::enterprise::duplicate: "),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains(&format!("[{second}:5:10]")),
+        "points at the second place:\n{text}"
+    );
+    assert!(
+        stderr(&out).contains(&format!("{first}:5:10")),
+        "names the first place:\n{text}"
+    );
     insta::assert_snapshot!("enterprise-duplicate", text);
 
     let (_, report) = json_report(&[&dir]);
-    assert_eq!(located(&report), vec![("csam::enterprise::duplicate".to_string(), 5, 10)]);
+    assert_eq!(
+        located(&report),
+        vec![("csam::enterprise::duplicate".to_string(), 5, 10)]
+    );
     assert_eq!(report["diagnostics"][0]["file"], second.as_str());
 }
 
@@ -263,7 +287,10 @@ fn literal_passwords_are_never_shown() {
     ] {
         let path = format!("{FIXTURES}/{file}");
         let source = std::fs::read_to_string(crate_root().join(&path)).unwrap();
-        assert!(source.contains(secret), "the fixture {file} holds {secret:?}");
+        assert!(
+            source.contains(secret),
+            "the fixture {file} holds {secret:?}"
+        );
         for args in [
             vec!["validate", path.as_str()],
             vec!["validate", "--show-personal-data", path.as_str()],
@@ -274,7 +301,10 @@ fn literal_passwords_are_never_shown() {
             assert_eq!(out.status.code(), Some(1));
             assert!(all.contains("csam::password::literal"), "{args:?}:\n{all}");
             for part in [secret, "Mammo", "2024"] {
-                assert!(!all.contains(part), "{args:?} shows {part:?} of the password:\n{all}");
+                assert!(
+                    !all.contains(part),
+                    "{args:?} shows {part:?} of the password:\n{all}"
+                );
             }
         }
     }
@@ -294,8 +324,14 @@ fn examples_are_clean() {
 #[test]
 fn json_format() {
     for (name, path) in [
-        ("json-insz-checksum", format!("{FIXTURES}/insz-checksum.yaml")),
-        ("json-schema-unknown_key-usename", format!("{FIXTURES}/schema-unknown_key-usename.yaml")),
+        (
+            "json-insz-checksum",
+            format!("{FIXTURES}/insz-checksum.yaml"),
+        ),
+        (
+            "json-schema-unknown_key-usename",
+            format!("{FIXTURES}/schema-unknown_key-usename.yaml"),
+        ),
     ] {
         let (out, report) = json_report(&[&path]);
         assert_eq!(out.status.code(), Some(1));
@@ -307,7 +343,9 @@ fn json_format() {
         assert_eq!(report["warnings"], 0);
         for d in diagnostics {
             let keys: BTreeSet<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
-            for key in ["code", "severity", "file", "line", "column", "message", "help"] {
+            for key in [
+                "code", "severity", "file", "line", "column", "message", "help",
+            ] {
                 assert!(keys.contains(key), "{key} in {d}");
             }
             assert!(d["code"].as_str().unwrap().starts_with("csam::"));
@@ -324,8 +362,10 @@ fn json_format() {
 
 /// Every file the leak test reads: each fixture, each example.
 fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -343,7 +383,11 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn insz_values(text: &str) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for line in text.lines() {
-        if line.trim_start().trim_start_matches("- ").starts_with("kbo:") {
+        if line
+            .trim_start()
+            .trim_start_matches("- ")
+            .starts_with("kbo:")
+        {
             continue;
         }
         let b = line.as_bytes();
@@ -373,7 +417,14 @@ fn insz_values(text: &str) -> BTreeSet<String> {
             if digits.len() == 11 {
                 let d = &digits;
                 found.insert(line[i..j].to_string());
-                found.insert(format!("{}.{}.{}-{}.{}", &d[0..2], &d[2..4], &d[4..6], &d[6..9], &d[9..11]));
+                found.insert(format!(
+                    "{}.{}.{}-{}.{}",
+                    &d[0..2],
+                    &d[2..4],
+                    &d[4..6],
+                    &d[6..9],
+                    &d[9..11]
+                ));
                 found.insert(digits.clone());
             }
             i = j.max(i + 1);
@@ -394,14 +445,25 @@ fn no_full_insz_in_any_output() {
         let text = std::fs::read_to_string(path).unwrap();
         let values = insz_values(&text);
         all_values.extend(values.iter().cloned());
-        let rel = path.strip_prefix(crate_root()).unwrap().display().to_string();
+        let rel = path
+            .strip_prefix(crate_root())
+            .unwrap()
+            .display()
+            .to_string();
         targets.push((rel, values));
     }
     // The directories too, as one desired state each (cross-file diagnostics).
-    for dir in [format!("{FIXTURES}/enterprise-duplicate/"), "examples/".to_string()] {
+    for dir in [
+        format!("{FIXTURES}/enterprise-duplicate/"),
+        "examples/".to_string(),
+    ] {
         targets.push((dir, all_values.clone()));
     }
-    assert!(all_values.len() > 100, "the fixtures and examples hold many INSZ: {}", all_values.len());
+    assert!(
+        all_values.len() > 100,
+        "the fixtures and examples hold many INSZ: {}",
+        all_values.len()
+    );
     let mut checked = 0;
     for (target, values) in &targets {
         for args in [
@@ -411,7 +473,10 @@ fn no_full_insz_in_any_output() {
             let out = csamctl(&args);
             let all = format!("{}{}", stdout(&out), stderr(&out));
             for value in values {
-                assert!(!all.contains(value.as_str()), "{args:?} shows the INSZ {value}:\n{all}");
+                assert!(
+                    !all.contains(value.as_str()),
+                    "{args:?} shows the INSZ {value}:\n{all}"
+                );
             }
             checked += 1;
         }
@@ -427,8 +492,14 @@ fn show_personal_data_shows_the_insz_in_the_snippet() {
     let out = csamctl(&["validate", "--show-personal-data", &path]);
     let text = transcript(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains(r#"23 |           - insz: "68.08.21-305.65""#), "{text}");
-    assert!(text.contains("INSZ **.**.**-**5.65 has a wrong check number"), "{text}");
+    assert!(
+        text.contains(r#"23 |           - insz: "68.08.21-305.65""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("INSZ **.**.**-**5.65 has a wrong check number"),
+        "{text}"
+    );
     insta::assert_snapshot!("show-personal-data", text);
 
     let hidden = transcript(&csamctl(&["validate", &path]));
@@ -457,7 +528,10 @@ fn input_binary() {
     let text = transcript(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("csam::input::binary: "), "{text}");
-    assert_eq!(located(&report), vec![("csam::input::binary".to_string(), 3, 1)]);
+    assert_eq!(
+        located(&report),
+        vec![("csam::input::binary".to_string(), 3, 1)]
+    );
     insta::assert_snapshot!("input-binary", text);
 }
 
@@ -468,13 +542,22 @@ fn input_encoding() {
         .unwrap()
         .replace("\"68.08.21-305.65\"", "\"68.08.21-305.64\"")
         .replace("first_name: Koen", "first_name: C\u{e9}line");
-    let bytes: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+    let bytes: Vec<u8> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
     let (out, report) = run_generated("input-encoding.yaml", &bytes);
     let transcript = transcript(&out);
     assert_eq!(out.status.code(), Some(1), "{transcript}");
-    assert!(transcript.contains("csam::input::encoding: "), "{transcript}");
+    assert!(
+        transcript.contains("csam::input::encoding: "),
+        "{transcript}"
+    );
     // Line 26 is `            first_name: C\xE9line`: the bad byte is character 26.
-    assert_eq!(located(&report), vec![("csam::input::encoding".to_string(), 26, 26)]);
+    assert_eq!(
+        located(&report),
+        vec![("csam::input::encoding".to_string(), 26, 26)]
+    );
     insta::assert_snapshot!("input-encoding", transcript);
 }
 
@@ -513,8 +596,15 @@ fn input_not_found() {
     ] {
         let out = csamctl_in(dir.path(), &args);
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr(&out).contains("csam::input::not_found: "), "{args:?}");
-        text.push_str(&format!("$ csamctl {}\n{}\n", args.join(" "), transcript(&out)));
+        assert!(
+            stderr(&out).contains("csam::input::not_found: "),
+            "{args:?}"
+        );
+        text.push_str(&format!(
+            "$ csamctl {}\n{}\n",
+            args.join(" "),
+            transcript(&out)
+        ));
     }
     insta::assert_snapshot!("input-not_found", text);
 }
@@ -543,7 +633,9 @@ fn every_code_is_tested() {
         for part in text.split("\"csam::").skip(1) {
             let code: String = part
                 .chars()
-                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':')
+                .take_while(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == ':'
+                })
                 .collect();
             if part[code.len()..].starts_with('"') {
                 codes.insert(format!("csam::{code}"));
@@ -551,7 +643,11 @@ fn every_code_is_tested() {
         }
     }
     assert!(codes.len() >= 40, "found {} codes", codes.len());
-    let tests = [include_str!("validate_cli.rs"), include_str!("validate_lib.rs")].concat();
+    let tests = [
+        include_str!("validate_cli.rs"),
+        include_str!("validate_lib.rs"),
+    ]
+    .concat();
     let untested: Vec<&String> = codes
         .iter()
         .filter(|c| !tests.contains(&format!("\"{c}\"")) && !tests.contains(&format!("\"{c}: ")))

@@ -40,7 +40,8 @@ fn codes(loaded: &Loaded) -> Vec<&'static str> {
 
 #[test]
 fn the_base_of_the_fixtures_is_clean() {
-    let (_dir, loaded) = load_bytes_as_file("base.yaml", base_text().as_bytes(), &Limits::default());
+    let (_dir, loaded) =
+        load_bytes_as_file("base.yaml", base_text().as_bytes(), &Limits::default());
     assert_eq!(codes(&loaded), Vec::<&str>::new());
     assert_eq!(loaded.state.enterprises.len(), 1);
 }
@@ -58,7 +59,8 @@ fn alias_bomb() -> String {
 
 #[test]
 fn an_alias_bomb_is_stopped_by_the_budget() {
-    let (_dir, loaded) = load_bytes_as_file("bomb.yaml", alias_bomb().as_bytes(), &Limits::default());
+    let (_dir, loaded) =
+        load_bytes_as_file("bomb.yaml", alias_bomb().as_bytes(), &Limits::default());
     assert_eq!(codes(&loaded), ["csam::input::budget"]);
     assert_eq!(loaded.diagnostics[0].severity, Severity::Error);
     assert!(loaded.state.enterprises.is_empty());
@@ -77,7 +79,11 @@ fn a_small_alias_is_within_the_budget() {
 
 #[test]
 fn deep_nesting_is_stopped_by_the_budget() {
-    let text = format!("version: 1\nenterprises: {}{}\n", "[".repeat(200), "]".repeat(200));
+    let text = format!(
+        "version: 1\nenterprises: {}{}\n",
+        "[".repeat(200),
+        "]".repeat(200)
+    );
     let (_dir, loaded) = load_bytes_as_file("deep.yaml", text.as_bytes(), &Limits::default());
     assert_eq!(codes(&loaded), ["csam::input::budget"]);
     assert_eq!(loaded.diagnostics[0].place.pos.line, 2);
@@ -101,7 +107,10 @@ fn a_gzip_file_is_binary() {
 #[test]
 fn latin1_is_an_encoding_error_at_the_bad_byte() {
     let text = base_text().replace("first_name: Koen", "first_name: C\u{e9}line");
-    let bytes: Vec<u8> = text.chars().map(|c| u8::try_from(u32::from(c)).unwrap()).collect();
+    let bytes: Vec<u8> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap())
+        .collect();
     let (_dir, loaded) = load_bytes_as_file("latin1.yaml", &bytes, &Limits::default());
     // Line 26 is `            first_name: C\xE9line`.
     assert_eq!(located(&loaded), [("csam::input::encoding", 26, 26)]);
@@ -127,7 +136,10 @@ fn a_utf8_byte_order_mark_is_accepted() {
 
 #[test]
 fn a_file_over_the_size_limit_is_too_large() {
-    let limits = Limits { max_file_bytes: 1024, ..Default::default() };
+    let limits = Limits {
+        max_file_bytes: 1024,
+        ..Default::default()
+    };
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/single-unit.yaml");
     assert!(std::fs::metadata(&path).unwrap().len() > 1024);
     let loaded = config::load(&[path], &limits);
@@ -138,10 +150,16 @@ fn a_file_over_the_size_limit_is_too_large() {
 #[test]
 fn a_file_exactly_at_the_size_limit_is_read() {
     let text = base_text();
-    let limits = Limits { max_file_bytes: text.len() as u64, ..Default::default() };
+    let limits = Limits {
+        max_file_bytes: text.len() as u64,
+        ..Default::default()
+    };
     let (_dir, loaded) = load_bytes_as_file("limit.yaml", text.as_bytes(), &limits);
     assert_eq!(codes(&loaded), Vec::<&str>::new());
-    let over = Limits { max_file_bytes: text.len() as u64 - 1, ..Default::default() };
+    let over = Limits {
+        max_file_bytes: text.len() as u64 - 1,
+        ..Default::default()
+    };
     let (_dir, loaded) = load_bytes_as_file("limit.yaml", text.as_bytes(), &over);
     assert_eq!(codes(&loaded), ["csam::input::too_large"]);
 }
@@ -149,7 +167,10 @@ fn a_file_exactly_at_the_size_limit_is_read() {
 /// Only the too-large file of a directory is refused; the others are still validated.
 #[test]
 fn a_too_large_file_does_not_stop_the_others() {
-    let limits = Limits { max_file_bytes: 2048, ..Default::default() };
+    let limits = Limits {
+        max_file_bytes: 2048,
+        ..Default::default()
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a-small.yaml"), base_text()).unwrap();
     let big = format!("{}{}", base_text(), "# padding\n".repeat(200));
