@@ -1,10 +1,16 @@
 //! csamctl: a declarative reconciler for the CSAM access management of mammography units.
 //!
 //! Data flows one way (see `shared/spec/architecture.md`):
-//! `config` (YAML with spans → validated [`model::DesiredState`]) → diff → plan → execute.
+//! `config` (YAML with spans → validated [`model::DesiredState`]) → [`diff`] → [`plan`]
+//! → [`safety`] → [`render`] / execute.
 
 pub mod cli;
 pub mod config;
+pub mod diff;
 pub mod execute;
+pub mod import;
 pub mod model;
+pub mod plan;
 pub mod registry;
+pub mod render;
+pub mod safety;

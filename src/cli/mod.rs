@@ -1,7 +1,12 @@
 //! The command line: clap definitions, one file per command, and the single place that
 //! chooses exit codes (see `shared/spec/cli.md`).
 
+mod completions;
+mod import_csv;
+mod plan;
+mod registry;
 mod schema;
+pub mod settings;
 mod validate;
 
 use std::io::IsTerminal;
@@ -15,6 +20,8 @@ pub mod exit {
     pub const OK: i32 = 0;
     /// Error: bad input, refused plan, registry failure after retries.
     pub const ERROR: i32 = 1;
+    /// `plan --detailed-exitcode`: the plan has changes.
+    pub const CHANGES: i32 = 2;
     /// Interrupted (Ctrl-C).
     pub const INTERRUPTED: i32 = 130;
 }
@@ -35,6 +42,16 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of the desired-state format.
     Schema,
+    /// Read the live registry, diff, and print the ordered plan.
+    Plan(plan::PlanArgs),
+    /// Operate a registry: init, token, tickets, clock, serve.
+    Registry(registry::RegistryCommandArgs),
+    /// Turn the user list exported from the CSAM web application (CSV) into people entries.
+    ImportCsv(import_csv::ImportCsvArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff), or a command's.
+    Man(completions::ManArgs),
 }
 
 /// How a report is printed.
@@ -82,5 +99,14 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
+        Command::Plan(args) => match (plan::run(&args), args.detailed_exitcode) {
+            (plan::PlanOutcome::Failed, _) => exit::ERROR,
+            (plan::PlanOutcome::Changes, true) => exit::CHANGES,
+            (plan::PlanOutcome::Changes | plan::PlanOutcome::NoChanges, _) => exit::OK,
+        },
+        Command::Registry(args) => registry::run(&args),
+        Command::ImportCsv(args) => import_csv::run(&args),
+        Command::Completions(args) => completions::run_completions(&args),
+        Command::Man(args) => completions::run_man(&args),
     }
 }

@@ -4,18 +4,22 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
     Address, Applications, CapacityType, Email, Function, Hco, Insz, Kbo, Language,
-    LiveAccessManager, LiveAdministrator, LiveRepresentative, Password, Username,
+    LiveAccessManager, LiveAdministrator, LiveRepresentative, LiveState, LiveUser, Password,
+    Username,
 };
 
 /// Milliseconds since the Unix epoch, in registry time (wall clock or virtual clock).
 pub type Millis = i64;
 
 /// Identifies a session (`s-000042`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct SessionId(pub String);
 
@@ -26,12 +30,14 @@ impl fmt::Display for SessionId {
 }
 
 /// Identifies a lease on an enterprise.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct LeaseId(pub String);
 
 /// A client-chosen key that makes a write idempotent: 1–200 printable ASCII characters.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
 pub struct IdempotencyKey(String);
 
@@ -65,7 +71,7 @@ impl<'de> Deserialize<'de> for IdempotencyKey {
 }
 
 /// The registry's limits, for the planner (sessions) and `verify --wait` (propagation).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Limits {
     /// How many sessions one person may have open at once.
     pub sessions_per_person: u32,
@@ -80,7 +86,7 @@ pub struct Limits {
 }
 
 /// An open session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionInfo {
     /// The session.
     pub id: SessionId,
@@ -95,7 +101,7 @@ pub struct SessionInfo {
 }
 
 /// The answer to a log-out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CloseReceipt {
     /// The session.
     pub id: SessionId,
@@ -106,7 +112,9 @@ pub struct CloseReceipt {
 }
 
 /// The level a user record lives on. Only [`Level::Site`] gives access (R4).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(tag = "level", rename_all = "snake_case")]
 pub enum Level {
     /// The capacity of an enterprise.
@@ -139,7 +147,7 @@ impl fmt::Display for Level {
 }
 
 /// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "target", rename_all = "snake_case")]
 pub enum Target {
     /// A capacity.
@@ -187,6 +195,23 @@ impl Serialize for AccountPassword {
     }
 }
 
+impl JsonSchema for AccountPassword {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "AccountPassword".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "password",
+            "writeOnly": true,
+            "minLength": 10,
+            "maxLength": 15,
+            "description": "The new account's password (S3.4 rules); sent once, never stored."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for AccountPassword {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -197,7 +222,7 @@ impl<'de> Deserialize<'de> for AccountPassword {
 }
 
 /// The editable details of a user record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UserDetails {
     /// Family name.
     pub last_name: String,
@@ -214,7 +239,7 @@ pub struct UserDetails {
 }
 
 /// A new user record on a level.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewUser {
     /// The person.
     pub insz: Insz,
@@ -233,7 +258,7 @@ pub struct NewUser {
 }
 
 /// Every change the planner can make. The serde tag `change` names it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum Write {
     /// Requests the designation of a main access manager (S1); yields a ticket (R7).
@@ -432,7 +457,7 @@ impl Write {
 }
 
 /// The acknowledgement of a write: durable from now on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WriteReceipt {
     /// The journal position of the write.
     pub journal_seq: u64,
@@ -443,7 +468,7 @@ pub struct WriteReceipt {
 }
 
 /// The state of an HTB designation ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TicketState {
     /// Waiting for the signed document (S1.10: about 48 hours).
@@ -453,7 +478,7 @@ pub enum TicketState {
 }
 
 /// An HTB designation ticket (R7).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Ticket {
     /// The ticket number, like `3Y0-000ZRF5-00-J`.
     pub id: String,
@@ -473,7 +498,9 @@ pub struct Ticket {
 
 /// One condition of the effective-access checklist (domain.md, the manual's
 /// troubleshooting section).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessCondition {
     /// The capacity exists and is active.
@@ -521,7 +548,7 @@ impl AccessCondition {
 }
 
 /// One evaluated condition.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ConditionResult {
     /// Which condition.
     pub condition: AccessCondition,
@@ -532,7 +559,7 @@ pub struct ConditionResult {
 }
 
 /// The checklist for one person on one unit.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UnitAccess {
     /// The enterprise.
     pub kbo: Kbo,
@@ -547,7 +574,7 @@ pub struct UnitAccess {
 }
 
 /// The effective-access evaluation for one person.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccessReport {
     /// The person.
     pub person: Insz,
@@ -558,7 +585,7 @@ pub struct AccessReport {
 }
 
 /// A request for an apply lease.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LeaseRequest {
     /// How long the lease lasts (at most [`Limits::max_lease_ms`]).
     pub ttl_ms: u64,
@@ -569,7 +596,7 @@ pub struct LeaseRequest {
 }
 
 /// An apply lease on an enterprise.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Lease {
     /// The lease.
     pub id: LeaseId,
@@ -582,7 +609,7 @@ pub struct Lease {
 }
 
 /// Counters of the durable store.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegistryStats {
     /// Journal entries (acknowledged writes, session events, operator actions).
     pub journal_entries: u64,
@@ -593,14 +620,14 @@ pub struct RegistryStats {
 }
 
 /// Reference data the registry does not create (registry.md, "Reference file").
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reference {
     /// The KBO directory entries and the programme's recognised units.
     pub enterprises: Vec<ReferenceEnterprise>,
 }
 
 /// One enterprise of the reference data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReferenceEnterprise {
     /// The enterprise number.
     pub kbo: Kbo,
@@ -617,7 +644,7 @@ pub struct ReferenceEnterprise {
 }
 
 /// A recognised subdivision with the HCO numbers of its sites.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RecognisedUnit {
     /// The subdivision's HCO number.
     pub subdivision: Hco,
@@ -633,4 +660,237 @@ impl Reference {
             reason: format!("reference data: {e}"),
         })
     }
+}
+
+/// A request for one page of a listing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PageRequest {
+    /// The `next` cursor of the previous page; `None` for the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// How many entries at most (default [`PageRequest::DEFAULT_LIMIT`], at most
+    /// [`PageRequest::MAX_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl PageRequest {
+    /// The page size when none is asked for.
+    pub const DEFAULT_LIMIT: u32 = 1_000;
+    /// The largest page size.
+    pub const MAX_LIMIT: u32 = 10_000;
+
+    /// The first page, of `limit` entries.
+    pub fn first(limit: u32) -> Self {
+        PageRequest {
+            after: None,
+            limit: Some(limit),
+        }
+    }
+
+    /// The page after the one whose `next` cursor this is.
+    pub fn after(cursor: impl Into<String>, limit: u32) -> Self {
+        PageRequest {
+            after: Some(cursor.into()),
+            limit: Some(limit),
+        }
+    }
+
+    /// The number of entries to skip: cursors are opaque to clients, but are offsets
+    /// into the session's view (which never changes while the session is open, R1).
+    pub fn offset(&self) -> Result<usize, super::RegistryError> {
+        match &self.after {
+            None => Ok(0),
+            Some(cursor) => cursor
+                .strip_prefix('o')
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| super::RegistryError::InvalidRequest {
+                    reason: "not a page cursor of this registry".into(),
+                }),
+        }
+    }
+
+    /// The page size, checked.
+    pub fn page_size(&self) -> Result<usize, super::RegistryError> {
+        let limit = self.limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if limit == 0 || limit > Self::MAX_LIMIT {
+            return Err(super::RegistryError::InvalidRequest {
+                reason: format!("a page holds 1 to {} entries", Self::MAX_LIMIT),
+            });
+        }
+        Ok(limit as usize)
+    }
+
+    /// The cursor of the page that starts at `offset`.
+    pub fn cursor(offset: usize) -> String {
+        format!("o{offset}")
+    }
+}
+
+/// A user record with the level it lives on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LevelUser {
+    /// The level (a site, or a wrong level, R4).
+    pub level: Level,
+    /// The user record.
+    pub user: LiveUser,
+}
+
+/// One page of an enterprise's user records as a session sees them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct UserPage {
+    /// The records, in the snapshot's order (see [`UserPage::from_live`]).
+    pub users: Vec<LevelUser>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+impl UserPage {
+    /// Every user record of a snapshot in the listing order: per capacity, per
+    /// subdivision the users of each site and then the subdivision's own (wrong-level)
+    /// users, then the capacity's own users.
+    pub fn all_from_live(live: &LiveState) -> Vec<LevelUser> {
+        let mut out = Vec::new();
+        for cap in &live.enterprise.capacities {
+            for sub in &cap.subdivisions {
+                for site in &sub.sites {
+                    out.extend(site.users.iter().map(|u| LevelUser {
+                        level: Level::Site {
+                            hco: site.hco.clone(),
+                        },
+                        user: u.clone(),
+                    }));
+                }
+                out.extend(sub.wrong_level_users.iter().map(|u| LevelUser {
+                    level: Level::Subdivision {
+                        hco: sub.hco.clone(),
+                    },
+                    user: u.clone(),
+                }));
+            }
+            out.extend(cap.wrong_level_users.iter().map(|u| LevelUser {
+                level: Level::Capacity {
+                    kbo: live.enterprise.kbo,
+                    kind: cap.kind,
+                },
+                user: u.clone(),
+            }));
+        }
+        out
+    }
+
+    /// One page cut from a whole snapshot: what a registry without a listing of its own
+    /// answers.
+    pub fn from_live(live: &LiveState, page: &PageRequest) -> Result<Self, super::RegistryError> {
+        let offset = page.offset()?;
+        let limit = page.page_size()?;
+        let all = Self::all_from_live(live);
+        let users: Vec<LevelUser> = all.iter().skip(offset).take(limit).cloned().collect();
+        let end = offset.saturating_add(users.len());
+        Ok(UserPage {
+            next: (end < all.len()).then(|| PageRequest::cursor(end)),
+            users,
+        })
+    }
+}
+
+/// An error as the HTTP API sends it: an RFC 9457 problem document
+/// (`application/problem+json`) whose `code` and further members are the registry's
+/// typed error itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Problem {
+    /// `urn:csamctl:registry:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened, in English, without personal data beyond masked INSZ.
+    pub detail: String,
+    /// The error, with its stable `code`.
+    #[serde(flatten)]
+    pub error: super::RegistryError,
+}
+
+impl Problem {
+    /// The media type of problem documents.
+    pub const MEDIA_TYPE: &'static str = "application/problem+json";
+
+    /// The problem document of an error sent with `status`.
+    pub fn new(error: super::RegistryError, status: u16) -> Self {
+        let code = error.code();
+        let mut title: String = code.replace('_', " ");
+        if let Some(first) = title.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        Problem {
+            kind: format!("urn:csamctl:registry:{code}"),
+            title,
+            status,
+            detail: error.to_string(),
+            error,
+        }
+    }
+}
+
+/// The server's answer to a health check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// Always `ok` when the server answers.
+    pub status: String,
+}
+
+/// Who the effective-access evaluation is for (sent in a body, so that the INSZ never
+/// appears in a URL or an access log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessQuery {
+    /// The person.
+    pub person: Insz,
+    /// One site, or `None` for every unit where the person has a user record.
+    #[serde(default)]
+    pub site: Option<Hco>,
+}
+
+/// An operator's request for a new bearer token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenRequest {
+    /// The person the token acts for.
+    pub person: Insz,
+}
+
+/// A newly issued bearer token: shown once, only its hash is stored.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IssuedToken {
+    /// The token.
+    pub token: String,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IssuedToken(<redacted>)")
+    }
+}
+
+/// How far to move the virtual clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClockAdvance {
+    /// Milliseconds.
+    pub by_ms: u64,
+}
+
+/// The registry's time after a clock move.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClockReading {
+    /// Milliseconds since the Unix epoch, registry time.
+    pub now_ms: Millis,
+}
+
+/// The coordination centre's notice that it knows a site's head radiologist (R9).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HeadRadiologistNotice {
+    /// The site.
+    pub site: Hco,
+    /// The head radiologist.
+    pub person: Insz,
 }

@@ -27,6 +27,10 @@ use super::{Registry, RegistryError, RegistryOperator};
 use crate::model::{Hco, Insz, Kbo, LiveState};
 
 /// Which clock the registry runs on.
+///
+/// The file remembers the last explicit choice (its `meta` table), so that operator
+/// commands and the reconciler open a file the way the server last did: opening a
+/// virtual-clock file on the wall clock would let months of "idle time" pass at once.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClockKind {
     /// The wall clock.
@@ -35,6 +39,20 @@ pub enum ClockKind {
     /// A virtual clock starting at [`VirtualClock::EPOCH_MS`], moved by the journalled
     /// `advance_clock` operations.
     Virtual,
+    /// Whichever of the two the file last ran on (the wall clock for a new file).
+    Stored,
+}
+
+impl ClockKind {
+    const META_KEY: &'static str = "clock";
+
+    fn as_meta(self) -> Option<&'static str> {
+        match self {
+            ClockKind::Wall => Some("wall"),
+            ClockKind::Virtual => Some("virtual"),
+            ClockKind::Stored => None,
+        }
+    }
 }
 
 /// How to open a registry file.
@@ -55,12 +73,37 @@ impl OpenOptions {
         }
     }
 
+    /// The file's own clock: what the file last ran on.
+    pub fn stored_clock() -> Self {
+        OpenOptions {
+            clock: ClockKind::Stored,
+            config: EngineConfig::default(),
+        }
+    }
+
     fn new_clock(&self) -> Arc<dyn Clock> {
         match self.clock {
-            ClockKind::Wall => Arc::new(SystemClock),
+            ClockKind::Wall | ClockKind::Stored => Arc::new(SystemClock),
             ClockKind::Virtual => Arc::new(VirtualClock::new()),
         }
     }
+}
+
+/// Resolves [`ClockKind::Stored`] from the file, and records an explicit choice in it.
+fn settle_clock(store: &Store, kind: ClockKind) -> Result<ClockKind, StoreError> {
+    let tx = store.begin()?;
+    let settled = match kind.as_meta() {
+        Some(value) => {
+            sqlite::set_meta(&tx, ClockKind::META_KEY, value)?;
+            kind
+        }
+        None => match sqlite::meta(&tx, ClockKind::META_KEY)?.as_deref() {
+            Some("virtual") => ClockKind::Virtual,
+            _ => ClockKind::Wall,
+        },
+    };
+    tx.commit()?;
+    Ok(settled)
 }
 
 struct Loaded {
@@ -162,6 +205,10 @@ impl SqliteRegistry {
     pub fn open(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self, RegistryError> {
         let path = path.as_ref().to_path_buf();
         let store = Store::open(&path)?;
+        let options = OpenOptions {
+            clock: settle_clock(&store, options.clock)?,
+            ..options
+        };
         let loaded = rebuild(&store, &options)?;
         Ok(SqliteRegistry {
             shared: Arc::new(Shared {
@@ -190,6 +237,36 @@ impl SqliteRegistry {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.shared.path
+    }
+
+    /// The clock the registry runs on (never [`ClockKind::Stored`]).
+    pub fn clock_kind(&self) -> ClockKind {
+        self.shared.options.clock
+    }
+
+    /// The limits the registry enforces.
+    pub fn limits(&self) -> Limits {
+        self.shared.options.config.limits()
+    }
+
+    /// The person a bearer token acts for, if the token was issued here.
+    pub async fn token_person(&self, token: &str) -> Result<Option<Insz>, RegistryError> {
+        let token = token.to_string();
+        let found = self
+            .run(move |s| {
+                let guard = s.inner.lock().map_err(|_| RegistryError::Internal {
+                    reason: "an earlier operation panicked".into(),
+                })?;
+                Ok(guard.store.token_person(&token)?)
+            })
+            .await?;
+        found
+            .map(|insz| {
+                Insz::parse(&insz).map_err(|e| RegistryError::Internal {
+                    reason: format!("stored token person: {e}"),
+                })
+            })
+            .transpose()
     }
 
     /// The registry as the bearer of `person`'s identity sees it, without a token: for
@@ -429,6 +506,32 @@ impl Registry for EmbeddedClient {
             .await
     }
 
+    async fn list_users(
+        &self,
+        session: &SessionId,
+        kbo: &Kbo,
+        page: &PageRequest,
+    ) -> Result<UserPage, RegistryError> {
+        let person = self.person;
+        let session = session.clone();
+        let kbo = *kbo;
+        let offset = page.offset()?;
+        let limit = page.page_size()?;
+        self.registry
+            .run(move |s| {
+                s.transact(|t| {
+                    t.world.touch(&person, &session, t.now)?;
+                    let (users, next) =
+                        t.world.users_page(&person, &session, &kbo, offset, limit)?;
+                    Ok(UserPage {
+                        users,
+                        next: next.map(PageRequest::cursor),
+                    })
+                })
+            })
+            .await
+    }
+
     async fn write(
         &self,
         session: &SessionId,
@@ -626,21 +729,12 @@ impl RegistryOperator for SqliteRegistry {
     }
 
     async fn connect(&self, token: &str) -> Result<Arc<dyn Registry>, RegistryError> {
-        let token = token.to_string();
-        let found = self
-            .run(move |s| {
-                let guard = s.inner.lock().map_err(|_| RegistryError::Internal {
-                    reason: "an earlier operation panicked".into(),
+        let person =
+            self.token_person(token)
+                .await?
+                .ok_or_else(|| RegistryError::NotAuthorised {
+                    reason: "unknown bearer token".into(),
                 })?;
-                Ok(guard.store.token_person(&token)?)
-            })
-            .await?;
-        let insz = found.ok_or_else(|| RegistryError::NotAuthorised {
-            reason: "unknown bearer token".into(),
-        })?;
-        let person = Insz::parse(&insz).map_err(|e| RegistryError::Internal {
-            reason: format!("stored token person: {e}"),
-        })?;
         Ok(self.as_person(person))
     }
 
@@ -700,6 +794,16 @@ impl RegistryOperator for SqliteRegistry {
             })
         })
         .await
+    }
+
+    async fn load_reference(&self, reference: &Reference) -> Result<(), RegistryError> {
+        let this = self.clone();
+        let reference = reference.clone();
+        tokio::task::spawn_blocking(move || this.load_reference_blocking(reference))
+            .await
+            .map_err(|e| RegistryError::Internal {
+                reason: format!("registry task failed: {e}"),
+            })?
     }
 
     async fn stats(&self) -> Result<RegistryStats, RegistryError> {

@@ -398,6 +398,23 @@ fn ticket_number(n: u64) -> String {
     format!("3Y0-{}-00-{check}", String::from_utf8_lossy(&body))
 }
 
+/// A user record as the live state shows it.
+fn live_user(insz: &Insz, username: &Username, u: &UserRec) -> LiveUser {
+    LiveUser {
+        insz: *insz,
+        username: username.clone(),
+        last_name: u.details.last_name.clone(),
+        first_name: u.details.first_name.clone(),
+        title: u.details.title.clone(),
+        language: u.details.language,
+        email: u.details.email.clone(),
+        local_email: u.details.local_email.clone(),
+        active: u.active,
+        applications: u.applications.clone(),
+        functions: u.functions.clone(),
+    }
+}
+
 /// True when a ticket number has the manual's shape.
 pub fn is_ticket_number(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
@@ -1867,21 +1884,91 @@ impl World {
             else {
                 continue;
             };
-            out.push(LiveUser {
-                insz: *insz,
-                username: username.clone(),
-                last_name: u.details.last_name.clone(),
-                first_name: u.details.first_name.clone(),
-                title: u.details.title.clone(),
-                language: u.details.language,
-                email: u.details.email.clone(),
-                local_email: u.details.local_email.clone(),
-                active: u.active,
-                applications: u.applications.clone(),
-                functions: u.functions.clone(),
+            out.push(live_user(insz, username, u));
+        }
+        out
+    }
+
+    /// The levels of an enterprise that carry users, as a session at `h` sees them, in
+    /// the order of the snapshot's tree: per capacity, per subdivision its sites and
+    /// then the subdivision itself, then the capacity itself (see
+    /// [`UserPage::from_live`]).
+    fn visible_levels(&self, kbo: &Kbo, h: u64) -> Vec<Level> {
+        let mut out = Vec::new();
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            if self.capacities.get(&key).and_then(|v| v.seen(h)).is_none() {
+                continue;
+            }
+            for sub_hco in self.subdivisions_of.get(&key).into_iter().flatten() {
+                let visible = self
+                    .subdivisions
+                    .get(sub_hco)
+                    .is_some_and(|n| n.versions.seen(h).is_some());
+                if !visible {
+                    continue;
+                }
+                for site_hco in self.sites_of.get(sub_hco).into_iter().flatten() {
+                    if self
+                        .sites
+                        .get(site_hco)
+                        .is_some_and(|n| n.versions.seen(h).is_some())
+                    {
+                        out.push(Level::Site {
+                            hco: site_hco.clone(),
+                        });
+                    }
+                }
+                out.push(Level::Subdivision {
+                    hco: sub_hco.clone(),
+                });
+            }
+            out.push(Level::Capacity {
+                kbo: *kbo,
+                kind: *kind,
             });
         }
         out
+    }
+
+    /// One page of an enterprise's user records as the session sees them, in the
+    /// snapshot's order, skipping `offset` records; `next` is the offset of the page
+    /// after, if there is one. A session's view never changes while it is open (R1), so
+    /// offsets are stable cursors for the whole listing.
+    pub fn users_page(
+        &self,
+        caller: &Insz,
+        session: &SessionId,
+        kbo: &Kbo,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<LevelUser>, Option<usize>), RegistryError> {
+        let h = self.open_session(caller, session)?.sees;
+        self.directory(kbo)?;
+        if !self.has_any_role(kbo, h, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        let mut skipped = 0usize;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        for level in self.visible_levels(kbo, h) {
+            for (insz, v) in self.users.get(&level).into_iter().flatten() {
+                let (Some(u), Some(username)) = (v.seen(h), self.accounts.get(insz)) else {
+                    continue;
+                };
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok((out, Some(offset + limit)));
+                }
+                out.push(LevelUser {
+                    level: level.clone(),
+                    user: live_user(insz, username, u),
+                });
+            }
+        }
+        Ok((out, None))
     }
 
     // ----- effective access -------------------------------------------------------

@@ -4,12 +4,19 @@
 //!
 //! The rules of `domain.md` live only in [`engine`]; [`sqlite`] stores what the engine
 //! decided; [`embedded`] joins the two into an in-process registry on a SQLite file.
-//! This module may use `model` only (plus serde and async-trait for the contract).
+//! [`server`] serves a registry file over HTTP (axum), and [`http`] is the client
+//! (reqwest) that implements the same traits against it; both take their paths and
+//! wire types from [`openapi`] and the types here.
+//! This module may use `model` only (plus serde, schemars and async-trait for the
+//! contract).
 
 mod api;
 pub mod clock;
 pub mod embedded;
 pub mod engine;
+pub mod http;
+pub mod openapi;
+pub mod server;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -20,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Hco, Insz, Kbo, LiveState};
 
 pub use api::*;
-pub use embedded::{OpenOptions, SqliteRegistry};
+pub use embedded::{ClockKind, OpenOptions, SqliteRegistry};
 
 /// A registry as one person (the bearer of one token) sees it.
 ///
@@ -43,6 +50,20 @@ pub trait Registry: Send + Sync {
 
     /// One enterprise's whole tree as this session sees it, with its version.
     async fn snapshot(&self, session: &SessionId, kbo: &Kbo) -> Result<LiveState, RegistryError>;
+
+    /// One page of the enterprise's user records as this session sees them, in the order
+    /// of [`UserPage::all_from_live`]. A session's view does not change while it is
+    /// open, so paging through it is consistent. The default cuts the page from a
+    /// snapshot; registries with an index of their own answer without building one.
+    async fn list_users(
+        &self,
+        session: &SessionId,
+        kbo: &Kbo,
+        page: &PageRequest,
+    ) -> Result<UserPage, RegistryError> {
+        let live = self.snapshot(session, kbo).await?;
+        UserPage::from_live(&live, page)
+    }
 
     /// Carries out one change in a session.
     async fn write(
@@ -102,11 +123,16 @@ pub trait RegistryOperator: Send + Sync {
 
     /// Counters that let a test see that a replayed write changed nothing.
     async fn stats(&self) -> Result<RegistryStats, RegistryError>;
+
+    /// Loads (merges) reference data: the KBO directory and the recognised units.
+    async fn load_reference(&self, reference: &Reference) -> Result<(), RegistryError>;
 }
 
 /// Why the registry refused or failed a request. The `code` (the serde tag) is stable:
 /// the HTTP API sends it in its problem documents and scripts may match on it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum RegistryError {
     /// The session does not exist, was closed, or expired after the idle timeout.
@@ -275,6 +301,17 @@ impl RegistryError {
                 | RegistryError::LeaseHeld { .. }
                 | RegistryError::TooManySessions { .. }
         )
+    }
+
+    /// How long to wait before repeating a retryable request: what the HTTP API sends
+    /// as `Retry-After` (1 s when unavailable, 5 s when the session limit is reached).
+    /// A held lease names its own expiry instead.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            RegistryError::Unavailable { .. } => Some(std::time::Duration::from_secs(1)),
+            RegistryError::TooManySessions { .. } => Some(std::time::Duration::from_secs(5)),
+            _ => None,
+        }
     }
 
     /// True when the request may succeed in a new session (log out, log in, repeat).

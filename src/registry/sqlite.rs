@@ -9,6 +9,8 @@
 //!   outcome, for every write (refused ones too) and operator action (append-only).
 //! - `tokens`: SHA-256 of each bearer token and the person it is bound to; never the
 //!   token itself.
+//! - `meta`: settings of the file itself: the clock it runs on (`clock` = `wall` or
+//!   `virtual`), so that operator commands open it the way the server does.
 //!
 //! Passwords are never stored: the journal keeps writes with the password removed, and
 //! authentication is by bearer token, so no password hash is needed either.
@@ -68,6 +70,13 @@ const MIGRATIONS: &[&str] = &[
         hash          TEXT PRIMARY KEY,
         insz          TEXT NOT NULL,
         issued_at_ms  INTEGER NOT NULL
+    );
+    "#,
+    // 2: settings of the file itself (which clock it runs on).
+    r#"
+    CREATE TABLE meta (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
     );
     "#,
 ];
@@ -209,6 +218,23 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// A setting of the file (`meta` table).
+pub fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Records a setting of the file.
+pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute(params![key, value])?;
+    Ok(())
 }
 
 /// The SHA-256 of a token, in hex: what the `tokens` table holds.

@@ -1,9 +1,16 @@
-//! The registry conformance suite against the embedded registry on a real SQLite file.
+//! The registry conformance suite, against the embedded registry on a real SQLite file
+//! and against a `csamctl registry serve` child process over HTTP.
 //!
 //! `suite.rs` holds the checks, generic over the contract; this file runs each on a
-//! fresh registry file with a virtual clock (no test sleeps), plus the checks that only
-//! make sense in-process (reopening the file, a processing delay).
+//! fresh registry file with a virtual clock (no test sleeps), once in-process
+//! (`embedded::…`) and once through a served child (`served::…`), plus the checks that
+//! only make sense in-process (reopening the file). `http.rs` holds what only the HTTP
+//! API has (problem documents, ETags, faults, shutdown, the OpenAPI document) and
+//! `durability.rs` the SIGKILL test.
 
+mod child;
+mod durability;
+mod http;
 mod suite;
 
 use std::sync::Arc;
@@ -30,13 +37,28 @@ fn embedded() -> (tempfile::TempDir, Env) {
 
 macro_rules! conformance {
     ($($name:ident),+ $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                let (_dir, env) = embedded();
-                suite::$name(&env).await;
-            }
-        )+
+        /// The suite against the embedded registry.
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, env) = super::embedded();
+                    crate::suite::$name(&env).await;
+                }
+            )+
+        }
+
+        /// The same suite against `csamctl registry serve` over HTTP.
+        mod served {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_dir, db) = crate::child::fresh_registry();
+                    let server = crate::child::ServedRegistry::start(&db, &[]);
+                    crate::suite::$name(&server.env()).await;
+                }
+            )+
+        }
     };
 }
 
@@ -53,6 +75,7 @@ conformance!(
     r8_recognised_units_only,
     usernames_unique_and_immutable,
     idempotent_writes,
+    paged_user_listing,
     session_limit,
     leases,
     authority_matrix,
@@ -104,6 +127,18 @@ async fn processing_delay_defers_visibility() {
         ..OpenOptions::virtual_clock()
     };
     let (_dir, _registry, env) = embedded_with(options);
+    processing_delay_check(&env).await;
+}
+
+/// The same through `registry serve --processing-delay 5000`.
+#[tokio::test]
+async fn served_processing_delay_defers_visibility() {
+    let (_dir, db) = child::fresh_registry();
+    let server = child::ServedRegistry::start(&db, &["--processing-delay", "5000"]);
+    processing_delay_check(&server.env()).await;
+}
+
+async fn processing_delay_check(env: &Env) {
     let htb = env.person(HTB_READY).await;
     let s = login(&*htb).await;
     htb.write(&s, &key(), &activate_capacity(READY, None))

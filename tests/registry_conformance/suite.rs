@@ -13,9 +13,9 @@ use csamctl::model::{
 };
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
-    AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, Level, NewUser, Registry,
-    RegistryError, RegistryOperator, SessionId, Target, TicketState, UserDetails, Write,
-    WriteReceipt,
+    AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, Level, NewUser, PageRequest,
+    Registry, RegistryError, RegistryOperator, SessionId, Target, TicketState, UserDetails,
+    UserPage, Write, WriteReceipt,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -1154,6 +1154,127 @@ pub async fn idempotent_writes(env: &Env) {
     let other = env.person(HTB_UNRECOGNISED).await;
     let os = login(&*other).await;
     refused(other.write(&os, &k, &w).await, "not_authorised");
+}
+
+/// The paged listing of an enterprise's users is the snapshot's users, in order, page
+/// by page; the session's view does not move while it pages (R1); bad pages are refused.
+pub async fn paged_user_listing(env: &Env) {
+    build_ready_tree(env).await;
+    let k = kbo(READY);
+    let htb = env.person(HTB_READY).await;
+    let s = login(&*htb).await;
+    for n in 0..7 {
+        let user = new_user(
+            generated_insz(n),
+            &format!("lijstgebruiker{n}"),
+            &[Function::Technologist],
+            &[Application::Heracles],
+        );
+        write(
+            &*htb,
+            &s,
+            Write::CreateUser {
+                level: site("73000102"),
+                user,
+            },
+        )
+        .await
+        .expect("user");
+    }
+    // A wrong-level user is listed too, on its own level (R4).
+    write(
+        &*htb,
+        &s,
+        create_user(
+            Level::Subdivision {
+                hco: hco("73000100"),
+            },
+            U3,
+            "gebruikerdrie",
+        ),
+    )
+    .await
+    .expect("wrong-level user");
+    logout(&*htb, &s).await;
+
+    let s = login(&*htb).await;
+    let live = htb.snapshot(&s, &k).await.expect("snapshot");
+    let all = UserPage::all_from_live(&live);
+    assert_eq!(
+        all.len(),
+        10,
+        "U1, U2, seven listed users and one wrong-level"
+    );
+    assert!(
+        all.iter()
+            .any(|u| matches!(u.level, Level::Subdivision { .. }))
+    );
+
+    let mut listed = Vec::new();
+    let mut page = PageRequest::first(3);
+    let mut pages = 0;
+    loop {
+        let p = htb.list_users(&s, &k, &page).await.expect("page");
+        assert!(p.users.len() <= 3);
+        listed.extend(p.users);
+        pages += 1;
+        if pages == 1 {
+            // Someone else's processed change after the first page changes nothing in
+            // this session's listing.
+            let s2 = login(&*htb).await;
+            write(
+                &*htb,
+                &s2,
+                create_user(site("73000201"), U4, "gebruikervier"),
+            )
+            .await
+            .expect("user 4");
+            logout(&*htb, &s2).await;
+        }
+        match p.next {
+            Some(cursor) => page = PageRequest::after(cursor, 3),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    assert_eq!(listed, all);
+    let whole = htb
+        .list_users(&s, &k, &PageRequest::first(PageRequest::MAX_LIMIT))
+        .await
+        .expect("one page");
+    assert_eq!(whole.users, all);
+    assert_eq!(whole.next, None);
+    let fresh = login(&*htb).await;
+    let after = htb
+        .list_users(&fresh, &k, &PageRequest::default())
+        .await
+        .expect("default page");
+    assert_eq!(
+        after.users.len(),
+        11,
+        "a new session sees the processed user"
+    );
+
+    refused(
+        htb.list_users(&s, &k, &PageRequest::first(0)).await,
+        "invalid_request",
+    );
+    refused(
+        htb.list_users(&s, &k, &PageRequest::first(PageRequest::MAX_LIMIT + 1))
+            .await,
+        "invalid_request",
+    );
+    refused(
+        htb.list_users(&s, &k, &PageRequest::after("bogus", 3))
+            .await,
+        "invalid_request",
+    );
+    let stranger = env.person(STRANGER).await;
+    let ss = login(&*stranger).await;
+    refused(
+        stranger.list_users(&ss, &k, &PageRequest::default()).await,
+        "not_authorised",
+    );
 }
 
 /// Sessions per person are limited.

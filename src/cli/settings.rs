@@ -1,0 +1,402 @@
+//! Where the registry is and who is acting: the settings every command that talks to a
+//! registry shares (`plan`, `apply`, `export`, `verify`, ...), resolved once from flags,
+//! environment and defaults (the "cheap args, then resolved settings" habit).
+//!
+//! - `--registry ADDR` / `CSAM_REGISTRY`: `http(s)://host:port`, or `file:PATH` for an
+//!   embedded registry. Default [`DEFAULT_REGISTRY`], created on first use with the
+//!   examples' reference data, so that a fresh clone can plan and apply the examples.
+//! - `--token-file FILE` / `CSAM_TOKEN_FILE`, or `CSAM_TOKEN` (or `--token`, which
+//!   other users of the machine can read in the process list): the acting person's
+//!   bearer token; a token file wins over a token. Tokens are never echoed.
+//! - An embedded registry with no token acts as the documented demo identity,
+//!   [`DEMO_IDENTITY`]: the main access manager of the multi-campus example
+//!   (AZ VLASLAND VZW), whose HTB designation the examples' reference data marks as
+//!   validated. A served registry always needs a token.
+//!
+//! Commands flatten [`RegistryArgs`] into their own arguments, call
+//! [`RegistrySettings::resolve`], then [`connect`].
+//!
+//! May use clap, the registry module and tokio.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::model::Insz;
+use crate::registry::http::{HttpClientError, HttpOptions, HttpRegistry};
+use crate::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
+
+/// The registry used when none is named.
+pub const DEFAULT_REGISTRY: &str = "file:.csamctl/registry.db";
+
+/// The INSZ the embedded registry acts as when no token is given: Geert VANDAMME,
+/// fictional main access manager of AZ VLASLAND VZW in `examples/multi-campus.yaml`.
+pub const DEMO_IDENTITY: &str = "82120926312";
+
+/// The reference data a new default registry is created with.
+pub const EXAMPLES_REFERENCE: &str = include_str!("../../examples/reference.yaml");
+
+/// A secret given on the command line or in the environment: never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_string()))
+    }
+}
+
+/// The registry flags, as given. Flatten into a command's arguments with
+/// `#[command(flatten)]`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct RegistryArgs {
+    /// The registry: http(s)://host:port, or file:PATH for an embedded registry
+    /// [default: file:.csamctl/registry.db, created with the examples' reference data].
+    #[arg(long = "registry", env = "CSAM_REGISTRY", value_name = "ADDR")]
+    pub registry: Option<String>,
+    /// The acting person's bearer token. Prefer CSAM_TOKEN or --token-file: arguments
+    /// show in the process list.
+    #[arg(long, env = "CSAM_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<Secret>,
+    /// A file holding the bearer token (wins over --token / CSAM_TOKEN).
+    #[arg(long, env = "CSAM_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Where a registry is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegistryAddress {
+    /// An embedded registry in a SQLite file.
+    File(PathBuf),
+    /// A registry served over HTTP, by its base URL.
+    Http(String),
+}
+
+impl RegistryAddress {
+    /// Reads `file:PATH` or `http(s)://host:port`.
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err(SettingsError::Address(text.to_string()));
+            }
+            return Ok(RegistryAddress::File(PathBuf::from(path)));
+        }
+        if text.starts_with("http://") || text.starts_with("https://") {
+            return Ok(RegistryAddress::Http(
+                text.trim_end_matches('/').to_string(),
+            ));
+        }
+        Err(SettingsError::Address(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for RegistryAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RegistryAddress::File(path) => write!(f, "file:{}", path.display()),
+            RegistryAddress::Http(url) => f.write_str(url),
+        }
+    }
+}
+
+/// Who acts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// The bearer of a token.
+    Token(Secret),
+    /// The embedded registry's demo identity ([`DEMO_IDENTITY`]).
+    Demo,
+}
+
+/// Why the registry settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// Neither `file:` nor `http(s)://`.
+    #[error("{0:?} is not a registry address: use http(s)://host:port or file:PATH")]
+    Address(String),
+    /// The token file could not be read.
+    #[error("cannot read the token file {path}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token is empty.
+    #[error("the bearer token is empty")]
+    EmptyToken,
+    /// A served registry needs a token.
+    #[error(
+        "{0} needs a bearer token: set CSAM_TOKEN or CSAM_TOKEN_FILE (csamctl registry token prints one)"
+    )]
+    MissingToken(String),
+    /// A named registry file does not exist.
+    #[error(
+        "there is no registry file {0}: create it with `csamctl registry init --db {0} --reference FILE`"
+    )]
+    NoRegistryFile(PathBuf),
+    /// The default registry's directory could not be created.
+    #[error("cannot create {path}")]
+    CreateDefault {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be set up.
+    #[error(transparent)]
+    Http(#[from] HttpClientError),
+    /// The registry refused or failed.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+}
+
+/// The registry settings, resolved.
+#[derive(Clone, Debug)]
+pub struct RegistrySettings {
+    /// Where the registry is.
+    pub address: RegistryAddress,
+    /// True when no address was given and the default is used (created on first use).
+    pub is_default: bool,
+    /// Who acts.
+    pub identity: Identity,
+    /// Timeouts for a served registry.
+    pub http: HttpOptions,
+}
+
+impl RegistrySettings {
+    /// Resolves flags and environment (clap has read both) against the defaults.
+    pub fn resolve(args: &RegistryArgs) -> Result<Self, SettingsError> {
+        let (address, is_default) = match &args.registry {
+            Some(text) if !text.trim().is_empty() => (RegistryAddress::parse(text.trim())?, false),
+            _ => (RegistryAddress::parse(DEFAULT_REGISTRY)?, true),
+        };
+        let token = match (&args.token_file, &args.token) {
+            (Some(path), _) => Some(read_token_file(path)?),
+            (None, Some(token)) => Some(token.clone()),
+            (None, None) => None,
+        };
+        let identity = match token {
+            Some(token) if token.0.trim().is_empty() => return Err(SettingsError::EmptyToken),
+            Some(token) => Identity::Token(Secret(token.0.trim().to_string())),
+            None => match &address {
+                RegistryAddress::File(_) => Identity::Demo,
+                RegistryAddress::Http(url) => return Err(SettingsError::MissingToken(url.clone())),
+            },
+        };
+        Ok(RegistrySettings {
+            address,
+            is_default,
+            identity,
+            http: HttpOptions::default(),
+        })
+    }
+
+    /// One line for people: which registry, as whom (INSZ masked).
+    pub fn describe(&self) -> String {
+        let who = match &self.identity {
+            Identity::Token(_) => "with a bearer token".to_string(),
+            Identity::Demo => match Insz::parse(DEMO_IDENTITY) {
+                Ok(insz) => format!("as the demo identity {insz}"),
+                Err(_) => "as the demo identity".to_string(),
+            },
+        };
+        format!("registry {} {who}", self.address)
+    }
+}
+
+fn read_token_file(path: &Path) -> Result<Secret, SettingsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::TokenFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Secret(text.trim().to_string()))
+}
+
+/// Opens an embedded registry file: the default one is created (with its directory and
+/// the examples' reference data) on first use; a named one must exist.
+fn open_file(path: &Path, is_default: bool) -> Result<SqliteRegistry, SettingsError> {
+    if path.exists() {
+        return Ok(SqliteRegistry::open(path, OpenOptions::stored_clock())?);
+    }
+    if !is_default {
+        return Err(SettingsError::NoRegistryFile(path.to_path_buf()));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| SettingsError::CreateDefault {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(SqliteRegistry::init_with_reference(
+        path,
+        EXAMPLES_REFERENCE,
+        OpenOptions::stored_clock(),
+    )?)
+}
+
+/// The registry the settings name, as the acting person sees it. This is what `plan`,
+/// `apply` and the other registry commands call.
+pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, SettingsError> {
+    match &settings.address {
+        RegistryAddress::Http(url) => {
+            let Identity::Token(token) = &settings.identity else {
+                return Err(SettingsError::MissingToken(url.clone()));
+            };
+            Ok(Arc::new(HttpRegistry::new(
+                url,
+                token.expose(),
+                settings.http,
+            )?))
+        }
+        RegistryAddress::File(path) => {
+            let path = path.clone();
+            let is_default = settings.is_default;
+            let registry = tokio::task::spawn_blocking(move || open_file(&path, is_default))
+                .await
+                .map_err(|e| {
+                    SettingsError::Registry(RegistryError::Internal {
+                        reason: format!("opening task failed: {e}"),
+                    })
+                })??;
+            match &settings.identity {
+                Identity::Token(token) => Ok(registry.connect(token.expose()).await?),
+                Identity::Demo => {
+                    let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| RegistryError::Internal {
+                        reason: format!("demo identity: {e}"),
+                    })?;
+                    Ok(registry.as_person(demo))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(registry: Option<&str>, token: Option<&str>) -> RegistryArgs {
+        RegistryArgs {
+            registry: registry.map(str::to_string),
+            token: token.map(|t| Secret(t.to_string())),
+            token_file: None,
+        }
+    }
+
+    #[test]
+    fn default_is_the_embedded_file_with_the_demo_identity() {
+        let s = RegistrySettings::resolve(&args(None, None)).expect("resolves");
+        assert_eq!(
+            s.address,
+            RegistryAddress::File(PathBuf::from(".csamctl/registry.db"))
+        );
+        assert!(s.is_default);
+        assert_eq!(s.identity, Identity::Demo);
+        assert!(!s.describe().contains(DEMO_IDENTITY), "INSZ masked");
+    }
+
+    #[test]
+    fn served_registries_need_a_token_that_is_never_shown() {
+        let err = RegistrySettings::resolve(&args(Some("http://127.0.0.1:8443"), None))
+            .expect_err("no token");
+        assert!(matches!(err, SettingsError::MissingToken(_)));
+        let s = RegistrySettings::resolve(&args(Some("http://127.0.0.1:8443/"), Some("csam_x")))
+            .expect("resolves");
+        assert_eq!(
+            s.address,
+            RegistryAddress::Http("http://127.0.0.1:8443".into())
+        );
+        assert!(!format!("{s:?}").contains("csam_x"));
+        assert!(matches!(
+            RegistrySettings::resolve(&args(Some("ftp://x"), None)),
+            Err(SettingsError::Address(_))
+        ));
+    }
+
+    #[test]
+    fn a_token_file_wins_and_is_trimmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("token");
+        std::fs::write(&file, "csam_from_file\n").expect("write");
+        let s = RegistrySettings::resolve(&RegistryArgs {
+            registry: Some("http://127.0.0.1:1".into()),
+            token: Some(Secret("csam_from_env".into())),
+            token_file: Some(file),
+        })
+        .expect("resolves");
+        assert_eq!(s.identity, Identity::Token(Secret("csam_from_file".into())));
+    }
+
+    /// The default registry appears on first use, with the examples' enterprises, and
+    /// the demo identity can read AZ VLASLAND's tree.
+    #[tokio::test]
+    async fn default_registry_is_created_with_the_examples() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sub").join("registry.db");
+        let settings = RegistrySettings {
+            address: RegistryAddress::File(path.clone()),
+            is_default: true,
+            identity: Identity::Demo,
+            http: HttpOptions::default(),
+        };
+        let registry = connect(&settings).await.expect("created");
+        assert!(path.exists());
+        let session = registry.open_session().await.expect("login").id;
+        let kbo = crate::model::Kbo::parse("0198765470").expect("kbo");
+        let live = registry.snapshot(&session, &kbo).await.expect("snapshot");
+        assert_eq!(live.enterprise.name, "AZ VLASLAND VZW");
+        // A token issued on the file acts for its person instead.
+        let file = SqliteRegistry::open(&path, OpenOptions::stored_clock()).expect("open");
+        let token = file
+            .issue_token(&Insz::parse("66021958551").expect("insz"))
+            .await
+            .expect("token");
+        let as_token = RegistrySettings {
+            identity: Identity::Token(Secret(token)),
+            is_default: false,
+            ..settings.clone()
+        };
+        let other = connect(&as_token).await.expect("token accepted");
+        let s = other.open_session().await.expect("login").id;
+        let err = other
+            .snapshot(&s, &kbo)
+            .await
+            .expect_err("no role in VLASLAND");
+        assert_eq!(err.code(), "not_authorised");
+        let bad = RegistrySettings {
+            identity: Identity::Token(Secret("csam_unknown".into())),
+            ..as_token
+        };
+        assert!(matches!(
+            connect(&bad).await,
+            Err(SettingsError::Registry(RegistryError::NotAuthorised { .. }))
+        ));
+        // A named file that does not exist is not created.
+        let missing = RegistrySettings {
+            address: RegistryAddress::File(dir.path().join("missing.db")),
+            is_default: false,
+            ..settings
+        };
+        assert!(matches!(
+            connect(&missing).await,
+            Err(SettingsError::NoRegistryFile(_))
+        ));
+    }
+}
