@@ -4,3 +4,4 @@
 //! May use `model`, the `registry` trait and tokio.
 
 pub mod retry;
+pub mod steps;

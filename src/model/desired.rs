@@ -7,20 +7,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Serialize;
+
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::values::{
     Applications, CapacityType, Email, Function, Language, default_user_applications,
 };
 
 /// Every enterprise the files declare; enterprises they do not declare are never touched.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DesiredState {
     /// Declared enterprises, in the order the files declare them.
     pub enterprises: Vec<Enterprise>,
 }
 
 /// An enterprise (onderneming), keyed by its KBO number.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Enterprise {
     /// The enterprise number.
     pub kbo: Kbo,
@@ -41,7 +43,7 @@ pub struct Enterprise {
 }
 
 /// A person acting for the enterprise: the HTB, a co-HTB, or the legal representative.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Representative {
     /// National register number.
     pub insz: Insz,
@@ -62,7 +64,7 @@ pub struct Representative {
 }
 
 /// An access manager (toegangsbeheerder) appointed by the HTB.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AccessManager {
     /// National register number.
     pub insz: Insz,
@@ -77,7 +79,7 @@ pub struct AccessManager {
 }
 
 /// Who administers a capacity, subdivision or site.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Administrator {
     /// `self`: the level is administered by whoever manages the level above.
     Itself,
@@ -88,7 +90,7 @@ pub enum Administrator {
 }
 
 /// An administrator account that the registry creates with the level.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AdministratorAccount {
     /// CSAM username.
     pub username: Username,
@@ -105,7 +107,7 @@ pub struct AdministratorAccount {
 }
 
 /// A capacity (hoedanigheid) of the enterprise.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Capacity {
     /// The capacity type.
     pub kind: CapacityType,
@@ -122,7 +124,7 @@ pub struct Capacity {
 }
 
 /// A subdivision (subafdeling) of type "Mammografische eenheid".
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Subdivision {
     /// HCO number.
     pub hco: Hco,
@@ -139,7 +141,7 @@ pub struct Subdivision {
 }
 
 /// A site (subafdeling-site) of type "Mammografische eenheid site": one unit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Site {
     /// HCO number.
     pub hco: Hco,
@@ -154,7 +156,7 @@ pub struct Site {
 }
 
 /// A person working at one or more sites; the registry holds one user per site.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Person {
     /// National register number.
     pub insz: Insz,
@@ -198,7 +200,7 @@ impl Person {
 }
 
 /// Accounts a file never touches.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Ignore {
     /// Usernames never created, changed or deleted.
     pub usernames: BTreeSet<Username>,

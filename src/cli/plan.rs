@@ -1,0 +1,293 @@
+//! `csamctl plan`: read the live registry, diff, order the changes, check the safety
+//! rules, print the plan (text, JSON or Markdown), and save it with `--out`.
+//!
+//! Reading is one session: log in, a snapshot of every declared enterprise, log out. An
+//! enterprise the acting person may not read (no role and no designation requested
+//! yet) is planned as not registered; the plan says so, and the authority check then
+//! tells whether this person may request its designation.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+
+use super::fancy;
+use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
+use crate::config::{self, Limits, diagnostic};
+use crate::model::{DesiredState, Finding, Insz, LiveState, Plan, PlanLimits};
+use crate::plan::fingerprint;
+use crate::registry::{Registry, RegistryError};
+use crate::render::{self, RenderOptions};
+use crate::safety::{self, SafetyOptions};
+
+/// How the plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// Terraform-like text (colour on a terminal unless NO_COLOR).
+    Text,
+    /// Versioned JSON (schemas/plan.schema.json).
+    Json,
+    /// Markdown for a pull-request comment (split into parts below 65,535 characters).
+    Markdown,
+}
+
+/// `csamctl plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Desired-state files and directories (default csam.yaml or ./csam/).
+    pub paths: Vec<PathBuf>,
+    /// Save the plan (mode 0600, no passwords) for `apply --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Show full national register numbers (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// The largest share of a capacity's users or sites a plan may delete.
+    #[arg(long, value_name = "R", default_value_t = 0.25)]
+    pub max_deletion_ratio: f64,
+    /// Allow deleting more than --max-deletion-ratio.
+    #[arg(long)]
+    pub force_deletions: bool,
+    /// Allow the plan to remove the acting person's own access.
+    #[arg(long)]
+    pub allow_self_removal: bool,
+    /// The acting person's INSZ, when acting with a token (the registry cannot say
+    /// whose a token is); used to check authority before anything runs.
+    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    pub actor: Option<String>,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// What a `plan` run found, for `main` to turn into an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanOutcome {
+    /// Nothing to do.
+    NoChanges,
+    /// A plan with changes, allowed to go ahead.
+    Changes,
+    /// Bad input, an error finding, a safety refusal, or a registry failure.
+    Failed,
+}
+
+/// Why `plan` could not produce a plan.
+#[derive(Debug, thiserror::Error)]
+enum PlanError {
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("--actor: {0}")]
+    Actor(String),
+    #[error("--max-deletion-ratio must be between 0 and 1, not {0}")]
+    Ratio(f64),
+    #[error("cannot write the plan to {path}")]
+    Save {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Runs `plan`.
+pub fn run(args: &PlanArgs) -> PlanOutcome {
+    match run_inner(args) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            PlanOutcome::Failed
+        }
+    }
+}
+
+fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
+    if !(0.0..=1.0).contains(&args.max_deletion_ratio) {
+        return Err(PlanError::Ratio(args.max_deletion_ratio));
+    }
+    let loaded = config::load(&args.paths, &Limits::default());
+    if !loaded.diagnostics.is_empty() {
+        let opts = config::RenderOptions {
+            graphical: fancy(&std::io::stderr()),
+            show_personal_data: args.show_personal_data,
+        };
+        eprint!(
+            "{}",
+            diagnostic::render_human(&loaded.diagnostics, &loaded.sources, opts)
+        );
+    }
+    if loaded.errors() > 0 {
+        eprintln!(
+            "error: the desired state has {} error(s); fix them first (csamctl validate)",
+            loaded.errors()
+        );
+        return Ok(PlanOutcome::Failed);
+    }
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let given = match &args.actor {
+        Some(text) => Some(Insz::parse(text).map_err(|e| PlanError::Actor(e.to_string()))?),
+        None => None,
+    };
+    let actor = match &settings.identity {
+        Identity::Token(_) => given,
+        Identity::Demo => {
+            let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| PlanError::Actor(e.to_string()))?;
+            if given.is_some_and(|g| g != demo) {
+                return Err(PlanError::Actor(
+                    "without a token the embedded registry acts as the demo identity; give the person's token (csamctl registry token) to act as someone else".into(),
+                ));
+            }
+            Some(demo)
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(PlanError::Runtime)?;
+    let (live, limits) = runtime.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        let limits = registry.limits().await?;
+        let live = read_live(&*registry, &loaded.state).await?;
+        Ok::<_, PlanError>((live, limits))
+    })?;
+    let limits = PlanLimits {
+        sessions_per_person: limits.sessions_per_person,
+        processing_delay_ms: limits.processing_delay_ms,
+        propagation_delay_ms: limits.propagation_delay_ms,
+        ..PlanLimits::default()
+    };
+    let mut plan = crate::plan::plan(&loaded.state, &live, actor, &limits);
+    let refusals = safety::check(
+        &plan,
+        &live,
+        &SafetyOptions {
+            max_deletion_ratio: args.max_deletion_ratio,
+            force_deletions: args.force_deletions,
+            allow_self_removal: args.allow_self_removal,
+            ..SafetyOptions::default()
+        },
+    );
+    plan.findings.extend(refusals.iter().map(|r| {
+        let mut f = Finding::error(r.rule.code(), Some(r.kbo), r.to_string());
+        f.object = r.objects.first().cloned();
+        f
+    }));
+
+    let opts = RenderOptions {
+        colour: args.format == PlanFormat::Text && fancy(&std::io::stdout()),
+        show_personal_data: args.show_personal_data,
+    };
+    let text = match args.format {
+        PlanFormat::Text => render::text::render(&plan, &opts),
+        PlanFormat::Json => render::json::render(&plan, &opts),
+        PlanFormat::Markdown => render::markdown::render(&plan, &opts).join("\n"),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+
+    if plan.has_errors() {
+        if args.out.is_some() {
+            eprintln!("error: the plan has errors; it was not saved");
+        }
+        return Ok(PlanOutcome::Failed);
+    }
+    if let Some(path) = &args.out {
+        save(path, &plan, &loaded.state, &live)?;
+        eprintln!(
+            "Saved the plan to {} (apply it with `csamctl apply --plan {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(if plan.is_empty() {
+        PlanOutcome::NoChanges
+    } else {
+        PlanOutcome::Changes
+    })
+}
+
+/// One session: a snapshot of every declared enterprise the actor may read.
+async fn read_live(
+    registry: &dyn Registry,
+    desired: &DesiredState,
+) -> Result<Vec<LiveState>, PlanError> {
+    let session = registry.open_session().await?.id;
+    let mut live = Vec::new();
+    let mut failure = None;
+    for e in &desired.enterprises {
+        match registry.snapshot(&session, &e.kbo).await {
+            Ok(state) => live.push(state),
+            // No role and no designation yet: planned as not registered (the diff says so).
+            Err(RegistryError::NotAuthorised { .. }) => {}
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    // Log out even after a failure; the reading session wrote nothing.
+    let closed = registry.close_session(&session).await;
+    if let Some(err) = failure {
+        return Err(err.into());
+    }
+    closed?;
+    Ok(live)
+}
+
+/// Writes the saved plan: to a temporary file created with mode 0600 beside the
+/// target, then renamed over it, so that no reader ever sees a partial or wider file.
+fn save(
+    path: &Path,
+    plan: &Plan,
+    desired: &DesiredState,
+    live: &[LiveState],
+) -> Result<(), PlanError> {
+    let saved = fingerprint::save(plan, desired, live);
+    let err = |source| PlanError::Save {
+        path: path.to_path_buf(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(&saved).map_err(|e| err(std::io::Error::other(e)))?;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(&json)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}

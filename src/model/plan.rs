@@ -1,0 +1,545 @@
+//! The plan: changes ordered into sessions, log-out barriers, gates and waits.
+//!
+//! A [`Plan`] is plain data (like uv's installer plan or octoDNS's): `plan` builds it,
+//! `safety` checks it, `render` prints it, a saved plan file stores it, and the executor
+//! carries it out. Every [`Step`] holds the [`StepWrite`] to send — the registry
+//! contract's `Write`, one to one, except that a new account's password is a
+//! [`PasswordRef`] resolved at apply time — and a stable [`StepId`] from which the
+//! executor derives the write's idempotency key.
+//!
+//! The mirror types ([`StepWrite`], [`WriteTarget`], [`PlannedUser`], [`UserDetails`])
+//! exist because data flows one way: `plan` may use `model` only, never the registry.
+//! Their serde form equals the contract's, so a plan file reads like the wire format.
+//!
+//! No I/O, no async; serde only.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::change::{Change, Finding, Severity, UserLevel};
+use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
+use super::live::{LiveAccessManager, LiveAdministrator, LiveRepresentative, LiveState};
+use super::values::{Applications, CapacityType, Email, Function, Language};
+
+/// What a [`StepWrite::SetApplications`] or [`StepWrite::SetActive`] changes (the
+/// contract's `Target`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum WriteTarget {
+    /// A capacity.
+    Capacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+    },
+    /// A subdivision.
+    Subdivision {
+        /// Its HCO number.
+        hco: Hco,
+    },
+    /// A site.
+    Site {
+        /// Its HCO number.
+        hco: Hco,
+    },
+    /// A user record on a level.
+    User {
+        /// The level.
+        level: UserLevel,
+        /// The person.
+        insz: Insz,
+    },
+}
+
+/// The editable details of a user record (the contract's `UserDetails`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetails {
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Account language.
+    pub language: Language,
+    /// E-mail address.
+    pub email: Email,
+    /// Local e-mail address.
+    pub local_email: Option<Email>,
+}
+
+/// A new user record (the contract's `NewUser`, with a password reference instead of
+/// the password).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedUser {
+    /// The person.
+    pub insz: Insz,
+    /// The person's username.
+    pub username: Username,
+    /// Names, language, e-mail.
+    pub details: UserDetails,
+    /// Whether the user is active.
+    pub active: bool,
+    /// Secured applications.
+    pub applications: Applications,
+    /// Functions; always empty in a plan: functions follow in a later session (S4.9).
+    pub functions: BTreeSet<Function>,
+    /// Where the executor reads the password when the person has no account yet.
+    pub password: Option<PasswordRef>,
+}
+
+/// One registry write: the contract's `Write`, variant for variant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum StepWrite {
+    /// Requests the designation of a main access manager (S1, R7).
+    DesignateMainAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The HTB to be.
+        main_access_manager: LiveRepresentative,
+        /// The legal representative who signs.
+        legal_representative: LiveRepresentative,
+    },
+    /// Appoints an access manager.
+    AddAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The access manager.
+        access_manager: LiveAccessManager,
+    },
+    /// Removes an access manager.
+    RemoveAccessManager {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The access manager.
+        insz: Insz,
+    },
+    /// Activates a capacity (S2, R8).
+    ActivateCapacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// Contact e-mail.
+        email: Email,
+        /// The local administrator; `None` is `self`.
+        local_administrator: Option<Insz>,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a capacity's e-mail and local administrator.
+    UpdateCapacity {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// Contact e-mail.
+        email: Email,
+        /// The local administrator; `None` is `self`.
+        local_administrator: Option<Insz>,
+    },
+    /// Creates a subdivision (S3.1–S3.5).
+    CreateSubdivision {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The capacity type.
+        kind: CapacityType,
+        /// HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Email,
+        /// Administrator.
+        administrator: LiveAdministrator,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a subdivision.
+    UpdateSubdivision {
+        /// HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Email,
+        /// Administrator.
+        administrator: LiveAdministrator,
+    },
+    /// Deletes a subdivision without sites or users.
+    DeleteSubdivision {
+        /// HCO number.
+        hco: Hco,
+    },
+    /// Creates a site (S3.6).
+    CreateSite {
+        /// The parent subdivision.
+        subdivision: Hco,
+        /// HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Option<Email>,
+        /// Administrator.
+        administrator: LiveAdministrator,
+        /// Secured applications.
+        applications: Applications,
+    },
+    /// Changes a site.
+    UpdateSite {
+        /// HCO number.
+        hco: Hco,
+        /// Name.
+        name: String,
+        /// Contact e-mail.
+        email: Option<Email>,
+        /// Administrator.
+        administrator: LiveAdministrator,
+    },
+    /// Deletes a site without users.
+    DeleteSite {
+        /// HCO number.
+        hco: Hco,
+    },
+    /// Creates a user record (S4).
+    CreateUser {
+        /// The level.
+        level: UserLevel,
+        /// The user.
+        user: PlannedUser,
+    },
+    /// Changes a user record's details.
+    UpdateUser {
+        /// The level.
+        level: UserLevel,
+        /// The person.
+        insz: Insz,
+        /// The new details.
+        details: UserDetails,
+    },
+    /// Deletes a user record.
+    DeleteUser {
+        /// The level.
+        level: UserLevel,
+        /// The person.
+        insz: Insz,
+    },
+    /// Replaces a user record's functions (S4.9).
+    SetFunctions {
+        /// The level.
+        level: UserLevel,
+        /// The person.
+        insz: Insz,
+        /// The functions.
+        functions: BTreeSet<Function>,
+    },
+    /// Replaces the secured applications of a level or user (R5).
+    SetApplications {
+        /// What to change.
+        target: WriteTarget,
+        /// The applications.
+        applications: Applications,
+    },
+    /// Activates or suspends a level or user.
+    SetActive {
+        /// What to change.
+        target: WriteTarget,
+        /// Active or not.
+        active: bool,
+    },
+}
+
+impl StepWrite {
+    /// The write's name, as the serde tag (`create_site`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StepWrite::DesignateMainAccessManager { .. } => "designate_main_access_manager",
+            StepWrite::AddAccessManager { .. } => "add_access_manager",
+            StepWrite::RemoveAccessManager { .. } => "remove_access_manager",
+            StepWrite::ActivateCapacity { .. } => "activate_capacity",
+            StepWrite::UpdateCapacity { .. } => "update_capacity",
+            StepWrite::CreateSubdivision { .. } => "create_subdivision",
+            StepWrite::UpdateSubdivision { .. } => "update_subdivision",
+            StepWrite::DeleteSubdivision { .. } => "delete_subdivision",
+            StepWrite::CreateSite { .. } => "create_site",
+            StepWrite::UpdateSite { .. } => "update_site",
+            StepWrite::DeleteSite { .. } => "delete_site",
+            StepWrite::CreateUser { .. } => "create_user",
+            StepWrite::UpdateUser { .. } => "update_user",
+            StepWrite::DeleteUser { .. } => "delete_user",
+            StepWrite::SetFunctions { .. } => "set_functions",
+            StepWrite::SetApplications { .. } => "set_applications",
+            StepWrite::SetActive { .. } => "set_active",
+        }
+    }
+
+    /// True for the writes that create structure (R2, R3).
+    pub fn is_structure_creation(&self) -> bool {
+        matches!(
+            self,
+            StepWrite::CreateSubdivision { .. } | StepWrite::CreateSite { .. }
+        )
+    }
+
+    /// True for the writes that create or change a user record (R6 applies).
+    pub fn touches_user(&self) -> bool {
+        matches!(
+            self,
+            StepWrite::CreateUser { .. }
+                | StepWrite::UpdateUser { .. }
+                | StepWrite::SetFunctions { .. }
+                | StepWrite::SetApplications {
+                    target: WriteTarget::User { .. },
+                    ..
+                }
+                | StepWrite::SetActive {
+                    target: WriteTarget::User { .. },
+                    ..
+                }
+        )
+    }
+}
+
+/// A step's identity: stable for the same write on the same enterprise, so that a
+/// re-run of the same plan derives the same idempotency keys.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StepId(pub String);
+
+impl fmt::Display for StepId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One registry write in a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// Stable identity (a digest of the enterprise and the write).
+    pub id: StepId,
+    /// The index of the change in [`EnterprisePlan::changes`] this step carries out.
+    pub change: usize,
+    /// What to send.
+    pub write: StepWrite,
+}
+
+/// One log-in … log-out of the acting person. Its writes become visible to later
+/// sessions only once it is logged out and processed (R1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// `1`, `2`, `3a`, `3b`…: the round number, and a letter for parallel sessions.
+    pub label: String,
+    /// What the session is for, in a few words.
+    pub purpose: String,
+    /// The writes, in order.
+    pub steps: Vec<Step>,
+}
+
+/// A coordination-centre notice (R9): the head radiologist's national register number
+/// must reach the CvKO before anyone logs in to Heracles for the unit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadRadiologistNotice {
+    /// The site (unit).
+    pub site: Hco,
+    /// The head radiologist.
+    pub insz: Insz,
+    /// The head radiologist's username.
+    pub username: Username,
+}
+
+/// One phase of an enterprise's plan; phases run in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum Phase {
+    /// Sessions that may run at the same time; every one ends with a log-out, and the
+    /// next phase starts only once all are processed (the log-out barrier).
+    Sessions {
+        /// The sessions (at most the registry's sessions-per-person limit).
+        sessions: Vec<Session>,
+    },
+    /// R7: nothing else is possible for the enterprise until the HTB designation is
+    /// validated (signed by the legal representative and mailed; about 48 hours).
+    Gate {
+        /// The pending ticket, when it is already known.
+        ticket: Option<String>,
+        /// The expected wait.
+        expected_ms: u64,
+    },
+    /// Manual notices to the coordination centre (R9); not registry writes.
+    Notices {
+        /// One per site whose head radiologist is new.
+        notices: Vec<HeadRadiologistNotice>,
+    },
+    /// R6: user changes take effect for Heracles only after the propagation delay.
+    Propagation {
+        /// The delay.
+        wait_ms: u64,
+    },
+}
+
+/// The plan's time estimate: a lower bound along the critical path.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// Sessions on the longest chain (one per phase of sessions).
+    pub chain_sessions: u32,
+    /// Log-out barriers on the longest chain.
+    pub barriers: u32,
+    /// Requests on the longest chain (log-ins, writes, log-outs).
+    pub requests: u32,
+    /// Barriers × processing delay + requests × request time + propagation.
+    pub ready_ms: u64,
+    /// Gates on the way; their wait is not in `ready_ms`.
+    pub gates: u32,
+    /// The expected wait of the gates.
+    pub gate_ms: u64,
+}
+
+/// The registry limits and the timing assumptions the planner works with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanLimits {
+    /// Sessions one person may have open at once.
+    pub sessions_per_person: u32,
+    /// Time from log-out to processing.
+    pub processing_delay_ms: u64,
+    /// R6: 20 minutes.
+    pub propagation_delay_ms: u64,
+    /// The time one request takes, for the estimate.
+    pub request_ms: u64,
+    /// The expected wait for an HTB validation (S1.10: at most 48 hours).
+    pub gate_ms: u64,
+}
+
+impl Default for PlanLimits {
+    fn default() -> Self {
+        PlanLimits {
+            sessions_per_person: 4,
+            processing_delay_ms: 0,
+            propagation_delay_ms: 20 * 60 * 1000,
+            request_ms: 300,
+            gate_ms: 48 * 60 * 60 * 1000,
+        }
+    }
+}
+
+/// The plan of one enterprise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnterprisePlan {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// Its name (from the registry when readable, else as declared).
+    pub name: String,
+    /// The changes, in tree order; steps point into this list.
+    pub changes: Vec<Change>,
+    /// The phases, in order.
+    pub phases: Vec<Phase>,
+    /// The estimate for this enterprise.
+    pub estimate: Estimate,
+}
+
+impl EnterprisePlan {
+    /// Every session, in order.
+    pub fn sessions(&self) -> impl Iterator<Item = &Session> {
+        self.phases.iter().flat_map(|p| match p {
+            Phase::Sessions { sessions } => sessions.as_slice(),
+            _ => &[],
+        })
+    }
+
+    /// Every step, in order.
+    pub fn steps(&self) -> impl Iterator<Item = &Step> {
+        self.sessions().flat_map(|s| &s.steps)
+    }
+}
+
+/// The whole plan: every declared enterprise with changes, and every finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// A digest of the desired state and the live states the plan was made from; the
+    /// executor prefixes idempotency keys with it.
+    pub id: String,
+    /// The acting person; `None` when it could not be established (then authority was
+    /// not checked, and a finding says so).
+    pub actor: Option<Insz>,
+    /// The limits planned with.
+    pub limits: PlanLimits,
+    /// Enterprises with changes, in declaration order.
+    pub enterprises: Vec<EnterprisePlan>,
+    /// Warnings and errors (authority, unsupported changes, ...).
+    pub findings: Vec<Finding>,
+    /// The estimate of the whole plan (enterprises run side by side).
+    pub estimate: Estimate,
+}
+
+impl Plan {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.enterprises.iter().all(|e| e.changes.is_empty())
+    }
+
+    /// True when a finding is an error: such a plan must not be applied.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// Every change of every enterprise.
+    pub fn changes(&self) -> impl Iterator<Item = &Change> {
+        self.enterprises.iter().flat_map(|e| &e.changes)
+    }
+}
+
+/// What a saved plan remembers of one enterprise's live state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveFingerprint {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// The registry's version of the tree; `None` when the actor could not read it.
+    pub version: Option<u64>,
+    /// SHA-256 of the tree's canonical JSON; `None` when not readable.
+    pub digest: Option<String>,
+}
+
+/// A plan written by `plan --out`, read by `apply --plan`. Holds personal data (full
+/// national register numbers, because the writes need them) but never a password: the
+/// file is written with mode 0600.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// Always `csamctl-plan`.
+    pub format: String,
+    /// The saved-plan format version (1).
+    pub version: u32,
+    /// SHA-256 of the desired state's canonical JSON.
+    pub desired_hash: String,
+    /// Fingerprints of the live state of every enterprise the plan touches.
+    pub live: Vec<LiveFingerprint>,
+    /// The live trees those fingerprints were taken from, to explain what moved.
+    pub snapshots: Vec<LiveState>,
+    /// The plan.
+    pub plan: Plan,
+}
+
+impl SavedPlan {
+    /// The `format` value.
+    pub const FORMAT: &'static str = "csamctl-plan";
+    /// The current version.
+    pub const VERSION: u32 = 1;
+}
+
+/// How one enterprise's live state moved since a saved plan was made: what
+/// `apply --plan` shows when it refuses a stale plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnterpriseDrift {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// The fingerprint in the saved plan.
+    pub saved: LiveFingerprint,
+    /// The fingerprint now.
+    pub now: LiveFingerprint,
+    /// What changed, object by object (creations appeared, deletions disappeared);
+    /// empty when a side was not readable.
+    pub changes: Vec<Change>,
+}

@@ -1,0 +1,1125 @@
+//! Planning: the diff's changes as registry writes, ordered into sessions separated by
+//! log-out barriers, with the HTB gate (R7), the coordination-centre notices (R9) and
+//! the propagation wait (R6); authority checked for every write; a time estimate.
+//!
+//! # The session order, and why it is the fewest sessions the rules allow
+//!
+//! Sessions never span enterprises: leases, stale-plan fingerprints, failure isolation
+//! and the review unit are all per enterprise. Within an enterprise, after the gate, the
+//! writes are laid out in *rounds*; a round is one or more sessions that may run side by
+//! side (at most the registry's sessions-per-person limit), and every session of a round
+//! is logged out and processed before the next round logs in (R1). A write goes into the
+//! earliest round its dependencies allow:
+//!
+//! | writes | round |
+//! |---|---|
+//! | access managers, the capacity, every change to an existing object, wrong-level users (R4) | 0 |
+//! | new subdivisions | 0 if the capacity exists, else 1 (R1: the capacity must be visible) |
+//! | a new site, one per session (R2) | from the round after its subdivision is visible, at most *k* per round |
+//! | new users | the round after the last structure round (R1 for new sites, and R3: all structure of a capacity before any user, S3/S4 intro) |
+//! | functions of new users | the round after the users (S4.9) |
+//! | leftovers not declared | the last round, children first |
+//!
+//! Every round but the site rounds has one session. The count is then
+//! `designation + sites + site-free rounds`, and each site-free round is forced:
+//! with no site visible the capacity round and the first subdivision round cannot hold a
+//! site; after the last site, its users need one more session (the site becomes visible
+//! only after its own session is processed) and their functions another (S4.9). The
+//! sites' rounds have no gaps because a site is placed as soon as it is available.
+//! [`session_lower_bound`] computes that bound from the changes alone, independently of
+//! the scheduler; the tests check that the plan meets it for the examples.
+//!
+//! Deletions go children first: users, then sites, then subdivisions. Those that must
+//! precede a creation (the users and site of a moved site, the old record of a renamed
+//! user) share the session of that creation, before it: the registry checks existence
+//! against every acknowledged write, so delete-then-create in one session is allowed.
+//! Leftovers go last, once the new access is in place, so that nobody loses access while
+//! their new records are being made.
+//!
+//! Pure: may use `model` only (and sha2 for digests).
+
+pub mod authority;
+pub mod fingerprint;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::diff::{self, Diff, EnterpriseDiff};
+use crate::model::{
+    Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding, Function, Hco,
+    HeadRadiologistNotice, HtbStatus, Insz, LiveAdministrator, LiveState, Object, ObjectValue,
+    Phase, Plan, PlanLimits, PlannedUser, Session, Step, StepId, StepWrite, UserDetails, UserLevel,
+    UserValue, WriteTarget,
+};
+
+use authority::{Roles, Scope, scope_of};
+
+/// Diffs and plans in one call: what `csamctl plan` does.
+pub fn plan(
+    desired: &DesiredState,
+    live: &[LiveState],
+    actor: Option<Insz>,
+    limits: &PlanLimits,
+) -> Plan {
+    let d = diff::diff(desired, live);
+    let id = fingerprint::plan_id(desired, live);
+    plan_diff(&d, live, actor, limits, id)
+}
+
+/// Plans a diff. `live` gives the actor's roles; `id` becomes [`Plan::id`].
+pub fn plan_diff(
+    diff: &Diff,
+    live: &[LiveState],
+    actor: Option<Insz>,
+    limits: &PlanLimits,
+    id: String,
+) -> Plan {
+    let by_kbo: BTreeMap<_, _> = live.iter().map(|l| (l.enterprise.kbo, l)).collect();
+    let mut findings = diff.findings.clone();
+    if actor.is_none() {
+        findings.push(Finding::warning(
+            "plan::actor_unknown",
+            None,
+            "the acting person is not known (the registry cannot say whose a token is), so authority was not checked; pass --actor INSZ",
+        ));
+    }
+    let mut enterprises = Vec::new();
+    for e in &diff.enterprises {
+        let live = by_kbo.get(&e.kbo).copied();
+        let p = plan_enterprise(e, live, actor.as_ref(), limits, &mut findings);
+        if !p.changes.is_empty() || p.phases.iter().any(|ph| matches!(ph, Phase::Gate { .. })) {
+            enterprises.push(p);
+        }
+    }
+    let estimate = enterprises
+        .iter()
+        .map(|e| e.estimate.clone())
+        .max_by_key(|e| (e.gates, e.ready_ms))
+        .unwrap_or_default();
+    Plan {
+        id,
+        actor,
+        limits: limits.clone(),
+        enterprises,
+        findings,
+        estimate,
+    }
+}
+
+/// Where a write goes.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    /// Before the gate.
+    Designation,
+    /// Round 0, first session.
+    First,
+    /// The round in which subdivisions are created.
+    Subdivisions,
+    /// The session that creates this site.
+    Site(Hco),
+    /// The users round.
+    Users,
+    /// The round after the users.
+    Functions,
+    /// The last round.
+    Late,
+}
+
+/// A write with its place, before sessions exist.
+#[derive(Clone, Debug)]
+struct Work {
+    change: usize,
+    slot: Slot,
+    /// Order inside a session, see [`rank`].
+    rank: u8,
+    write: StepWrite,
+}
+
+/// The order of writes inside a session: the deletions that clear the way (wrong-level
+/// users, then a moved site's users and the site), managers and the capacity, updates,
+/// structure (subdivisions, then the site), users (a renamed user's old record first),
+/// functions, and the leftovers children first (users, sites, subdivisions, managers).
+fn rank(slot: &Slot, write: &StepWrite) -> u8 {
+    match (slot, write) {
+        (_, StepWrite::DesignateMainAccessManager { .. }) => 0,
+        (Slot::First, StepWrite::DeleteUser { .. }) => 0,
+        (Slot::Site(_), StepWrite::DeleteUser { .. }) => 1,
+        (Slot::Site(_), StepWrite::DeleteSite { .. }) => 2,
+        (Slot::Late, StepWrite::DeleteUser { .. }) => 11,
+        (Slot::Late, StepWrite::DeleteSite { .. }) => 12,
+        (Slot::Late, StepWrite::DeleteSubdivision { .. }) => 13,
+        (Slot::Late, StepWrite::RemoveAccessManager { .. }) => 14,
+        (_, StepWrite::RemoveAccessManager { .. } | StepWrite::AddAccessManager { .. }) => 3,
+        (_, StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. }) => 4,
+        (_, StepWrite::CreateSubdivision { .. }) => 6,
+        (_, StepWrite::CreateSite { .. }) => 7,
+        (Slot::Users, StepWrite::DeleteUser { .. }) => 8,
+        (_, StepWrite::CreateUser { .. }) => 9,
+        (Slot::Functions, StepWrite::SetFunctions { .. }) => 10,
+        _ => 5,
+    }
+}
+
+fn details(u: &UserValue) -> UserDetails {
+    UserDetails {
+        last_name: u.last_name.clone(),
+        first_name: u.first_name.clone(),
+        title: u.title.clone(),
+        language: u.language,
+        email: u.email.clone(),
+        local_email: u.local_email.clone(),
+    }
+}
+
+fn local_admin(a: &LiveAdministrator) -> Option<Insz> {
+    a.insz().copied()
+}
+
+/// The writes that carry out one change, each with its slot.
+fn writes_for(
+    index: usize,
+    c: &Change,
+    replaced_sites: &BTreeSet<Hco>,
+    has_account: &BTreeSet<Insz>,
+) -> Vec<Work> {
+    let kbo = c.kbo;
+    let mut out = Vec::new();
+    let mut push = |slot: Slot, write: StepWrite| {
+        out.push(Work {
+            change: index,
+            rank: rank(&slot, &write),
+            slot,
+            write,
+        })
+    };
+    match (&c.object, &c.before, &c.after) {
+        (Object::MainAccessManager { .. }, _, Some(ObjectValue::MainAccessManager(d)))
+            if c.kind == ChangeKind::Create =>
+        {
+            push(
+                Slot::Designation,
+                StepWrite::DesignateMainAccessManager {
+                    kbo,
+                    main_access_manager: d.main_access_manager.clone(),
+                    legal_representative: d.legal_representative.clone(),
+                },
+            );
+        }
+        (Object::AccessManager { insz }, before, after) => {
+            if before.is_some() {
+                let slot = if c.kind == ChangeKind::Delete {
+                    Slot::Late
+                } else {
+                    Slot::First
+                };
+                push(slot, StepWrite::RemoveAccessManager { kbo, insz: *insz });
+            }
+            if let Some(ObjectValue::AccessManager(am)) = after {
+                push(
+                    Slot::First,
+                    StepWrite::AddAccessManager {
+                        kbo,
+                        access_manager: am.clone(),
+                    },
+                );
+            }
+        }
+        (Object::Capacity { kind }, before, Some(ObjectValue::Capacity(a))) => {
+            let kind = *kind;
+            match before {
+                None => push(
+                    Slot::First,
+                    StepWrite::ActivateCapacity {
+                        kbo,
+                        kind,
+                        email: a.email.clone(),
+                        local_administrator: local_admin(&a.local_administrator),
+                        applications: a.applications.clone(),
+                    },
+                ),
+                Some(ObjectValue::Capacity(b)) => {
+                    if b.email != a.email || b.local_administrator != a.local_administrator {
+                        push(
+                            Slot::First,
+                            StepWrite::UpdateCapacity {
+                                kbo,
+                                kind,
+                                email: a.email.clone(),
+                                local_administrator: local_admin(&a.local_administrator),
+                            },
+                        );
+                    }
+                    let target = WriteTarget::Capacity { kbo, kind };
+                    set_apps_active(
+                        &mut push,
+                        target,
+                        (&b.applications, b.active),
+                        (&a.applications, a.active),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+        (Object::Subdivision { hco }, before, after) => match (before, after) {
+            (None, Some(ObjectValue::Subdivision(a))) => push(
+                Slot::Subdivisions,
+                StepWrite::CreateSubdivision {
+                    kbo,
+                    kind: a.capacity,
+                    hco: hco.clone(),
+                    name: a.name.clone(),
+                    email: a.email.clone(),
+                    administrator: a.administrator.clone(),
+                    applications: a.applications.clone(),
+                },
+            ),
+            (Some(ObjectValue::Subdivision(b)), Some(ObjectValue::Subdivision(a))) => {
+                if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
+                    push(
+                        Slot::First,
+                        StepWrite::UpdateSubdivision {
+                            hco: hco.clone(),
+                            name: a.name.clone(),
+                            email: a.email.clone(),
+                            administrator: a.administrator.clone(),
+                        },
+                    );
+                }
+                set_apps_active(
+                    &mut push,
+                    WriteTarget::Subdivision { hco: hco.clone() },
+                    (&b.applications, b.active),
+                    (&a.applications, a.active),
+                );
+            }
+            (Some(_), None) => push(
+                Slot::Late,
+                StepWrite::DeleteSubdivision { hco: hco.clone() },
+            ),
+            _ => {}
+        },
+        (Object::Site { hco }, before, after) => {
+            let create = |a: &crate::model::SiteValue| StepWrite::CreateSite {
+                subdivision: a.subdivision.clone(),
+                hco: hco.clone(),
+                name: a.name.clone(),
+                email: a.email.clone(),
+                administrator: a.administrator.clone(),
+                applications: a.applications.clone(),
+            };
+            match (c.kind, before, after) {
+                (ChangeKind::Create, _, Some(ObjectValue::Site(a))) => {
+                    push(Slot::Site(hco.clone()), create(a));
+                }
+                (ChangeKind::Replace, _, Some(ObjectValue::Site(a))) => {
+                    push(
+                        Slot::Site(hco.clone()),
+                        StepWrite::DeleteSite { hco: hco.clone() },
+                    );
+                    push(Slot::Site(hco.clone()), create(a));
+                }
+                (ChangeKind::Update, Some(ObjectValue::Site(b)), Some(ObjectValue::Site(a))) => {
+                    if b.name != a.name || b.email != a.email || b.administrator != a.administrator
+                    {
+                        push(
+                            Slot::First,
+                            StepWrite::UpdateSite {
+                                hco: hco.clone(),
+                                name: a.name.clone(),
+                                email: a.email.clone(),
+                                administrator: a.administrator.clone(),
+                            },
+                        );
+                    }
+                    set_apps_active(
+                        &mut push,
+                        WriteTarget::Site { hco: hco.clone() },
+                        (&b.applications, b.active),
+                        (&a.applications, a.active),
+                    );
+                }
+                (ChangeKind::Delete, _, _) => {
+                    push(Slot::Late, StepWrite::DeleteSite { hco: hco.clone() })
+                }
+                _ => {}
+            }
+        }
+        (Object::User { level, insz }, before, after) => {
+            let insz = *insz;
+            let on_replaced_site = level.site().filter(|h| replaced_sites.contains(*h));
+            let delete = StepWrite::DeleteUser {
+                level: level.clone(),
+                insz,
+            };
+            let create = |push: &mut dyn FnMut(Slot, StepWrite), a: &UserValue| {
+                push(
+                    Slot::Users,
+                    StepWrite::CreateUser {
+                        level: level.clone(),
+                        user: PlannedUser {
+                            insz,
+                            username: a.username.clone(),
+                            details: details(a),
+                            active: a.active,
+                            applications: a.applications.clone(),
+                            functions: BTreeSet::new(),
+                            password: if has_account.contains(&insz) {
+                                None
+                            } else {
+                                a.password.clone()
+                            },
+                        },
+                    },
+                );
+                if !a.functions.is_empty() {
+                    push(
+                        Slot::Functions,
+                        StepWrite::SetFunctions {
+                            level: level.clone(),
+                            insz,
+                            functions: a.functions.clone(),
+                        },
+                    );
+                }
+            };
+            match (c.kind, before, after) {
+                (ChangeKind::Create, _, Some(ObjectValue::User(a))) => create(&mut push, a),
+                (ChangeKind::Replace, _, Some(ObjectValue::User(a))) => {
+                    match on_replaced_site {
+                        Some(site) => push(Slot::Site(site.clone()), delete),
+                        None => push(Slot::Users, delete),
+                    }
+                    create(&mut push, a);
+                }
+                (ChangeKind::Update, Some(ObjectValue::User(b)), Some(ObjectValue::User(a))) => {
+                    if details(a) != details(b) {
+                        push(
+                            Slot::First,
+                            StepWrite::UpdateUser {
+                                level: level.clone(),
+                                insz,
+                                details: details(a),
+                            },
+                        );
+                    }
+                    set_apps_active(
+                        &mut push,
+                        WriteTarget::User {
+                            level: level.clone(),
+                            insz,
+                        },
+                        (&b.applications, b.active),
+                        (&a.applications, a.active),
+                    );
+                    if a.functions != b.functions {
+                        push(
+                            Slot::First,
+                            StepWrite::SetFunctions {
+                                level: level.clone(),
+                                insz,
+                                functions: a.functions.clone(),
+                            },
+                        );
+                    }
+                }
+                (ChangeKind::Delete, _, _) => match (on_replaced_site, c.cause) {
+                    (Some(site), _) => push(Slot::Site(site.clone()), delete),
+                    (None, Some(Cause::WrongLevel)) => push(Slot::First, delete),
+                    (None, _) => push(Slot::Late, delete),
+                },
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn set_apps_active(
+    push: &mut dyn FnMut(Slot, StepWrite),
+    target: WriteTarget,
+    before: (&crate::model::Applications, bool),
+    after: (&crate::model::Applications, bool),
+) {
+    if before.0 != after.0 {
+        push(
+            Slot::First,
+            StepWrite::SetApplications {
+                target: target.clone(),
+                applications: after.0.clone(),
+            },
+        );
+    }
+    if before.1 != after.1 {
+        push(
+            Slot::First,
+            StepWrite::SetActive {
+                target,
+                active: after.1,
+            },
+        );
+    }
+}
+
+/// The people with a visible account (a user record or an administrator account):
+/// their new user records need no password.
+fn accounts(live: Option<&LiveState>) -> BTreeSet<Insz> {
+    let mut out = BTreeSet::new();
+    let Some(l) = live else { return out };
+    for cap in &l.enterprise.capacities {
+        out.extend(cap.wrong_level_users.iter().map(|u| u.insz));
+        for sub in &cap.subdivisions {
+            out.extend(sub.wrong_level_users.iter().map(|u| u.insz));
+            if let LiveAdministrator::Account { insz, .. } = &sub.administrator {
+                out.insert(*insz);
+            }
+            for site in &sub.sites {
+                out.extend(site.users.iter().map(|u| u.insz));
+                if let LiveAdministrator::Account { insz, .. } = &site.administrator {
+                    out.insert(*insz);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A stable step id: a digest of the enterprise and the write.
+fn step_id(kbo: &crate::model::Kbo, write: &StepWrite) -> StepId {
+    let mut h = Sha256::new();
+    h.update(kbo.compact().as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(write).unwrap_or_default());
+    let digest = hex::encode(h.finalize());
+    StepId(format!(
+        "{}-{}",
+        write.kind().replace('_', "-"),
+        &digest[..16]
+    ))
+}
+
+/// Where the structure and the users go: the round (and session within it) of every
+/// new site, and the users' and functions' rounds.
+#[derive(Clone, Debug, Default)]
+struct Layout {
+    site_at: BTreeMap<Hco, (usize, usize)>,
+    sites_in: BTreeMap<usize, usize>,
+    users_round: usize,
+    functions_round: usize,
+}
+
+/// What the layout needs to know about an enterprise's writes.
+struct Needs<'a> {
+    /// New sites with the first round their subdivision is visible in.
+    sites: &'a [(usize, Hco)],
+    /// New sites that get new users.
+    sites_with_users: &'a BTreeSet<Hco>,
+    /// The subdivisions' round, if any are created.
+    sub_round: Option<usize>,
+    /// Whether round 0 has work of its own.
+    first: bool,
+    /// Whether users are created, and functions set for them.
+    users: bool,
+    functions: bool,
+    /// Sessions per person.
+    k: usize,
+}
+
+impl Layout {
+    /// Sites as early as possible, at most `k` per round, except `reserved`, which is
+    /// created alone after every other structure so that the users can follow it in the
+    /// same session.
+    fn new(n: &Needs<'_>, reserved: Option<&Hco>) -> Layout {
+        let mut l = Layout::default();
+        let place = |l: &mut Layout, hco: &Hco, from: usize, k: usize| {
+            let mut r = from;
+            while l.sites_in.get(&r).copied().unwrap_or(0) >= k {
+                r += 1;
+            }
+            let slot = l.sites_in.entry(r).or_insert(0);
+            l.site_at.insert(hco.clone(), (r, *slot));
+            *slot += 1;
+        };
+        for (available, hco) in n.sites.iter().filter(|(_, h)| Some(h) != reserved) {
+            place(&mut l, hco, *available, n.k);
+        }
+        let last_other = l.site_at.values().map(|(r, _)| *r).chain(n.sub_round).max();
+        if let Some(hco) = reserved
+            && let Some((available, _)) = n.sites.iter().find(|(_, h)| h == hco)
+        {
+            let from = last_other.map_or(*available, |r| (r + 1).max(*available));
+            place(&mut l, hco, from, 1);
+        }
+        let last_structure = l.site_at.values().map(|(r, _)| *r).chain(n.sub_round).max();
+        l.users_round = match last_structure {
+            None => 0,
+            Some(last) => {
+                // Users may follow the structure in the last structure session when
+                // that round has one session and creates no site they go on.
+                let single = l.sites_in.get(&last).copied().unwrap_or(0) <= 1;
+                let on_new = l
+                    .site_at
+                    .iter()
+                    .any(|(hco, (r, _))| *r == last && n.sites_with_users.contains(hco));
+                if single && !on_new { last } else { last + 1 }
+            }
+        };
+        l.functions_round = l.users_round + 1;
+        l
+    }
+
+    /// The number of sessions this layout takes.
+    fn sessions(&self, n: &Needs<'_>) -> (usize, usize) {
+        let mut rounds: BTreeSet<usize> = self.sites_in.keys().copied().collect();
+        rounds.extend(n.sub_round);
+        if n.first {
+            rounds.insert(0);
+        }
+        if n.users {
+            rounds.insert(self.users_round);
+        }
+        if n.functions {
+            rounds.insert(self.functions_round);
+        }
+        let sessions = rounds
+            .iter()
+            .map(|r| self.sites_in.get(r).copied().unwrap_or(0).max(1))
+            .sum();
+        (sessions, rounds.len())
+    }
+}
+
+/// The rounds of an enterprise's writes after the gate: round → sessions → writes.
+fn schedule(
+    works: Vec<Work>,
+    site_parent_new: &BTreeMap<Hco, bool>,
+    cap_new: bool,
+    k: usize,
+) -> Vec<Vec<Vec<Work>>> {
+    let cv = usize::from(cap_new);
+    let mut sites: Vec<(usize, Hco)> = site_parent_new
+        .iter()
+        .map(|(hco, parent_new)| (if *parent_new { cv + 1 } else { 0 }, hco.clone()))
+        .collect();
+    sites.sort();
+    let sites_with_users: BTreeSet<Hco> = works
+        .iter()
+        .filter_map(|w| match &w.write {
+            StepWrite::CreateUser {
+                level: UserLevel::Site { hco },
+                ..
+            } if site_parent_new.contains_key(hco) => Some(hco.clone()),
+            _ => None,
+        })
+        .collect();
+    let has = |s: &Slot| works.iter().any(|w| w.slot == *s);
+    let needs = Needs {
+        sites: &sites,
+        sites_with_users: &sites_with_users,
+        sub_round: has(&Slot::Subdivisions).then_some(cv),
+        first: has(&Slot::First),
+        users: has(&Slot::Users),
+        functions: has(&Slot::Functions),
+        k: k.max(1),
+    };
+    // A site without new users, created last and alone, can carry the users' session;
+    // the latest-available such site is the one that costs nothing elsewhere.
+    let reservable = sites
+        .iter()
+        .rev()
+        .find(|(_, h)| !sites_with_users.contains(h))
+        .map(|(_, h)| h.clone());
+    let plain = Layout::new(&needs, None);
+    let layout = match reservable.filter(|_| needs.users) {
+        Some(r) => {
+            let reserved = Layout::new(&needs, Some(&r));
+            if reserved.sessions(&needs) < plain.sessions(&needs) {
+                reserved
+            } else {
+                plain
+            }
+        }
+        None => plain,
+    };
+
+    let mut last = 0;
+    let mut placed: Vec<(usize, usize, Work)> = Vec::new();
+    let mut late = Vec::new();
+    for w in works {
+        let (round, session) = match &w.slot {
+            Slot::Designation => continue,
+            Slot::First => (0, 0),
+            Slot::Subdivisions => (cv, 0),
+            Slot::Site(hco) => layout.site_at.get(hco).copied().unwrap_or((0, 0)),
+            Slot::Users => (layout.users_round, 0),
+            Slot::Functions => (layout.functions_round, 0),
+            Slot::Late => {
+                late.push(w);
+                continue;
+            }
+        };
+        last = last.max(round);
+        placed.push((round, session, w));
+    }
+    if !late.is_empty() {
+        // Leftovers go with the last round's first session, unless a subdivision is
+        // deleted there while a parallel session of that round still deletes a moved
+        // site (which may hang under it): the subdivision must wait for it.
+        let races = late
+            .iter()
+            .any(|w| matches!(w.write, StepWrite::DeleteSubdivision { .. }))
+            && placed.iter().any(|(r, session, w)| {
+                *r == last && *session > 0 && matches!(w.write, StepWrite::DeleteSite { .. })
+            });
+        if races {
+            last += 1;
+        }
+        placed.extend(late.into_iter().map(|w| (last, 0, w)));
+    }
+    let mut rounds: BTreeMap<usize, BTreeMap<usize, Vec<Work>>> = BTreeMap::new();
+    for (r, s, w) in placed {
+        rounds.entry(r).or_default().entry(s).or_default().push(w);
+    }
+    rounds
+        .into_values()
+        .map(|sessions| {
+            sessions
+                .into_values()
+                .map(|mut ws| {
+                    ws.sort_by_key(|w| (w.rank, w.change));
+                    ws
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A few words on what a session does.
+fn purpose(works: &[Work]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut add = |s: String| {
+        if !parts.contains(&s) {
+            parts.push(s);
+        }
+    };
+    for w in works {
+        let s = match &w.write {
+            StepWrite::DesignateMainAccessManager { .. } => {
+                "designation of the main access manager".into()
+            }
+            StepWrite::AddAccessManager { .. } | StepWrite::RemoveAccessManager { .. }
+                if w.rank == 3 =>
+            {
+                "access managers".into()
+            }
+            StepWrite::ActivateCapacity { .. } => "capacity".into(),
+            StepWrite::CreateSubdivision { .. } => "subdivisions".into(),
+            StepWrite::CreateSite { hco, .. } => format!("site {hco}"),
+            StepWrite::CreateUser { .. } => "users".into(),
+            StepWrite::SetFunctions { .. } if w.rank == 10 => "functions of the new users".into(),
+            StepWrite::DeleteUser { .. } if w.rank == 0 => "wrong-level users".into(),
+            _ if w.rank >= 11 => "leftovers".into(),
+            _ if w.rank == 1 || w.rank == 2 => "clearing the way".into(),
+            _ => "changes".into(),
+        };
+        add(s);
+    }
+    parts.join(", ")
+}
+
+fn round_label(n: usize, parallel: usize, i: usize) -> String {
+    if parallel > 1 {
+        let letter = char::from(b'a' + (i % 26) as u8);
+        format!("{n}{letter}")
+    } else {
+        n.to_string()
+    }
+}
+
+fn plan_enterprise(
+    e: &EnterpriseDiff,
+    live: Option<&LiveState>,
+    actor: Option<&Insz>,
+    limits: &PlanLimits,
+    findings: &mut Vec<Finding>,
+) -> EnterprisePlan {
+    let kbo = e.kbo;
+    let changes = e.changes.clone();
+    let replaced_sites: BTreeSet<Hco> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Replace)
+        .filter_map(|c| match &c.object {
+            Object::Site { hco } => Some(hco.clone()),
+            _ => None,
+        })
+        .collect();
+    let has_account = accounts(live);
+    let works: Vec<Work> = changes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| writes_for(i, c, &replaced_sites, &has_account))
+        .collect();
+
+    // Where every site hangs (live or desired), for authority and visibility.
+    let mut parent: BTreeMap<Hco, Hco> = BTreeMap::new();
+    if let Some(l) = live {
+        for sub in l.enterprise.capacities.iter().flat_map(|c| &c.subdivisions) {
+            for site in &sub.sites {
+                parent.insert(site.hco.clone(), sub.hco.clone());
+            }
+        }
+    }
+    for c in &changes {
+        if let (Object::Site { hco }, Some(ObjectValue::Site(v))) = (&c.object, &c.after) {
+            parent.insert(hco.clone(), v.subdivision.clone());
+        }
+    }
+    let new_subdivisions: BTreeSet<Hco> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .filter_map(|c| match &c.object {
+            Object::Subdivision { hco } => Some(hco.clone()),
+            _ => None,
+        })
+        .collect();
+    let cap_new = changes
+        .iter()
+        .any(|c| c.kind == ChangeKind::Create && matches!(c.object, Object::Capacity { .. }));
+    let site_parent_new: BTreeMap<Hco, bool> = works
+        .iter()
+        .filter_map(|w| match &w.write {
+            StepWrite::CreateSite {
+                subdivision, hco, ..
+            } => Some((hco.clone(), new_subdivisions.contains(subdivision))),
+            _ => None,
+        })
+        .collect();
+
+    if let Some(actor) = actor {
+        check_authority(e, live, actor, &changes, &works, &parent, findings);
+    }
+    check_administrators(e, &changes, &works, findings);
+
+    let mut phases = Vec::new();
+    let mut label = 1usize;
+    let make_session = |label: String, ws: Vec<Work>| Session {
+        purpose: purpose(&ws),
+        label,
+        steps: ws
+            .into_iter()
+            .map(|w| Step {
+                id: step_id(&kbo, &w.write),
+                change: w.change,
+                write: w.write,
+            })
+            .collect(),
+    };
+    let designation: Vec<Work> = works
+        .iter()
+        .filter(|w| w.slot == Slot::Designation)
+        .cloned()
+        .collect();
+    let mut gates = 0;
+    if !designation.is_empty() {
+        phases.push(Phase::Sessions {
+            sessions: vec![make_session(label.to_string(), designation)],
+        });
+        label += 1;
+    }
+    match &e.htb_status {
+        HtbStatus::Validated => {}
+        HtbStatus::Pending { ticket } => {
+            gates += 1;
+            phases.push(Phase::Gate {
+                ticket: Some(ticket.clone()),
+                expected_ms: limits.gate_ms,
+            });
+        }
+        HtbStatus::None => {
+            gates += 1;
+            phases.push(Phase::Gate {
+                ticket: None,
+                expected_ms: limits.gate_ms,
+            });
+        }
+    }
+    let k = usize::try_from(limits.sessions_per_person).unwrap_or(1);
+    for round in schedule(works.clone(), &site_parent_new, cap_new, k) {
+        let n = round.len();
+        let sessions = round
+            .into_iter()
+            .enumerate()
+            .map(|(i, ws)| make_session(round_label(label, n, i), ws))
+            .collect();
+        phases.push(Phase::Sessions { sessions });
+        label += 1;
+    }
+    let notices = notices(&changes);
+    if !notices.is_empty() {
+        phases.push(Phase::Notices { notices });
+    }
+    let touches_users = works.iter().any(|w| w.write.touches_user());
+    if touches_users {
+        phases.push(Phase::Propagation {
+            wait_ms: limits.propagation_delay_ms,
+        });
+    }
+    // A gate with nothing behind it (an enterprise that only waits) is still shown.
+    let estimate = estimate(&phases, limits, gates);
+    EnterprisePlan {
+        kbo,
+        name: e.name.clone(),
+        changes,
+        phases,
+        estimate,
+    }
+}
+
+/// Every change some write of which is outside the actor's authority, as an error.
+fn check_authority(
+    e: &EnterpriseDiff,
+    live: Option<&LiveState>,
+    actor: &Insz,
+    changes: &[Change],
+    works: &[Work],
+    parent: &BTreeMap<Hco, Hco>,
+    findings: &mut Vec<Finding>,
+) {
+    let roles = Roles::of(actor, live, &e.declared_htb);
+    let parent_of = |h: &Hco| parent.get(h).cloned();
+    let mut reported = BTreeSet::new();
+    for w in works {
+        let scope = scope_of(&w.write, &parent_of);
+        let allowed = match (&scope, &w.write) {
+            (
+                Scope::Designation,
+                StepWrite::DesignateMainAccessManager {
+                    main_access_manager,
+                    legal_representative,
+                    ..
+                },
+            ) => *actor == main_access_manager.insz || *actor == legal_representative.insz,
+            _ => roles.holds(&scope, &parent_of),
+        };
+        if !allowed && reported.insert(w.change) {
+            let c = &changes[w.change];
+            findings.push(
+                Finding::error(
+                    "plan::not_authorised",
+                    Some(e.kbo),
+                    format!(
+                        "{} {} of {}: the acting person {} may not do this; it needs {}",
+                        c.kind.verb(),
+                        object_words(&c.object, c.username()),
+                        e.kbo,
+                        actor,
+                        scope.holders()
+                    ),
+                )
+                .about(c.object.clone()),
+            );
+        }
+    }
+}
+
+/// The registry takes `self` or an account as a subdivision or site administrator.
+fn check_administrators(
+    e: &EnterpriseDiff,
+    changes: &[Change],
+    works: &[Work],
+    findings: &mut Vec<Finding>,
+) {
+    let mut reported = BTreeSet::new();
+    for w in works {
+        let admin = match &w.write {
+            StepWrite::CreateSubdivision { administrator, .. }
+            | StepWrite::UpdateSubdivision { administrator, .. }
+            | StepWrite::CreateSite { administrator, .. }
+            | StepWrite::UpdateSite { administrator, .. } => Some(administrator),
+            _ => None,
+        };
+        if let Some(LiveAdministrator::Person { .. }) = admin
+            && reported.insert(w.change)
+        {
+            let c = &changes[w.change];
+            findings.push(
+                Finding::error(
+                    "plan::administrator_form",
+                    Some(e.kbo),
+                    format!(
+                        "{}: a subdivision or site administrator is `self` or an account (username, insz, names, email, language) in the registry, not a bare INSZ",
+                        object_words(&c.object, None)
+                    ),
+                )
+                .about(c.object.clone()),
+            );
+        }
+    }
+}
+
+/// Words for an object without personal data: `site 71977101`, `user jdoe on site …`.
+pub fn object_words(o: &Object, username: Option<&crate::model::Username>) -> String {
+    match o {
+        Object::MainAccessManager { insz } => format!("main access manager {insz}"),
+        Object::AccessManager { insz } => format!("access manager {insz}"),
+        Object::Capacity { kind } => format!("capacity {kind}"),
+        Object::Subdivision { hco } => format!("subdivision {hco}"),
+        Object::Site { hco } => format!("site {hco}"),
+        Object::User { level, insz } => match username {
+            Some(u) => format!("user {u} on {level}"),
+            None => format!("user {insz} on {level}"),
+        },
+    }
+}
+
+/// R9: every site whose head radiologist is new there.
+fn notices(changes: &[Change]) -> Vec<HeadRadiologistNotice> {
+    let head = |v: &Option<ObjectValue>| match v {
+        Some(ObjectValue::User(u)) => u.functions.contains(&Function::HeadRadiologist),
+        _ => false,
+    };
+    let mut out: Vec<HeadRadiologistNotice> = changes
+        .iter()
+        .filter(|c| c.kind != ChangeKind::Delete)
+        .filter_map(|c| match (&c.object, &c.after) {
+            (
+                Object::User {
+                    level: UserLevel::Site { hco },
+                    insz,
+                },
+                Some(ObjectValue::User(u)),
+            ) if head(&c.after) && (c.kind == ChangeKind::Replace || !head(&c.before)) => {
+                Some(HeadRadiologistNotice {
+                    site: hco.clone(),
+                    insz: *insz,
+                    username: u.username.clone(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.site, &a.username).cmp(&(&b.site, &b.username)));
+    out
+}
+
+/// The critical path: per round the busiest session's requests (log-in, writes,
+/// log-out), a processing delay per barrier, the propagation wait at the end.
+fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
+    let mut est = Estimate {
+        gates,
+        gate_ms: u64::from(gates) * limits.gate_ms,
+        ..Estimate::default()
+    };
+    let mut propagation = 0;
+    for p in phases {
+        match p {
+            Phase::Sessions { sessions } => {
+                let busiest = sessions.iter().map(|s| s.steps.len()).max().unwrap_or(0);
+                est.chain_sessions += 1;
+                est.barriers += 1;
+                est.requests += u32::try_from(busiest + 2).unwrap_or(u32::MAX);
+            }
+            Phase::Propagation { wait_ms } => propagation = *wait_ms,
+            Phase::Gate { .. } | Phase::Notices { .. } => {}
+        }
+    }
+    est.ready_ms = u64::from(est.requests) * limits.request_ms
+        + u64::from(est.barriers) * limits.processing_delay_ms
+        + propagation;
+    est
+}
+
+/// A lower bound on the sessions any order obeying R1–R3 and R7 needs for an
+/// enterprise's changes, computed from the changes alone (see the module docs for the
+/// argument): the designation; one session per new site (R2); the site-free sessions
+/// before the first site can be created (the capacity's, then the first subdivisions');
+/// after the last site, the users' session (unless a site without new users can carry
+/// it) and the functions' session (S4.9). Without new sites it is the length of the
+/// dependency chain capacity → subdivisions → users → functions. The planner meets it
+/// whenever every new site gets new users, which validation expects of a unit (its head
+/// radiologist).
+pub fn session_lower_bound(e: &EnterpriseDiff) -> u32 {
+    let created = |c: &Change| matches!(c.kind, ChangeKind::Create | ChangeKind::Replace);
+    let designation = u32::from(e.changes.iter().any(|c| {
+        c.kind == ChangeKind::Create && matches!(c.object, Object::MainAccessManager { .. })
+    }));
+    let cap_new = e
+        .changes
+        .iter()
+        .any(|c| c.kind == ChangeKind::Create && matches!(c.object, Object::Capacity { .. }));
+    let new_subs: BTreeSet<&Hco> = e
+        .changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .filter_map(|c| match &c.object {
+            Object::Subdivision { hco } => Some(hco),
+            _ => None,
+        })
+        .collect();
+    let new_sites: BTreeMap<&Hco, &Change> = e
+        .changes
+        .iter()
+        .filter(|c| created(c))
+        .filter_map(|c| match &c.object {
+            Object::Site { hco } => Some((hco, c)),
+            _ => None,
+        })
+        .collect();
+    let new_users: Vec<&Change> = e
+        .changes
+        .iter()
+        .filter(|c| created(c) && matches!(c.object, Object::User { .. }))
+        .collect();
+    let functions = u32::from(
+        new_users
+            .iter()
+            .any(|c| matches!(&c.after, Some(ObjectValue::User(u)) if !u.functions.is_empty())),
+    );
+    // Writes that need a session of their own when nothing else is planned: anything
+    // but the designation, sites and new users.
+    let other = e.changes.iter().any(|c| match c.object {
+        Object::MainAccessManager { .. } => false,
+        Object::Site { .. } | Object::User { .. } => !created(c),
+        _ => true,
+    });
+    let sub_depth = if new_subs.is_empty() {
+        0
+    } else {
+        1 + u32::from(cap_new)
+    };
+    if new_sites.is_empty() {
+        let base = sub_depth.max(u32::from(other || cap_new));
+        let chain = if new_users.is_empty() {
+            0
+        } else {
+            // Users may follow the last subdivisions in their session (R3 holds).
+            sub_depth.max(1) + functions
+        };
+        return designation + base.max(chain);
+    }
+    let earliest_site = new_sites
+        .values()
+        .map(|c| match &c.after {
+            Some(ObjectValue::Site(s)) if new_subs.contains(&s.subdivision) => sub_depth,
+            _ => 0,
+        })
+        .min()
+        .unwrap_or(0);
+    let has_users = |site: &Hco| {
+        new_users
+            .iter()
+            .any(|c| matches!(&c.object, Object::User { level: UserLevel::Site { hco }, .. } if hco == site))
+    };
+    let after_sites = if new_users.is_empty() {
+        0
+    } else if new_sites.keys().all(|h| has_users(h)) {
+        1 + functions
+    } else {
+        functions
+    };
+    designation + u32::try_from(new_sites.len()).unwrap_or(u32::MAX) + earliest_site + after_sites
+}
+
+#[cfg(test)]
+mod tests;

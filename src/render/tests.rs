@@ -1,0 +1,226 @@
+//! Renderer unit tests: masking, colour, word diffs, the summary, Markdown parts and
+//! the committed JSON Schema.
+
+use super::*;
+use crate::diff::tests::{SMALL, applied, desired, insz};
+use crate::model::{DesiredState, LiveState, PlanLimits};
+
+const HTB: &str = "82.12.09-263.12";
+
+fn from_nothing(want: &DesiredState) -> (Plan, Vec<LiveState>) {
+    let mut live = applied(want);
+    live[0].enterprise.capacities.clear();
+    live[0].enterprise.access_managers.clear();
+    let plan = crate::plan::plan(want, &live, Some(insz(HTB)), &PlanLimits::default());
+    (plan, live)
+}
+
+fn all_outputs(plan: &Plan, opts: &RenderOptions) -> Vec<String> {
+    let mut out = vec![text::render(plan, opts), json::render(plan, opts)];
+    out.extend(markdown::render(plan, opts));
+    out
+}
+
+#[test]
+fn national_numbers_are_masked_unless_asked_for() {
+    let want = desired(SMALL);
+    let (plan, _) = from_nothing(&want);
+    let full = [
+        "82.12.09-263.12",
+        "82120926312",
+        "73.02.26-099.86",
+        "73022609986",
+    ];
+    for out in all_outputs(&plan, &RenderOptions::default()) {
+        for number in full {
+            assert!(!out.contains(number), "{number} shown in:\n{out}");
+        }
+        assert!(out.contains("**.**.**-**9.86"));
+    }
+    let shown = RenderOptions {
+        show_personal_data: true,
+        ..RenderOptions::default()
+    };
+    for out in all_outputs(&plan, &shown) {
+        assert!(out.contains("73.02.26-099.86"), "{out}");
+    }
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let want = desired(SMALL);
+    let (plan, _) = from_nothing(&want);
+    let plain = text::render(&plan, &RenderOptions::default());
+    assert!(!plain.contains('\x1b'));
+    let colour = RenderOptions {
+        colour: true,
+        ..RenderOptions::default()
+    };
+    assert!(text::render(&plan, &colour).contains("\x1b[32m+\x1b[0m"));
+    // JSON and Markdown never carry escape codes.
+    assert!(!json::render(&plan, &colour).contains('\x1b'));
+    assert!(
+        markdown::render(&plan, &colour)
+            .iter()
+            .all(|p| !p.contains('\x1b'))
+    );
+}
+
+#[test]
+fn updates_show_a_word_diff() {
+    let plain = RenderOptions::default();
+    let text = |s: &str| FieldValue::Text(s.into());
+    assert_eq!(
+        field_update(
+            &text("Campus Menen"),
+            &text("Campus Menen - Mammografie"),
+            &plain
+        ),
+        "\"Campus Menen{+ - Mammografie+}\""
+    );
+    assert_eq!(
+        field_update(&text("Campus Menen Oud"), &text("Campus Menen"), &plain),
+        "\"Campus Menen[- Oud-]\""
+    );
+    assert_eq!(
+        field_update(&text("a@x.example"), &text("b@x.example"), &plain),
+        "\"a@x.example\" → \"b@x.example\""
+    );
+    let list = |items: &[&str]| FieldValue::List(items.iter().map(|s| s.to_string()).collect());
+    assert_eq!(
+        field_update(
+            &list(&["heracles"]),
+            &list(&["heracles", "ehealthbox"]),
+            &plain
+        ),
+        "[heracles, {+ehealthbox+}]"
+    );
+    assert_eq!(
+        field_update(&FieldValue::Flag(true), &FieldValue::Flag(false), &plain),
+        "true → false"
+    );
+    let colour = RenderOptions {
+        colour: true,
+        ..plain
+    };
+    assert!(field_update(&text("a b"), &text("a c"), &colour).contains("\x1b[31m"));
+}
+
+#[test]
+fn the_summary_line() {
+    let want = desired(SMALL);
+    let (plan, live) = from_nothing(&want);
+    assert_eq!(
+        summary(&plan),
+        "Plan: 9 to create, 0 to change, 0 to delete; 6 log-outs; ready in about 21 min"
+    );
+    let none = crate::plan::plan(
+        &want,
+        &applied(&want),
+        Some(insz(HTB)),
+        &PlanLimits::default(),
+    );
+    assert_eq!(
+        summary(&none),
+        "No changes. The registry matches the desired state."
+    );
+    drop(live);
+    assert_eq!(duration(59_999), "under 1 min");
+    assert_eq!(duration(60_000), "1 min");
+    assert_eq!(duration(2 * 3_600_000 + 5 * 60_000), "2 h 5 min");
+    assert_eq!(duration(48 * 3_600_000), "48 h");
+}
+
+#[test]
+fn passwords_cannot_appear_only_where_they_are_read() {
+    let want = desired(SMALL);
+    let (plan, _) = from_nothing(&want);
+    let out = text::render(&plan, &RenderOptions::default());
+    assert!(out.contains("(sensitive: read at apply time from environment variable CSAM_PW_BART)"));
+}
+
+#[test]
+fn a_large_plan_is_split_into_comments_below_the_limit() {
+    // 60 enterprises like the small one: far beyond one comment.
+    let mut want = desired(SMALL);
+    let template = want.enterprises[0].clone();
+    want.enterprises.clear();
+    let mut live = Vec::new();
+    for i in 0..60u64 {
+        let first_eight = 10_000_000 + i;
+        let kbo = crate::model::Kbo::parse(&format!(
+            "{first_eight:08}{:02}",
+            crate::model::kbo_check(first_eight)
+        ))
+        .expect("kbo");
+        let mut e = template.clone();
+        e.kbo = kbo;
+        want.enterprises.push(e);
+        let mut l = applied(&DesiredState {
+            enterprises: vec![want.enterprises[i as usize].clone()],
+        });
+        l[0].enterprise.capacities.clear();
+        live.extend(l);
+    }
+    let plan = crate::plan::plan(&want, &live, Some(insz(HTB)), &PlanLimits::default());
+    let parts = markdown::render(&plan, &RenderOptions::default());
+    assert!(parts.len() > 1, "one part only");
+    for (i, p) in parts.iter().enumerate() {
+        assert!(p.chars().count() < 65_535, "part {i} is {} long", p.len());
+        assert!(p.starts_with(&format!(
+            "<!-- csamctl plan: part {} of {}",
+            i + 1,
+            parts.len()
+        )));
+        assert_eq!(
+            p.matches("```").count() % 2,
+            0,
+            "code blocks closed in part {i}"
+        );
+        assert_eq!(
+            p.matches("<details>").count(),
+            p.matches("</details>").count()
+        );
+    }
+    assert!(parts[0].contains("**Plan: "), "the summary comes first");
+    let all = parts.join("");
+    for e in &want.enterprises {
+        assert!(all.contains(&format!("Enterprise {}", e.kbo)));
+    }
+}
+
+/// The committed schema is the generated one. Regenerate with
+/// `CSAMCTL_BLESS=1 cargo test --lib render::tests::committed_plan_schema`.
+#[test]
+fn committed_plan_schema_equals_the_generated_one() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan.schema.json");
+    let generated = json::schema();
+    if std::env::var_os("CSAMCTL_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("write schema");
+    }
+    let committed = std::fs::read_to_string(&path).expect("schemas/plan.schema.json");
+    assert_eq!(
+        committed, generated,
+        "schemas/plan.schema.json is stale: CSAMCTL_BLESS=1 cargo test --lib render::tests"
+    );
+}
+
+#[test]
+fn the_json_document_is_versioned_and_self_consistent() {
+    let want = desired(SMALL);
+    let (plan, _) = from_nothing(&want);
+    let doc: serde_json::Value =
+        serde_json::from_str(&json::render(&plan, &RenderOptions::default())).expect("json");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["create"], 9);
+    assert_eq!(doc["summary"]["log_outs"], 6);
+    let e = &doc["enterprises"][0];
+    let changes = e["changes"].as_array().expect("changes").len();
+    for phase in e["phases"].as_array().expect("phases") {
+        for s in phase["sessions"].as_array().into_iter().flatten() {
+            for step in s["steps"].as_array().expect("steps") {
+                assert!(step["change"].as_u64().expect("index") < changes as u64);
+            }
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The plan as text, like Terraform's: `+ ~ - ±` per object, grouped by session, each
+//! log-out drawn as a barrier, field diffs for updates, then findings and the summary.
+
+use std::fmt::Write as _;
+
+use super::{Counts, RenderOptions, duration, field_update, field_value, finding_line, object};
+use crate::model::{
+    Change, ChangeKind, EnterprisePlan, FieldChange, Phase, Plan, Session, Step, StepWrite,
+};
+
+/// How lines are laid out: for a terminal, or inside a Markdown ```diff block (the
+/// symbol in the first column, so that GitHub colours additions and deletions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    Terminal,
+    DiffBlock,
+}
+
+/// The whole plan as text.
+pub fn render(plan: &Plan, opts: &RenderOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "csamctl plan · acting as {} · plan {}",
+        opts.actor(plan.actor.as_ref()),
+        &plan.id[..plan.id.len().min(12)]
+    );
+    for e in &plan.enterprises {
+        out.push('\n');
+        for line in enterprise_lines(e, opts, Layout::Terminal) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    if !plan.findings.is_empty() {
+        out.push('\n');
+        for f in &plan.findings {
+            let _ = writeln!(out, "{}", finding_line(f, opts));
+        }
+    }
+    out.push('\n');
+    let _ = writeln!(out, "{}", opts.bold(&super::summary(plan)));
+    out
+}
+
+/// The heading of an enterprise's section.
+pub(crate) fn enterprise_heading(e: &EnterprisePlan) -> String {
+    let counts = Counts::of(&e.changes, &e.phases);
+    format!("Enterprise {} {}: {}", e.kbo, e.name, counts.describe())
+}
+
+/// One enterprise's phases as lines.
+pub(crate) fn enterprise_lines(
+    e: &EnterprisePlan,
+    opts: &RenderOptions,
+    layout: Layout,
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    if layout == Layout::Terminal {
+        lines.push(opts.bold(&enterprise_heading(e)));
+    }
+    let indent = if layout == Layout::Terminal { "  " } else { "" };
+    let barrier = |lines: &mut Vec<String>, text: &str| match layout {
+        Layout::Terminal => lines.push(format!("{indent}{}", opts.dim(&format!("══ {text} ══")))),
+        Layout::DiffBlock => lines.push(format!("@@ {text} @@")),
+    };
+    let mut first_barrier = true;
+    for phase in &e.phases {
+        match phase {
+            Phase::Sessions { sessions } => {
+                if sessions.len() > 1 {
+                    let first = sessions.first().map(|s| s.label.as_str()).unwrap_or("");
+                    let last = sessions.last().map(|s| s.label.as_str()).unwrap_or("");
+                    lines.push(format!(
+                        "{indent}{}",
+                        opts.dim(&format!(
+                            "sessions {first}–{last} may run at the same time (one site per session, R2)"
+                        ))
+                    ));
+                }
+                for s in sessions {
+                    session_lines(&mut lines, s, e, opts, layout);
+                }
+                let text = if first_barrier {
+                    first_barrier = false;
+                    "log out: the next session sees these writes only once they are processed (R1)"
+                } else {
+                    "log out"
+                };
+                barrier(&mut lines, text);
+            }
+            Phase::Gate {
+                ticket,
+                expected_ms,
+            } => {
+                let ticket = ticket
+                    .as_ref()
+                    .map(|t| format!(" (ticket {t})"))
+                    .unwrap_or_default();
+                barrier(
+                    &mut lines,
+                    &format!(
+                        "GATE (R7): wait for the validation of the main access manager's designation{ticket}, about {}: the legal representative signs the request with the eID and mails it; nothing else is possible for this enterprise until then",
+                        duration(*expected_ms)
+                    ),
+                );
+            }
+            Phase::Notices { notices } => {
+                lines.push(format!(
+                    "{indent}Notify the coordination centre (CvKO, R9) before the first log-in to Heracles:"
+                ));
+                for n in notices {
+                    lines.push(format!(
+                        "{indent}  site {}: head radiologist {} ({})",
+                        n.site,
+                        n.username,
+                        opts.insz(&n.insz)
+                    ));
+                }
+            }
+            Phase::Propagation { wait_ms } => {
+                lines.push(format!(
+                    "{indent}Wait {}: user changes reach Heracles only after the propagation delay (R6)",
+                    duration(*wait_ms)
+                ));
+            }
+        }
+    }
+    lines
+}
+
+fn session_lines(
+    lines: &mut Vec<String>,
+    s: &Session,
+    e: &EnterprisePlan,
+    opts: &RenderOptions,
+    layout: Layout,
+) {
+    let heading = format!("Session {} · {}", s.label, s.purpose);
+    match layout {
+        Layout::Terminal => lines.push(format!("  {}", opts.bold(&heading))),
+        Layout::DiffBlock => lines.push(format!("# {heading}")),
+    }
+    for step in &s.steps {
+        let Some(change) = e.changes.get(step.change) else {
+            continue;
+        };
+        step_lines(lines, step, change, opts, layout);
+    }
+}
+
+/// The fields a step shows: all of a creation's, the relevant ones of an update.
+fn step_fields<'a>(step: &Step, change: &'a Change) -> Vec<&'a FieldChange> {
+    let only = |names: &[&str]| -> Vec<&'a FieldChange> {
+        change
+            .fields
+            .iter()
+            .filter(|f| names.contains(&f.field.as_str()))
+            .collect()
+    };
+    match &step.write {
+        StepWrite::DesignateMainAccessManager { .. }
+        | StepWrite::AddAccessManager { .. }
+        | StepWrite::ActivateCapacity { .. }
+        | StepWrite::CreateSubdivision { .. }
+        | StepWrite::CreateSite { .. } => change.fields.iter().collect(),
+        StepWrite::CreateUser { .. } => change
+            .fields
+            .iter()
+            .filter(|f| f.field != "functions")
+            .collect(),
+        StepWrite::SetFunctions { .. } => only(&["functions"]),
+        StepWrite::UpdateUser { .. } => only(&[
+            "last_name",
+            "first_name",
+            "title",
+            "language",
+            "email",
+            "local_email",
+        ]),
+        StepWrite::SetApplications { .. } => only(&["applications"]),
+        StepWrite::SetActive { .. } => only(&["active"]),
+        StepWrite::UpdateCapacity { .. } => only(&["email", "local_administrator"]),
+        StepWrite::UpdateSubdivision { .. } | StepWrite::UpdateSite { .. } => {
+            only(&["name", "email", "administrator"])
+        }
+        StepWrite::RemoveAccessManager { .. }
+        | StepWrite::DeleteSubdivision { .. }
+        | StepWrite::DeleteSite { .. }
+        | StepWrite::DeleteUser { .. } => Vec::new(),
+    }
+}
+
+fn step_title(step: &Step, change: &Change, opts: &RenderOptions) -> String {
+    let what = object(change, opts);
+    let cause = change
+        .cause
+        .map(|c| format!("  ({})", c.explain()))
+        .unwrap_or_default();
+    match &step.write {
+        StepWrite::SetFunctions { .. } => format!("functions of {what}"),
+        StepWrite::SetApplications { .. } => format!("applications of {what}"),
+        StepWrite::SetActive { active: true, .. } => format!("activate {what}"),
+        StepWrite::SetActive { active: false, .. } => format!("suspend {what}"),
+        StepWrite::DesignateMainAccessManager { .. } => {
+            format!("designation request for {what}")
+        }
+        StepWrite::RemoveAccessManager { .. }
+        | StepWrite::DeleteSubdivision { .. }
+        | StepWrite::DeleteSite { .. }
+        | StepWrite::DeleteUser { .. }
+            if change.kind == ChangeKind::Replace =>
+        {
+            format!("{what}: delete, to create again{cause}")
+        }
+        StepWrite::AddAccessManager { .. }
+        | StepWrite::CreateSite { .. }
+        | StepWrite::CreateUser { .. }
+            if change.kind == ChangeKind::Replace =>
+        {
+            format!("{what}: create again")
+        }
+        _ if change.kind == ChangeKind::Delete => format!("{what}{cause}"),
+        _ => what,
+    }
+}
+
+fn step_lines(
+    lines: &mut Vec<String>,
+    step: &Step,
+    change: &Change,
+    opts: &RenderOptions,
+    layout: Layout,
+) {
+    let symbol = opts.symbol(change.kind);
+    let plain_symbol = change.kind.symbol();
+    let title = step_title(step, change, opts);
+    match layout {
+        Layout::Terminal => lines.push(format!("    {symbol} {title}")),
+        Layout::DiffBlock => lines.push(format!("{plain_symbol} {title}")),
+    }
+    let fields = step_fields(step, change);
+    let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
+    for f in fields {
+        let value = if change.before.is_none() {
+            field_value(&f.after, opts)
+        } else {
+            field_update(&f.before, &f.after, opts)
+        };
+        let name = format!("{:width$}", f.field);
+        match layout {
+            Layout::Terminal => lines.push(format!("          {name} = {value}")),
+            Layout::DiffBlock => lines.push(format!("{plain_symbol}       {name} = {value}")),
+        }
+    }
+}
+
+/// What moved in the registry since a saved plan was made (a stale plan), object by
+/// object, for `apply --plan` to print when it refuses.
+pub fn drift(drifts: &[crate::model::EnterpriseDrift], opts: &RenderOptions) -> String {
+    let mut out = String::new();
+    for d in drifts {
+        let version =
+            |v: Option<u64>| v.map_or_else(|| "not readable".into(), |v| format!("version {v}"));
+        let _ = writeln!(
+            out,
+            "Enterprise {} changed in the registry since the plan was made ({} → {}):",
+            d.kbo,
+            version(d.saved.version),
+            version(d.now.version)
+        );
+        if d.changes.is_empty() {
+            let _ = writeln!(out, "    (no details: one side could not be read)");
+        }
+        for c in &d.changes {
+            let verb = match c.kind {
+                ChangeKind::Create => "appeared",
+                ChangeKind::Delete => "disappeared",
+                ChangeKind::Update | ChangeKind::Replace => "changed",
+            };
+            let _ = writeln!(
+                out,
+                "    {} {} {verb}",
+                opts.symbol(c.kind),
+                object(c, opts)
+            );
+            if c.kind == ChangeKind::Update {
+                for f in &c.fields {
+                    let _ = writeln!(
+                        out,
+                        "          {} = {}",
+                        f.field,
+                        field_update(&f.before, &f.after, opts)
+                    );
+                }
+            }
+        }
+    }
+    out
+}

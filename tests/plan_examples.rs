@@ -1,0 +1,268 @@
+//! `plan` on the examples, against the real engine on a SQLite file: snapshots of the
+//! text, JSON and Markdown output from an empty registry and from a partly-built one;
+//! the fewest sessions; applying the plan and planning again gives no changes.
+
+mod plan_support;
+
+use csamctl::diff;
+use csamctl::model::{
+    CapacityType, DesiredState, Email, Hco, Insz, Kbo, Language, LiveAccessManager, LiveState,
+    Phase, Plan,
+};
+use csamctl::plan::session_lower_bound;
+use csamctl::registry::{AccountPassword, Level, NewUser, Registry, UserDetails, Write};
+use csamctl::render::{self, RenderOptions};
+use plan_support::*;
+
+const PLAIN: RenderOptions = RenderOptions {
+    colour: false,
+    show_personal_data: false,
+};
+
+struct Scenario {
+    fx: Fixture,
+    desired: DesiredState,
+    actor: Insz,
+    plan: Plan,
+    live: Vec<LiveState>,
+}
+
+async fn multi_campus_empty() -> Scenario {
+    let fx = Fixture::examples();
+    let desired = example("multi-campus.yaml");
+    let actor = insz(VLASLAND_HTB);
+    let (plan, live) = plan_as(&fx, &desired, &actor).await;
+    Scenario {
+        fx,
+        desired,
+        actor,
+        plan,
+        live,
+    }
+}
+
+async fn single_unit_empty() -> Scenario {
+    let fx = Fixture::examples();
+    let desired = example("single-unit.yaml");
+    let actor = insz(MANDELVALLEI_HTB);
+    let (plan, live) = plan_as(&fx, &desired, &actor).await;
+    Scenario {
+        fx,
+        desired,
+        actor,
+        plan,
+        live,
+    }
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).expect("e-mail")
+}
+
+async fn by_hand(r: &dyn Registry, writes: Vec<Write>) {
+    let s = r.open_session().await.expect("log in").id;
+    for (i, w) in writes.iter().enumerate() {
+        let key = csamctl::registry::IdempotencyKey::new(format!("by-hand-{i}-{}", w.kind()))
+            .expect("key");
+        r.write(&s, &key, w).await.expect("write by hand");
+    }
+    r.close_session(&s).await.expect("log out");
+}
+
+/// Multi-campus after the capacity, the subdivisions and one site were made, plus what
+/// people did by hand meanwhile: a site renamed, and a user on the capacity level (R4).
+async fn multi_campus_partly_built() -> Scenario {
+    let s = multi_campus_empty().await;
+    execute(&s.fx, &s.plan, &s.actor, Some(3))
+        .await
+        .expect("first sessions run");
+    let r = s.fx.as_person(&s.actor);
+    by_hand(
+        &*r,
+        vec![
+            Write::UpdateSite {
+                hco: Hco::parse("71977101").expect("hco"),
+                name: "Campus Menen".into(),
+                email: Some(email("mammografie.menen@azvlasland.example")),
+                administrator: csamctl::model::LiveAdministrator::Itself,
+            },
+            Write::CreateUser {
+                level: Level::Capacity {
+                    kbo: Kbo::parse("0198765470").expect("kbo"),
+                    kind: CapacityType::MammographyUnit,
+                },
+                user: NewUser {
+                    insz: insz("73022609986"),
+                    username: csamctl::model::Username::parse("bartdebaene").expect("username"),
+                    details: UserDetails {
+                        last_name: "DEBAENE".into(),
+                        first_name: "Bart".into(),
+                        title: None,
+                        language: Language::Dutch,
+                        email: email("bart.debaene@azvlasland.example"),
+                        local_email: None,
+                    },
+                    active: true,
+                    applications: [csamctl::model::Application::Heracles].into(),
+                    functions: [csamctl::model::Function::HeadRadiologist].into(),
+                    password: Some(AccountPassword(
+                        csamctl::model::Password::new(PASSWORD.into()).expect("password"),
+                    )),
+                },
+            },
+        ],
+    )
+    .await;
+    let (plan, live) = plan_as(&s.fx, &s.desired, &s.actor).await;
+    Scenario { plan, live, ..s }
+}
+
+/// Single-unit after the designation was validated and the capacity activated, plus by
+/// hand: another capacity e-mail and an access manager the file does not declare.
+async fn single_unit_partly_built() -> Scenario {
+    let s = single_unit_empty().await;
+    let ran = execute(&s.fx, &s.plan, &s.actor, Some(2))
+        .await
+        .expect("first sessions run");
+    assert_eq!(ran.gates, 1, "the designation was validated on the way");
+    let kbo = Kbo::parse("0123456749").expect("kbo");
+    let r = s.fx.as_person(&s.actor);
+    by_hand(
+        &*r,
+        vec![
+            Write::UpdateCapacity {
+                kbo,
+                kind: CapacityType::MammographyUnit,
+                email: email("secretariaat@mandelvallei.example"),
+                local_administrator: None,
+            },
+            Write::AddAccessManager {
+                kbo,
+                access_manager: LiveAccessManager {
+                    insz: insz("91071009018"),
+                    last_name: "BOSSUYT".into(),
+                    first_name: "Annelies".into(),
+                    email: email("annelies.bossuyt@mandelvallei.example"),
+                    domains: vec![],
+                },
+            },
+        ],
+    )
+    .await;
+    let (plan, live) = plan_as(&s.fx, &s.desired, &s.actor).await;
+    Scenario { plan, live, ..s }
+}
+
+fn snapshots(name: &str, plan: &Plan) {
+    insta::assert_snapshot!(format!("{name}-text"), render::text::render(plan, &PLAIN));
+    insta::assert_snapshot!(format!("{name}-json"), render::json::render(plan, &PLAIN));
+    let parts = render::markdown::render(plan, &PLAIN);
+    assert_eq!(parts.len(), 1, "an example fits one comment");
+    insta::assert_snapshot!(format!("{name}-markdown"), parts.join("\n"));
+}
+
+fn sessions(plan: &Plan) -> Vec<usize> {
+    plan.enterprises
+        .iter()
+        .map(|e| e.sessions().count())
+        .collect()
+}
+
+/// Each enterprise's plan takes exactly the lower bound of sessions that the rules
+/// force (see `plan::session_lower_bound` for the argument).
+fn assert_fewest_sessions(s: &Scenario) {
+    let d = diff::diff(&s.desired, &s.live);
+    for (e, plan) in d.enterprises.iter().zip(&s.plan.enterprises) {
+        assert_eq!(e.kbo, plan.kbo);
+        assert_eq!(
+            plan.sessions().count(),
+            session_lower_bound(e) as usize,
+            "{}: more sessions than the rules force",
+            e.kbo
+        );
+    }
+}
+
+/// Applying the plan leaves nothing to do, and nothing was refused.
+async fn assert_round_trip(s: &Scenario) {
+    execute(&s.fx, &s.plan, &s.actor, None)
+        .await
+        .unwrap_or_else(|r| panic!("the registry refused {r:?}"));
+    let (again, _) = plan_as(&s.fx, &s.desired, &s.actor).await;
+    assert!(
+        again.is_empty(),
+        "changes left after applying:\n{}",
+        render::text::render(&again, &PLAIN)
+    );
+    assert!(!again.has_errors(), "{:?}", again.findings);
+}
+
+#[tokio::test]
+async fn multi_campus_from_an_empty_registry() {
+    let s = multi_campus_empty().await;
+    assert!(!s.plan.has_errors(), "{:?}", s.plan.findings);
+    // Capacity, subdivisions, five sites in two rounds of at most four (the session
+    // limit), users, functions: 1 + 1 + 5 + 1 + 1.
+    assert_eq!(sessions(&s.plan), [9]);
+    let labels: Vec<String> = s.plan.enterprises[0]
+        .sessions()
+        .map(|x| x.label.clone())
+        .collect();
+    assert_eq!(labels, ["1", "2", "3a", "3b", "3c", "3d", "4", "5", "6"]);
+    assert_fewest_sessions(&s);
+    snapshots("multi-campus-empty", &s.plan);
+    assert_round_trip(&s).await;
+}
+
+#[tokio::test]
+async fn multi_campus_from_a_partly_built_registry() {
+    let s = multi_campus_partly_built().await;
+    assert!(!s.plan.has_errors(), "{:?}", s.plan.findings);
+    assert_fewest_sessions(&s);
+    snapshots("multi-campus-partly-built", &s.plan);
+    assert_round_trip(&s).await;
+}
+
+#[tokio::test]
+async fn single_unit_from_an_empty_registry() {
+    let s = single_unit_empty().await;
+    assert!(!s.plan.has_errors(), "{:?}", s.plan.findings);
+    // Designation, gate, then capacity, subdivision, site, users, functions.
+    assert_eq!(sessions(&s.plan), [6]);
+    let phases: Vec<&str> = s.plan.enterprises[0]
+        .phases
+        .iter()
+        .map(|p| match p {
+            Phase::Sessions { .. } => "sessions",
+            Phase::Gate { .. } => "gate",
+            Phase::Notices { .. } => "notices",
+            Phase::Propagation { .. } => "propagation",
+        })
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "sessions",
+            "gate",
+            "sessions",
+            "sessions",
+            "sessions",
+            "sessions",
+            "sessions",
+            "notices",
+            "propagation"
+        ]
+    );
+    assert_fewest_sessions(&s);
+    snapshots("single-unit-empty", &s.plan);
+    assert_round_trip(&s).await;
+}
+
+#[tokio::test]
+async fn single_unit_from_a_partly_built_registry() {
+    let s = single_unit_partly_built().await;
+    assert!(!s.plan.has_errors(), "{:?}", s.plan.findings);
+    assert_fewest_sessions(&s);
+    snapshots("single-unit-partly-built", &s.plan);
+    assert_round_trip(&s).await;
+}
