@@ -73,11 +73,16 @@ impl Diff {
 /// Live states of enterprises the desired state does not declare are ignored.
 pub fn diff(desired: &DesiredState, live: &[LiveState]) -> Diff {
     let by_kbo: BTreeMap<Kbo, &LiveState> = live.iter().map(|l| (l.enterprise.kbo, l)).collect();
-    let mut out = Diff::default();
-    for enterprise in &desired.enterprises {
+    let each = crate::parallel::map(desired.enterprises.iter().collect(), |enterprise| {
+        let mut findings = Vec::new();
         let live = by_kbo.get(&enterprise.kbo).copied();
-        let d = diff_enterprise(enterprise, live, &mut out.findings);
+        let d = diff_enterprise(enterprise, live, &mut findings);
+        (d, findings)
+    });
+    let mut out = Diff::default();
+    for (d, mut findings) in each {
         out.enterprises.push(d);
+        out.findings.append(&mut findings);
     }
     out
 }
@@ -215,7 +220,7 @@ fn diff_htb(
                 main_access_manager: representative(declared),
                 legal_representative: representative(legal),
             };
-            let after = ObjectValue::MainAccessManager(value);
+            let after = ObjectValue::MainAccessManager(Box::new(value));
             changes.push(Change {
                 kbo,
                 object: Object::MainAccessManager {
@@ -658,7 +663,11 @@ fn users_on_moved_sites(
 
 /// The users of a replaced site go with it: every user still wanted there is created
 /// again on the new site.
-fn mark_users_of_replaced_sites(kbo: Kbo, changes: &mut Vec<Change>, on_moved: Vec<(Object, ObjectValue)>) {
+fn mark_users_of_replaced_sites(
+    kbo: Kbo,
+    changes: &mut Vec<Change>,
+    on_moved: Vec<(Object, ObjectValue)>,
+) {
     if on_moved.is_empty() {
         return;
     }

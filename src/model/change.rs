@@ -290,8 +290,9 @@ pub struct DesignationValue {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "value", rename_all = "snake_case")]
 pub enum ObjectValue {
-    /// A validated or requested main access manager.
-    MainAccessManager(DesignationValue),
+    /// A requested main access manager (boxed: two people's details, and rare, so
+    /// that every other value stays small).
+    MainAccessManager(Box<DesignationValue>),
     /// An access manager.
     AccessManager(LiveAccessManager),
     /// A capacity.
@@ -500,7 +501,11 @@ impl Change {
                 .filter(|(_, value)| !value.is_empty())
                 .map(|(field, value)| FieldChange {
                     field: field.to_string(),
-                    before: if created { FieldValue::Absent } else { value.clone() },
+                    before: if created {
+                        FieldValue::Absent
+                    } else {
+                        value.clone()
+                    },
                     after: if created { value } else { FieldValue::Absent },
                 })
                 .collect::<Vec<_>>()

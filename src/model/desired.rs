@@ -4,6 +4,10 @@
 //! reads it. Defaults of the format are already applied to the structure levels
 //! (capacity, subdivision, site applications); a person's applications stay as written
 //! (`None` = the default), because the default depends on the functions at each site.
+//!
+//! The types serialise (never deserialise) so that a saved plan can carry a digest of
+//! the desired state it was made from; password references, not passwords, are all a
+//! desired state ever holds.
 
 use std::collections::{BTreeMap, BTreeSet};
 

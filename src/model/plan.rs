@@ -4,8 +4,8 @@
 //! `safety` checks it, `render` prints it, a saved plan file stores it, and the executor
 //! carries it out. Every [`Step`] holds the [`StepWrite`] to send — the registry
 //! contract's `Write`, one to one, except that a new account's password is a
-//! [`PasswordRef`] resolved at apply time — and a stable [`StepId`] from which the
-//! executor derives the write's idempotency key.
+//! [`PasswordRef`] resolved at apply time — and a [`StepId`], stable for the plan, from
+//! which (with [`Plan::id`]) the executor derives the write's idempotency key.
 //!
 //! The mirror types ([`StepWrite`], [`WriteTarget`], [`PlannedUser`], [`UserDetails`])
 //! exist because data flows one way: `plan` may use `model` only, never the registry.
@@ -305,8 +305,10 @@ impl StepWrite {
     }
 }
 
-/// A step's identity: stable for the same write on the same enterprise, so that a
-/// re-run of the same plan derives the same idempotency keys.
+/// A step's identity within its plan: the enterprise, the session's label and the
+/// step's place in it (`0198765470:3a:1`). The same inputs give the same plan, so a
+/// re-run of the same plan derives the same idempotency keys (with [`Plan::id`]). It
+/// names no person, so it may be shown.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct StepId(pub String);
@@ -320,7 +322,7 @@ impl fmt::Display for StepId {
 /// One registry write in a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
-    /// Stable identity (a digest of the enterprise and the write).
+    /// Identity within the plan.
     pub id: StepId,
     /// The index of the change in [`EnterprisePlan::changes`] this step carries out.
     pub change: usize,

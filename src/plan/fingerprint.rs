@@ -14,11 +14,26 @@ use crate::model::{
     DesiredState, EnterpriseDrift, Kbo, LiveFingerprint, LiveState, Plan, SavedPlan,
 };
 
+/// Feeds serde_json's output straight into the hash, without building the text.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn sha256_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    // Serialising the model's plain data cannot fail (string keys, no custom errors);
-    // an empty digest input would still be deterministic.
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    let mut w = HashWriter(Sha256::new());
+    // Serialising the model's plain data cannot fail (string keys, no custom errors,
+    // and this writer never fails).
+    let _ = serde_json::to_writer(&mut w, value);
+    hex::encode(w.0.finalize())
 }
 
 /// SHA-256 of the desired state's canonical JSON.
@@ -44,17 +59,19 @@ pub fn unreadable(kbo: Kbo) -> LiveFingerprint {
     }
 }
 
-/// A plan's id: a digest of the desired state and of the live trees it was made from.
-/// The same inputs give the same id, so a re-run derives the same idempotency keys,
-/// and any processed change in the registry gives new ones.
+/// A plan's id: a digest of the desired state and of the versions of the live trees it
+/// was made from (equal versions mean equal trees, `LiveState::version`). The same
+/// inputs give the same id, so a re-run derives the same idempotency keys, and any
+/// processed change in the registry gives new ones.
 pub fn plan_id(desired: &DesiredState, live: &[LiveState]) -> String {
     let mut h = Sha256::new();
     h.update(desired_hash(desired).as_bytes());
-    let mut prints: Vec<LiveFingerprint> = live.iter().map(live_fingerprint).collect();
-    prints.sort_by_key(|p| p.kbo);
-    for p in prints {
-        h.update(p.kbo.compact().as_bytes());
-        h.update(p.digest.unwrap_or_default().as_bytes());
+    let mut versions: Vec<(Kbo, u64)> =
+        live.iter().map(|l| (l.enterprise.kbo, l.version)).collect();
+    versions.sort();
+    for (kbo, version) in versions {
+        h.update(kbo.compact().as_bytes());
+        h.update(version.to_be_bytes());
     }
     hex::encode(h.finalize())[..32].to_string()
 }

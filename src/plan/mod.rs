@@ -5,36 +5,44 @@
 //! # The session order, and why it is the fewest sessions the rules allow
 //!
 //! Sessions never span enterprises: leases, stale-plan fingerprints, failure isolation
-//! and the review unit are all per enterprise. Within an enterprise, after the gate, the
-//! writes are laid out in *rounds*; a round is one or more sessions that may run side by
-//! side (at most the registry's sessions-per-person limit), and every session of a round
-//! is logged out and processed before the next round logs in (R1). A write goes into the
-//! earliest round its dependencies allow:
+//! and the review unit are all per enterprise. An enterprise without a validated HTB
+//! starts with the designation in a session of its own, then the gate; nothing else is
+//! possible before it clears (R7). After the gate the writes are laid out in *rounds*:
+//! a round is one or more sessions that may run side by side (at most *k*, the
+//! registry's sessions-per-person limit), and every session of a round is logged out and
+//! processed before the next round logs in (R1). A write goes into the earliest round
+//! its dependencies allow:
 //!
 //! | writes | round |
 //! |---|---|
 //! | access managers, the capacity, every change to an existing object, wrong-level users (R4) | 0 |
 //! | new subdivisions | 0 if the capacity exists, else 1 (R1: the capacity must be visible) |
-//! | a new site, one per session (R2) | from the round after its subdivision is visible, at most *k* per round |
-//! | new users | the round after the last structure round (R1 for new sites, and R3: all structure of a capacity before any user, S3/S4 intro) |
-//! | functions of new users | the round after the users (S4.9) |
+//! | a new site, one per session (R2) | from the round after its subdivision is visible, as early as possible, at most *k* per round |
+//! | new users | after every structure write (R3 as the manual has it: all subdivisions and sites of a capacity before any user, S3/S4 intro): in the last structure session itself when that round has one session and creates no site they go on, else the next round |
+//! | functions of new users | the round after the users (S4.9: log out before assigning functions) |
 //! | leftovers not declared | the last round, children first |
 //!
-//! Every round but the site rounds has one session. The count is then
-//! `designation + sites + site-free rounds`, and each site-free round is forced:
-//! with no site visible the capacity round and the first subdivision round cannot hold a
-//! site; after the last site, its users need one more session (the site becomes visible
-//! only after its own session is processed) and their functions another (S4.9). The
-//! sites' rounds have no gaps because a site is placed as soon as it is available.
-//! [`session_lower_bound`] computes that bound from the changes alone, independently of
-//! the scheduler; the tests check that the plan meets it for the examples.
+//! Only site rounds have several sessions, so the count is
+//! `designation + new sites + site-free rounds`. Each site-free round is forced: with
+//! no subdivision visible yet, the capacity's round and the first subdivisions' round
+//! cannot create a site (R1); after the last site, its users need a session that logs in
+//! once the site is processed, and their functions yet another (S4.9). Sites are placed
+//! as soon as they are available, so their rounds leave no gap. One refinement: when a
+//! new site gets no new users, the latest such site is kept back to be created alone,
+//! last, with the users written after it in the same session, when that saves a session.
+//! [`session_lower_bound`] computes the bound from the changes alone, independently of
+//! the scheduler; the tests check that plans meet it (the examples, and random desired
+//! states against random partly-built registries).
 //!
 //! Deletions go children first: users, then sites, then subdivisions. Those that must
 //! precede a creation (the users and site of a moved site, the old record of a renamed
 //! user) share the session of that creation, before it: the registry checks existence
 //! against every acknowledged write, so delete-then-create in one session is allowed.
-//! Leftovers go last, once the new access is in place, so that nobody loses access while
-//! their new records are being made.
+//! Wrong-level users go first (S3.6). Leftovers go last, once the new access is in
+//! place, so that nobody loses access while their new records are being made.
+//!
+//! Inside a session, writes follow `rank`: what clears the way, managers and the
+//! capacity, updates, structure, users, functions, leftovers.
 //!
 //! Pure: may use `model` only (and sha2 for digests).
 
@@ -42,8 +50,6 @@ pub mod authority;
 pub mod fingerprint;
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use sha2::{Digest, Sha256};
 
 use crate::diff::{self, Diff, EnterpriseDiff};
 use crate::model::{
@@ -62,21 +68,21 @@ pub fn plan(
     actor: Option<Insz>,
     limits: &PlanLimits,
 ) -> Plan {
-    let d = diff::diff(desired, live);
     let id = fingerprint::plan_id(desired, live);
-    plan_diff(&d, live, actor, limits, id)
+    plan_diff(diff::diff(desired, live), live, actor, limits, id)
 }
 
-/// Plans a diff. `live` gives the actor's roles; `id` becomes [`Plan::id`].
+/// Plans a diff (taking its changes). `live` gives the actor's roles; `id` becomes
+/// [`Plan::id`].
 pub fn plan_diff(
-    diff: &Diff,
+    diff: Diff,
     live: &[LiveState],
     actor: Option<Insz>,
     limits: &PlanLimits,
     id: String,
 ) -> Plan {
     let by_kbo: BTreeMap<_, _> = live.iter().map(|l| (l.enterprise.kbo, l)).collect();
-    let mut findings = diff.findings.clone();
+    let mut findings = diff.findings;
     if actor.is_none() {
         findings.push(Finding::warning(
             "plan::actor_unknown",
@@ -85,9 +91,14 @@ pub fn plan_diff(
         ));
     }
     let mut enterprises = Vec::new();
-    for e in &diff.enterprises {
+    let each = crate::parallel::map(diff.enterprises, |e| {
+        let mut findings = Vec::new();
         let live = by_kbo.get(&e.kbo).copied();
         let p = plan_enterprise(e, live, actor.as_ref(), limits, &mut findings);
+        (p, findings)
+    });
+    for (p, mut found) in each {
+        findings.append(&mut found);
         if !p.changes.is_empty() || p.phases.iter().any(|ph| matches!(ph, Phase::Gate { .. })) {
             enterprises.push(p);
         }
@@ -485,18 +496,12 @@ fn accounts(live: Option<&LiveState>) -> BTreeSet<Insz> {
     out
 }
 
-/// A stable step id: a digest of the enterprise and the write.
-fn step_id(kbo: &crate::model::Kbo, write: &StepWrite) -> StepId {
-    let mut h = Sha256::new();
-    h.update(kbo.compact().as_bytes());
-    h.update(b"\n");
-    h.update(serde_json::to_vec(write).unwrap_or_default());
-    let digest = hex::encode(h.finalize());
-    StepId(format!(
-        "{}-{}",
-        write.kind().replace('_', "-"),
-        &digest[..16]
-    ))
+/// A step's id: the enterprise, the session's label and the step's place in it
+/// (`0198765470:3a:1`). The same inputs give the same plan, so the id is stable for a
+/// plan; together with the plan's id (a digest of its inputs) it makes an idempotency
+/// key. It names no person, so it can be shown.
+fn step_id(kbo: &crate::model::Kbo, label: &str, index: usize) -> StepId {
+    StepId(format!("{}:{label}:{}", kbo.compact(), index + 1))
 }
 
 /// Where the structure and the users go: the round (and session within it) of every
@@ -738,14 +743,20 @@ fn round_label(n: usize, parallel: usize, i: usize) -> String {
 }
 
 fn plan_enterprise(
-    e: &EnterpriseDiff,
+    e: EnterpriseDiff,
     live: Option<&LiveState>,
     actor: Option<&Insz>,
     limits: &PlanLimits,
     findings: &mut Vec<Finding>,
 ) -> EnterprisePlan {
-    let kbo = e.kbo;
-    let changes = e.changes.clone();
+    let EnterpriseDiff {
+        kbo,
+        name,
+        htb_status,
+        declared_htb,
+        changes,
+        ..
+    } = e;
     let replaced_sites: BTreeSet<Hco> = changes
         .iter()
         .filter(|c| c.kind == ChangeKind::Replace)
@@ -797,29 +808,29 @@ fn plan_enterprise(
         .collect();
 
     if let Some(actor) = actor {
-        check_authority(e, live, actor, &changes, &works, &parent, findings);
+        let roles = Roles::of(actor, live, &declared_htb);
+        check_authority(kbo, &roles, actor, &changes, &works, &parent, findings);
     }
-    check_administrators(e, &changes, &works, findings);
+    check_administrators(kbo, &changes, &works, findings);
+    let touches_users = works.iter().any(|w| w.write.touches_user());
 
     let mut phases = Vec::new();
     let mut label = 1usize;
     let make_session = |label: String, ws: Vec<Work>| Session {
         purpose: purpose(&ws),
-        label,
         steps: ws
             .into_iter()
-            .map(|w| Step {
-                id: step_id(&kbo, &w.write),
+            .enumerate()
+            .map(|(i, w)| Step {
+                id: step_id(&kbo, &label, i),
                 change: w.change,
                 write: w.write,
             })
             .collect(),
+        label,
     };
-    let designation: Vec<Work> = works
-        .iter()
-        .filter(|w| w.slot == Slot::Designation)
-        .cloned()
-        .collect();
+    let (designation, works): (Vec<Work>, Vec<Work>) =
+        works.into_iter().partition(|w| w.slot == Slot::Designation);
     let mut gates = 0;
     if !designation.is_empty() {
         phases.push(Phase::Sessions {
@@ -827,7 +838,7 @@ fn plan_enterprise(
         });
         label += 1;
     }
-    match &e.htb_status {
+    match &htb_status {
         HtbStatus::Validated => {}
         HtbStatus::Pending { ticket } => {
             gates += 1;
@@ -845,7 +856,7 @@ fn plan_enterprise(
         }
     }
     let k = usize::try_from(limits.sessions_per_person).unwrap_or(1);
-    for round in schedule(works.clone(), &site_parent_new, cap_new, k) {
+    for round in schedule(works, &site_parent_new, cap_new, k) {
         let n = round.len();
         let sessions = round
             .into_iter()
@@ -859,7 +870,6 @@ fn plan_enterprise(
     if !notices.is_empty() {
         phases.push(Phase::Notices { notices });
     }
-    let touches_users = works.iter().any(|w| w.write.touches_user());
     if touches_users {
         phases.push(Phase::Propagation {
             wait_ms: limits.propagation_delay_ms,
@@ -869,7 +879,7 @@ fn plan_enterprise(
     let estimate = estimate(&phases, limits, gates);
     EnterprisePlan {
         kbo,
-        name: e.name.clone(),
+        name,
         changes,
         phases,
         estimate,
@@ -878,15 +888,14 @@ fn plan_enterprise(
 
 /// Every change some write of which is outside the actor's authority, as an error.
 fn check_authority(
-    e: &EnterpriseDiff,
-    live: Option<&LiveState>,
+    kbo: crate::model::Kbo,
+    roles: &Roles,
     actor: &Insz,
     changes: &[Change],
     works: &[Work],
     parent: &BTreeMap<Hco, Hco>,
     findings: &mut Vec<Finding>,
 ) {
-    let roles = Roles::of(actor, live, &e.declared_htb);
     let parent_of = |h: &Hco| parent.get(h).cloned();
     let mut reported = BTreeSet::new();
     for w in works {
@@ -907,12 +916,12 @@ fn check_authority(
             findings.push(
                 Finding::error(
                     "plan::not_authorised",
-                    Some(e.kbo),
+                    Some(kbo),
                     format!(
                         "{} {} of {}: the acting person {} may not do this; it needs {}",
                         c.kind.verb(),
                         object_words(&c.object, c.username()),
-                        e.kbo,
+                        kbo,
                         actor,
                         scope.holders()
                     ),
@@ -925,7 +934,7 @@ fn check_authority(
 
 /// The registry takes `self` or an account as a subdivision or site administrator.
 fn check_administrators(
-    e: &EnterpriseDiff,
+    kbo: crate::model::Kbo,
     changes: &[Change],
     works: &[Work],
     findings: &mut Vec<Finding>,
@@ -946,7 +955,7 @@ fn check_administrators(
             findings.push(
                 Finding::error(
                     "plan::administrator_form",
-                    Some(e.kbo),
+                    Some(kbo),
                     format!(
                         "{}: a subdivision or site administrator is `self` or an account (username, insz, names, email, language) in the registry, not a bare INSZ",
                         object_words(&c.object, None)
@@ -1098,27 +1107,41 @@ pub fn session_lower_bound(e: &EnterpriseDiff) -> u32 {
         };
         return designation + base.max(chain);
     }
-    let earliest_site = new_sites
-        .values()
-        .map(|c| match &c.after {
-            Some(ObjectValue::Site(s)) if new_subs.contains(&s.subdivision) => sub_depth,
-            _ => 0,
-        })
-        .min()
-        .unwrap_or(0);
+    // Site-free sessions before the first site: the capacity's and the first
+    // subdivisions' when the site hangs under a new subdivision.
+    let available = |c: &Change| match &c.after {
+        Some(ObjectValue::Site(s)) if new_subs.contains(&s.subdivision) => sub_depth,
+        _ => 0,
+    };
     let has_users = |site: &Hco| {
-        new_users
+        new_users.iter().any(
+            |c| matches!(&c.object, Object::User { level: UserLevel::Site { hco }, .. } if hco == site),
+        )
+    };
+    let gap = |without: Option<&Hco>| {
+        new_sites
             .iter()
-            .any(|c| matches!(&c.object, Object::User { level: UserLevel::Site { hco }, .. } if hco == site))
+            .filter(|(h, _)| Some(**h) != without)
+            .map(|(_, c)| available(c))
+            .min()
     };
-    let after_sites = if new_users.is_empty() {
-        0
-    } else if new_sites.keys().all(|h| has_users(h)) {
-        1 + functions
-    } else {
-        functions
+    let sites = u32::try_from(new_sites.len()).unwrap_or(u32::MAX);
+    let Some(gap_all) = gap(None) else {
+        return designation;
     };
-    designation + u32::try_from(new_sites.len()).unwrap_or(u32::MAX) + earliest_site + after_sites
+    if new_users.is_empty() {
+        return designation + sites + gap_all;
+    }
+    // After the last site, the users' session and the functions' — unless a site
+    // without new users is created last, alone, and the users follow it in its session;
+    // that site then cannot also fill a site-free round at the start.
+    let plain = gap_all + 1 + functions;
+    let carried = new_sites
+        .iter()
+        .filter(|(h, _)| !has_users(h))
+        .map(|(h, c)| gap(Some(*h)).unwrap_or_else(|| available(c)) + functions)
+        .min();
+    designation + sites + carried.map_or(plain, |c| c.min(plain))
 }
 
 #[cfg(test)]

@@ -275,21 +275,26 @@ fn the_estimate_is_the_critical_path() {
 }
 
 #[test]
-fn step_ids_are_stable_and_unique() {
+fn step_ids_are_stable_unique_and_name_nobody() {
     let want = desired(SMALL);
     let live = empty_tree(&want);
     let a = plan(&want, &live, Some(insz(HTB)), &limits(4));
-    let b = plan(&want, &live, Some(insz(HTB)), &limits(1));
+    let b = plan(&want, &live, Some(insz(HTB)), &limits(4));
     let ids =
-        |p: &Plan| -> BTreeSet<StepId> { p.enterprises[0].steps().map(|s| s.id.clone()).collect() };
-    assert_eq!(ids(&a).len(), a.enterprises[0].steps().count());
-    assert_eq!(
-        ids(&a),
-        ids(&b),
-        "the same writes, however they are grouped"
-    );
+        |p: &Plan| -> Vec<StepId> { p.enterprises[0].steps().map(|s| s.id.clone()).collect() };
+    assert_eq!(ids(&a), ids(&b), "the same inputs, the same ids");
     assert_eq!(a.id, b.id);
-    assert!(ids(&a).iter().all(|id| !id.0.contains("82120926312")));
+    let unique: BTreeSet<StepId> = ids(&a).into_iter().collect();
+    assert_eq!(unique.len(), a.enterprises[0].steps().count());
+    assert_eq!(ids(&a)[0].0, "0198765470:1:1");
+    assert!(
+        ids(&a)
+            .iter()
+            .all(|id| !id.0.contains("82120926312") && !id.0.contains("73022609986"))
+    );
+    // Another live state is another plan.
+    let c = plan(&want, &applied(&want)[..0], Some(insz(HTB)), &limits(4));
+    assert_ne!(a.id, c.id);
 }
 
 #[test]
@@ -329,4 +334,28 @@ fn saved_plans_detect_drift() {
         json.contains("CSAM_PW_BART"),
         "the reference, for apply time"
     );
+}
+
+/// Regression: a site without new users can either fill the first round or carry the
+/// users' session, not both; the lower bound counts that (found by the property test).
+#[test]
+fn a_site_without_users_fills_one_gap_only() {
+    let yaml = SMALL
+        .replace(
+            "              - hco: \"71977102\"\n                name: Campus Wevelgem\n",
+            "              - hco: \"71977102\"\n                name: Campus Wevelgem\n              - hco: \"71977103\"\n                name: Campus Wervik\n          - hco: \"71977200\"\n            name: AZ Vlasland Wervik\n            email: mammografie@azvlasland.example\n            sites:\n              - hco: \"71977201\"\n                name: Campus Wervik Oost\n",
+        )
+        .replace("              \"71977101\": [technologist]\n", "              \"71977201\": [technologist]\n");
+    let want = desired(&yaml);
+    let mut live = applied(&desired(SMALL));
+    for site in live[0].enterprise.capacities[0].subdivisions[0]
+        .sites
+        .iter_mut()
+    {
+        site.users.retain(|u| u.username.as_str() != "lienvandaele");
+    }
+    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let d = diff::diff(&want, &live);
+    assert_eq!(session_lower_bound(&d.enterprises[0]), 4);
+    assert_eq!(p.enterprises[0].sessions().count(), 4, "{:?}", shape(&p));
 }

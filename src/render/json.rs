@@ -343,7 +343,7 @@ fn enterprise(e: &EnterprisePlan, opts: &RenderOptions) -> EnterpriseView {
             object: object_view(c, opts),
             cause: c.cause.map(|c| c.explain().to_string()),
             fields: c
-                .fields
+                .shown_fields()
                 .iter()
                 .map(|f| FieldView {
                     field: f.field.clone(),

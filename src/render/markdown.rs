@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use super::RenderOptions;
-use super::text::{Layout, enterprise_heading, enterprise_lines};
+use super::text::{Layout, enterprise_heading, write_enterprise};
 use crate::model::Plan;
 
 /// The largest part, in bytes, with room left for the part heading.
@@ -63,7 +63,9 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Vec<String> {
         };
         let close = "```\n\n</details>\n\n";
         let mut block = open(false);
-        for line in enterprise_lines(e, &opts, Layout::DiffBlock) {
+        let mut text = String::new();
+        write_enterprise(&mut text, e, &opts, Layout::DiffBlock);
+        for line in text.lines() {
             // A code block cannot be escaped, only kept from closing early.
             let line = line.replace("```", "'''");
             if block.len() + line.len() + 1 + close.len() > PART_LIMIT / 2 {

@@ -18,18 +18,24 @@ pub(crate) enum Layout {
 
 /// The whole plan as text.
 pub fn render(plan: &Plan, opts: &RenderOptions) -> String {
-    let mut out = String::new();
+    let steps: usize = plan.enterprises.iter().map(|e| e.steps().count()).sum();
+    let mut out = String::with_capacity(256 + steps * 400);
     let _ = writeln!(
         out,
         "csamctl plan · acting as {} · plan {}",
         opts.actor(plan.actor.as_ref()),
         &plan.id[..plan.id.len().min(12)]
     );
-    for e in &plan.enterprises {
-        out.push('\n');
-        for line in enterprise_lines(e, opts, Layout::Terminal) {
-            out.push_str(&line);
+    // In batches, so that at most one batch of sections exists beside the whole text.
+    for batch in plan.enterprises.chunks(256) {
+        let sections = crate::parallel::map(batch.iter().collect(), |e| {
+            let mut section = String::with_capacity(e.steps().count() * 400);
+            write_enterprise(&mut section, e, opts, Layout::Terminal);
+            section
+        });
+        for section in sections {
             out.push('\n');
+            out.push_str(&section);
         }
     }
     if !plan.findings.is_empty() {
@@ -49,20 +55,24 @@ pub(crate) fn enterprise_heading(e: &EnterprisePlan) -> String {
     format!("Enterprise {} {}: {}", e.kbo, e.name, counts.describe())
 }
 
-/// One enterprise's phases as lines.
-pub(crate) fn enterprise_lines(
+/// One enterprise's phases, line by line, appended to `out`.
+pub(crate) fn write_enterprise(
+    out: &mut String,
     e: &EnterprisePlan,
     opts: &RenderOptions,
     layout: Layout,
-) -> Vec<String> {
-    let mut lines = Vec::new();
+) {
     if layout == Layout::Terminal {
-        lines.push(opts.bold(&enterprise_heading(e)));
+        let _ = writeln!(out, "{}", opts.bold(&enterprise_heading(e)));
     }
     let indent = if layout == Layout::Terminal { "  " } else { "" };
-    let barrier = |lines: &mut Vec<String>, text: &str| match layout {
-        Layout::Terminal => lines.push(format!("{indent}{}", opts.dim(&format!("══ {text} ══")))),
-        Layout::DiffBlock => lines.push(format!("@@ {text} @@")),
+    let barrier = |out: &mut String, text: &str| match layout {
+        Layout::Terminal => {
+            let _ = writeln!(out, "{indent}{}", opts.dim(&format!("══ {text} ══")));
+        }
+        Layout::DiffBlock => {
+            let _ = writeln!(out, "@@ {text} @@");
+        }
     };
     let mut first_barrier = true;
     for phase in &e.phases {
@@ -71,15 +81,16 @@ pub(crate) fn enterprise_lines(
                 if sessions.len() > 1 {
                     let first = sessions.first().map(|s| s.label.as_str()).unwrap_or("");
                     let last = sessions.last().map(|s| s.label.as_str()).unwrap_or("");
-                    lines.push(format!(
+                    let _ = writeln!(
+                        out,
                         "{indent}{}",
                         opts.dim(&format!(
                             "sessions {first}–{last} may run at the same time (one site per session, R2)"
                         ))
-                    ));
+                    );
                 }
                 for s in sessions {
-                    session_lines(&mut lines, s, e, opts, layout);
+                    write_session(out, s, e, opts, layout);
                 }
                 let text = if first_barrier {
                     first_barrier = false;
@@ -87,7 +98,7 @@ pub(crate) fn enterprise_lines(
                 } else {
                     "log out"
                 };
-                barrier(&mut lines, text);
+                barrier(out, text);
             }
             Phase::Gate {
                 ticket,
@@ -98,7 +109,7 @@ pub(crate) fn enterprise_lines(
                     .map(|t| format!(" (ticket {t})"))
                     .unwrap_or_default();
                 barrier(
-                    &mut lines,
+                    out,
                     &format!(
                         "GATE (R7): wait for the validation of the main access manager's designation{ticket}, about {}: the legal representative signs the request with the eID and mails it; nothing else is possible for this enterprise until then",
                         duration(*expected_ms)
@@ -106,55 +117,58 @@ pub(crate) fn enterprise_lines(
                 );
             }
             Phase::Notices { notices } => {
-                lines.push(format!(
+                let _ = writeln!(
+                    out,
                     "{indent}Notify the coordination centre (CvKO, R9) before the first log-in to Heracles:"
-                ));
+                );
                 for n in notices {
-                    lines.push(format!(
+                    let _ = writeln!(
+                        out,
                         "{indent}  site {}: head radiologist {} ({})",
                         n.site,
                         n.username,
                         opts.insz(&n.insz)
-                    ));
+                    );
                 }
             }
             Phase::Propagation { wait_ms } => {
-                lines.push(format!(
+                let _ = writeln!(
+                    out,
                     "{indent}Wait {}: user changes reach Heracles only after the propagation delay (R6)",
                     duration(*wait_ms)
-                ));
+                );
             }
         }
     }
-    lines
 }
 
-fn session_lines(
-    lines: &mut Vec<String>,
+fn write_session(
+    out: &mut String,
     s: &Session,
     e: &EnterprisePlan,
     opts: &RenderOptions,
     layout: Layout,
 ) {
     let heading = format!("Session {} · {}", s.label, s.purpose);
-    match layout {
-        Layout::Terminal => lines.push(format!("  {}", opts.bold(&heading))),
-        Layout::DiffBlock => lines.push(format!("# {heading}")),
-    }
+    let _ = match layout {
+        Layout::Terminal => writeln!(out, "  {}", opts.bold(&heading)),
+        Layout::DiffBlock => writeln!(out, "# {heading}"),
+    };
     for step in &s.steps {
         let Some(change) = e.changes.get(step.change) else {
             continue;
         };
-        step_lines(lines, step, change, opts, layout);
+        write_step(out, step, change, opts, layout);
     }
 }
 
 /// The fields a step shows: all of a creation's, the relevant ones of an update.
-fn step_fields<'a>(step: &Step, change: &'a Change) -> Vec<&'a FieldChange> {
-    let only = |names: &[&str]| -> Vec<&'a FieldChange> {
+fn step_fields(step: &Step, change: &Change) -> Vec<FieldChange> {
+    let only = |names: &[&str]| -> Vec<FieldChange> {
         change
-            .fields
-            .iter()
+            .shown_fields()
+            .into_owned()
+            .into_iter()
             .filter(|f| names.contains(&f.field.as_str()))
             .collect()
     };
@@ -163,10 +177,11 @@ fn step_fields<'a>(step: &Step, change: &'a Change) -> Vec<&'a FieldChange> {
         | StepWrite::AddAccessManager { .. }
         | StepWrite::ActivateCapacity { .. }
         | StepWrite::CreateSubdivision { .. }
-        | StepWrite::CreateSite { .. } => change.fields.iter().collect(),
+        | StepWrite::CreateSite { .. } => change.shown_fields().into_owned(),
         StepWrite::CreateUser { .. } => change
-            .fields
-            .iter()
+            .shown_fields()
+            .into_owned()
+            .into_iter()
             .filter(|f| f.field != "functions")
             .collect(),
         StepWrite::SetFunctions { .. } => only(&["functions"]),
@@ -225,20 +240,19 @@ fn step_title(step: &Step, change: &Change, opts: &RenderOptions) -> String {
     }
 }
 
-fn step_lines(
-    lines: &mut Vec<String>,
+fn write_step(
+    out: &mut String,
     step: &Step,
     change: &Change,
     opts: &RenderOptions,
     layout: Layout,
 ) {
-    let symbol = opts.symbol(change.kind);
     let plain_symbol = change.kind.symbol();
     let title = step_title(step, change, opts);
-    match layout {
-        Layout::Terminal => lines.push(format!("    {symbol} {title}")),
-        Layout::DiffBlock => lines.push(format!("{plain_symbol} {title}")),
-    }
+    let _ = match layout {
+        Layout::Terminal => writeln!(out, "    {} {title}", opts.symbol(change.kind)),
+        Layout::DiffBlock => writeln!(out, "{plain_symbol} {title}"),
+    };
     let fields = step_fields(step, change);
     let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
     for f in fields {
@@ -247,11 +261,10 @@ fn step_lines(
         } else {
             field_update(&f.before, &f.after, opts)
         };
-        let name = format!("{:width$}", f.field);
-        match layout {
-            Layout::Terminal => lines.push(format!("          {name} = {value}")),
-            Layout::DiffBlock => lines.push(format!("{plain_symbol}       {name} = {value}")),
-        }
+        let _ = match layout {
+            Layout::Terminal => writeln!(out, "          {:width$} = {value}", f.field),
+            Layout::DiffBlock => writeln!(out, "{plain_symbol}       {:width$} = {value}", f.field),
+        };
     }
 }
 

@@ -1,0 +1,66 @@
+//! Pure work spread over the machine's cores, results in input order: diffing, planning
+//! and rendering are per enterprise and independent, and a fleet has a thousand of them.
+//! Scoped threads only (no I/O, no async, no shared state), so the modules that use it
+//! stay pure and their output does not depend on the number of cores.
+
+use std::num::NonZeroUsize;
+
+/// Below this many items, one thread does it all.
+const MIN_PARALLEL: usize = 64;
+
+fn threads(items: usize) -> usize {
+    if items < MIN_PARALLEL {
+        return 1;
+    }
+    std::thread::available_parallelism()
+        .map(NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8)
+}
+
+/// `items.into_iter().map(f).collect()`, over contiguous chunks on scoped threads.
+pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let n = threads(items.len());
+    if n == 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(n);
+    let mut chunks: Vec<Vec<T>> = Vec::with_capacity(n);
+    let mut rest = items.into_iter();
+    loop {
+        let c: Vec<T> = rest.by_ref().take(chunk).collect();
+        if c.is_empty() {
+            break;
+        }
+        chunks.push(c);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<U>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                // A panic in pure code is a bug: surface it where it happened.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn order_is_kept_whatever_the_split() {
+        for n in [0, 1, 63, 64, 65, 1000] {
+            let v: Vec<usize> = (0..n).collect();
+            assert_eq!(
+                super::map(v.clone(), |x| x * 2),
+                v.iter().map(|x| x * 2).collect::<Vec<_>>()
+            );
+        }
+    }
+}
