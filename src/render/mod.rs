@@ -8,8 +8,10 @@
 //!
 //! May use `model` and `similar`.
 
+pub mod export;
 pub mod json;
 pub mod markdown;
+pub mod runbook;
 pub mod text;
 
 use std::fmt::Write as _;
@@ -223,11 +225,27 @@ fn password_ref(p: &PasswordRef) -> String {
     format!("(sensitive: read at apply time from {p})")
 }
 
+/// Text in double quotes, escaped as Rust's `Debug` does when it must be.
+fn quoted(s: &str) -> String {
+    // Printable ASCII other than the quote and the backslash is shown as is by `Debug`.
+    if s.bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+    {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        out
+    } else {
+        format!("{s:?}")
+    }
+}
+
 /// A field value as text, quoted like Terraform's strings.
 pub fn field_value(v: &FieldValue, opts: &RenderOptions) -> String {
     match v {
         FieldValue::Absent => "(none)".into(),
-        FieldValue::Text(s) => format!("{s:?}"),
+        FieldValue::Text(s) => quoted(s),
         FieldValue::Insz(i) => opts.insz(i),
         FieldValue::List(items) => format!("[{}]", items.join(", ")),
         FieldValue::Flag(b) => b.to_string(),

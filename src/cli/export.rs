@@ -1,0 +1,284 @@
+//! `csamctl export`: write the live registry's tree of one or more enterprises as a
+//! desired-state file, on which `plan` shows no changes (see [`crate::render::export`]).
+//!
+//! Reading is one session: log in, a snapshot of every named enterprise, log out. An
+//! enterprise the acting person may not read is an error (an export that silently left
+//! it out would make `apply` treat it as undeclared, which is harmless, but the person
+//! asked for it).
+//!
+//! Personal data: the file holds full national register numbers, so
+//!
+//! - with `--out FILE` it is written atomically (a temporary file created with mode 0600
+//!   beside the target, then renamed over it) and stderr says so;
+//! - without `--out` the text goes to stdout only with `--show-personal-data`, whether
+//!   stdout is a terminal or not: a terminal shows the numbers to whoever looks, a
+//!   shell redirect creates a file with the umask's (usually world-readable) mode, and
+//!   CI logs keep stdout. Use `--out` instead.
+//!
+//! Before writing, the text is checked with the real validator; a problem there (for
+//! example a placeholder main access manager) is reported as a warning, and the file is
+//! still written so that it can be completed by hand.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::registry::format_time;
+use super::settings::{self, RegistryArgs, RegistrySettings};
+use crate::config::{self, Limits};
+use crate::model::{Kbo, LiveState};
+use crate::registry::{Registry, RegistryError};
+use crate::render::export::{self, ExportHeader};
+
+/// The modeline's default schema: the committed schema, for a file at the repository root.
+pub const DEFAULT_SCHEMA: &str = "schemas/desired-state.schema.json";
+
+/// `csamctl export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The enterprise number(s) to export (10 digits, or the legacy 9-digit form).
+    #[arg(long, value_name = "KBO", required = true, num_args = 1..)]
+    pub enterprise: Vec<String>,
+    /// Write the file here (mode 0600, replaced atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Allow printing to stdout without --out (the text holds full national register numbers).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// The `$schema` of the yaml-language-server modeline (a path relative to the file, or a URL).
+    #[arg(long, value_name = "PATH_OR_URL", default_value = DEFAULT_SCHEMA)]
+    pub schema: String,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Why `export` failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ExportError {
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("--enterprise {given:?}: {reason}")]
+    Enterprise { given: String, reason: String },
+    #[error(
+        "enterprise {0}: the acting person may not read it (no role in it); act with the token of its main access manager or an access manager"
+    )]
+    NotReadable(Kbo),
+    #[error(
+        "refusing to print full national register numbers: give --out FILE (written with mode 0600), or --show-personal-data to print them anyway"
+    )]
+    PersonalData,
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Runs `export`; true on success.
+pub fn run(args: &ExportArgs) -> bool {
+    match run_inner(args) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            false
+        }
+    }
+}
+
+fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
+    let kbos = parse_enterprises(&args.enterprise)?;
+    // Refuse before touching the registry.
+    if args.out.is_none() && !args.show_personal_data {
+        return Err(ExportError::PersonalData);
+    }
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ExportError::Runtime)?;
+    let live = runtime.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        read(&*registry, &kbos).await
+    })?;
+    let header = ExportHeader {
+        registry: without_userinfo(&settings.address.to_string()),
+        exported_at: now(),
+        schema: args.schema.clone(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let exported = export::render(&live, &header);
+    for w in &exported.warnings {
+        eprintln!("warning: {w}");
+    }
+    let name = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<stdout>"));
+    let check = config::load_bytes(
+        &[(name, exported.text.as_bytes().to_vec())],
+        &Limits::default(),
+    );
+    if check.errors() > 0 {
+        eprintln!(
+            "warning: the exported file does not validate yet ({} error(s)); run `csamctl validate` on it and complete it by hand",
+            check.errors()
+        );
+    }
+    match &args.out {
+        Some(path) => {
+            write_private(path, exported.text.as_bytes())?;
+            eprintln!(
+                "Wrote {} ({} enterprise(s)) with mode 0600: it holds full national register numbers. Review it, then `csamctl plan {}` should show no changes.",
+                path.display(),
+                live.len(),
+                path.display()
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(exported.text.as_bytes());
+            let _ = stdout.flush();
+        }
+    }
+    Ok(())
+}
+
+fn parse_enterprises(given: &[String]) -> Result<Vec<Kbo>, ExportError> {
+    let mut kbos: Vec<Kbo> = Vec::new();
+    for g in given {
+        let kbo = Kbo::parse(g).map_err(|e| ExportError::Enterprise {
+            given: g.clone(),
+            reason: e.to_string(),
+        })?;
+        if !kbos.contains(&kbo) {
+            kbos.push(kbo);
+        }
+    }
+    Ok(kbos)
+}
+
+/// One session: a snapshot of each enterprise; one the person may not read is an error.
+/// Every write the registry acknowledged and processed is in the snapshot; the paged
+/// `list_users` is not needed, because a snapshot already holds every user record.
+async fn read(registry: &dyn Registry, kbos: &[Kbo]) -> Result<Vec<LiveState>, ExportError> {
+    let session = registry.open_session().await?.id;
+    let mut live = Vec::new();
+    let mut failure = None;
+    for kbo in kbos {
+        match registry.snapshot(&session, kbo).await {
+            Ok(state) => live.push(state),
+            Err(RegistryError::NotAuthorised { .. }) => {
+                failure = Some(ExportError::NotReadable(*kbo));
+                break;
+            }
+            Err(err) => {
+                failure = Some(err.into());
+                break;
+            }
+        }
+    }
+    // Log out even after a failure; the reading session wrote nothing.
+    let closed = registry.close_session(&session).await;
+    if let Some(err) = failure {
+        return Err(err);
+    }
+    closed?;
+    Ok(live)
+}
+
+/// The address as written in the header: an `https://user:secret@host` address loses its
+/// user information, so that no credential ever lands in the file.
+fn without_userinfo(address: &str) -> String {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return address.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => address.to_string(),
+    }
+}
+
+/// The wall-clock time as `2026-11-28T11:47:31Z`.
+fn now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    format_time(ms)
+}
+
+/// Writes `bytes` to a temporary file created with mode 0600 beside `path`, then renames
+/// it over `path`: no reader ever sees a partial file or one with wider permissions.
+pub(super) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    let err = |source| ExportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_never_holds_credentials() {
+        assert_eq!(
+            without_userinfo("https://alice:s3cret@registry.example:8443"),
+            "https://registry.example:8443"
+        );
+        assert_eq!(
+            without_userinfo("https://registry.example:8443/a@b"),
+            "https://registry.example:8443/a@b"
+        );
+        assert_eq!(without_userinfo("file:/tmp/r@x.db"), "file:/tmp/r@x.db");
+    }
+
+    #[test]
+    fn enterprises_are_parsed_and_deduplicated() {
+        let kbos =
+            parse_enterprises(&["198.765.470".into(), "0198765470".into()]).expect("valid numbers");
+        assert_eq!(kbos.len(), 1);
+        assert!(matches!(
+            parse_enterprises(&["0198765471".into()]),
+            Err(ExportError::Enterprise { .. })
+        ));
+    }
+}

@@ -1,0 +1,128 @@
+//! `csamctl runbook`: the plan as a numbered manual procedure for the CSAM web
+//! application, in Dutch, French or English, as Markdown or HTML (see
+//! [`crate::render::runbook`]).
+//!
+//! The plan is made exactly as `csamctl plan` makes it (the same loading, registry
+//! reading, planning and safety checks, from `plan.rs`), so the runbook and the plan
+//! never disagree. A plan with errors gives no runbook: it could not be applied either.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+
+use super::plan::{PlanError, load_desired, make_plan, read_live, resolve_actor};
+use super::settings::{self, RegistryArgs, RegistrySettings};
+use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
+use crate::render::{self, RenderOptions};
+use crate::safety::SafetyOptions;
+
+/// The runbook's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunbookLang {
+    /// Dutch, in the manual's own words.
+    Nl,
+    /// French, translated from the manual.
+    Fr,
+    /// English, quoting the Dutch screen labels.
+    En,
+}
+
+/// The runbook's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunbookFormatArg {
+    /// Markdown with task checkboxes.
+    Markdown,
+    /// A standalone HTML page with checkboxes.
+    Html,
+}
+
+/// `csamctl runbook`.
+#[derive(Debug, clap::Args)]
+pub struct RunbookArgs {
+    /// Desired-state files and directories (default csam.yaml or ./csam/).
+    pub paths: Vec<PathBuf>,
+    /// The language of the procedure.
+    #[arg(long, value_enum)]
+    pub lang: RunbookLang,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RunbookFormatArg::Markdown)]
+    pub format: RunbookFormatArg,
+    /// Show full national register numbers (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// The acting person's INSZ, when acting with a token (as for `plan`).
+    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    pub actor: Option<String>,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// Runs `runbook`; true when a runbook was printed.
+pub fn run(args: &RunbookArgs) -> bool {
+    match run_inner(args) {
+        Ok(printed) => printed,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            false
+        }
+    }
+}
+
+fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let actor = resolve_actor(&settings, args.actor.as_deref())?;
+    let Some(desired) = load_desired(&args.paths, args.show_personal_data) else {
+        return Ok(false);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(PlanError::Runtime)?;
+    let plan = runtime.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        let limits = registry.limits().await?;
+        let live = read_live(&*registry, &desired).await?;
+        Ok::<_, PlanError>(make_plan(
+            &desired,
+            &live,
+            actor,
+            &limits,
+            &SafetyOptions::default(),
+        ))
+    })?;
+    let shown = RenderOptions {
+        colour: false,
+        show_personal_data: args.show_personal_data,
+    };
+    for f in &plan.findings {
+        eprintln!("{}", render::finding_line(f, &shown));
+    }
+    if plan.has_errors() {
+        eprintln!("error: the plan has errors; no runbook (see `csamctl plan`)");
+        return Ok(false);
+    }
+    let opts = RunbookOptions {
+        lang: match args.lang {
+            RunbookLang::Nl => Lang::Nl,
+            RunbookLang::Fr => Lang::Fr,
+            RunbookLang::En => Lang::En,
+        },
+        format: match args.format {
+            RunbookFormatArg::Markdown => RunbookFormat::Markdown,
+            RunbookFormatArg::Html => RunbookFormat::Html,
+        },
+        show_personal_data: args.show_personal_data,
+    };
+    let text = runbook::render(&plan, &opts);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    Ok(true)
+}
