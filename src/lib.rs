@@ -10,6 +10,7 @@ pub mod diff;
 pub mod execute;
 pub mod import;
 pub mod model;
+mod parallel;
 pub mod plan;
 pub mod registry;
 pub mod render;

@@ -1,10 +1,14 @@
 //! The command line: clap definitions, one file per command, and the single place that
 //! chooses exit codes (see `shared/spec/cli.md`).
 
+mod access;
+mod apply;
 mod completions;
+mod export;
 mod import_csv;
 mod plan;
 mod registry;
+mod runbook;
 mod schema;
 pub mod settings;
 mod validate;
@@ -22,6 +26,8 @@ pub mod exit {
     pub const ERROR: i32 = 1;
     /// `plan --detailed-exitcode`: the plan has changes.
     pub const CHANGES: i32 = 2;
+    /// `apply`: an enterprise waits on a gate (the HTB designation, R7); nothing failed.
+    pub const WAITING_ON_GATE: i32 = 3;
     /// Interrupted (Ctrl-C).
     pub const INTERRUPTED: i32 = 130;
 }
@@ -44,10 +50,20 @@ pub enum Command {
     Schema,
     /// Read the live registry, diff, and print the ordered plan.
     Plan(plan::PlanArgs),
+    /// Carry the plan out: parallel, retried, resumable, locked.
+    Apply(apply::ApplyArgs),
+    /// Check that every declared user has effective Heracles access.
+    Verify(access::VerifyArgs),
+    /// Evaluate the manual's troubleshooting checklist for one person.
+    ExplainAccess(access::ExplainArgs),
     /// Operate a registry: init, token, tickets, clock, serve.
     Registry(registry::RegistryCommandArgs),
     /// Turn the user list exported from the CSAM web application (CSV) into people entries.
     ImportCsv(import_csv::ImportCsvArgs),
+    /// Write the live registry's tree as a desired-state file (plan on it shows no changes).
+    Export(export::ExportArgs),
+    /// The plan as a numbered manual procedure for the CSAM web application.
+    Runbook(runbook::RunbookArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), or a command's.
@@ -104,8 +120,42 @@ pub fn main() -> i32 {
             (plan::PlanOutcome::Changes, true) => exit::CHANGES,
             (plan::PlanOutcome::Changes | plan::PlanOutcome::NoChanges, _) => exit::OK,
         },
+        Command::Apply(args) => match apply::run(&args) {
+            apply::ApplyOutcome::Done => exit::OK,
+            apply::ApplyOutcome::Failed => exit::ERROR,
+            apply::ApplyOutcome::WaitingOnGate => exit::WAITING_ON_GATE,
+            apply::ApplyOutcome::Interrupted => exit::INTERRUPTED,
+        },
+        Command::Verify(args) => {
+            if access::run_verify(&args) {
+                exit::OK
+            } else {
+                exit::ERROR
+            }
+        }
+        Command::ExplainAccess(args) => {
+            if access::run_explain(&args) {
+                exit::OK
+            } else {
+                exit::ERROR
+            }
+        }
         Command::Registry(args) => registry::run(&args),
         Command::ImportCsv(args) => import_csv::run(&args),
+        Command::Export(args) => {
+            if export::run(&args) {
+                exit::OK
+            } else {
+                exit::ERROR
+            }
+        }
+        Command::Runbook(args) => {
+            if runbook::run(&args) {
+                exit::OK
+            } else {
+                exit::ERROR
+            }
+        }
         Command::Completions(args) => completions::run_completions(&args),
         Command::Man(args) => completions::run_man(&args),
     }

@@ -14,7 +14,7 @@ use clap::ValueEnum;
 use super::fancy;
 use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
 use crate::config::{self, Limits, diagnostic};
-use crate::model::{DesiredState, Finding, Insz, LiveState, Plan, PlanLimits};
+use crate::model::{DesiredState, Finding, Insz, Kbo, LiveState, Plan, PlanLimits};
 use crate::plan::fingerprint;
 use crate::registry::{Registry, RegistryError};
 use crate::render::{self, RenderOptions};
@@ -79,7 +79,7 @@ pub enum PlanOutcome {
 
 /// Why `plan` could not produce a plan.
 #[derive(Debug, thiserror::Error)]
-enum PlanError {
+pub(super) enum PlanError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
     #[error("registry: {0}")]
@@ -118,73 +118,38 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
     if !(0.0..=1.0).contains(&args.max_deletion_ratio) {
         return Err(PlanError::Ratio(args.max_deletion_ratio));
     }
-    let loaded = config::load(&args.paths, &Limits::default());
-    if !loaded.diagnostics.is_empty() {
-        let opts = config::RenderOptions {
-            graphical: fancy(&std::io::stderr()),
-            show_personal_data: args.show_personal_data,
-        };
-        eprint!(
-            "{}",
-            diagnostic::render_human(&loaded.diagnostics, &loaded.sources, opts)
-        );
-    }
-    if loaded.errors() > 0 {
-        eprintln!(
-            "error: the desired state has {} error(s); fix them first (csamctl validate)",
-            loaded.errors()
-        );
-        return Ok(PlanOutcome::Failed);
-    }
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let given = match &args.actor {
-        Some(text) => Some(Insz::parse(text).map_err(|e| PlanError::Actor(e.to_string()))?),
-        None => None,
-    };
-    let actor = match &settings.identity {
-        Identity::Token(_) => given,
-        Identity::Demo => {
-            let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| PlanError::Actor(e.to_string()))?;
-            if given.is_some_and(|g| g != demo) {
-                return Err(PlanError::Actor(
-                    "without a token the embedded registry acts as the demo identity; give the person's token (csamctl registry token) to act as someone else".into(),
-                ));
-            }
-            Some(demo)
-        }
-    };
+    let actor = resolve_actor(&settings, args.actor.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(PlanError::Runtime)?;
+    // Opening the registry (an embedded one replays its journal) and reading the files
+    // are independent: both at once.
+    let (desired, registry) = runtime.block_on(async {
+        let connecting = settings.clone();
+        let registry = tokio::spawn(async move { settings::connect(&connecting).await });
+        let (paths, show) = (args.paths.clone(), args.show_personal_data);
+        let desired = tokio::task::spawn_blocking(move || load_desired(&paths, show)).await;
+        (desired, registry.await)
+    });
+    let joined = |e: tokio::task::JoinError| PlanError::Runtime(std::io::Error::other(e));
+    let Some(desired) = desired.map_err(joined)? else {
+        return Ok(PlanOutcome::Failed);
+    };
+    let registry = registry.map_err(joined)??;
     let (live, limits) = runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
         let limits = registry.limits().await?;
-        let live = read_live(&*registry, &loaded.state).await?;
+        let live = read_live(&*registry, &desired).await?;
         Ok::<_, PlanError>((live, limits))
     })?;
-    let limits = PlanLimits {
-        sessions_per_person: limits.sessions_per_person,
-        processing_delay_ms: limits.processing_delay_ms,
-        propagation_delay_ms: limits.propagation_delay_ms,
-        ..PlanLimits::default()
+    let safety_options = SafetyOptions {
+        max_deletion_ratio: args.max_deletion_ratio,
+        force_deletions: args.force_deletions,
+        allow_self_removal: args.allow_self_removal,
+        ..SafetyOptions::default()
     };
-    let mut plan = crate::plan::plan(&loaded.state, &live, actor, &limits);
-    let refusals = safety::check(
-        &plan,
-        &live,
-        &SafetyOptions {
-            max_deletion_ratio: args.max_deletion_ratio,
-            force_deletions: args.force_deletions,
-            allow_self_removal: args.allow_self_removal,
-            ..SafetyOptions::default()
-        },
-    );
-    plan.findings.extend(refusals.iter().map(|r| {
-        let mut f = Finding::error(r.rule.code(), Some(r.kbo), r.to_string());
-        f.object = r.objects.first().cloned();
-        f
-    }));
+    let plan = make_plan(&desired, &live, actor, &limits, &safety_options);
 
     let opts = RenderOptions {
         colour: args.format == PlanFormat::Text && fancy(&std::io::stdout()),
@@ -206,7 +171,7 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
         return Ok(PlanOutcome::Failed);
     }
     if let Some(path) = &args.out {
-        save(path, &plan, &loaded.state, &live)?;
+        save(path, &plan, &desired, &live)?;
         eprintln!(
             "Saved the plan to {} (apply it with `csamctl apply --plan {}`)",
             path.display(),
@@ -220,16 +185,102 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
     })
 }
 
+/// Loads and validates the desired state, printing its diagnostics to stderr; `None`
+/// (after saying so) when it has errors. Shared by `plan`, `apply` and `verify`.
+pub(super) fn load_desired(paths: &[PathBuf], show_personal_data: bool) -> Option<DesiredState> {
+    let loaded = config::load(paths, &Limits::default());
+    if !loaded.diagnostics.is_empty() {
+        let opts = config::RenderOptions {
+            graphical: fancy(&std::io::stderr()),
+            show_personal_data,
+        };
+        eprint!(
+            "{}",
+            diagnostic::render_human(&loaded.diagnostics, &loaded.sources, opts)
+        );
+    }
+    if loaded.errors() > 0 {
+        eprintln!(
+            "error: the desired state has {} error(s); fix them first (csamctl validate)",
+            loaded.errors()
+        );
+        return None;
+    }
+    Some(loaded.state)
+}
+
+/// The acting person: the demo identity on an embedded registry without a token,
+/// otherwise `--actor` (the registry cannot say whose a token is).
+pub(super) fn resolve_actor(
+    settings: &RegistrySettings,
+    given: Option<&str>,
+) -> Result<Option<Insz>, PlanError> {
+    let given = match given {
+        Some(text) => Some(Insz::parse(text).map_err(|e| PlanError::Actor(e.to_string()))?),
+        None => None,
+    };
+    Ok(match &settings.identity {
+        Identity::Token(_) => given,
+        Identity::Demo => {
+            let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| PlanError::Actor(e.to_string()))?;
+            if given.is_some_and(|g| g != demo) {
+                return Err(PlanError::Actor(
+                    "without a token the embedded registry acts as the demo identity; give the person's token (csamctl registry token) to act as someone else".into(),
+                ));
+            }
+            Some(demo)
+        }
+    })
+}
+
+/// Plans with the registry's limits and adds the safety refusals as error findings.
+pub(super) fn make_plan(
+    desired: &DesiredState,
+    live: &[LiveState],
+    actor: Option<Insz>,
+    limits: &crate::registry::Limits,
+    safety_options: &SafetyOptions,
+) -> Plan {
+    let limits = PlanLimits {
+        sessions_per_person: limits.sessions_per_person,
+        processing_delay_ms: limits.processing_delay_ms,
+        propagation_delay_ms: limits.propagation_delay_ms,
+        ..PlanLimits::default()
+    };
+    let mut plan = crate::plan::plan(desired, live, actor, &limits);
+    add_refusals(&mut plan, live, safety_options);
+    plan
+}
+
+/// Adds the safety refusals of a plan as error findings.
+pub(super) fn add_refusals(plan: &mut Plan, live: &[LiveState], safety_options: &SafetyOptions) {
+    let refusals = safety::check(plan, live, safety_options);
+    plan.findings.extend(refusals.iter().map(|r| {
+        let mut f = Finding::error(r.rule.code(), Some(r.kbo), r.to_string());
+        f.object = r.objects.first().cloned();
+        f
+    }));
+}
+
 /// One session: a snapshot of every declared enterprise the actor may read.
-async fn read_live(
+pub(super) async fn read_live(
     registry: &dyn Registry,
     desired: &DesiredState,
+) -> Result<Vec<LiveState>, PlanError> {
+    let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
+    read_enterprises(registry, &kbos).await
+}
+
+/// One session: a snapshot of each of these enterprises that the actor may read.
+pub(super) async fn read_enterprises(
+    registry: &dyn Registry,
+    kbos: &[Kbo],
 ) -> Result<Vec<LiveState>, PlanError> {
     let session = registry.open_session().await?.id;
     let mut live = Vec::new();
     let mut failure = None;
-    for e in &desired.enterprises {
-        match registry.snapshot(&session, &e.kbo).await {
+    for kbo in kbos {
+        match registry.snapshot(&session, kbo).await {
             Ok(state) => live.push(state),
             // No role and no designation yet: planned as not registered (the diff says so).
             Err(RegistryError::NotAuthorised { .. }) => {}

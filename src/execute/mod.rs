@@ -1,7 +1,1048 @@
-//! Carrying out a plan against a registry (being built): for now the retry machinery,
-//! a backoff iterator and a pure retry policy.
+//! Carrying out a plan against a registry: the executor, its report, and the retry
+//! machinery it uses (a backoff iterator and a pure retry policy, [`retry`]).
 //!
-//! May use `model`, the `registry` trait and tokio.
+//! May use `model`, the `registry` trait and tokio. It decides nothing about exit codes
+//! or output: it returns an [`ApplyReport`] value and tells an [`Observer`] what
+//! happens, and the command line turns both into text and an exit code.
+//!
+//! # Concurrency
+//!
+//! Every enterprise of the plan is a chain of phases, and the chains run side by side.
+//! The sessions of one phase run side by side too; the next phase starts only when
+//! every session of the phase is logged out *and processed* (the log-out barrier, R1).
+//! One semaphore, shared by all chains, bounds the sessions open at once to
+//! `min(--parallelism, the registry's sessions-per-person limit)`: every session is the
+//! same acting person's.
+//!
+//! # Idempotency keys and resumption
+//!
+//! Every write carries [`steps::idempotency_key`]: the plan's id (a digest of the
+//! desired state and of every live tree's version and content) plus the step's id.
+//! Within one run a retried write (dropped connection after the registry applied it)
+//! repeats its key, so it is applied once. A key derived from the step alone (without
+//! the plan id) would *not* be safe: step ids are positional (`kbo:round:index`), so a
+//! re-plan after partial progress gives the same id to a different write (refused as
+//! a reused key), and a key derived from the write's content alone would silently
+//! swallow a legitimate later repetition (suspend, re-activate, suspend again).
+//! Resumption after a crash therefore does not rely on keys at all: the next `apply`
+//! first logs out the acting person's open sessions, so that every acknowledged write
+//! is processed (R1), then re-plans from what is live. Written steps have vanished from
+//! the diff; the new plan (new id, new keys) holds exactly what is left.
+//!
+//! # Failure isolation
+//!
+//! A step that fails for good (not retryable, or retries spent) ends its session (the
+//! remaining steps are not attempted) and its enterprise's chain: sessions already in
+//! flight in the same phase finish, no later phase starts. Other enterprises go on.
+//! An error that only needs a fresh session (stale view, session expired or closed by
+//! someone else) logs out, waits for processing, logs in again and repeats the step:
+//! earlier writes of the session are durable and the remaining steps are valid in any
+//! later session.
 
 pub mod retry;
 pub mod steps;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::model::{
+    EnterprisePlan, HeadRadiologistNotice, Insz, Kbo, LiveRepresentative, Password, PasswordRef,
+    Phase, Plan, Session, Step, StepWrite, UserLevel, WriteTarget,
+};
+use crate::registry::{
+    IdempotencyKey, Lease, LeaseId, LeaseRequest, Limits, Millis, Registry, RegistryError,
+    SessionId, TicketState,
+};
+use retry::{Backoff, RetryPolicy, Verdict, with_retries};
+
+/// How the executor behaves.
+#[derive(Debug, Clone)]
+pub struct ExecuteOptions {
+    /// Most sessions open at once, over all enterprises (`--parallelism`).
+    pub parallelism: usize,
+    /// When to stop retrying a request.
+    pub retry: RetryPolicy,
+    /// First backoff delay.
+    pub backoff_base: Duration,
+    /// Largest backoff delay.
+    pub backoff_cap: Duration,
+    /// Most log-ins for one session's steps when the registry asks for a fresh session.
+    pub max_relogins: u32,
+}
+
+impl Default for ExecuteOptions {
+    fn default() -> Self {
+        ExecuteOptions {
+            parallelism: 8,
+            retry: RetryPolicy::default(),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(5),
+            max_relogins: 5,
+        }
+    }
+}
+
+/// Ctrl-C, as the executor sees it: once set, nothing new starts.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// Asks the executor to start nothing new.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Why a password could not be had. The messages never hold the password.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordSourceError {
+    /// The reference points at nothing.
+    #[error("{0} is not set")]
+    Missing(String),
+    /// The secret breaks the manual's rules.
+    #[error("the password in {place} is not acceptable: {source}")]
+    Invalid {
+        /// Where it was read (never the password).
+        place: String,
+        /// Which rule it breaks.
+        #[source]
+        source: crate::model::PasswordError,
+    },
+}
+
+/// Where passwords come from when an account is created.
+pub trait PasswordSource: Send + Sync {
+    /// The checked password a reference points at.
+    fn resolve(&self, reference: &PasswordRef) -> Result<Password, PasswordSourceError>;
+}
+
+/// Passwords from environment variables and files, as the desired state references them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EnvAndFiles;
+
+impl PasswordSource for EnvAndFiles {
+    fn resolve(&self, reference: &PasswordRef) -> Result<Password, PasswordSourceError> {
+        let secret = match reference {
+            PasswordRef::Env(name) => std::env::var(name).ok().filter(|s| !s.is_empty()),
+            PasswordRef::File(path) => std::fs::read_to_string(path)
+                .ok()
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string()),
+        }
+        .ok_or_else(|| PasswordSourceError::Missing(reference.to_string()))?;
+        Password::new(secret).map_err(|source| PasswordSourceError::Invalid {
+            place: reference.to_string(),
+            source,
+        })
+    }
+}
+
+/// What happened, as it happens (for progress bars and plain progress lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// An enterprise's chain started.
+    EnterpriseStarted {
+        /// The enterprise.
+        kbo: Kbo,
+        /// Its steps.
+        steps: usize,
+        /// Its log-out barriers (phases of sessions).
+        barriers: usize,
+    },
+    /// A write was acknowledged.
+    StepDone {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The step's id.
+        step: String,
+    },
+    /// A step failed for good.
+    StepFailed {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The step's id.
+        step: String,
+        /// The registry's code.
+        code: String,
+    },
+    /// A request is retried.
+    Retrying {
+        /// The enterprise.
+        kbo: Kbo,
+        /// The registry's code.
+        code: String,
+    },
+    /// A session was logged out.
+    LoggedOut {
+        /// The enterprise.
+        kbo: Kbo,
+    },
+    /// The chain ended.
+    EnterpriseEnded {
+        /// The enterprise.
+        kbo: Kbo,
+    },
+}
+
+/// Receives [`Event`]s; must be cheap and must not block.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn event(&self, event: Event);
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn event(&self, _event: Event) {}
+}
+
+/// The outcome of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The registry acknowledged the write.
+    Done {
+        /// The registry's journal sequence number.
+        journal_seq: u64,
+    },
+    /// The write failed for good.
+    Failed {
+        /// The registry's stable code (or `password` for a password problem).
+        code: String,
+        /// Why (never a password).
+        message: String,
+    },
+    /// Not attempted: an earlier step failed, a gate is pending, or apply was interrupted.
+    NotAttempted,
+}
+
+/// One step in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepReport {
+    /// The step's id.
+    pub id: String,
+    /// The session's label.
+    pub session: String,
+    /// The write's name (`create_site`).
+    pub kind: &'static str,
+    /// What happened.
+    pub outcome: StepOutcome,
+}
+
+/// A pending HTB designation (R7): what the people must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateReport {
+    /// The ticket number, when known.
+    pub ticket: Option<String>,
+    /// The legal representative who must sign.
+    pub legal_representative: Option<LiveRepresentative>,
+    /// The HTB to be.
+    pub main_access_manager: Option<LiveRepresentative>,
+}
+
+/// When a user change becomes effective for Heracles (R6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EffectiveAccess {
+    /// The person.
+    pub insz: Insz,
+    /// The level the record is on.
+    pub level: UserLevel,
+    /// Registry time from which the change takes effect.
+    pub effective_from_ms: Millis,
+}
+
+/// How an enterprise's chain ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainOutcome {
+    /// Every step was done.
+    Done,
+    /// A step (or the preparation) failed for good.
+    Failed,
+    /// Waiting for the HTB designation to be validated.
+    WaitingOnGate,
+    /// Ctrl-C: steps were left.
+    Interrupted,
+}
+
+/// One enterprise in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnterpriseReport {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// Its name.
+    pub name: String,
+    /// How the chain ended.
+    pub outcome: ChainOutcome,
+    /// A failure outside any step (passwords, lease), with its code.
+    pub failure: Option<(String, String)>,
+    /// Every step of the plan, in order.
+    pub steps: Vec<StepReport>,
+    /// The pending gate, when the chain waits on one.
+    pub gate: Option<GateReport>,
+    /// Coordination-centre notices (R9) of the sites whose head radiologist is new,
+    /// when the chain got that far.
+    pub notices: Vec<HeadRadiologistNotice>,
+    /// When new and changed users' access becomes effective.
+    pub effective: Vec<EffectiveAccess>,
+    /// Sessions logged out.
+    pub logouts: usize,
+}
+
+/// What an apply did: the value the command line reports and picks an exit code from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApplyReport {
+    /// One entry per enterprise of the plan, in plan order.
+    pub enterprises: Vec<EnterpriseReport>,
+    /// True when apply was interrupted.
+    pub interrupted: bool,
+}
+
+impl ApplyReport {
+    /// True when a step or a chain failed.
+    pub fn any_failed(&self) -> bool {
+        self.enterprises
+            .iter()
+            .any(|e| e.outcome == ChainOutcome::Failed)
+    }
+
+    /// True when a chain waits on a gate.
+    pub fn any_waiting(&self) -> bool {
+        self.enterprises
+            .iter()
+            .any(|e| e.outcome == ChainOutcome::WaitingOnGate)
+    }
+
+    /// Steps done, failed and not attempted.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for s in self.enterprises.iter().flat_map(|e| &e.steps) {
+            match s.outcome {
+                StepOutcome::Done { .. } => c.0 += 1,
+                StepOutcome::Failed { .. } => c.1 += 1,
+                StepOutcome::NotAttempted => c.2 += 1,
+            }
+        }
+        c
+    }
+}
+
+/// Why the preparation of an apply failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The registry failed after retries.
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    /// Another apply holds an enterprise's lease past the lock timeout.
+    #[error(
+        "enterprise {kbo} is locked by another apply ({holder}) until registry time {expires_at_ms}; gave up after waiting {waited:?}"
+    )]
+    Locked {
+        /// The enterprise.
+        kbo: Kbo,
+        /// Who holds it, as far as the registry says.
+        holder: String,
+        /// When the lease expires.
+        expires_at_ms: Millis,
+        /// How long this apply waited.
+        waited: Duration,
+    },
+}
+
+/// What the retry policy needs to know of a registry error.
+pub fn verdict(e: &RegistryError) -> Verdict {
+    Verdict {
+        retryable: e.is_retryable(),
+        retry_after: e.retry_after(),
+    }
+}
+
+fn seed() -> u64 {
+    // Jitter only; not security relevant.
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id())
+}
+
+/// A fresh backoff with the options' delays and a jitter seed of its own.
+pub fn backoff(options: &ExecuteOptions) -> Backoff {
+    Backoff::new(options.backoff_base, options.backoff_cap, seed())
+}
+
+/// Logs out every open session of the acting person (R1: their acknowledged writes are
+/// processed), waits until they are processed, and returns how many there were. Run
+/// before planning, so a crashed apply's writes are seen by the new plan.
+pub async fn close_stale_sessions(
+    registry: &dyn Registry,
+    options: &ExecuteOptions,
+) -> Result<usize, RegistryError> {
+    let open = with_retries(&options.retry, backoff(options), verdict, |_| {
+        registry.list_sessions()
+    })
+    .await
+    .map_err(|g| g.error)?;
+    let mut wait = Duration::ZERO;
+    let limits = with_retries(&options.retry, backoff(options), verdict, |_| {
+        registry.limits()
+    })
+    .await
+    .map_err(|g| g.error)?;
+    for s in &open {
+        match with_retries(&options.retry, backoff(options), verdict, |_| {
+            registry.close_session(&s.id)
+        })
+        .await
+        {
+            Ok(receipt) if !receipt.processed => {
+                wait = wait.max(Duration::from_millis(limits.processing_delay_ms));
+            }
+            Ok(_) => {}
+            // Expired or closed meanwhile: processed either way.
+            Err(g) if matches!(g.error, RegistryError::SessionClosed { .. }) => {}
+            Err(g) => return Err(g.error),
+        }
+    }
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(open.len())
+}
+
+/// The apply leases this run holds; released with [`Leases::release`].
+#[derive(Debug, Default)]
+pub struct Leases {
+    held: Vec<Lease>,
+}
+
+impl Leases {
+    /// The leases held.
+    pub fn held(&self) -> &[Lease] {
+        &self.held
+    }
+
+    /// Gives every lease back (best effort: an expired lease needs no release).
+    pub async fn release(self, registry: &dyn Registry) {
+        for lease in self.held {
+            let _ = registry.release_lease(&lease.id).await;
+        }
+    }
+
+    /// Renews every lease for `ttl` more.
+    pub async fn renew(&mut self, registry: &dyn Registry, ttl: Duration, holder: &str) {
+        for lease in &mut self.held {
+            let request = LeaseRequest {
+                ttl_ms: ttl.as_millis() as u64,
+                holder: holder.to_string(),
+                renew: Some(lease.id.clone()),
+            };
+            if let Ok(renewed) = registry.acquire_lease(&lease.kbo, &request).await {
+                *lease = renewed;
+            }
+        }
+    }
+}
+
+/// Takes the apply lease of every enterprise in `kbos`, waiting up to `lock_timeout`
+/// for each one another apply holds; an enterprise the actor has no role in yet (a
+/// designation to request) cannot be leased and is skipped. On failure, the leases
+/// already taken are released.
+pub async fn acquire_leases(
+    registry: &dyn Registry,
+    kbos: &[Kbo],
+    holder: &str,
+    ttl: Duration,
+    lock_timeout: Duration,
+    options: &ExecuteOptions,
+) -> Result<Leases, ExecuteError> {
+    let mut leases = Leases::default();
+    for kbo in kbos {
+        let request = LeaseRequest {
+            ttl_ms: ttl.as_millis() as u64,
+            holder: holder.to_string(),
+            renew: None::<LeaseId>,
+        };
+        let start = tokio::time::Instant::now();
+        let mut delays = backoff(options);
+        loop {
+            match registry.acquire_lease(kbo, &request).await {
+                Ok(lease) => {
+                    leases.held.push(lease);
+                    break;
+                }
+                Err(RegistryError::NotAuthorised { .. }) => break,
+                Err(RegistryError::LeaseHeld { expires_at_ms, .. }) => {
+                    let waited = start.elapsed();
+                    let delay = delays.next().unwrap_or(options.backoff_cap);
+                    if waited + delay > lock_timeout {
+                        leases.release(registry).await;
+                        return Err(ExecuteError::Locked {
+                            kbo: *kbo,
+                            holder: "another csamctl apply".into(),
+                            expires_at_ms,
+                            waited,
+                        });
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) if e.is_retryable() && start.elapsed() < options.retry.max_elapsed => {
+                    let delay = delays.next().unwrap_or(options.backoff_cap);
+                    tokio::time::sleep(e.retry_after().unwrap_or(delay).max(delay)).await;
+                }
+                Err(e) => {
+                    leases.release(registry).await;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+    Ok(leases)
+}
+
+struct Shared {
+    registry: Arc<dyn Registry>,
+    plan_id: String,
+    options: ExecuteOptions,
+    limits: Limits,
+    slots: Semaphore,
+    cancel: Cancel,
+    observer: Arc<dyn Observer>,
+    passwords: Arc<dyn PasswordSource>,
+    /// The sessions this run has open: any other open session of the acting person
+    /// when the limit is reached is an orphan (a log-in whose answer was lost).
+    open: std::sync::Mutex<std::collections::BTreeSet<SessionId>>,
+}
+
+/// Carries a plan out. Never fails as a whole: every problem is in the report.
+pub async fn execute(
+    plan: &Plan,
+    registry: Arc<dyn Registry>,
+    options: &ExecuteOptions,
+    passwords: Arc<dyn PasswordSource>,
+    cancel: &Cancel,
+    observer: Arc<dyn Observer>,
+) -> ApplyReport {
+    let limits = match with_retries(&options.retry, backoff(options), verdict, |_| {
+        registry.limits()
+    })
+    .await
+    .map_err(|g| g.error)
+    {
+        Ok(l) => l,
+        Err(err) => {
+            return ApplyReport {
+                enterprises: plan
+                    .enterprises
+                    .iter()
+                    .map(|e| {
+                        let mut r = blank_report(e);
+                        r.outcome = ChainOutcome::Failed;
+                        r.failure = Some((err.code().to_string(), err.to_string()));
+                        r
+                    })
+                    .collect(),
+                interrupted: cancel.is_cancelled(),
+            };
+        }
+    };
+    let per_person = usize::try_from(limits.sessions_per_person.max(1)).unwrap_or(1);
+    let shared = Arc::new(Shared {
+        registry,
+        plan_id: plan.id.clone(),
+        options: options.clone(),
+        slots: Semaphore::new(options.parallelism.max(1).min(per_person)),
+        limits,
+        cancel: cancel.clone(),
+        observer,
+        passwords,
+        open: std::sync::Mutex::new(std::collections::BTreeSet::new()),
+    });
+    let mut chains = JoinSet::new();
+    for (index, e) in plan.enterprises.iter().enumerate() {
+        let shared = shared.clone();
+        let e = e.clone();
+        chains.spawn(async move { (index, run_chain(&shared, &e).await) });
+    }
+    let mut reports: BTreeMap<usize, EnterpriseReport> = BTreeMap::new();
+    while let Some(joined) = chains.join_next().await {
+        if let Ok((index, report)) = joined {
+            reports.insert(index, report);
+        }
+    }
+    // A panicked chain (a bug) still appears in the report, as failed.
+    for (index, e) in plan.enterprises.iter().enumerate() {
+        reports.entry(index).or_insert_with(|| {
+            let mut r = blank_report(e);
+            r.outcome = ChainOutcome::Failed;
+            r.failure = Some(("internal".into(), "the chain stopped unexpectedly".into()));
+            r
+        });
+    }
+    ApplyReport {
+        enterprises: reports.into_values().collect(),
+        interrupted: cancel.is_cancelled(),
+    }
+}
+
+fn blank_report(e: &EnterprisePlan) -> EnterpriseReport {
+    EnterpriseReport {
+        kbo: e.kbo,
+        name: e.name.clone(),
+        outcome: ChainOutcome::Done,
+        failure: None,
+        steps: e
+            .sessions()
+            .flat_map(|s| {
+                s.steps.iter().map(|st| StepReport {
+                    id: st.id.to_string(),
+                    session: s.label.clone(),
+                    kind: st.write.kind(),
+                    outcome: StepOutcome::NotAttempted,
+                })
+            })
+            .collect(),
+        gate: None,
+        notices: Vec::new(),
+        effective: Vec::new(),
+        logouts: 0,
+    }
+}
+
+/// Resolves the passwords of the accounts this enterprise creates, before its first
+/// write; the first problem fails the chain.
+fn resolve_passwords(
+    shared: &Shared,
+    e: &EnterprisePlan,
+) -> Result<BTreeMap<String, Password>, (String, String)> {
+    let mut out = BTreeMap::new();
+    for step in e.steps() {
+        if let StepWrite::CreateUser { user, .. } = &step.write
+            && let Some(reference) = &user.password
+        {
+            match shared.passwords.resolve(reference) {
+                Ok(p) => {
+                    out.insert(step.id.to_string(), p);
+                }
+                Err(err) => {
+                    return Err((
+                        "password".into(),
+                        format!("the password of new account {}: {err}", user.username),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport {
+    let mut report = blank_report(e);
+    let barriers = e
+        .phases
+        .iter()
+        .filter(|p| matches!(p, Phase::Sessions { .. }))
+        .count();
+    shared.observer.event(Event::EnterpriseStarted {
+        kbo: e.kbo,
+        steps: report.steps.len(),
+        barriers,
+    });
+    let passwords = match resolve_passwords(shared, e) {
+        Ok(p) => Arc::new(p),
+        Err(failure) => {
+            report.outcome = ChainOutcome::Failed;
+            report.failure = Some(failure);
+            shared.observer.event(Event::EnterpriseEnded { kbo: e.kbo });
+            return report;
+        }
+    };
+    let mut designation: Option<(Option<String>, LiveRepresentative, LiveRepresentative)> = None;
+    'phases: for phase in &e.phases {
+        if shared.cancel.is_cancelled() {
+            report.outcome = ChainOutcome::Interrupted;
+            break;
+        }
+        match phase {
+            Phase::Sessions { sessions } => {
+                let mut set = JoinSet::new();
+                for (i, session) in sessions.iter().enumerate() {
+                    let shared = shared.clone();
+                    let session = session.clone();
+                    let passwords = passwords.clone();
+                    let kbo = e.kbo;
+                    set.spawn(
+                        async move { (i, run_session(&shared, kbo, &session, &passwords).await) },
+                    );
+                }
+                let mut results: Vec<(usize, SessionRun)> = Vec::new();
+                while let Some(joined) = set.join_next().await {
+                    match joined {
+                        Ok(r) => results.push(r),
+                        Err(_) => {
+                            report.outcome = ChainOutcome::Failed;
+                            report.failure =
+                                Some(("internal".into(), "a session task stopped".into()));
+                        }
+                    }
+                }
+                results.sort_by_key(|(i, _)| *i);
+                let mut processed_at: Millis = 0;
+                let mut failed = false;
+                let mut interrupted = false;
+                for (i, run) in results {
+                    let session = &sessions[i];
+                    report.logouts += run.logouts;
+                    processed_at = processed_at.max(run.processed_at_ms);
+                    for (step, outcome) in session.steps.iter().zip(run.outcomes) {
+                        if let Some(r) = report.steps.iter_mut().find(|r| r.id == step.id.0) {
+                            r.outcome = outcome.clone();
+                        }
+                        if let StepOutcome::Done { .. } = outcome {
+                            note_effective(&mut report, step, run.processed_at_ms, &shared.limits);
+                            if let StepWrite::DesignateMainAccessManager {
+                                main_access_manager,
+                                legal_representative,
+                                ..
+                            } = &step.write
+                            {
+                                designation = Some((
+                                    run.ticket.clone(),
+                                    main_access_manager.clone(),
+                                    legal_representative.clone(),
+                                ));
+                            }
+                        }
+                    }
+                    failed |= run.failed;
+                    interrupted |= run.interrupted;
+                }
+                if failed || report.outcome == ChainOutcome::Failed {
+                    report.outcome = ChainOutcome::Failed;
+                    break 'phases;
+                }
+                if interrupted {
+                    report.outcome = ChainOutcome::Interrupted;
+                    break 'phases;
+                }
+            }
+            Phase::Gate { ticket, .. } => {
+                let tickets = with_retries(
+                    &shared.options.retry,
+                    backoff(&shared.options),
+                    verdict,
+                    |_| shared.registry.tickets(&e.kbo),
+                )
+                .await;
+                let tickets = tickets.unwrap_or_default();
+                if tickets.iter().any(|t| t.state == TicketState::Validated) {
+                    continue;
+                }
+                let pending = tickets
+                    .iter()
+                    .rev()
+                    .find(|t| t.state == TicketState::Pending);
+                let (mut number, mut htb, mut legal) = match &designation {
+                    Some((t, h, l)) => (t.clone(), Some(h.clone()), Some(l.clone())),
+                    None => (ticket.clone(), None, None),
+                };
+                if let Some(p) = pending {
+                    number = number.or_else(|| Some(p.id.clone()));
+                    htb = htb.or_else(|| Some(p.main_access_manager.clone()));
+                    legal = legal.or_else(|| Some(p.legal_representative.clone()));
+                }
+                report.gate = Some(GateReport {
+                    ticket: number,
+                    legal_representative: legal,
+                    main_access_manager: htb,
+                });
+                report.outcome = ChainOutcome::WaitingOnGate;
+                break 'phases;
+            }
+            Phase::Notices { notices } => report.notices.extend(notices.iter().cloned()),
+            Phase::Propagation { .. } => {}
+        }
+    }
+    shared.observer.event(Event::EnterpriseEnded { kbo: e.kbo });
+    report
+}
+
+fn note_effective(
+    report: &mut EnterpriseReport,
+    step: &Step,
+    processed_at: Millis,
+    limits: &Limits,
+) {
+    // 0: the log-out's answer was lost; the time is not known.
+    if !step.write.touches_user() || processed_at == 0 {
+        return;
+    }
+    let (level, insz) = match &step.write {
+        StepWrite::CreateUser { level, user } => (level.clone(), user.insz),
+        StepWrite::UpdateUser { level, insz, .. } | StepWrite::SetFunctions { level, insz, .. } => {
+            (level.clone(), *insz)
+        }
+        StepWrite::SetApplications {
+            target: WriteTarget::User { level, insz },
+            ..
+        }
+        | StepWrite::SetActive {
+            target: WriteTarget::User { level, insz },
+            ..
+        } => (level.clone(), *insz),
+        _ => return,
+    };
+    let from = processed_at.saturating_add(i64::try_from(limits.propagation_delay_ms).unwrap_or(0));
+    match report
+        .effective
+        .iter_mut()
+        .find(|x| x.insz == insz && x.level == level)
+    {
+        Some(x) => x.effective_from_ms = x.effective_from_ms.max(from),
+        None => report.effective.push(EffectiveAccess {
+            insz,
+            level,
+            effective_from_ms: from,
+        }),
+    }
+}
+
+#[derive(Debug, Default)]
+struct SessionRun {
+    outcomes: Vec<StepOutcome>,
+    failed: bool,
+    interrupted: bool,
+    logouts: usize,
+    processed_at_ms: Millis,
+    ticket: Option<String>,
+}
+
+/// Logs in with retries. When the registry says the person has too many sessions
+/// open, sessions this run does not know of are orphans — log-ins whose answer a
+/// dropped connection lost — and are logged out (they wrote nothing).
+async fn log_in(shared: &Shared, kbo: Kbo) -> Result<SessionId, RegistryError> {
+    let result = with_retries(
+        &shared.options.retry,
+        backoff(&shared.options),
+        |e: &RegistryError| {
+            shared.observer.event(Event::Retrying {
+                kbo,
+                code: e.code().into(),
+            });
+            verdict(e)
+        },
+        |attempt| async move {
+            let result = shared.registry.open_session().await;
+            if let Err(RegistryError::TooManySessions { .. }) = &result
+                && attempt > 1
+            {
+                close_orphans(shared).await;
+            }
+            result
+        },
+    )
+    .await
+    .map(|s| s.id)
+    .map_err(|g| g.error)?;
+    if let Ok(mut open) = shared.open.lock() {
+        open.insert(result.clone());
+    }
+    Ok(result)
+}
+
+async fn close_orphans(shared: &Shared) {
+    let Ok(listed) = shared.registry.list_sessions().await else {
+        return;
+    };
+    let known = shared.open.lock().map(|o| o.clone()).unwrap_or_default();
+    for s in listed {
+        if !known.contains(&s.id) {
+            let _ = shared.registry.close_session(&s.id).await;
+        }
+    }
+}
+
+/// Logs out with retries and waits until the session's writes are processed (the
+/// log-out barrier). Returns the processing time, registry time.
+async fn log_out(shared: &Shared, kbo: Kbo, id: &SessionId) -> Millis {
+    let (at, pending) = log_out_only(shared, kbo, id).await;
+    if pending {
+        wait_for_processing(shared).await;
+    }
+    at
+}
+
+/// Waits out the registry's processing delay (the log-out barrier).
+async fn wait_for_processing(shared: &Shared) {
+    tokio::time::sleep(Duration::from_millis(shared.limits.processing_delay_ms)).await;
+}
+
+/// Logs out with retries; returns the processing time (registry time) and whether the
+/// processing is still pending. Does not wait, so the caller can give its session slot
+/// back first.
+async fn log_out_only(shared: &Shared, kbo: Kbo, id: &SessionId) -> (Millis, bool) {
+    let result = with_retries(
+        &shared.options.retry,
+        backoff(&shared.options),
+        verdict,
+        |_| shared.registry.close_session(id),
+    )
+    .await;
+    shared.observer.event(Event::LoggedOut { kbo });
+    if let Ok(mut open) = shared.open.lock() {
+        open.remove(id);
+    }
+    match result {
+        Ok(receipt) => (receipt.processed_at_ms, !receipt.processed),
+        // Closed meanwhile (a retried log-out whose first answer was lost, or expired):
+        // processed either way.
+        Err(_) => (0, false),
+    }
+}
+
+async fn run_session(
+    shared: &Shared,
+    kbo: Kbo,
+    session: &Session,
+    passwords: &BTreeMap<String, Password>,
+) -> SessionRun {
+    let mut run = SessionRun {
+        outcomes: vec![StepOutcome::NotAttempted; session.steps.len()],
+        ..SessionRun::default()
+    };
+    if shared.cancel.is_cancelled() {
+        run.interrupted = true;
+        return run;
+    }
+    let Ok(permit) = shared.slots.acquire().await else {
+        run.failed = true;
+        return run;
+    };
+    let mut id = match log_in(shared, kbo).await {
+        Ok(id) => id,
+        Err(e) => {
+            run.failed = true;
+            if let Some(first) = run.outcomes.first_mut() {
+                *first = failed(&e);
+            }
+            return run;
+        }
+    };
+    let mut relogins = 0;
+    let mut index = 0;
+    while index < session.steps.len() {
+        if shared.cancel.is_cancelled() {
+            run.interrupted = true;
+            break;
+        }
+        let step = &session.steps[index];
+        let key = match steps::idempotency_key_for(&shared.plan_id, step) {
+            Ok(k) => k,
+            Err(e) => {
+                run.outcomes[index] = failed(&e);
+                run.failed = true;
+                break;
+            }
+        };
+        match write_step(shared, kbo, &id, &key, step, passwords).await {
+            Ok(receipt) => {
+                run.outcomes[index] = StepOutcome::Done {
+                    journal_seq: receipt.journal_seq,
+                };
+                if let Some(t) = receipt.ticket {
+                    run.ticket = Some(t.id);
+                }
+                shared.observer.event(Event::StepDone {
+                    kbo,
+                    step: step.id.to_string(),
+                });
+                index += 1;
+            }
+            Err(e) if e.needs_new_session() && relogins < shared.options.max_relogins => {
+                // Log out (earlier writes get processed), wait, log in, repeat the step.
+                relogins += 1;
+                run.processed_at_ms = run.processed_at_ms.max(log_out(shared, kbo, &id).await);
+                run.logouts += 1;
+                let delay = backoff(&shared.options)
+                    .nth(relogins as usize - 1)
+                    .unwrap_or(shared.options.backoff_cap);
+                tokio::time::sleep(delay).await;
+                match log_in(shared, kbo).await {
+                    Ok(new) => id = new,
+                    Err(e) => {
+                        run.outcomes[index] = failed(&e);
+                        run.failed = true;
+                        return run;
+                    }
+                }
+            }
+            Err(e) => {
+                shared.observer.event(Event::StepFailed {
+                    kbo,
+                    step: step.id.to_string(),
+                    code: e.code().into(),
+                });
+                run.outcomes[index] = failed(&e);
+                run.failed = true;
+                break;
+            }
+        }
+    }
+    let (at, pending) = log_out_only(shared, kbo, &id).await;
+    run.processed_at_ms = run.processed_at_ms.max(at);
+    run.logouts += 1;
+    // The session is closed: its slot goes to another session while this one's writes
+    // are processed; the barrier (the next phase) still waits for the processing.
+    drop(permit);
+    if pending {
+        wait_for_processing(shared).await;
+    }
+    run
+}
+
+fn failed(e: &RegistryError) -> StepOutcome {
+    StepOutcome::Failed {
+        code: e.code().into(),
+        message: e.to_string(),
+    }
+}
+
+async fn write_step(
+    shared: &Shared,
+    kbo: Kbo,
+    session: &SessionId,
+    key: &IdempotencyKey,
+    step: &Step,
+    passwords: &BTreeMap<String, Password>,
+) -> Result<crate::registry::WriteReceipt, RegistryError> {
+    let write = steps::registry_write(&step.write, passwords.get(&step.id.0).cloned());
+    with_retries(
+        &shared.options.retry,
+        backoff(&shared.options),
+        |e: &RegistryError| {
+            if e.is_retryable() {
+                shared.observer.event(Event::Retrying {
+                    kbo,
+                    code: e.code().into(),
+                });
+            }
+            verdict(e)
+        },
+        |_| shared.registry.write(session, key, &write),
+    )
+    .await
+    .map_err(|g| g.error)
+}

@@ -204,6 +204,12 @@ pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
 /// the same plan repeats the same keys, so a write acknowledged before a crash is not
 /// applied twice; a new plan (made after the registry changed) has new keys.
 pub fn idempotency_key(plan: &Plan, step: &Step) -> Result<IdempotencyKey, RegistryError> {
-    let plan_part = &plan.id[..plan.id.len().min(16)];
+    idempotency_key_for(&plan.id, step)
+}
+
+/// The idempotency key of a step of the plan with this id (what [`idempotency_key`]
+/// computes, for callers that hold only the plan's id).
+pub fn idempotency_key_for(plan_id: &str, step: &Step) -> Result<IdempotencyKey, RegistryError> {
+    let plan_part = &plan_id[..plan_id.len().min(16)];
     IdempotencyKey::new(format!("csamctl-{plan_part}-{}", step.id))
 }

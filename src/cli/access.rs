@@ -1,0 +1,304 @@
+//! `csamctl verify` and `csamctl explain-access`: effective Heracles access, evaluated
+//! by the registry (the manual's troubleshooting checklist, domain.md "What effective
+//! access means").
+//!
+//! `verify` checks every active person declared on a site; with `--wait` it polls until
+//! the only failing condition, the propagation delay (R6), has passed, or `--timeout`
+//! runs out. Polling (not one long sleep) lets a virtual-clock registry, whose time a
+//! test advances, be seen to move. `explain-access` prints the checklist of one person
+//! with pass/fail and what to do about each failure. Both exit 0 when everyone checked
+//! has access and 1 otherwise (the exit code is chosen in `cli::main`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::plan as plan_cmd;
+use super::registry::{format_time, parse_duration};
+use super::settings::{self, RegistryArgs, RegistrySettings};
+use crate::model::{Hco, Insz};
+use crate::registry::{AccessCondition, AccessReport, RegistryError, UnitAccess};
+use crate::render::RenderOptions;
+
+/// `csamctl verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Desired-state files and directories (default csam.yaml or ./csam/).
+    pub paths: Vec<PathBuf>,
+    /// Wait out the propagation delay (R6) instead of reporting it as a failure.
+    #[arg(long)]
+    pub wait: bool,
+    /// The longest wait with --wait (20m, 1h).
+    #[arg(long, value_name = "D", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Show full national register numbers (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `csamctl explain-access`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The person's national register number (INSZ).
+    pub insz: String,
+    /// Only this site (unit).
+    #[arg(long, value_name = "HCO")]
+    pub site: Option<String>,
+    /// Show full national register numbers (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum AccessError {
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("registry: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("{0}")]
+    Input(String),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AccessError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AccessError::Runtime)
+}
+
+fn report_error(e: &AccessError) -> bool {
+    eprintln!("error: {e}");
+    false
+}
+
+/// What to do when a condition fails.
+pub fn fix(condition: AccessCondition) -> &'static str {
+    match condition {
+        AccessCondition::CapacityActive => {
+            "activate the capacity \"Mammografische eenheid\" (manual S2; the HTB or an access manager)"
+        }
+        AccessCondition::CapacityApplications => {
+            "enable Heracles and eHealthBox on the capacity (R5)"
+        }
+        AccessCondition::SubdivisionActive => "create or re-activate the subdivision (S3.1-S3.5)",
+        AccessCondition::SubdivisionApplications => {
+            "enable Heracles and eHealthBox on the subdivision (R5)"
+        }
+        AccessCondition::SiteActive => "create or re-activate the site (S3.6)",
+        AccessCondition::SiteApplications => "enable Heracles and eHealthBox on the site (R5)",
+        AccessCondition::UserOnSite => {
+            "create the user on the site itself; users on the capacity or subdivision never get access (R4, S4)"
+        }
+        AccessCondition::UserActive => "set the user's status to active",
+        AccessCondition::UserApplications => {
+            "enable Heracles on the user, and eHealthBox when a physician (R5)"
+        }
+        AccessCondition::UserFunction => {
+            "give the user a function on the site, in a session after the one that created it (S4.9)"
+        }
+        AccessCondition::Propagated => {
+            "wait: changes take effect 20 minutes after they are processed (R6; csamctl verify --wait)"
+        }
+        AccessCondition::HeadRadiologistKnown => {
+            "send the head radiologist's national register number to the coordination centre (R9; apply writes the notice)"
+        }
+    }
+}
+
+fn checklist(unit: &UnitAccess, out: &mut String) {
+    use std::fmt::Write as _;
+    for c in &unit.conditions {
+        let mark = if c.passed { "pass" } else { "FAIL" };
+        let _ = writeln!(out, "    [{mark}] {:?}: {}", c.condition, c.detail);
+        if !c.passed {
+            let _ = writeln!(out, "           fix: {}", fix(c.condition));
+        }
+    }
+}
+
+/// Runs `explain-access`; true when the person has access everywhere evaluated.
+pub fn run_explain(args: &ExplainArgs) -> bool {
+    explain_inner(args).unwrap_or_else(|e| report_error(&e))
+}
+
+fn explain_inner(args: &ExplainArgs) -> Result<bool, AccessError> {
+    let insz = Insz::parse(&args.insz).map_err(|e| AccessError::Input(e.to_string()))?;
+    let site = match &args.site {
+        Some(s) => Some(Hco::parse(s).map_err(|e| AccessError::Input(e.to_string()))?),
+        None => None,
+    };
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let opts = RenderOptions {
+        colour: false,
+        show_personal_data: args.show_personal_data,
+    };
+    let report: AccessReport = runtime()?.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        Ok::<_, AccessError>(registry.evaluate_access(&insz, site.as_ref()).await?)
+    })?;
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "Heracles access of {} (registry time {}):",
+        opts.insz(&insz),
+        format_time(report.evaluated_at_ms)
+    );
+    if report.units.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no user record found{}: create the user on the site (S4)",
+            site.as_ref()
+                .map(|s| format!(" on site {s}"))
+                .unwrap_or_default()
+        );
+    }
+    for unit in &report.units {
+        let _ = writeln!(
+            out,
+            "  {} site {}: {}",
+            unit.kbo,
+            unit.site
+                .as_ref()
+                .map_or_else(|| "(none)".to_string(), ToString::to_string),
+            if unit.has_access {
+                "has access".to_string()
+            } else {
+                "NO access".to_string()
+            }
+        );
+        checklist(unit, &mut out);
+    }
+    print!("{out}");
+    Ok(!report.units.is_empty() && report.units.iter().all(|u| u.has_access))
+}
+
+/// Runs `verify`; true when every active declared user has access on each of their sites.
+pub fn run_verify(args: &VerifyArgs) -> bool {
+    verify_inner(args).unwrap_or_else(|e| report_error(&e))
+}
+
+fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
+    let Some(desired) = plan_cmd::load_desired(&args.paths, args.show_personal_data) else {
+        return Ok(false);
+    };
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let opts = RenderOptions {
+        colour: false,
+        show_personal_data: args.show_personal_data,
+    };
+    let mut wanted: Vec<(Insz, Hco)> = Vec::new();
+    for e in &desired.enterprises {
+        for c in &e.capacities {
+            for p in c.people.iter().filter(|p| p.active) {
+                for site in p.sites.keys() {
+                    wanted.push((p.insz, site.clone()));
+                }
+            }
+        }
+    }
+    runtime()?.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        let start = tokio::time::Instant::now();
+        loop {
+            let mut failing = Vec::new();
+            let mut only_waiting = true;
+            for (insz, site) in &wanted {
+                let report = registry.evaluate_access(insz, Some(site)).await?;
+                let unit = report.units.iter().find(|u| u.site.as_ref() == Some(site));
+                match unit {
+                    Some(u) if u.has_access => {}
+                    Some(u) => {
+                        if u.conditions
+                            .iter()
+                            .any(|c| !c.passed && c.condition != AccessCondition::Propagated)
+                        {
+                            only_waiting = false;
+                        }
+                        failing.push((*insz, site.clone(), Some(u.clone())));
+                    }
+                    None => {
+                        only_waiting = false;
+                        failing.push((*insz, site.clone(), None));
+                    }
+                }
+            }
+            let waited_out = start.elapsed() >= args.timeout;
+            if failing.is_empty() || !args.wait || !only_waiting || waited_out {
+                print_verify(&wanted, &failing, &opts, args.wait && waited_out);
+                return Ok(failing.is_empty());
+            }
+            let left = args.timeout.saturating_sub(start.elapsed());
+            tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+        }
+    })
+}
+
+type Failing = (Insz, Hco, Option<UnitAccess>);
+
+fn print_verify(
+    wanted: &[(Insz, Hco)],
+    failing: &[Failing],
+    opts: &RenderOptions,
+    timed_out: bool,
+) {
+    let mut out = String::new();
+    use std::fmt::Write as _;
+    for (insz, site, unit) in failing {
+        let _ = writeln!(out, "{} on site {site}: NO access", opts.insz(insz));
+        match unit {
+            Some(u) => {
+                for c in u.conditions.iter().filter(|c| !c.passed) {
+                    let _ = writeln!(
+                        out,
+                        "    {:?}: {} — fix: {}",
+                        c.condition,
+                        c.detail,
+                        fix(c.condition)
+                    );
+                }
+                if let Some(from) = u.effective_from_ms {
+                    let _ = writeln!(out, "    effective from {}", format_time(from));
+                }
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "    no user record on this site — fix: {}",
+                    fix(AccessCondition::UserOnSite)
+                );
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} of {} declared user record(s) on sites have Heracles access{}.",
+        wanted.len() - failing.len(),
+        wanted.len(),
+        if timed_out {
+            " (gave up waiting: --timeout)"
+        } else {
+            ""
+        }
+    );
+    print!("{out}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_condition_has_a_fix() {
+        for c in AccessCondition::ALL {
+            assert!(!fix(c).is_empty(), "{c:?}");
+        }
+    }
+}

@@ -1,0 +1,762 @@
+//! `csamctl apply`: carry the plan out, safely and resumably.
+//!
+//! The order matters:
+//! 1. refuse early when there is no terminal to confirm on and no `--auto-approve`;
+//! 2. load the desired state (or the saved plan) and connect;
+//! 3. take the apply lease of every declared enterprise (of a saved plan: every one it
+//!    touches), waiting up to `--lock-timeout`, before reading anything, so that what
+//!    this run reads cannot be changed by another apply before it writes (enterprises
+//!    the actor has no role in yet cannot be leased and are skipped);
+//! 4. log out the acting person's open sessions (R1: a crashed apply's acknowledged
+//!    writes get processed), then read and plan with the same functions `plan` uses; a
+//!    saved plan is checked for staleness at this point instead and refused with what
+//!    changed. A person running two applies at once on *different* enterprises loses
+//!    the other run's sessions here; that run logs in again and goes on (the
+//!    executor treats a closed session as "log in again");
+//! 5. show the plan, ask (`yes`), execute, release the leases;
+//! 6. report: per enterprise what was done, failed, not attempted; gates (ticket, who
+//!    signs, where the document goes); when access becomes effective (R6); the
+//!    coordination-centre notice file (R9, mode 0600, named on stdout only).
+//!
+//! Test-only hook: `CSAM_TEST_KILL_AFTER_WRITES=N` makes the process abort (as with
+//! SIGKILL: no log-out, no lease release) right after the N-th acknowledged write, so
+//! the crash tests can stop apply at a chosen point. Not for production use.
+
+use std::io::{BufRead as _, IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::fancy;
+use super::plan::{self as plan_cmd, PlanError};
+use super::registry::{format_time, parse_duration};
+use super::settings::{self, RegistryArgs, RegistrySettings};
+use crate::execute::retry::{Verdict, with_retries};
+use crate::execute::{
+    self, ApplyReport, Cancel, ChainOutcome, EnvAndFiles, Event, ExecuteOptions, Observer,
+    StepOutcome,
+};
+use crate::model::{
+    DesiredState, HeadRadiologistNotice, Kbo, LiveState, Plan, SavedPlan, UserLevel,
+};
+use crate::plan::fingerprint;
+use crate::registry::{Registry, RegistryError};
+use crate::render::{self, RenderOptions};
+use crate::safety::SafetyOptions;
+
+/// How the final report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ApplyFormat {
+    /// For people.
+    Text,
+    /// One JSON document (`csamctl-apply-report`, version 1) on stdout.
+    Json,
+}
+
+/// `csamctl apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Desired-state files and directories (default csam.yaml or ./csam/).
+    #[arg(conflicts_with = "plan")]
+    pub paths: Vec<PathBuf>,
+    /// Apply this saved plan (from `plan --out`) exactly; refused when stale.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Most sessions open at once, over all enterprises.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub parallelism: usize,
+    /// How long to wait for another apply's lease on an enterprise (20s, 5m).
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_duration)]
+    pub lock_timeout: Duration,
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
+    pub format: ApplyFormat,
+    /// Show full national register numbers (masked by default).
+    #[arg(long)]
+    pub show_personal_data: bool,
+    /// Where coordination-centre notices (R9) are written (mode 0600).
+    #[arg(long, value_name = "DIR", default_value = ".csamctl/notices")]
+    pub notice_dir: PathBuf,
+    /// The largest share of a capacity's users or sites a plan may delete.
+    #[arg(long, value_name = "R", default_value_t = 0.25)]
+    pub max_deletion_ratio: f64,
+    /// Allow deleting more than --max-deletion-ratio.
+    #[arg(long)]
+    pub force_deletions: bool,
+    /// Allow the plan to remove the acting person's own access.
+    #[arg(long)]
+    pub allow_self_removal: bool,
+    /// The acting person's INSZ, when acting with a token.
+    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    pub actor: Option<String>,
+    /// Where the registry is and who acts.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// What an apply run ended with, for `main` to turn into an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Everything done (or nothing to do).
+    Done,
+    /// Something failed or was refused.
+    Failed,
+    /// Some enterprise waits on an HTB designation (R7); nothing failed.
+    WaitingOnGate,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error("registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Execute(#[from] execute::ExecuteError),
+    #[error("cannot read the saved plan {path}")]
+    ReadPlan {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a saved plan: {reason}")]
+    ParsePlan { path: PathBuf, reason: String },
+    #[error("cannot write the coordination-centre notice {path}")]
+    Notice {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Runs `apply`.
+pub fn run(args: &ApplyArgs) -> ApplyOutcome {
+    match run_inner(args) {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ApplyOutcome::Failed
+        }
+    }
+}
+
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+fn run_inner(args: &ApplyArgs) -> Result<ApplyOutcome, ApplyError> {
+    if !args.auto_approve && !interactive() {
+        eprintln!(
+            "error: apply needs a confirmation and there is no terminal to ask on; review the plan (csamctl plan) and pass --auto-approve"
+        );
+        return Ok(ApplyOutcome::Failed);
+    }
+    if args.parallelism == 0 {
+        eprintln!("error: --parallelism must be at least 1");
+        return Ok(ApplyOutcome::Failed);
+    }
+    let safety_options = SafetyOptions {
+        max_deletion_ratio: args.max_deletion_ratio,
+        force_deletions: args.force_deletions,
+        allow_self_removal: args.allow_self_removal,
+        ..SafetyOptions::default()
+    };
+    let source = match &args.plan {
+        Some(path) => Source::Saved(Box::new(read_saved(path)?)),
+        None => match plan_cmd::load_desired(&args.paths, args.show_personal_data) {
+            Some(d) => Source::Desired(Box::new(d)),
+            None => return Ok(ApplyOutcome::Failed),
+        },
+    };
+    let settings = RegistrySettings::resolve(&args.registry)?;
+    let actor = plan_cmd::resolve_actor(&settings, args.actor.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(ApplyError::Runtime)?;
+    runtime.block_on(async {
+        let registry = settings::connect(&settings).await?;
+        apply(
+            args,
+            &*registry,
+            registry.clone(),
+            &source,
+            actor,
+            &safety_options,
+        )
+        .await
+    })
+}
+
+enum Source {
+    Desired(Box<crate::model::DesiredState>),
+    Saved(Box<SavedPlan>),
+}
+
+fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
+    let bytes = std::fs::read(path).map_err(|source| ApplyError::ReadPlan {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApplyError::ParsePlan {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn plan_error_verdict(e: &PlanError) -> Verdict {
+    match e {
+        PlanError::Registry(e) => execute::verdict(e),
+        _ => Verdict {
+            retryable: false,
+            retry_after: None,
+        },
+    }
+}
+
+/// The live trees of the declared enterprises, as `plan` reads them, retried when the
+/// registry is briefly unavailable.
+async fn read_desired(
+    registry: &dyn Registry,
+    desired: &DesiredState,
+    options: &ExecuteOptions,
+) -> Result<Vec<LiveState>, PlanError> {
+    with_retries(
+        &options.retry,
+        execute::backoff(options),
+        plan_error_verdict,
+        |_| async move {
+            let read = plan_cmd::read_live(registry, desired).await;
+            if let Err(PlanError::Registry(RegistryError::TooManySessions { .. })) = &read {
+                // A reading session whose log-out answer was lost: log it out.
+                let _ = execute::close_stale_sessions(registry, options).await;
+            }
+            read
+        },
+    )
+    .await
+    .map_err(|g| g.error)
+}
+
+async fn apply(
+    args: &ApplyArgs,
+    registry: &dyn Registry,
+    shared: Arc<dyn Registry>,
+    source: &Source,
+    actor: Option<crate::model::Insz>,
+    safety_options: &SafetyOptions,
+) -> Result<ApplyOutcome, ApplyError> {
+    let options = ExecuteOptions {
+        parallelism: args.parallelism,
+        ..ExecuteOptions::default()
+    };
+    let limits = with_retries(
+        &options.retry,
+        execute::backoff(&options),
+        execute::verdict,
+        |_| registry.limits(),
+    )
+    .await
+    .map_err(|g| g.error)?;
+    // 2. Lock every enterprise the run may touch before reading anything: what is read
+    //    under the lease cannot be changed by another apply before this one writes.
+    let lock: Vec<Kbo> = match source {
+        Source::Saved(saved) => saved.live.iter().map(|l| l.kbo).collect(),
+        Source::Desired(desired) => desired.enterprises.iter().map(|e| e.kbo).collect(),
+    };
+    // 3. Leases.
+    let holder = format!(
+        "csamctl apply (pid {}{})",
+        std::process::id(),
+        std::env::var("HOSTNAME")
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default()
+    );
+    let ttl = Duration::from_millis(limits.max_lease_ms.clamp(1000, 5 * 60 * 1000));
+    let leases =
+        execute::acquire_leases(registry, &lock, &holder, ttl, args.lock_timeout, &options).await?;
+    let leases = Arc::new(tokio::sync::Mutex::new(leases));
+    let renewer = {
+        let leases = leases.clone();
+        let registry = shared.clone();
+        let holder = holder.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(ttl / 3).await;
+                leases.lock().await.renew(&*registry, ttl, &holder).await;
+            }
+        })
+    };
+    let result = apply_locked(
+        args,
+        registry,
+        shared.clone(),
+        source,
+        actor,
+        safety_options,
+        &limits,
+        &options,
+    )
+    .await;
+    renewer.abort();
+    let leases = std::mem::take(&mut *leases.lock().await);
+    leases.release(registry).await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    args: &ApplyArgs,
+    registry: &dyn Registry,
+    shared: Arc<dyn Registry>,
+    source: &Source,
+    actor: Option<crate::model::Insz>,
+    safety_options: &SafetyOptions,
+    limits: &crate::registry::Limits,
+    options: &ExecuteOptions,
+) -> Result<ApplyOutcome, ApplyError> {
+    let opts = RenderOptions {
+        colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
+        show_personal_data: args.show_personal_data,
+    };
+    // 4. Stale sessions, then the plan from what is live now.
+    let closed = execute::close_stale_sessions(registry, options).await?;
+    if closed > 0 {
+        eprintln!(
+            "Logged out {closed} open session(s) of the acting person left by an earlier run, so that their writes are processed (R1)."
+        );
+    }
+    let plan = match source {
+        Source::Desired(desired) => {
+            let live = read_desired(registry, desired, options).await?;
+            plan_cmd::make_plan(desired, &live, actor, limits, safety_options)
+        }
+        Source::Saved(saved) => {
+            let kbos: Vec<Kbo> = saved.live.iter().map(|l| l.kbo).collect();
+            let live: Vec<LiveState> = with_retries(
+                &options.retry,
+                execute::backoff(options),
+                plan_error_verdict,
+                |_| plan_cmd::read_enterprises(registry, &kbos),
+            )
+            .await
+            .map_err(|g| g.error)?;
+            if let Err(stale) = fingerprint::check_fresh(saved, &live) {
+                eprintln!("error: refusing the saved plan: {stale}");
+                if let fingerprint::Stale::LiveChanged(drifts) = &stale {
+                    eprint!("{}", render::text::drift(drifts, &opts));
+                }
+                return Ok(ApplyOutcome::Failed);
+            }
+            let mut plan = saved.plan.clone();
+            plan_cmd::add_refusals(&mut plan, &live, safety_options);
+            plan
+        }
+    };
+    // 5. Show, ask, execute.
+    if args.format == ApplyFormat::Text {
+        print!("{}", render::text::render(&plan, &opts));
+    }
+    if plan.has_errors() {
+        eprintln!("error: the plan has errors; nothing was applied");
+        return Ok(ApplyOutcome::Failed);
+    }
+    if plan.is_empty() && !plan.enterprises.iter().any(|e| !e.phases.is_empty()) {
+        if args.format == ApplyFormat::Json {
+            println!("{}", report_json(&ApplyReport::default(), &opts, None));
+        }
+        return Ok(ApplyOutcome::Done);
+    }
+    if !args.auto_approve && !confirm() {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(ApplyOutcome::Failed);
+    }
+    let cancel = Cancel::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "\nInterrupted: starting nothing new, finishing what is in flight, logging out."
+                );
+                cancel.cancel();
+            }
+        });
+    }
+    let observer = Arc::new(Progress::new(&plan));
+    let report = execute::execute(
+        &plan,
+        shared,
+        options,
+        Arc::new(EnvAndFiles),
+        &cancel,
+        observer.clone(),
+    )
+    .await;
+    observer.finish();
+    // 6. Report.
+    let notices: Vec<&HeadRadiologistNotice> =
+        report.enterprises.iter().flat_map(|e| &e.notices).collect();
+    let notice_file = if notices.is_empty() {
+        None
+    } else {
+        Some(write_notices(&args.notice_dir, &notices)?)
+    };
+    match args.format {
+        ApplyFormat::Text => print!("{}", report_text(&report, &opts, notice_file.as_deref())),
+        ApplyFormat::Json => println!("{}", report_json(&report, &opts, notice_file.as_deref())),
+    }
+    Ok(if report.interrupted {
+        ApplyOutcome::Interrupted
+    } else if report.any_failed() {
+        ApplyOutcome::Failed
+    } else if report.any_waiting() {
+        ApplyOutcome::WaitingOnGate
+    } else {
+        ApplyOutcome::Done
+    })
+}
+
+fn confirm() -> bool {
+    eprint!("Apply this plan? Only 'yes' is accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
+}
+
+/// Progress: indicatif bars per enterprise on a terminal, plain lines otherwise; the
+/// crash-test hook counts acknowledged writes here.
+struct Progress {
+    writes: AtomicUsize,
+    kill_after: Option<usize>,
+    names: std::collections::BTreeMap<Kbo, String>,
+    bars: Option<(
+        indicatif::MultiProgress,
+        std::collections::BTreeMap<Kbo, indicatif::ProgressBar>,
+    )>,
+}
+
+impl Progress {
+    fn new(plan: &Plan) -> Self {
+        let kill_after = std::env::var("CSAM_TEST_KILL_AFTER_WRITES")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let names = plan
+            .enterprises
+            .iter()
+            .map(|e| (e.kbo, e.name.clone()))
+            .collect();
+        let bars = fancy(&std::io::stderr()).then(|| {
+            let multi = indicatif::MultiProgress::new();
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:.bold} [{bar:30}] {pos}/{len} steps {msg} (ETA {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            let bars = plan
+                .enterprises
+                .iter()
+                .map(|e| {
+                    let bar = multi.add(indicatif::ProgressBar::new(e.steps().count() as u64));
+                    bar.set_style(style.clone());
+                    bar.set_prefix(format!("{} {}", e.kbo, e.name));
+                    (e.kbo, bar)
+                })
+                .collect();
+            (multi, bars)
+        });
+        Progress {
+            writes: AtomicUsize::new(0),
+            kill_after,
+            names,
+            bars,
+        }
+    }
+
+    fn name(&self, kbo: &Kbo) -> String {
+        format!(
+            "{kbo} {}",
+            self.names.get(kbo).map(String::as_str).unwrap_or_default()
+        )
+    }
+
+    fn finish(&self) {
+        if let Some((_, bars)) = &self.bars {
+            for bar in bars.values() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn event(&self, event: Event) {
+        if let Event::StepDone { .. } = &event {
+            let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.kill_after.is_some_and(|k| n >= k) {
+                // Test hook (see the module docs): die like SIGKILL.
+                std::process::abort();
+            }
+        }
+        match (&self.bars, event) {
+            (Some((_, bars)), Event::StepDone { kbo, .. }) => {
+                if let Some(b) = bars.get(&kbo) {
+                    b.inc(1);
+                }
+            }
+            (Some((_, bars)), Event::LoggedOut { kbo }) => {
+                if let Some(b) = bars.get(&kbo) {
+                    let n = b.message().parse::<usize>().unwrap_or(0) + 1;
+                    b.set_message(format!("{n} log-outs"));
+                }
+            }
+            (Some(_), _) => {}
+            (
+                None,
+                Event::EnterpriseStarted {
+                    kbo,
+                    steps,
+                    barriers,
+                },
+            ) => eprintln!(
+                "{}: {steps} step(s) in {barriers} round(s) of sessions",
+                self.name(&kbo)
+            ),
+            (None, Event::StepFailed { kbo, step, code }) => {
+                eprintln!("{}: step {step} failed ({code})", self.name(&kbo));
+            }
+            (None, Event::Retrying { kbo, code }) => {
+                eprintln!("{}: retrying after {code}", self.name(&kbo));
+            }
+            (None, Event::EnterpriseEnded { kbo }) => eprintln!("{}: finished", self.name(&kbo)),
+            (None, _) => {}
+        }
+    }
+}
+
+/// The coordination-centre notice (R9) in Dutch and French, with the full national
+/// register number: written to a new file with mode 0600, never to stdout.
+fn write_notices(dir: &Path, notices: &[&HeadRadiologistNotice]) -> Result<PathBuf, ApplyError> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let path = dir.join(format!(
+        "cvko-head-radiologists-{stamp}-{}.txt",
+        std::process::id()
+    ));
+    let err = |source| ApplyError::Notice {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut text = String::new();
+    text.push_str("Aan het Coördinatiecentrum voor Kankeropsporing (CvKO)\n");
+    text.push_str("Onderwerp: hoofdradioloog van mammografische eenheden (Heracles)\n\n");
+    for n in notices {
+        text.push_str(&format!(
+            "- Eenheid (site) HCO {}: hoofdradioloog {} (gebruikersnaam), rijksregisternummer {}\n",
+            n.site,
+            n.username,
+            n.insz.formatted()
+        ));
+    }
+    text.push_str(
+        "\nGelieve deze hoofdradiologen te registreren, zodat de eenheden kunnen inloggen in Heracles.\n\n",
+    );
+    text.push_str("Au Centre de coordination du dépistage des cancers (CCR)\n");
+    text.push_str("Objet : radiologue en chef des unités de mammographie (Heracles)\n\n");
+    for n in notices {
+        text.push_str(&format!(
+            "- Unité (site) HCO {} : radiologue en chef {} (nom d'utilisateur), numéro de registre national {}\n",
+            n.site,
+            n.username,
+            n.insz.formatted()
+        ));
+    }
+    text.push_str(
+        "\nMerci d'enregistrer ces radiologues en chef afin que les unités puissent se connecter à Heracles.\n",
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&path).map_err(err)?;
+    file.write_all(text.as_bytes()).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok(path)
+}
+
+fn level_words(level: &UserLevel) -> String {
+    match level {
+        UserLevel::Site { hco } => format!("site {hco}"),
+        UserLevel::Subdivision { hco } => format!("subdivision {hco} (no Heracles access, R4)"),
+        UserLevel::Capacity { .. } => "the capacity (no Heracles access, R4)".into(),
+    }
+}
+
+/// Where the signed designation request goes (manual S1.7–S1.10).
+const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
+
+fn report_text(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&Path>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let (done, failed, skipped) = report.counts();
+    let _ = writeln!(out, "\nApply report");
+    for e in &report.enterprises {
+        let status = match e.outcome {
+            ChainOutcome::Done => opts.green("done"),
+            ChainOutcome::Failed => opts.red("FAILED"),
+            ChainOutcome::WaitingOnGate => opts.yellow("waiting on a gate"),
+            ChainOutcome::Interrupted => opts.yellow("interrupted"),
+        };
+        let d = e
+            .steps
+            .iter()
+            .filter(|s| matches!(s.outcome, StepOutcome::Done { .. }))
+            .count();
+        let _ = writeln!(
+            out,
+            "  {} {}: {status} ({d}/{} steps, {} log-outs)",
+            e.kbo,
+            e.name,
+            e.steps.len(),
+            e.logouts
+        );
+        if let Some((code, message)) = &e.failure {
+            let _ = writeln!(out, "      failed before writing: {message} [{code}]");
+        }
+        for s in &e.steps {
+            if let StepOutcome::Failed { code, message } = &s.outcome {
+                let _ = writeln!(
+                    out,
+                    "      step {} ({}, session {}) failed: {message} [{code}]",
+                    s.id, s.kind, s.session
+                );
+            }
+        }
+        let not = e
+            .steps
+            .iter()
+            .filter(|s| s.outcome == StepOutcome::NotAttempted)
+            .count();
+        if not > 0 {
+            let _ = writeln!(out, "      {not} step(s) not attempted");
+        }
+        if let Some(g) = &e.gate {
+            let _ = writeln!(
+                out,
+                "      Waiting for the main access manager's designation (R7): ticket {}",
+                g.ticket.as_deref().unwrap_or("(not known yet)")
+            );
+            if let Some(l) = &g.legal_representative {
+                let _ = writeln!(
+                    out,
+                    "      Must sign: the legal representative {} {} ({})",
+                    l.first_name,
+                    l.last_name,
+                    opts.insz(&l.insz)
+                );
+            }
+            let _ = writeln!(out, "      {GATE_INSTRUCTIONS}");
+        }
+        for x in &e.effective {
+            let _ = writeln!(
+                out,
+                "      {} on {}: effective for Heracles from {} (R6)",
+                opts.insz(&x.insz),
+                level_words(&x.level),
+                format_time(x.effective_from_ms)
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{done} step(s) done, {failed} failed, {skipped} not attempted{}.",
+        if report.interrupted {
+            "; interrupted"
+        } else {
+            ""
+        }
+    );
+    if let Some(path) = notice_file {
+        let _ = writeln!(
+            out,
+            "The notice for the coordination centre (R9, NL and FR) is in {} (mode 0600; it holds national register numbers). Send it before anyone logs in to Heracles.",
+            path.display()
+        );
+    }
+    out
+}
+
+fn report_json(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&Path>) -> String {
+    use serde_json::json;
+    let enterprises: Vec<_> = report
+        .enterprises
+        .iter()
+        .map(|e| {
+            json!({
+                "kbo": e.kbo.compact(),
+                "name": e.name,
+                "outcome": match e.outcome {
+                    ChainOutcome::Done => "done",
+                    ChainOutcome::Failed => "failed",
+                    ChainOutcome::WaitingOnGate => "waiting_on_gate",
+                    ChainOutcome::Interrupted => "interrupted",
+                },
+                "failure": e.failure.as_ref().map(|(code, message)| json!({"code": code, "message": message})),
+                "logouts": e.logouts,
+                "steps": e.steps.iter().map(|s| {
+                    let (status, code, message) = match &s.outcome {
+                        StepOutcome::Done { .. } => ("done", None, None),
+                        StepOutcome::Failed { code, message } => ("failed", Some(code.clone()), Some(message.clone())),
+                        StepOutcome::NotAttempted => ("not_attempted", None, None),
+                    };
+                    json!({"id": s.id, "session": s.session, "write": s.kind, "status": status, "code": code, "message": message})
+                }).collect::<Vec<_>>(),
+                "gate": e.gate.as_ref().map(|g| json!({
+                    "ticket": g.ticket,
+                    "signer": g.legal_representative.as_ref().map(|l| json!({
+                        "insz": opts.insz(&l.insz), "first_name": l.first_name, "last_name": l.last_name,
+                    })),
+                    "instructions": GATE_INSTRUCTIONS,
+                })),
+                "effective": e.effective.iter().map(|x| json!({
+                    "insz": opts.insz(&x.insz),
+                    "level": level_words(&x.level),
+                    "effective_from_ms": x.effective_from_ms,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let (done, failed, not_attempted) = report.counts();
+    let doc = json!({
+        "format": "csamctl-apply-report",
+        "version": 1,
+        "interrupted": report.interrupted,
+        "summary": {"done": done, "failed": failed, "not_attempted": not_attempted},
+        "notice_file": notice_file.map(|p| p.display().to_string()),
+        "enterprises": enterprises,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
