@@ -21,6 +21,7 @@
 //!
 //! May use `model` only.
 
+use super::yaml::{quoted, scalar};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -497,72 +498,4 @@ fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
-}
-
-/// A YAML scalar that reads back as the same string: plain when that is unambiguous,
-/// double-quoted otherwise.
-pub fn scalar(s: &str) -> String {
-    if is_plain_safe(s) {
-        s.to_string()
-    } else {
-        quoted(s)
-    }
-}
-
-fn is_plain_safe(s: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "~",
-    ];
-    let Some(first) = s.chars().next() else {
-        return false;
-    };
-    if !(first.is_alphabetic()) || s.ends_with(' ') {
-        return false;
-    }
-    if KEYWORDS.contains(&s.to_ascii_lowercase().as_str()) {
-        return false;
-    }
-    if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
-        return false;
-    }
-    s.chars()
-        .all(|c| c.is_alphanumeric() || " .-_@+/()'&,".contains(c))
-}
-
-/// A double-quoted YAML scalar.
-pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scalars_that_yaml_would_misread_are_quoted() {
-        assert_eq!(scalar("AZ Zeevaart"), "AZ Zeevaart");
-        assert_eq!(scalar("me@zeevaart.example"), "me@zeevaart.example");
-        assert_eq!(scalar("yes"), "\"yes\"");
-        assert_eq!(scalar("71012817"), "\"71012817\"");
-        assert_eq!(scalar("a: b"), "\"a: b\"");
-        assert_eq!(scalar("x #y"), "\"x #y\"");
-        assert_eq!(scalar(""), "\"\"");
-        assert_eq!(scalar("+32 50 00 00 00"), "\"+32 50 00 00 00\"");
-        assert_eq!(quoted("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-    }
 }

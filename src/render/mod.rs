@@ -13,6 +13,7 @@ pub mod json;
 pub mod markdown;
 pub mod runbook;
 pub mod text;
+pub mod yaml;
 
 use std::fmt::Write as _;
 
