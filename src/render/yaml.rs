@@ -18,7 +18,8 @@ pub fn scalar(s: &str) -> String {
 
 /// True when `s` may be written plain: it starts with a letter, is no YAML keyword, has
 /// no `: `, ` #`, trailing `:` or space, no double space, and only letters, digits and
-/// `space . - _ @ + / ( ) ' & ,` (enough for names, e-mail addresses and usernames).
+/// `space . - _ @ + / ( ) ' &` (enough for names, e-mail addresses and usernames; a
+/// comma is quoted, so the text stays the same even inside a flow collection).
 fn is_plain_safe(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
         "true", "false", "yes", "no", "on", "off", "null", "y", "n", "~",
@@ -36,7 +37,7 @@ fn is_plain_safe(s: &str) -> bool {
         return false;
     }
     s.chars()
-        .all(|c| c.is_alphanumeric() || " .-_@+/()'&,".contains(c))
+        .all(|c| c.is_alphanumeric() || " .-_@+/()'&".contains(c))
 }
 
 /// A double-quoted YAML scalar, with escapes for quotes, backslashes, control
@@ -84,6 +85,7 @@ mod tests {
         assert_eq!(scalar("two  spaces"), "\"two  spaces\"");
         assert_eq!(scalar(""), "\"\"");
         assert_eq!(scalar("+32 50 00 00 00"), "\"+32 50 00 00 00\"");
+        assert_eq!(scalar("DUMOULIN, dit DUMO"), "\"DUMOULIN, dit DUMO\"");
     }
 
     #[test]
