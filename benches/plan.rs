@@ -17,13 +17,17 @@
 //! enterprise's tree, and only someone with a role in all of them may (a coordination
 //! centre onboarding units, in the domain's terms).
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "fleet/mod.rs"]
+mod fleet;
+
+use fleet::{MainAccessManager, parse_untyped, time};
+
 use csamctl::execute::steps::{idempotency_key, registry_write};
 use csamctl::model::{
-    Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, StepWrite, insz_check, kbo_check,
+    Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, StepWrite, insz_check,
 };
 use csamctl::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
 
@@ -46,9 +50,14 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("gen") => {
             let n = |i: usize| args.get(i).and_then(|s| s.parse().ok()).expect("number");
-            let (fleet, reference) = fleet(n(1), n(2), n(3));
-            std::fs::write(&args[4], fleet).expect("write fleet");
-            std::fs::write(&args[5], reference).expect("write reference");
+            let fleet = fleet::fleet(
+                n(1),
+                n(2),
+                n(3),
+                &MainAccessManager::Everywhere(actor().compact().to_string()),
+            );
+            std::fs::write(&args[4], fleet.desired).expect("write fleet");
+            std::fs::write(&args[5], fleet.reference).expect("write reference");
         }
         Some("init") => {
             let reference = std::fs::read_to_string(&args[1]).expect("reference");
@@ -56,14 +65,11 @@ fn main() {
                 .expect("registry");
         }
         Some("apply") => runtime.block_on(apply(&args[1], &args[2])),
-        Some("parse") => time("serde-saphyr parse to untyped values", &args[1], |bytes| {
-            let text = std::str::from_utf8(bytes).expect("utf-8");
-            let mut options = serde_saphyr::Options::default();
-            options.budget = None;
-            let value: serde_json::Value =
-                serde_saphyr::from_str_with_options(text, options).expect("parse");
-            std::hint::black_box(value);
-        }),
+        Some("parse") => time(
+            "serde-saphyr parse to untyped values",
+            &args[1],
+            parse_untyped,
+        ),
         Some("plan") => time("csamctl plan", &args[1], |bytes| {
             let summary = runtime.block_on(plan(&args[1], bytes, &args[2]));
             println!("  {summary}");
@@ -72,29 +78,6 @@ fn main() {
             "usage: plan (gen E S P FLEET REFERENCE | init REFERENCE DB | apply FLEET DB | parse FLEET | plan FLEET DB)"
         ),
     }
-}
-
-fn time(what: &str, path: &str, mut run: impl FnMut(&[u8])) {
-    let bytes = std::fs::read(path).expect("read");
-    // BENCH_RUNS=1 for a peak-memory reading of one run, as the command makes it.
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let mut times: Vec<f64> = (0..runs.max(1))
-        .map(|_| {
-            let start = Instant::now();
-            run(&bytes);
-            start.elapsed().as_secs_f64()
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    println!(
-        "{what}: best {:.3} s, median {:.3} s ({} MiB input)",
-        times[0],
-        times[times.len() / 2],
-        bytes.len() / (1024 * 1024)
-    );
 }
 
 /// What `csamctl plan` does, minus printing: load and validate, open the registry,
@@ -227,99 +210,4 @@ async fn run(op: &SqliteRegistry, r: &dyn Registry, plan: &Plan) -> usize {
         }
     }
     written
-}
-
-/// A deterministic pseudo-random sequence (xorshift), so the fleet is reproducible.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % bound
-    }
-}
-
-/// A fictional, check-digit-valid INSZ for person number `i` (as benches/validate.rs).
-fn insz(i: u64) -> String {
-    let yy = 40 + i % 60;
-    let mm = 1 + (i / 60) % 12;
-    let dd = 1 + (i / 720) % 28;
-    let serial = 997 + (i / 20_160) % 2;
-    let extra = i / 40_320;
-    let mm = mm + 20 * (extra % 3);
-    let nine = yy * 10_000_000 + mm * 100_000 + dd * 1000 + serial;
-    format!("{nine:09}{:02}", insz_check(nine, false))
-}
-
-/// The fleet (benches/validate.rs's shape, one HTB for all) and its reference data.
-fn fleet(enterprises: u64, sites: u64, people: u64) -> (String, String) {
-    let mut rng = Rng(0x5EED_CAFE);
-    let mut out = String::with_capacity((enterprises * people * 260) as usize);
-    let mut reference = String::from("enterprises:\n");
-    out.push_str("version: 1\nenterprises:\n");
-    let functions = ["radiologist", "technologist", "administrative"];
-    let htb = actor();
-    let mut person = 0u64;
-    for e in 0..enterprises {
-        let first_eight = 10_000_000 + e;
-        let kbo = format!("{first_eight:08}{:02}", kbo_check(first_eight));
-        let hco = |s: u64| 70_000_000 + e * 100 + s;
-        let _ = write!(
-            out,
-            "  - kbo: \"{kbo}\"\n    name: ZIEKENHUIS {e}\n    main_access_manager:\n      insz: \"{}\"\n      last_name: BEHEERDER\n      first_name: Hoofd\n      email: htb@fleet.example\n    capacities:\n      - type: mammography-unit\n        email: me{e}@fleet.example\n        subdivisions:\n",
-            htb.compact()
-        );
-        let _ = write!(
-            reference,
-            "  - kbo: \"{kbo}\"\n    name: ZIEKENHUIS {e}\n    address: {{ street: Straat, number: \"{e}\", postcode: \"1000\", municipality: Brussel, country: BE }}\n    main_access_manager: \"{}\"\n    recognised_units:\n",
-            htb.compact()
-        );
-        let halves = [(0, sites / 2), (sites / 2, sites)];
-        for (i, (from, to)) in halves.iter().enumerate() {
-            if from == to {
-                continue;
-            }
-            let sub = hco(90 + i as u64);
-            let _ = write!(
-                out,
-                "          - hco: \"{sub}\"\n            name: Ziekenhuis {e} deel {i}\n            email: me{e}@fleet.example\n            sites:\n"
-            );
-            let site_list: Vec<String> = (*from..*to).map(|s| format!("\"{}\"", hco(s))).collect();
-            let _ = writeln!(
-                reference,
-                "      - {{ subdivision: \"{sub}\", sites: [{}] }}",
-                site_list.join(", ")
-            );
-            for s in *from..*to {
-                let _ = writeln!(
-                    out,
-                    "              - {{ hco: \"{}\", name: Campus {s}, email: campus{s}.{e}@fleet.example }}",
-                    hco(s)
-                );
-            }
-        }
-        out.push_str("        people:\n");
-        for p in 0..people {
-            let id = person;
-            person += 1;
-            let _ = write!(
-                out,
-                "          - insz: \"{}\"\n            username: user{id:08}\n            last_name: PERSOON\n            first_name: Nummer{id}\n            email: p{id}@fleet.example\n            password: {{ env: CSAM_PW_{id} }}\n            sites:\n",
-                insz(id)
-            );
-            if p < sites {
-                let _ = writeln!(out, "              \"{}\": [head-radiologist]", hco(p));
-                continue;
-            }
-            let first = rng.next(sites);
-            let count = 1 + rng.next(3).min(sites - 1);
-            for k in 0..count {
-                let site = (first + k) % sites;
-                let f = functions[rng.next(3) as usize];
-                let _ = writeln!(out, "              \"{}\": [{f}]", hco(site));
-            }
-        }
-    }
-    (out, reference)
 }
