@@ -101,6 +101,11 @@ pub enum RegistryCommand {
         /// Milliseconds a log-out takes to process.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         processing_delay: u64,
+        /// Sessions one person may have open at once (log-in to log-out).
+        #[arg(long, value_name = "N",
+              default_value_t = crate::registry::engine::EngineConfig::default().sessions_per_person,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        sessions_per_person: u32,
         /// Run on a virtual clock, moved only by the operator surface or `registry clock`.
         #[arg(long)]
         virtual_clock: bool,
@@ -167,6 +172,7 @@ pub fn run(args: &RegistryCommandArgs) -> i32 {
                 latency,
                 fault_rate,
                 processing_delay,
+                sessions_per_person,
                 virtual_clock,
                 admin_token_file,
             } => {
@@ -176,6 +182,7 @@ pub fn run(args: &RegistryCommandArgs) -> i32 {
                     latency: Duration::from_millis(*latency),
                     fault_rate: *fault_rate,
                     processing_delay_ms: *processing_delay,
+                    sessions_per_person: *sessions_per_person,
                     virtual_clock: *virtual_clock,
                     admin_token_file: admin_token_file.clone(),
                 })

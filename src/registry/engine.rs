@@ -1184,13 +1184,17 @@ impl World {
         }
         let expires_at_ms = now.saturating_add(i64::try_from(request.ttl_ms).unwrap_or(i64::MAX));
         let id = match self.leases.get(kbo) {
-            Some((holder, lease)) if lease.expires_at_ms > now => {
-                if request.renew.as_ref() == Some(&lease.id) && holder == caller {
+            Some((person, lease)) if lease.expires_at_ms > now => {
+                // A renewal, or the same holder asking again (a retried request whose
+                // answer was lost): the same lease, extended.
+                let same_holder = request.renew.is_none() && lease.holder == request.holder;
+                if person == caller && (request.renew.as_ref() == Some(&lease.id) || same_holder) {
                     lease.id.clone()
                 } else {
                     return Err(RegistryError::LeaseHeld {
                         kbo: kbo.compact().to_string(),
                         expires_at_ms: lease.expires_at_ms,
+                        holder: lease.holder.clone(),
                     });
                 }
             }

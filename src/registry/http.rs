@@ -494,6 +494,7 @@ mod tests {
         let e = RegistryError::LeaseHeld {
             kbo: "0198765470".into(),
             expires_at_ms: 7,
+            holder: "csamctl apply (pid 7)".into(),
         };
         let text = serde_json::to_string(&Problem::new(e.clone(), 409)).expect("json");
         let back: Problem = serde_json::from_str(&text).expect("problem");

@@ -235,12 +235,15 @@ pub enum RegistryError {
         limit: u32,
     },
     /// Another apply holds the enterprise's lease.
-    #[error("enterprise {kbo} is leased until {expires_at_ms} by another apply")]
+    #[error("enterprise {kbo} is leased until {expires_at_ms} by {holder}")]
     LeaseHeld {
         /// The enterprise number.
         kbo: String,
         /// When the lease expires (milliseconds since the epoch, registry time).
         expires_at_ms: i64,
+        /// Who holds it, as the holder described itself when taking it.
+        #[serde(default)]
+        holder: String,
     },
     /// The request is malformed or breaks a field rule.
     #[error("invalid request: {reason}")]
@@ -343,6 +346,7 @@ mod tests {
             RegistryError::LeaseHeld {
                 kbo: "0198765470".into(),
                 expires_at_ms: 1,
+                holder: "csamctl apply (pid 1)".into(),
             },
         ];
         for e in errors {

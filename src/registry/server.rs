@@ -74,6 +74,8 @@ pub struct ServeOptions {
     pub fault_rate: f64,
     /// Time from log-out to processing.
     pub processing_delay_ms: u64,
+    /// Sessions one person may have open at once.
+    pub sessions_per_person: u32,
     /// Run on a virtual clock that only the operator surface moves.
     pub virtual_clock: bool,
     /// Where the operator token is read or created; default `<db>.admin-token`.
@@ -89,6 +91,7 @@ impl ServeOptions {
             latency: Duration::ZERO,
             fault_rate: 0.0,
             processing_delay_ms: 0,
+            sessions_per_person: EngineConfig::default().sessions_per_person,
             virtual_clock: false,
             admin_token_file: None,
         }
@@ -234,6 +237,7 @@ pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
         },
         config: EngineConfig {
             processing_delay_ms: options.processing_delay_ms,
+            sessions_per_person: options.sessions_per_person,
             ..EngineConfig::default()
         },
     };

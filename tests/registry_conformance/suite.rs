@@ -1317,6 +1317,25 @@ pub async fn leases(env: &Env) {
         .expect_err("held");
     assert_eq!(err.code(), "lease_held");
     assert!(err.is_retryable());
+    // The refusal names the holder, as it described itself.
+    match &err {
+        RegistryError::LeaseHeld { holder, .. } => assert_eq!(holder, "ci #1"),
+        other => panic!("{other:?}"),
+    }
+    // The same person and holder asking again (an answer lost on the way) gets the same
+    // lease back; the same person under another holder name does not.
+    let again = htb
+        .acquire_lease(&k, &request("ci #1"))
+        .await
+        .expect("the same holder again");
+    assert_eq!(again.id, lease.id);
+    assert_eq!(
+        htb.acquire_lease(&k, &request("ci #1b"))
+            .await
+            .expect_err("another holder")
+            .code(),
+        "lease_held"
+    );
     let renewed = htb
         .acquire_lease(
             &k,
