@@ -632,9 +632,173 @@ async fn a_held_lease_is_refused_after_the_lock_timeout() {
         &[],
     );
     assert_eq!(code(&out), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is locked by another apply"));
+    // The refusal names who holds the lease, as the holder described itself.
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("is locked by ci-runner-3 apply #42"),
+        "{stderr}"
+    );
     person.release_lease(&lease.id).await.expect("released");
     let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.assert_no_personal_data();
+}
+
+// Ctrl-C: nothing new starts, what is in flight finishes, the open sessions are logged
+// out, the report is printed, exit 130; the next apply finds no session left open and
+// converges, with no write applied twice.
+#[test]
+fn an_interrupted_apply_logs_out_reports_and_is_resumed() {
+    let clean = clean_multi_campus_writes();
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let token = env.token(VLASLAND_HTB);
+    // 40 ms a request: the run lasts long enough for the signal to land mid-way.
+    let served = Served::start(&env, &["--latency", "40"]);
+    let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
+    let args = ["apply", "--auto-approve", multi, "--registry", &served.url];
+    let mut child = env
+        .command(&args, &who)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    // The plain progress line of the enterprise's start says the executor is running.
+    let stderr = child.stderr.take().expect("piped");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if line.contains("round(s) of sessions") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the executor starts");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().expect("piped"), &mut stdout)
+        .expect("stdout read");
+    let status = child.wait().expect("apply ends");
+    let stderr = reader.join().expect("reader");
+    let out = Output {
+        status,
+        stdout: stdout.clone().into_bytes(),
+        stderr: stderr.clone().into_bytes(),
+    };
+    env.record(&args, &out);
+    assert_eq!(code(&out), Some(130), "{}", text(&out));
+    assert!(
+        stderr.contains("Interrupted: starting nothing new"),
+        "{stderr}"
+    );
+    // The report lists what was done and what was not attempted.
+    let summary = stdout
+        .lines()
+        .find(|l| l.contains("step(s) done"))
+        .unwrap_or_else(|| panic!("a report: {}", text(&out)));
+    assert!(!summary.contains(" 0 not attempted"), "{summary}");
+
+    let out = env.run(&args, &who);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Logged out"),
+        "the interrupted run logged its own sessions out: {}",
+        text(&out)
+    );
+    let out = env.run(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            multi,
+            "--registry",
+            &served.url,
+        ],
+        &who,
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    drop(served);
+    assert_eq!(env.assert_no_write_applied_twice(), clean);
+    env.assert_no_personal_data();
+}
+
+// verify --wait waits out the propagation delay (R6) on the registry's clock: it keeps
+// polling while the clock stands still and succeeds once the clock is moved past it.
+#[test]
+fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
+    use csamctl::registry::{OpenOptions, RegistryOperator, SqliteRegistry};
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi_path = multi.clone();
+    let multi = multi.to_str().expect("utf-8");
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    // R9 is outside CSAM: the operator records that the coordination centre knows each
+    // site's head radiologist, so propagation is the only thing left to wait for.
+    let loaded = csamctl::config::load(&[multi_path], &csamctl::config::Limits::default());
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != csamctl::config::diagnostic::Severity::Error)
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let registry = SqliteRegistry::open(&env.db, OpenOptions::stored_clock()).expect("opens");
+        for e in &loaded.state.enterprises {
+            for c in &e.capacities {
+                for p in &c.people {
+                    for (site, functions) in &p.sites {
+                        if functions.contains(&csamctl::model::Function::HeadRadiologist) {
+                            registry
+                                .notify_head_radiologist(site, &p.insz)
+                                .await
+                                .expect("notified");
+                        }
+                    }
+                }
+            }
+        }
+    });
+    let registry = format!("file:{}", env.db.display());
+    let args = [
+        "verify",
+        "--wait",
+        "--timeout",
+        "10m",
+        multi,
+        "--registry",
+        &registry,
+    ];
+    let mut child = env
+        .command(&args, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("verify starts");
+    // It polls about once a second; after a few polls it is still waiting, as the
+    // registry's clock has not moved.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        child.try_wait().expect("verify state").is_none(),
+        "verify --wait returned before the propagation delay passed"
+    );
+    env.advance("21m");
+    let out = child.wait_with_output().expect("verify ends");
+    env.record(&args, &out);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("have Heracles access."), "{stdout}");
+    assert!(!stdout.contains("NO access"), "{stdout}");
     env.assert_no_personal_data();
 }

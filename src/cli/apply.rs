@@ -68,7 +68,9 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
-    /// Most sessions open at once, over all enterprises.
+    /// Most sessions in progress at once, over all enterprises; a session holds its
+    /// place from log-in until the registry has processed it, so 1 walks the plan one
+    /// session after another. The registry's sessions-per-person limit also applies.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub parallelism: usize,
     /// How long to wait for another apply's lease on an enterprise (20s, 5m).
@@ -283,8 +285,10 @@ async fn apply(
         Source::Desired(desired) => desired.enterprises.iter().map(|e| e.kbo).collect(),
     };
     // 3. Leases.
+    // Who holds the lease, as another apply's refusal names it (the INSZ masked).
     let holder = format!(
-        "csamctl apply (pid {}{})",
+        "csamctl apply{} (pid {}{})",
+        actor.map(|a| format!(" by {a}")).unwrap_or_default(),
         std::process::id(),
         std::env::var("HOSTNAME")
             .map(|h| format!(" on {h}"))
@@ -347,7 +351,9 @@ async fn apply_locked(
     let plan = match source {
         Source::Desired(desired) => {
             let live = read_desired(registry, desired, options).await?;
-            plan_cmd::make_plan(desired, &live, actor, limits, safety_options)
+            let limits =
+                plan_cmd::plan_limits_from(limits, plan_cmd::round_trip_ms(registry).await);
+            plan_cmd::make_plan(desired, &live, actor, &limits, safety_options)
         }
         Source::Saved(saved) => {
             let kbos: Vec<Kbo> = saved.live.iter().map(|l| l.kbo).collect();

@@ -10,6 +10,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use futures_util::stream::{self, StreamExt};
 
 use super::fancy;
 use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
@@ -139,7 +140,7 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
     };
     let registry = registry.map_err(joined)??;
     let (live, limits) = runtime.block_on(async {
-        let limits = registry.limits().await?;
+        let limits = plan_limits(&*registry).await?;
         let live = read_live(&*registry, &desired).await?;
         Ok::<_, PlanError>((live, limits))
     })?;
@@ -233,21 +234,49 @@ pub(super) fn resolve_actor(
     })
 }
 
-/// Plans with the registry's limits and adds the safety refusals as error findings.
+/// The planner's limits: the registry's, and the round trip of one request as measured
+/// now (the faster of two reads of the limits; the first may include connecting).
+pub(super) async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, RegistryError> {
+    let limits = registry.limits().await?;
+    Ok(plan_limits_from(&limits, round_trip_ms(registry).await))
+}
+
+/// The round trip of one request to `registry`, in whole milliseconds (rounded down: the
+/// estimate is a lower bound); the planner's default when the registry does not answer.
+pub(super) async fn round_trip_ms(registry: &dyn Registry) -> u64 {
+    let mut best: Option<std::time::Duration> = None;
+    for _ in 0..2 {
+        let start = std::time::Instant::now();
+        if registry.limits().await.is_ok() {
+            let took = start.elapsed();
+            best = Some(best.map_or(took, |b| b.min(took)));
+        }
+    }
+    best.map_or(PlanLimits::default().request_ms, |d| {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    })
+}
+
+/// The planner's limits from the registry's and a measured request time.
+pub(super) fn plan_limits_from(limits: &crate::registry::Limits, request_ms: u64) -> PlanLimits {
+    PlanLimits {
+        sessions_per_person: limits.sessions_per_person,
+        processing_delay_ms: limits.processing_delay_ms,
+        propagation_delay_ms: limits.propagation_delay_ms,
+        request_ms,
+        ..PlanLimits::default()
+    }
+}
+
+/// Plans with the given limits and adds the safety refusals as error findings.
 pub(super) fn make_plan(
     desired: &DesiredState,
     live: &[LiveState],
     actor: Option<Insz>,
-    limits: &crate::registry::Limits,
+    limits: &PlanLimits,
     safety_options: &SafetyOptions,
 ) -> Plan {
-    let limits = PlanLimits {
-        sessions_per_person: limits.sessions_per_person,
-        processing_delay_ms: limits.processing_delay_ms,
-        propagation_delay_ms: limits.propagation_delay_ms,
-        ..PlanLimits::default()
-    };
-    let mut plan = crate::plan::plan(desired, live, actor, &limits);
+    let mut plan = crate::plan::plan(desired, live, actor, limits);
     add_refusals(&mut plan, live, safety_options);
     plan
 }
@@ -271,22 +300,30 @@ pub(super) async fn read_live(
     read_enterprises(registry, &kbos).await
 }
 
+/// How many enterprise trees are read at once.
+const READ_CONCURRENCY: usize = 16;
+
 /// One session: a snapshot of each of these enterprises that the actor may read.
 pub(super) async fn read_enterprises(
     registry: &dyn Registry,
     kbos: &[Kbo],
 ) -> Result<Vec<LiveState>, PlanError> {
     let session = registry.open_session().await?.id;
+    // Side by side in the one reading session; the answers keep the enterprises' order.
+    let answers: Vec<Result<LiveState, RegistryError>> = stream::iter(kbos)
+        .map(|kbo| registry.snapshot(&session, kbo))
+        .buffered(READ_CONCURRENCY)
+        .collect()
+        .await;
     let mut live = Vec::new();
     let mut failure = None;
-    for kbo in kbos {
-        match registry.snapshot(&session, kbo).await {
+    for answer in answers {
+        match answer {
             Ok(state) => live.push(state),
             // No role and no designation yet: planned as not registered (the diff says so).
             Err(RegistryError::NotAuthorised { .. }) => {}
             Err(err) => {
-                failure = Some(err);
-                break;
+                failure.get_or_insert(err);
             }
         }
     }

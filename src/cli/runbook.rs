@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::plan::{PlanError, load_desired, make_plan, read_live, resolve_actor};
+use super::plan::{PlanError, load_desired, make_plan, plan_limits, read_live, resolve_actor};
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
 use crate::render::{self, RenderOptions};
@@ -87,7 +87,7 @@ fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
         .map_err(PlanError::Runtime)?;
     let plan = runtime.block_on(async {
         let registry = settings::connect(&settings).await?;
-        let limits = registry.limits().await?;
+        let limits = plan_limits(&*registry).await?;
         let live = read_live(&*registry, &desired).await?;
         Ok::<_, PlanError>(make_plan(
             &desired,

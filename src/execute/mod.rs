@@ -10,9 +10,14 @@
 //! Every enterprise of the plan is a chain of phases, and the chains run side by side.
 //! The sessions of one phase run side by side too; the next phase starts only when
 //! every session of the phase is logged out *and processed* (the log-out barrier, R1).
-//! One semaphore, shared by all chains, bounds the sessions open at once to
-//! `min(--parallelism, the registry's sessions-per-person limit)`: every session is the
-//! same acting person's.
+//! Two semaphores, shared by all chains, bound the sessions. `--parallelism N` bounds
+//! the sessions *in progress*: a session holds its place from log-in until the registry
+//! has processed it (log-out plus the processing delay), so `--parallelism 1` walks the
+//! plan one session after another — the pace of one person following the manual —
+//! and N sessions in progress put at most N sessions' worth of work (requests and
+//! processing) on the registry. The registry's sessions-per-person limit bounds the
+//! sessions *open* (log-in to log-out) at once: every session is the same acting
+//! person's, and a session waiting for its processing is no longer open.
 //!
 //! # Idempotency keys and resumption
 //!
@@ -47,6 +52,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures_util::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -63,7 +69,8 @@ use retry::{Backoff, RetryPolicy, Verdict, with_retries};
 /// How the executor behaves.
 #[derive(Debug, Clone)]
 pub struct ExecuteOptions {
-    /// Most sessions open at once, over all enterprises (`--parallelism`).
+    /// Most sessions in progress (log-in until processed) at once, over all
+    /// enterprises (`--parallelism`).
     pub parallelism: usize,
     /// When to stop retrying a request.
     pub retry: RetryPolicy,
@@ -349,7 +356,7 @@ pub enum ExecuteError {
     Registry(#[from] RegistryError),
     /// Another apply holds an enterprise's lease past the lock timeout.
     #[error(
-        "enterprise {kbo} is locked by another apply ({holder}) until registry time {expires_at_ms}; gave up after waiting {waited:?}"
+        "enterprise {kbo} is locked by {holder} until registry time {expires_at_ms}; gave up after waiting {waited:?}"
     )]
     Locked {
         /// The enterprise.
@@ -423,6 +430,9 @@ pub async fn close_stale_sessions(
     Ok(open.len())
 }
 
+/// How many lease requests are in flight at once (taking, renewing, releasing).
+const LEASE_CONCURRENCY: usize = 16;
+
 /// The apply leases this run holds; released with [`Leases::release`].
 #[derive(Debug, Default)]
 pub struct Leases {
@@ -437,30 +447,41 @@ impl Leases {
 
     /// Gives every lease back (best effort: an expired lease needs no release).
     pub async fn release(self, registry: &dyn Registry) {
-        for lease in self.held {
-            let _ = registry.release_lease(&lease.id).await;
-        }
+        stream::iter(self.held)
+            .for_each_concurrent(LEASE_CONCURRENCY, |lease| async move {
+                let _ = registry.release_lease(&lease.id).await;
+            })
+            .await;
     }
 
     /// Renews every lease for `ttl` more.
     pub async fn renew(&mut self, registry: &dyn Registry, ttl: Duration, holder: &str) {
-        for lease in &mut self.held {
-            let request = LeaseRequest {
-                ttl_ms: ttl.as_millis() as u64,
-                holder: holder.to_string(),
-                renew: Some(lease.id.clone()),
-            };
-            if let Ok(renewed) = registry.acquire_lease(&lease.kbo, &request).await {
-                *lease = renewed;
+        let renewed: Vec<Option<Lease>> = stream::iter(self.held.clone())
+            .map(|lease| async move {
+                let request = LeaseRequest {
+                    ttl_ms: ttl.as_millis() as u64,
+                    holder: holder.to_string(),
+                    renew: Some(lease.id.clone()),
+                };
+                registry.acquire_lease(&lease.kbo, &request).await.ok()
+            })
+            .buffered(LEASE_CONCURRENCY)
+            .collect()
+            .await;
+        for (lease, new) in self.held.iter_mut().zip(renewed) {
+            if let Some(new) = new {
+                *lease = new;
             }
         }
     }
 }
 
-/// Takes the apply lease of every enterprise in `kbos`, waiting up to `lock_timeout`
-/// for each one another apply holds; an enterprise the actor has no role in yet (a
-/// designation to request) cannot be leased and is skipped. On failure, the leases
-/// already taken are released.
+/// Takes the apply lease of every enterprise in `kbos`, all or nothing, waiting up to
+/// `lock_timeout` while another apply holds any of them; an enterprise the actor has
+/// no role in yet (a designation to request) cannot be leased and is skipped. The
+/// requests go side by side; when one enterprise is held by someone else, the leases
+/// just taken are given back before waiting, so that two applies on overlapping sets
+/// never each sit on a part. On failure nothing stays held.
 pub async fn acquire_leases(
     registry: &dyn Registry,
     kbos: &[Kbo],
@@ -469,48 +490,74 @@ pub async fn acquire_leases(
     lock_timeout: Duration,
     options: &ExecuteOptions,
 ) -> Result<Leases, ExecuteError> {
-    let mut leases = Leases::default();
-    for kbo in kbos {
-        let request = LeaseRequest {
-            ttl_ms: ttl.as_millis() as u64,
-            holder: holder.to_string(),
-            renew: None::<LeaseId>,
-        };
-        let start = tokio::time::Instant::now();
-        let mut delays = backoff(options);
-        loop {
-            match registry.acquire_lease(kbo, &request).await {
-                Ok(lease) => {
-                    leases.held.push(lease);
-                    break;
+    let request = LeaseRequest {
+        ttl_ms: ttl.as_millis() as u64,
+        holder: holder.to_string(),
+        renew: None::<LeaseId>,
+    };
+    let start = tokio::time::Instant::now();
+    let mut delays = backoff(options);
+    loop {
+        // A retried request whose answer was lost gets the same lease back: the
+        // registry recognises the holder.
+        let answers: Vec<(Kbo, Result<Lease, RegistryError>)> = stream::iter(kbos)
+            .map(|kbo| {
+                let request = &request;
+                async move {
+                    let answer = with_retries(&options.retry, backoff(options), verdict, |_| {
+                        registry.acquire_lease(kbo, request)
+                    })
+                    .await
+                    .map_err(|g| g.error);
+                    (*kbo, answer)
                 }
-                Err(RegistryError::NotAuthorised { .. }) => break,
-                Err(RegistryError::LeaseHeld { expires_at_ms, .. }) => {
-                    let waited = start.elapsed();
-                    let delay = delays.next().unwrap_or(options.backoff_cap);
-                    if waited + delay > lock_timeout {
-                        leases.release(registry).await;
-                        return Err(ExecuteError::Locked {
-                            kbo: *kbo,
-                            holder: "another csamctl apply".into(),
-                            expires_at_ms,
-                            waited,
-                        });
-                    }
-                    tokio::time::sleep(delay).await;
-                }
-                Err(e) if e.is_retryable() && start.elapsed() < options.retry.max_elapsed => {
-                    let delay = delays.next().unwrap_or(options.backoff_cap);
-                    tokio::time::sleep(e.retry_after().unwrap_or(delay).max(delay)).await;
+            })
+            .buffered(LEASE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut leases = Leases::default();
+        let mut held_elsewhere = None;
+        let mut failure = None;
+        for (kbo, answer) in answers {
+            match answer {
+                Ok(lease) => leases.held.push(lease),
+                Err(RegistryError::NotAuthorised { .. }) => {}
+                Err(RegistryError::LeaseHeld {
+                    expires_at_ms,
+                    holder,
+                    ..
+                }) => {
+                    held_elsewhere.get_or_insert((kbo, expires_at_ms, holder));
                 }
                 Err(e) => {
-                    leases.release(registry).await;
-                    return Err(e.into());
+                    failure.get_or_insert(e);
                 }
             }
         }
+        if let Some(e) = failure {
+            leases.release(registry).await;
+            return Err(e.into());
+        }
+        let Some((kbo, expires_at_ms, holder)) = held_elsewhere else {
+            return Ok(leases);
+        };
+        leases.release(registry).await;
+        let waited = start.elapsed();
+        let delay = delays.next().unwrap_or(options.backoff_cap);
+        if waited + delay > lock_timeout {
+            return Err(ExecuteError::Locked {
+                kbo,
+                holder: if holder.is_empty() {
+                    "another csamctl apply".into()
+                } else {
+                    holder
+                },
+                expires_at_ms,
+                waited,
+            });
+        }
+        tokio::time::sleep(delay).await;
     }
-    Ok(leases)
 }
 
 struct Shared {
@@ -518,7 +565,10 @@ struct Shared {
     plan_id: String,
     options: ExecuteOptions,
     limits: Limits,
+    /// Sessions in progress: log-in until processed (`--parallelism`).
     slots: Semaphore,
+    /// Sessions open: log-in until log-out (the registry's sessions-per-person limit).
+    open_slots: Semaphore,
     cancel: Cancel,
     observer: Arc<dyn Observer>,
     passwords: Arc<dyn PasswordSource>,
@@ -564,7 +614,8 @@ pub async fn execute(
         registry,
         plan_id: plan.id.clone(),
         options: options.clone(),
-        slots: Semaphore::new(options.parallelism.max(1).min(per_person)),
+        slots: Semaphore::new(options.parallelism.max(1)),
+        open_slots: Semaphore::new(per_person),
         limits,
         cancel: cancel.clone(),
         observer,
@@ -927,7 +978,13 @@ async fn run_session(
         run.interrupted = true;
         return run;
     }
-    let Ok(permit) = shared.slots.acquire().await else {
+    // In progress first, then open: a session waits for its place in progress without
+    // holding one of the person's open sessions.
+    let Ok(in_progress) = shared.slots.acquire().await else {
+        run.failed = true;
+        return run;
+    };
+    let Ok(open) = shared.open_slots.acquire().await else {
         run.failed = true;
         return run;
     };
@@ -1004,12 +1061,13 @@ async fn run_session(
     let (at, pending) = log_out_only(shared, kbo, &id).await;
     run.processed_at_ms = run.processed_at_ms.max(at);
     run.logouts += 1;
-    // The session is closed: its slot goes to another session while this one's writes
-    // are processed; the barrier (the next phase) still waits for the processing.
-    drop(permit);
+    // The session is closed: one of the person's open sessions is free again, while
+    // this one stays in progress until its writes are processed (the barrier).
+    drop(open);
     if pending {
         wait_for_processing(shared).await;
     }
+    drop(in_progress);
     run
 }
 

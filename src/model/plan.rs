@@ -395,6 +395,15 @@ pub struct Estimate {
     pub requests: u32,
     /// Barriers × processing delay + requests × request time + propagation.
     pub ready_ms: u64,
+    /// A lower bound on the apply's own wall time (gates and propagation aside): the
+    /// critical path (barriers × processing delay + requests × request time), or, for a
+    /// whole plan, the requests of every session over the sessions one person may have
+    /// open at once, when that is longer.
+    #[serde(default)]
+    pub apply_ms: u64,
+    /// Requests of every session (log-ins, writes, log-outs), on any chain.
+    #[serde(default)]
+    pub session_requests: u64,
     /// Gates on the way; their wait is not in `ready_ms`.
     pub gates: u32,
     /// The expected wait of the gates.
@@ -410,7 +419,8 @@ pub struct PlanLimits {
     pub processing_delay_ms: u64,
     /// R6: 20 minutes.
     pub propagation_delay_ms: u64,
-    /// The time one request takes, for the estimate.
+    /// The time one request takes, for the estimate (the command line measures the
+    /// registry's round trip).
     pub request_ms: u64,
     /// The expected wait for an HTB validation (S1.10: at most 48 hours).
     pub gate_ms: u64,

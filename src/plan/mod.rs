@@ -103,11 +103,25 @@ pub fn plan_diff(
             enterprises.push(p);
         }
     }
-    let estimate = enterprises
+    let mut estimate = enterprises
         .iter()
         .map(|e| e.estimate.clone())
         .max_by_key(|e| (e.gates, e.ready_ms))
         .unwrap_or_default();
+    // Every chain runs side by side, but all sessions are the acting person's: their
+    // requests share the sessions-per-person limit.
+    estimate.session_requests = enterprises
+        .iter()
+        .map(|e| e.estimate.session_requests)
+        .sum();
+    let critical = enterprises
+        .iter()
+        .map(|e| e.estimate.apply_ms)
+        .max()
+        .unwrap_or(0);
+    let shared = estimate.session_requests * limits.request_ms
+        / u64::from(limits.sessions_per_person.max(1));
+    estimate.apply_ms = critical.max(shared);
     Plan {
         id,
         actor,
@@ -1013,7 +1027,8 @@ fn notices(changes: &[Change]) -> Vec<HeadRadiologistNotice> {
 }
 
 /// The critical path: per round the busiest session's requests (log-in, writes,
-/// log-out), a processing delay per barrier, the propagation wait at the end.
+/// log-out), a processing delay per barrier, the propagation wait at the end; and
+/// the requests of every session, for the plan's sessions-per-person bound.
 fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
     let mut est = Estimate {
         gates,
@@ -1025,6 +1040,10 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
         match p {
             Phase::Sessions { sessions } => {
                 let busiest = sessions.iter().map(|s| s.steps.len()).max().unwrap_or(0);
+                est.session_requests += sessions
+                    .iter()
+                    .map(|s| u64::try_from(s.steps.len() + 2).unwrap_or(u64::MAX))
+                    .sum::<u64>();
                 est.chain_sessions += 1;
                 est.barriers += 1;
                 est.requests += u32::try_from(busiest + 2).unwrap_or(u32::MAX);
@@ -1033,9 +1052,9 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
             Phase::Gate { .. } | Phase::Notices { .. } => {}
         }
     }
-    est.ready_ms = u64::from(est.requests) * limits.request_ms
-        + u64::from(est.barriers) * limits.processing_delay_ms
-        + propagation;
+    est.apply_ms = u64::from(est.requests) * limits.request_ms
+        + u64::from(est.barriers) * limits.processing_delay_ms;
+    est.ready_ms = est.apply_ms + propagation;
     est
 }
 

@@ -61,6 +61,11 @@ pub struct Summary {
     pub gates: usize,
     /// Lower-bound estimate of the time until the changes take effect, gates aside.
     pub ready_ms: u64,
+    /// Lower bound on the apply's own wall time (gates and propagation aside): the
+    /// critical path, or every session's requests over the sessions-per-person limit.
+    pub apply_ms: u64,
+    /// The time per request the estimates assume (measured round trip).
+    pub request_ms: u64,
     /// Expected wait of the gates.
     pub gate_ms: u64,
 }
@@ -103,6 +108,8 @@ pub struct EnterpriseView {
     pub phases: Vec<PhaseView>,
     /// Lower-bound estimate for this enterprise, gates aside.
     pub ready_ms: u64,
+    /// Lower bound on this enterprise's apply (its critical path), gates aside.
+    pub apply_ms: u64,
 }
 
 /// What happens to an object.
@@ -401,6 +408,7 @@ fn enterprise(e: &EnterprisePlan, opts: &RenderOptions) -> EnterpriseView {
         changes,
         phases,
         ready_ms: e.estimate.ready_ms,
+        apply_ms: e.estimate.apply_ms,
     }
 }
 
@@ -423,6 +431,8 @@ pub fn document(plan: &Plan, opts: &RenderOptions) -> PlanDocument {
             log_outs: counts.log_outs,
             gates: counts.gates,
             ready_ms: plan.estimate.ready_ms,
+            apply_ms: plan.estimate.apply_ms,
+            request_ms: plan.limits.request_ms,
             gate_ms: plan.estimate.gate_ms,
         },
         findings: plan.findings.iter().map(|f| finding(f, opts)).collect(),
