@@ -293,6 +293,11 @@ fn apply_converges_from_empty_through_the_gate_and_after_changes() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(stdout.contains("0 failed, 0 not attempted"), "{stdout}");
     assert!(stdout.contains("effective for Heracles from"), "{stdout}");
+    // How long it took against the plan's own lower bound.
+    assert!(
+        stdout.contains("Took ") && stdout.contains("the plan's lower bound is"),
+        "{stdout}"
+    );
     // R9: the notice file is named, mode 0600, and holds the full number.
     let notice = stdout
         .split_whitespace()

@@ -295,6 +295,7 @@ async fn apply(
             .unwrap_or_default()
     );
     let ttl = Duration::from_millis(limits.max_lease_ms.clamp(1000, 5 * 60 * 1000));
+    let started = std::time::Instant::now();
     let leases =
         execute::acquire_leases(registry, &lock, &holder, ttl, args.lock_timeout, &options).await?;
     let leases = Arc::new(tokio::sync::Mutex::new(leases));
@@ -318,6 +319,7 @@ async fn apply(
         safety_options,
         &limits,
         &options,
+        started,
     )
     .await;
     renewer.abort();
@@ -336,6 +338,7 @@ async fn apply_locked(
     safety_options: &SafetyOptions,
     limits: &crate::registry::Limits,
     options: &ExecuteOptions,
+    started: std::time::Instant,
 ) -> Result<ApplyOutcome, ApplyError> {
     let opts = RenderOptions {
         colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
@@ -387,7 +390,10 @@ async fn apply_locked(
     }
     if plan.is_empty() && !plan.enterprises.iter().any(|e| !e.phases.is_empty()) {
         if args.format == ApplyFormat::Json {
-            println!("{}", report_json(&ApplyReport::default(), &opts, None));
+            println!(
+                "{}",
+                report_json(&ApplyReport::default(), &opts, None, None)
+            );
         }
         return Ok(ApplyOutcome::Done);
     }
@@ -418,6 +424,12 @@ async fn apply_locked(
     )
     .await;
     observer.finish();
+    let timing = Timing {
+        elapsed: started.elapsed(),
+        plan_bound_ms: plan.estimate.apply_ms,
+        parallelism_bound_ms: crate::plan::apply_bound_ms(&plan, options.parallelism),
+        parallelism: options.parallelism,
+    };
     // 6. Report.
     let notices: Vec<&HeadRadiologistNotice> =
         report.enterprises.iter().flat_map(|e| &e.notices).collect();
@@ -427,8 +439,14 @@ async fn apply_locked(
         Some(write_notices(&args.notice_dir, &notices)?)
     };
     match args.format {
-        ApplyFormat::Text => print!("{}", report_text(&report, &opts, notice_file.as_deref())),
-        ApplyFormat::Json => println!("{}", report_json(&report, &opts, notice_file.as_deref())),
+        ApplyFormat::Text => print!(
+            "{}",
+            report_text(&report, &opts, notice_file.as_deref(), &timing)
+        ),
+        ApplyFormat::Json => println!(
+            "{}",
+            report_json(&report, &opts, notice_file.as_deref(), Some(&timing))
+        ),
     }
     Ok(if report.interrupted {
         ApplyOutcome::Interrupted
@@ -624,7 +642,44 @@ fn level_words(level: &UserLevel) -> String {
 /// Where the signed designation request goes (manual S1.7–S1.10).
 const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
 
-fn report_text(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&Path>) -> String {
+/// How long the apply took, and the lower bounds the plan gives for it.
+struct Timing {
+    /// Wall time from taking the leases to the report.
+    elapsed: Duration,
+    /// The plan's bound: the critical path, or the person's session limit.
+    plan_bound_ms: u64,
+    /// The bound with this run's `--parallelism`.
+    parallelism_bound_ms: u64,
+    /// This run's `--parallelism`.
+    parallelism: usize,
+}
+
+impl Timing {
+    fn line(&self) -> String {
+        let s = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+        let mut line = format!(
+            "Took {:.1} s; the plan's lower bound is {}",
+            self.elapsed.as_secs_f64(),
+            s(self.plan_bound_ms)
+        );
+        if self.parallelism_bound_ms > self.plan_bound_ms {
+            line.push_str(&format!(
+                ", {} with --parallelism {} (more sessions side by side would be faster)",
+                s(self.parallelism_bound_ms),
+                self.parallelism
+            ));
+        }
+        line.push('.');
+        line
+    }
+}
+
+fn report_text(
+    report: &ApplyReport,
+    opts: &RenderOptions,
+    notice_file: Option<&Path>,
+    timing: &Timing,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let (done, failed, skipped) = report.counts();
@@ -705,6 +760,7 @@ fn report_text(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&
             ""
         }
     );
+    let _ = writeln!(out, "{}", timing.line());
     if let Some(path) = notice_file {
         let _ = writeln!(
             out,
@@ -715,7 +771,12 @@ fn report_text(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&
     out
 }
 
-fn report_json(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&Path>) -> String {
+fn report_json(
+    report: &ApplyReport,
+    opts: &RenderOptions,
+    notice_file: Option<&Path>,
+    timing: Option<&Timing>,
+) -> String {
     use serde_json::json;
     let enterprises: Vec<_> = report
         .enterprises
@@ -762,7 +823,33 @@ fn report_json(report: &ApplyReport, opts: &RenderOptions, notice_file: Option<&
         "interrupted": report.interrupted,
         "summary": {"done": done, "failed": failed, "not_attempted": not_attempted},
         "notice_file": notice_file.map(|p| p.display().to_string()),
+        "timing": timing.map(|t| json!({
+            "elapsed_ms": u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
+            "plan_bound_ms": t.plan_bound_ms,
+            "parallelism_bound_ms": t.parallelism_bound_ms,
+            "parallelism": t.parallelism,
+        })),
         "enterprises": enterprises,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timing_line_names_the_parallelism_only_when_it_is_the_limit() {
+        let mut t = Timing {
+            elapsed: Duration::from_millis(9_870),
+            plan_bound_ms: 9_120,
+            parallelism_bound_ms: 9_120,
+            parallelism: 256,
+        };
+        assert_eq!(t.line(), "Took 9.9 s; the plan's lower bound is 9.1 s.");
+        t.parallelism = 8;
+        t.parallelism_bound_ms = 67_400;
+        let line = t.line();
+        assert!(line.contains("67.4 s with --parallelism 8"), "{line}");
+    }
 }

@@ -1058,6 +1058,25 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
     est
 }
 
+/// A lower bound on the wall time of carrying `plan` out with at most `parallelism`
+/// sessions in progress at once (a session from log-in until processed): the plan's own
+/// bound ([`Estimate::apply_ms`]), or every session's time in progress — its requests
+/// and its processing — shared over `parallelism`, whichever is longer.
+pub fn apply_bound_ms(plan: &Plan, parallelism: usize) -> u64 {
+    let l = &plan.limits;
+    let in_progress: u64 = plan
+        .enterprises
+        .iter()
+        .flat_map(|e| e.sessions())
+        .map(|s| {
+            u64::try_from(s.steps.len() + 2).unwrap_or(u64::MAX) * l.request_ms
+                + l.processing_delay_ms
+        })
+        .sum();
+    let parallelism = u64::try_from(parallelism.max(1)).unwrap_or(u64::MAX);
+    plan.estimate.apply_ms.max(in_progress / parallelism)
+}
+
 /// A lower bound on the sessions any order obeying R1–R3 and R7 needs for an
 /// enterprise's changes, computed from the changes alone (see the module docs for the
 /// argument): the designation; one session per new site (R2); the site-free sessions

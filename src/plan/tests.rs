@@ -271,7 +271,38 @@ fn the_estimate_is_the_critical_path() {
     // Per round the busiest session plus log-in and log-out: 4 + 3 + 3 + 6 + 6.
     assert_eq!(e.requests, 22);
     assert_eq!(e.ready_ms, 22 * 1_000 + 5 * 10_000 + 20 * 60 * 1_000);
+    assert_eq!(e.apply_ms, 22 * 1_000 + 5 * 10_000);
     assert_eq!(p.estimate, *e);
+    // Every session's requests (log-in and log-out included) over all rounds.
+    let sessions: Vec<usize> = p.enterprises[0].sessions().map(|s| s.steps.len()).collect();
+    let requests: u64 = sessions.iter().map(|n| *n as u64 + 2).sum();
+    assert_eq!(e.session_requests, requests);
+    // One session at a time: every session's requests and processing, one after another.
+    let serial = requests * 1_000 + sessions.len() as u64 * 10_000;
+    assert!(
+        serial > e.apply_ms,
+        "the site sessions can run side by side"
+    );
+    assert_eq!(apply_bound_ms(&p, 1), serial);
+    // With room for every session side by side, the critical path is the bound.
+    assert_eq!(apply_bound_ms(&p, 64), e.apply_ms);
+}
+
+#[test]
+fn the_plan_bound_counts_the_person_session_limit() {
+    let want = desired(SMALL);
+    let l = PlanLimits {
+        processing_delay_ms: 0,
+        request_ms: 1_000,
+        ..limits(1)
+    };
+    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &l);
+    // One open session at a time: every session's requests, one after another, which
+    // is longer than the critical path as soon as a round has two sessions.
+    let all = p.estimate.session_requests * 1_000;
+    assert_eq!(p.estimate.apply_ms, all);
+    let critical = u64::from(p.enterprises[0].estimate.requests) * 1_000;
+    assert!(all >= critical);
 }
 
 #[test]
