@@ -656,16 +656,24 @@ struct Timing {
 
 impl Timing {
     fn line(&self) -> String {
-        let s = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+        // Hundredths below 10 s: an embedded registry answers in well under a second.
+        let s = |seconds: f64| {
+            if seconds < 10.0 {
+                format!("{seconds:.2} s")
+            } else {
+                format!("{seconds:.1} s")
+            }
+        };
+        let ms = |ms: u64| s(ms as f64 / 1000.0);
         let mut line = format!(
-            "Took {:.1} s; the plan's lower bound is {}",
-            self.elapsed.as_secs_f64(),
-            s(self.plan_bound_ms)
+            "Took {}; the plan's lower bound is {}",
+            s(self.elapsed.as_secs_f64()),
+            ms(self.plan_bound_ms)
         );
         if self.parallelism_bound_ms > self.plan_bound_ms {
             line.push_str(&format!(
                 ", {} with --parallelism {} (more sessions side by side would be faster)",
-                s(self.parallelism_bound_ms),
+                ms(self.parallelism_bound_ms),
                 self.parallelism
             ));
         }
@@ -846,10 +854,12 @@ mod tests {
             parallelism_bound_ms: 9_120,
             parallelism: 256,
         };
-        assert_eq!(t.line(), "Took 9.9 s; the plan's lower bound is 9.1 s.");
+        assert_eq!(t.line(), "Took 9.87 s; the plan's lower bound is 9.12 s.");
         t.parallelism = 8;
         t.parallelism_bound_ms = 67_400;
         let line = t.line();
         assert!(line.contains("67.4 s with --parallelism 8"), "{line}");
+        t.elapsed = Duration::from_millis(40);
+        assert!(t.line().starts_with("Took 0.04 s;"), "{}", t.line());
     }
 }
