@@ -34,16 +34,13 @@ use super::fancy;
 use super::plan::{self as plan_cmd, PlanError};
 use super::registry::{format_time, parse_duration};
 use super::settings::{self, RegistryArgs, RegistrySettings};
-use crate::execute::retry::{Verdict, with_retries};
 use crate::execute::{
     self, ApplyReport, Cancel, ChainOutcome, EnvAndFiles, Event, ExecuteOptions, Observer,
     StepOutcome,
 };
-use crate::model::{
-    DesiredState, HeadRadiologistNotice, Kbo, LiveState, Plan, SavedPlan, UserLevel,
-};
+use crate::model::{HeadRadiologistNotice, Kbo, LiveState, Plan, SavedPlan, UserLevel};
 use crate::plan::fingerprint;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::Registry;
 use crate::render::{self, RenderOptions};
 use crate::safety::SafetyOptions;
 
@@ -224,40 +221,6 @@ fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
     })
 }
 
-fn plan_error_verdict(e: &PlanError) -> Verdict {
-    match e {
-        PlanError::Registry(e) => execute::verdict(e),
-        _ => Verdict {
-            retryable: false,
-            retry_after: None,
-        },
-    }
-}
-
-/// The live trees of the declared enterprises, as `plan` reads them, retried when the
-/// registry is briefly unavailable.
-async fn read_desired(
-    registry: &dyn Registry,
-    desired: &DesiredState,
-    options: &ExecuteOptions,
-) -> Result<Vec<LiveState>, PlanError> {
-    with_retries(
-        &options.retry,
-        execute::backoff(options),
-        plan_error_verdict,
-        |_| async move {
-            let read = plan_cmd::read_live(registry, desired).await;
-            if let Err(PlanError::Registry(RegistryError::TooManySessions { .. })) = &read {
-                // A reading session whose log-out answer was lost: log it out.
-                let _ = execute::close_stale_sessions(registry, options).await;
-            }
-            read
-        },
-    )
-    .await
-    .map_err(|g| g.error)
-}
-
 async fn apply(
     args: &ApplyArgs,
     registry: &dyn Registry,
@@ -270,14 +233,7 @@ async fn apply(
         parallelism: args.parallelism,
         ..ExecuteOptions::default()
     };
-    let limits = with_retries(
-        &options.retry,
-        execute::backoff(&options),
-        execute::verdict,
-        |_| registry.limits(),
-    )
-    .await
-    .map_err(|g| g.error)?;
+    let limits = execute::retried(&options, |_| registry.limits()).await?;
     // 2. Lock every enterprise the run may touch before reading anything: what is read
     //    under the lease cannot be changed by another apply before this one writes.
     let lock: Vec<Kbo> = match source {
@@ -353,21 +309,14 @@ async fn apply_locked(
     }
     let plan = match source {
         Source::Desired(desired) => {
-            let live = read_desired(registry, desired, options).await?;
+            let live = plan_cmd::read_live(registry, desired).await?;
             let limits =
                 plan_cmd::plan_limits_from(limits, plan_cmd::round_trip_ms(registry).await);
             plan_cmd::make_plan(desired, &live, actor, &limits, safety_options)
         }
         Source::Saved(saved) => {
             let kbos: Vec<Kbo> = saved.live.iter().map(|l| l.kbo).collect();
-            let live: Vec<LiveState> = with_retries(
-                &options.retry,
-                execute::backoff(options),
-                plan_error_verdict,
-                |_| plan_cmd::read_enterprises(registry, &kbos),
-            )
-            .await
-            .map_err(|g| g.error)?;
+            let live: Vec<LiveState> = plan_cmd::read_enterprises(registry, &kbos).await?;
             if let Err(stale) = fingerprint::check_fresh(saved, &live) {
                 eprintln!("error: refusing the saved plan: {stale}");
                 if let fingerprint::Stale::LiveChanged(drifts) = &stale {

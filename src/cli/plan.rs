@@ -15,6 +15,7 @@ use futures_util::stream::{self, StreamExt};
 use super::fancy;
 use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
 use crate::config::{self, Limits, diagnostic};
+use crate::execute::{self, ExecuteOptions};
 use crate::model::{DesiredState, Finding, Insz, Kbo, LiveState, Plan, PlanLimits};
 use crate::plan::fingerprint;
 use crate::registry::{Registry, RegistryError};
@@ -237,7 +238,7 @@ pub(super) fn resolve_actor(
 /// The planner's limits: the registry's, and the round trip of one request as measured
 /// now (the faster of two reads of the limits; the first may include connecting).
 pub(super) async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, RegistryError> {
-    let limits = registry.limits().await?;
+    let limits = execute::retried(&ExecuteOptions::default(), |_| registry.limits()).await?;
     Ok(plan_limits_from(&limits, round_trip_ms(registry).await))
 }
 
@@ -303,15 +304,26 @@ pub(super) async fn read_live(
 /// How many enterprise trees are read at once.
 const READ_CONCURRENCY: usize = 16;
 
-/// One session: a snapshot of each of these enterprises that the actor may read.
+/// One session: a snapshot of each of these enterprises that the actor may read. Every
+/// request is retried while the registry calls its error transient, each on its own: a
+/// read of many enterprises over a flaky network must not need every request of one
+/// attempt to succeed.
 pub(super) async fn read_enterprises(
     registry: &dyn Registry,
     kbos: &[Kbo],
 ) -> Result<Vec<LiveState>, PlanError> {
-    let session = registry.open_session().await?.id;
+    let options = ExecuteOptions::default();
+    // Too many sessions open is retried too, but nothing is logged out here: they may be
+    // a running apply's (a log-in whose answer was lost expires on its own).
+    let session = execute::retried(&options, |_| registry.open_session())
+        .await?
+        .id;
     // Side by side in the one reading session; the answers keep the enterprises' order.
     let answers: Vec<Result<LiveState, RegistryError>> = stream::iter(kbos)
-        .map(|kbo| registry.snapshot(&session, kbo))
+        .map(|kbo| {
+            let (options, session) = (&options, &session);
+            execute::retried(options, move |_| registry.snapshot(session, kbo))
+        })
         .buffered(READ_CONCURRENCY)
         .collect()
         .await;
@@ -327,13 +339,16 @@ pub(super) async fn read_enterprises(
             }
         }
     }
-    // Log out even after a failure; the reading session wrote nothing.
-    let closed = registry.close_session(&session).await;
+    // Log out even after a failure; the reading session wrote nothing. A log-out whose
+    // first answer was lost finds the session closed: done either way.
+    let closed = execute::retried(&options, |_| registry.close_session(&session)).await;
     if let Some(err) = failure {
         return Err(err.into());
     }
-    closed?;
-    Ok(live)
+    match closed {
+        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(live),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Writes the saved plan: to a temporary file created with mode 0600 beside the

@@ -48,6 +48,7 @@ pub mod retry;
 pub mod steps;
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -391,6 +392,18 @@ pub fn backoff(options: &ExecuteOptions) -> Backoff {
     Backoff::new(options.backoff_base, options.backoff_cap, seed())
 }
 
+/// One registry request, retried as `options` say while the registry calls the error
+/// retryable; the last error when it gives up.
+pub async fn retried<T, F, Fut>(options: &ExecuteOptions, op: F) -> Result<T, RegistryError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, RegistryError>>,
+{
+    with_retries(&options.retry, backoff(options), verdict, op)
+        .await
+        .map_err(|g| g.error)
+}
+
 /// Logs out every open session of the acting person (R1: their acknowledged writes are
 /// processed), waits until they are processed, and returns how many there were. Run
 /// before planning, so a crashed apply's writes are seen by the new plan.
@@ -398,17 +411,9 @@ pub async fn close_stale_sessions(
     registry: &dyn Registry,
     options: &ExecuteOptions,
 ) -> Result<usize, RegistryError> {
-    let open = with_retries(&options.retry, backoff(options), verdict, |_| {
-        registry.list_sessions()
-    })
-    .await
-    .map_err(|g| g.error)?;
+    let open = retried(options, |_| registry.list_sessions()).await?;
     let mut wait = Duration::ZERO;
-    let limits = with_retries(&options.retry, backoff(options), verdict, |_| {
-        registry.limits()
-    })
-    .await
-    .map_err(|g| g.error)?;
+    let limits = retried(options, |_| registry.limits()).await?;
     for s in &open {
         match with_retries(&options.retry, backoff(options), verdict, |_| {
             registry.close_session(&s.id)
@@ -504,11 +509,7 @@ pub async fn acquire_leases(
             .map(|kbo| {
                 let request = &request;
                 async move {
-                    let answer = with_retries(&options.retry, backoff(options), verdict, |_| {
-                        registry.acquire_lease(kbo, request)
-                    })
-                    .await
-                    .map_err(|g| g.error);
+                    let answer = retried(options, |_| registry.acquire_lease(kbo, request)).await;
                     (*kbo, answer)
                 }
             })
@@ -586,12 +587,7 @@ pub async fn execute(
     cancel: &Cancel,
     observer: Arc<dyn Observer>,
 ) -> ApplyReport {
-    let limits = match with_retries(&options.retry, backoff(options), verdict, |_| {
-        registry.limits()
-    })
-    .await
-    .map_err(|g| g.error)
-    {
+    let limits = match retried(options, |_| registry.limits()).await {
         Ok(l) => l,
         Err(err) => {
             return ApplyReport {
