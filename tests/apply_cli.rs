@@ -537,7 +537,7 @@ fn a_flaky_served_registry_converges_without_double_writes() {
     }
     assert!(converged, "{}", env.log.lock().expect("lock"));
     drop(served);
-    // `plan` itself does not retry: check convergence on a registry without faults.
+    // Convergence, checked on the same file served without faults.
     let clean_server = Served::start(&env, &[]);
     let out = env.run(
         &[
