@@ -780,7 +780,7 @@ fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
         "verify",
         "--wait",
         "--timeout",
-        "10m",
+        "2m",
         multi,
         "--registry",
         &registry,
@@ -791,15 +791,20 @@ fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("verify starts");
-    // It polls about once a second; after a few polls it is still waiting, as the
-    // registry's clock has not moved.
-    std::thread::sleep(Duration::from_secs(3));
+    // It says it waits: the registry's clock has not passed the delay. Only then is the
+    // clock moved; verify must see it move (it polls) and succeed.
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let waiting = lines.next().expect("a line").expect("readable");
     assert!(
-        child.try_wait().expect("verify state").is_none(),
-        "verify --wait returned before the propagation delay passed"
+        waiting.starts_with("Waiting for the propagation delay (R6)")
+            && waiting.contains("the last takes effect at"),
+        "{waiting}"
     );
     env.advance("21m");
-    let out = child.wait_with_output().expect("verify ends");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let mut out = child.wait_with_output().expect("verify ends");
+    out.stderr = format!("{waiting}\n{}", rest.join("\n")).into_bytes();
     env.record(&args, &out);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

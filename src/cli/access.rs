@@ -207,6 +207,7 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
     runtime()?.block_on(async {
         let registry = settings::connect(&settings).await?;
         let start = tokio::time::Instant::now();
+        let mut reported = None;
         loop {
             let mut failing = Vec::new();
             let mut only_waiting = true;
@@ -234,6 +235,22 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
             if failing.is_empty() || !args.wait || !only_waiting || waited_out {
                 print_verify(&wanted, &failing, &opts, args.wait && waited_out);
                 return Ok(failing.is_empty());
+            }
+            // Say what is being waited for, once and whenever it changes.
+            if reported != Some(failing.len()) {
+                reported = Some(failing.len());
+                let until = failing
+                    .iter()
+                    .filter_map(|(_, _, u)| u.as_ref().and_then(|u| u.effective_from_ms))
+                    .max();
+                eprintln!(
+                    "Waiting for the propagation delay (R6): {} of {} declared user record(s) have access{}.",
+                    wanted.len() - failing.len(),
+                    wanted.len(),
+                    until
+                        .map(|t| format!("; the last takes effect at {}", format_time(t)))
+                        .unwrap_or_default()
+                );
             }
             let left = args.timeout.saturating_sub(start.elapsed());
             tokio::time::sleep(left.min(Duration::from_secs(1))).await;
