@@ -5,47 +5,8 @@
 //! [`StepWrite`], the contract's `Write` variant for variant; this is the one place that
 //! maps it, exhaustively, so that a new write in either enum breaks the build here.
 
-use crate::model::{Password, Plan, Step, StepWrite, UserLevel, WriteTarget};
-use crate::registry::{
-    AccountPassword, IdempotencyKey, Level, NewUser, RegistryError, Target, UserDetails, Write,
-};
-
-fn level(l: &UserLevel) -> Level {
-    match l {
-        UserLevel::Capacity { kbo, kind } => Level::Capacity {
-            kbo: *kbo,
-            kind: *kind,
-        },
-        UserLevel::Subdivision { hco } => Level::Subdivision { hco: hco.clone() },
-        UserLevel::Site { hco } => Level::Site { hco: hco.clone() },
-    }
-}
-
-fn target(t: &WriteTarget) -> Target {
-    match t {
-        WriteTarget::Capacity { kbo, kind } => Target::Capacity {
-            kbo: *kbo,
-            kind: *kind,
-        },
-        WriteTarget::Subdivision { hco } => Target::Subdivision { hco: hco.clone() },
-        WriteTarget::Site { hco } => Target::Site { hco: hco.clone() },
-        WriteTarget::User { level: l, insz } => Target::User {
-            level: level(l),
-            insz: *insz,
-        },
-    }
-}
-
-fn details(d: &crate::model::UserDetails) -> UserDetails {
-    UserDetails {
-        last_name: d.last_name.clone(),
-        first_name: d.first_name.clone(),
-        title: d.title.clone(),
-        language: d.language,
-        email: d.email.clone(),
-        local_email: d.local_email.clone(),
-    }
-}
+use crate::model::{Password, Plan, Step, StepWrite};
+use crate::registry::{AccountPassword, IdempotencyKey, NewUser, RegistryError, Write};
 
 /// The registry write of a step. `password` is the secret the step's
 /// [`crate::model::PasswordRef`] points at, resolved by the caller for a
@@ -153,11 +114,11 @@ pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
         },
         StepWrite::DeleteSite { hco } => Write::DeleteSite { hco: hco.clone() },
         StepWrite::CreateUser { level: l, user } => Write::CreateUser {
-            level: level(l),
+            level: l.clone(),
             user: NewUser {
                 insz: user.insz,
                 username: user.username.clone(),
-                details: details(&user.details),
+                details: user.details.clone(),
                 active: user.active,
                 applications: user.applications.clone(),
                 functions: user.functions.clone(),
@@ -169,12 +130,12 @@ pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
             insz,
             details: d,
         } => Write::UpdateUser {
-            level: level(l),
+            level: l.clone(),
             insz: *insz,
-            details: details(d),
+            details: d.clone(),
         },
         StepWrite::DeleteUser { level: l, insz } => Write::DeleteUser {
-            level: level(l),
+            level: l.clone(),
             insz: *insz,
         },
         StepWrite::SetFunctions {
@@ -182,7 +143,7 @@ pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
             insz,
             functions,
         } => Write::SetFunctions {
-            level: level(l),
+            level: l.clone(),
             insz: *insz,
             functions: functions.clone(),
         },
@@ -190,11 +151,11 @@ pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
             target: t,
             applications,
         } => Write::SetApplications {
-            target: target(t),
+            target: t.clone(),
             applications: applications.clone(),
         },
         StepWrite::SetActive { target: t, active } => Write::SetActive {
-            target: target(t),
+            target: t.clone(),
             active: *active,
         },
     }

@@ -18,12 +18,13 @@ use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::{LiveAccessManager, LiveAdministrator, LiveRepresentative};
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
-/// The level a user record lives on. Only [`UserLevel::Site`] gives access (R4).
-///
-/// Mirrors the registry contract's `Level` (same serde form), so that the plan can name
-/// a level without depending on the registry module.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// The level a user record lives on. Only the site level gives access (R4). The registry
+/// contract uses this type too (as `Level`).
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "level", rename_all = "snake_case")]
+#[schemars(rename = "Level")]
 pub enum UserLevel {
     /// The capacity of an enterprise.
     Capacity {

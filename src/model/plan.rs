@@ -23,10 +23,11 @@ use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::{LiveAccessManager, LiveAdministrator, LiveRepresentative, LiveState};
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
-/// What a [`StepWrite::SetApplications`] or [`StepWrite::SetActive`] changes (the
-/// contract's `Target`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a write of applications or of the active flag changes. The registry contract
+/// uses this type too (as `Target`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "target", rename_all = "snake_case")]
+#[schemars(rename = "Target")]
 pub enum WriteTarget {
     /// A capacity.
     Capacity {
@@ -54,8 +55,8 @@ pub enum WriteTarget {
     },
 }
 
-/// The editable details of a user record (the contract's `UserDetails`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The editable details of a user record. The registry contract uses this type too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserDetails {
     /// Family name.
     pub last_name: String,

@@ -8,10 +8,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
-    Address, Applications, CapacityType, Email, Function, Hco, Insz, Kbo, Language,
-    LiveAccessManager, LiveAdministrator, LiveRepresentative, LiveState, LiveUser, Password,
-    Username,
+    Address, Applications, CapacityType, Email, Function, Hco, Insz, Kbo, LiveAccessManager,
+    LiveAdministrator, LiveRepresentative, LiveState, LiveUser, Password, Username,
 };
+
+/// The editable details of a user record.
+pub use crate::model::UserDetails;
+/// The level a user record lives on (the model's type: the plan names levels the same
+/// way). Only `Level::Site` gives access (R4).
+pub use crate::model::UserLevel as Level;
+/// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
+pub use crate::model::WriteTarget as Target;
 
 /// Milliseconds since the Unix epoch, in registry time (wall clock or virtual clock).
 pub type Millis = i64;
@@ -111,71 +118,6 @@ pub struct CloseReceipt {
     pub processed_at_ms: Millis,
 }
 
-/// The level a user record lives on. Only [`Level::Site`] gives access (R4).
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(tag = "level", rename_all = "snake_case")]
-pub enum Level {
-    /// The capacity of an enterprise.
-    Capacity {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The capacity type.
-        kind: CapacityType,
-    },
-    /// A subdivision.
-    Subdivision {
-        /// Its HCO number.
-        hco: Hco,
-    },
-    /// A site.
-    Site {
-        /// Its HCO number.
-        hco: Hco,
-    },
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Level::Capacity { kbo, kind } => write!(f, "capacity {kind} of {kbo}"),
-            Level::Subdivision { hco } => write!(f, "subdivision {hco}"),
-            Level::Site { hco } => write!(f, "site {hco}"),
-        }
-    }
-}
-
-/// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "target", rename_all = "snake_case")]
-pub enum Target {
-    /// A capacity.
-    Capacity {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The capacity type.
-        kind: CapacityType,
-    },
-    /// A subdivision.
-    Subdivision {
-        /// Its HCO number.
-        hco: Hco,
-    },
-    /// A site.
-    Site {
-        /// Its HCO number.
-        hco: Hco,
-    },
-    /// A user record on a level.
-    User {
-        /// The level.
-        level: Level,
-        /// The person.
-        insz: Insz,
-    },
-}
-
 /// A password on its way to the one request that creates an account.
 ///
 /// Serialises to the secret (the wire needs it), but its `Debug` is redacted and the
@@ -219,23 +161,6 @@ impl<'de> Deserialize<'de> for AccountPassword {
             .map(AccountPassword)
             .map_err(serde::de::Error::custom)
     }
-}
-
-/// The editable details of a user record.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct UserDetails {
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Account language.
-    pub language: Language,
-    /// E-mail address.
-    pub email: Email,
-    /// Local e-mail address.
-    pub local_email: Option<Email>,
 }
 
 /// A new user record on a level.
