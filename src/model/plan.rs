@@ -72,13 +72,14 @@ pub struct UserDetails {
     pub local_email: Option<Email>,
 }
 
-/// A new user record (the contract's `NewUser`, with a password reference instead of
-/// the password).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedUser {
+/// A new user record on a level. Its initial password (`P`) is a reference in a plan
+/// ([`PlannedUser`]) and the secret itself on its way to the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "NewUser")]
+pub struct NewUserOf<P> {
     /// The person.
     pub insz: Insz,
-    /// The person's username.
+    /// The person's username: new, or the one the person already has.
     pub username: Username,
     /// Names, language, e-mail.
     pub details: UserDetails,
@@ -86,40 +87,48 @@ pub struct PlannedUser {
     pub active: bool,
     /// Secured applications.
     pub applications: Applications,
-    /// Functions; always empty in a plan: functions follow in a later session (S4.9).
+    /// Functions on this level (a plan leaves them empty: functions follow in a later
+    /// session, S4.9).
     pub functions: BTreeSet<Function>,
-    /// Where the executor reads the password when the person has no account yet.
-    pub password: Option<PasswordRef>,
+    /// The initial password, needed only when the person has no account yet: in a plan
+    /// where the executor reads it; on its way to the registry the secret, never stored.
+    pub password: Option<P>,
 }
 
-/// One registry write: the contract's `Write`, variant for variant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A new user record as planned: the password is a reference, read at apply time.
+pub type PlannedUser = NewUserOf<PasswordRef>;
+
+/// Every change the planner can make, as the registry carries it; the serde tag `change`
+/// names it. A new account's password (`P`) is a reference in a plan ([`StepWrite`]) and
+/// the secret itself on its way to the registry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "change", rename_all = "snake_case")]
-pub enum StepWrite {
-    /// Requests the designation of a main access manager (S1, R7).
+#[schemars(rename = "Write")]
+pub enum WriteOf<P> {
+    /// Requests the designation of a main access manager (S1); yields a ticket (R7).
     DesignateMainAccessManager {
         /// The enterprise.
         kbo: Kbo,
         /// The HTB to be.
         main_access_manager: LiveRepresentative,
-        /// The legal representative who signs.
+        /// The legal representative who signs the request.
         legal_representative: LiveRepresentative,
     },
-    /// Appoints an access manager.
+    /// Appoints an access manager (HTB only).
     AddAccessManager {
         /// The enterprise.
         kbo: Kbo,
         /// The access manager.
         access_manager: LiveAccessManager,
     },
-    /// Removes an access manager.
+    /// Removes an access manager (HTB only).
     RemoveAccessManager {
         /// The enterprise.
         kbo: Kbo,
         /// The access manager.
         insz: Insz,
     },
-    /// Activates a capacity (S2, R8).
+    /// Activates a capacity (S2; R8).
     ActivateCapacity {
         /// The enterprise.
         kbo: Kbo,
@@ -132,7 +141,7 @@ pub enum StepWrite {
         /// Secured applications.
         applications: Applications,
     },
-    /// Changes a capacity's e-mail and local administrator.
+    /// Changes a capacity's contact e-mail and local administrator.
     UpdateCapacity {
         /// The enterprise.
         kbo: Kbo,
@@ -143,78 +152,79 @@ pub enum StepWrite {
         /// The local administrator; `None` is `self`.
         local_administrator: Option<Insz>,
     },
-    /// Creates a subdivision (S3.1–S3.5).
+    /// Creates a subdivision under a capacity (S3.1–S3.5; R1, R3, R8).
     CreateSubdivision {
         /// The enterprise.
         kbo: Kbo,
         /// The capacity type.
         kind: CapacityType,
-        /// HCO number.
+        /// The subdivision's HCO number.
         hco: Hco,
         /// Name.
         name: String,
         /// Contact e-mail.
         email: Email,
-        /// Administrator.
+        /// `Itself` or an `Account`.
         administrator: LiveAdministrator,
         /// Secured applications.
         applications: Applications,
     },
-    /// Changes a subdivision.
+    /// Changes a subdivision's name, e-mail and administrator.
     UpdateSubdivision {
-        /// HCO number.
+        /// The subdivision.
         hco: Hco,
         /// Name.
         name: String,
         /// Contact e-mail.
         email: Email,
-        /// Administrator.
+        /// `Itself` or an `Account`.
         administrator: LiveAdministrator,
     },
-    /// Deletes a subdivision without sites or users.
+    /// Deletes a subdivision that has no sites and no users left.
     DeleteSubdivision {
-        /// HCO number.
+        /// The subdivision.
         hco: Hco,
     },
-    /// Creates a site (S3.6).
+    /// Creates a site under a subdivision (S3.6; R1, R2, R3, R8).
     CreateSite {
         /// The parent subdivision.
         subdivision: Hco,
-        /// HCO number.
+        /// The site's HCO number.
         hco: Hco,
         /// Name.
         name: String,
         /// Contact e-mail.
         email: Option<Email>,
-        /// Administrator.
+        /// `Itself` or an `Account`.
         administrator: LiveAdministrator,
         /// Secured applications.
         applications: Applications,
     },
-    /// Changes a site.
+    /// Changes a site's name, e-mail and administrator.
     UpdateSite {
-        /// HCO number.
+        /// The site.
         hco: Hco,
         /// Name.
         name: String,
         /// Contact e-mail.
         email: Option<Email>,
-        /// Administrator.
+        /// `Itself` or an `Account`.
         administrator: LiveAdministrator,
     },
-    /// Deletes a site without users.
+    /// Deletes a site that has no users left.
     DeleteSite {
-        /// HCO number.
+        /// The site.
         hco: Hco,
     },
-    /// Creates a user record (S4).
+    /// Creates a user record on a level (S4; R1, R3, R4); creates the person's account
+    /// when the person has none.
     CreateUser {
-        /// The level.
+        /// The level (a site, unless reproducing a wrong-level leftover).
         level: UserLevel,
         /// The user.
-        user: PlannedUser,
+        user: NewUserOf<P>,
     },
-    /// Changes a user record's details.
+    /// Changes a user record's names, language and e-mail addresses.
     UpdateUser {
         /// The level.
         level: UserLevel,
@@ -223,14 +233,14 @@ pub enum StepWrite {
         /// The new details.
         details: UserDetails,
     },
-    /// Deletes a user record.
+    /// Deletes a user record (the person's account and username remain).
     DeleteUser {
         /// The level.
         level: UserLevel,
         /// The person.
         insz: Insz,
     },
-    /// Replaces a user record's functions (S4.9).
+    /// Replaces a user record's functions (S4.9; meaningful only on a site, R4).
     SetFunctions {
         /// The level.
         level: UserLevel,
@@ -255,27 +265,30 @@ pub enum StepWrite {
     },
 }
 
-impl StepWrite {
+/// A plan's write: a new account's password is a reference.
+pub type StepWrite = WriteOf<PasswordRef>;
+
+impl<P> WriteOf<P> {
     /// The write's name, as the serde tag (`create_site`).
     pub fn kind(&self) -> &'static str {
         match self {
-            StepWrite::DesignateMainAccessManager { .. } => "designate_main_access_manager",
-            StepWrite::AddAccessManager { .. } => "add_access_manager",
-            StepWrite::RemoveAccessManager { .. } => "remove_access_manager",
-            StepWrite::ActivateCapacity { .. } => "activate_capacity",
-            StepWrite::UpdateCapacity { .. } => "update_capacity",
-            StepWrite::CreateSubdivision { .. } => "create_subdivision",
-            StepWrite::UpdateSubdivision { .. } => "update_subdivision",
-            StepWrite::DeleteSubdivision { .. } => "delete_subdivision",
-            StepWrite::CreateSite { .. } => "create_site",
-            StepWrite::UpdateSite { .. } => "update_site",
-            StepWrite::DeleteSite { .. } => "delete_site",
-            StepWrite::CreateUser { .. } => "create_user",
-            StepWrite::UpdateUser { .. } => "update_user",
-            StepWrite::DeleteUser { .. } => "delete_user",
-            StepWrite::SetFunctions { .. } => "set_functions",
-            StepWrite::SetApplications { .. } => "set_applications",
-            StepWrite::SetActive { .. } => "set_active",
+            Self::DesignateMainAccessManager { .. } => "designate_main_access_manager",
+            Self::AddAccessManager { .. } => "add_access_manager",
+            Self::RemoveAccessManager { .. } => "remove_access_manager",
+            Self::ActivateCapacity { .. } => "activate_capacity",
+            Self::UpdateCapacity { .. } => "update_capacity",
+            Self::CreateSubdivision { .. } => "create_subdivision",
+            Self::UpdateSubdivision { .. } => "update_subdivision",
+            Self::DeleteSubdivision { .. } => "delete_subdivision",
+            Self::CreateSite { .. } => "create_site",
+            Self::UpdateSite { .. } => "update_site",
+            Self::DeleteSite { .. } => "delete_site",
+            Self::CreateUser { .. } => "create_user",
+            Self::UpdateUser { .. } => "update_user",
+            Self::DeleteUser { .. } => "delete_user",
+            Self::SetFunctions { .. } => "set_functions",
+            Self::SetApplications { .. } => "set_applications",
+            Self::SetActive { .. } => "set_active",
         }
     }
 
@@ -283,7 +296,7 @@ impl StepWrite {
     pub fn is_structure_creation(&self) -> bool {
         matches!(
             self,
-            StepWrite::CreateSubdivision { .. } | StepWrite::CreateSite { .. }
+            Self::CreateSubdivision { .. } | Self::CreateSite { .. }
         )
     }
 
@@ -291,18 +304,164 @@ impl StepWrite {
     pub fn touches_user(&self) -> bool {
         matches!(
             self,
-            StepWrite::CreateUser { .. }
-                | StepWrite::UpdateUser { .. }
-                | StepWrite::SetFunctions { .. }
-                | StepWrite::SetApplications {
+            Self::CreateUser { .. }
+                | Self::UpdateUser { .. }
+                | Self::SetFunctions { .. }
+                | Self::SetApplications {
                     target: WriteTarget::User { .. },
                     ..
                 }
-                | StepWrite::SetActive {
+                | Self::SetActive {
                     target: WriteTarget::User { .. },
                     ..
                 }
         )
+    }
+
+    /// The same write with a new account's password replaced by what `password` makes
+    /// of it (nothing: no password): how a plan's reference becomes the secret the
+    /// registry needs, and how the registry drops the secret before storing a write.
+    pub fn map_password<Q>(self, password: impl FnOnce(P) -> Option<Q>) -> WriteOf<Q> {
+        match self {
+            WriteOf::DesignateMainAccessManager {
+                kbo,
+                main_access_manager,
+                legal_representative,
+            } => WriteOf::DesignateMainAccessManager {
+                kbo,
+                main_access_manager,
+                legal_representative,
+            },
+            WriteOf::AddAccessManager {
+                kbo,
+                access_manager,
+            } => WriteOf::AddAccessManager {
+                kbo,
+                access_manager,
+            },
+            WriteOf::RemoveAccessManager { kbo, insz } => {
+                WriteOf::RemoveAccessManager { kbo, insz }
+            }
+            WriteOf::ActivateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+                applications,
+            } => WriteOf::ActivateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+                applications,
+            },
+            WriteOf::UpdateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+            } => WriteOf::UpdateCapacity {
+                kbo,
+                kind,
+                email,
+                local_administrator,
+            },
+            WriteOf::CreateSubdivision {
+                kbo,
+                kind,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            } => WriteOf::CreateSubdivision {
+                kbo,
+                kind,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            },
+            WriteOf::UpdateSubdivision {
+                hco,
+                name,
+                email,
+                administrator,
+            } => WriteOf::UpdateSubdivision {
+                hco,
+                name,
+                email,
+                administrator,
+            },
+            WriteOf::DeleteSubdivision { hco } => WriteOf::DeleteSubdivision { hco },
+            WriteOf::CreateSite {
+                subdivision,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            } => WriteOf::CreateSite {
+                subdivision,
+                hco,
+                name,
+                email,
+                administrator,
+                applications,
+            },
+            WriteOf::UpdateSite {
+                hco,
+                name,
+                email,
+                administrator,
+            } => WriteOf::UpdateSite {
+                hco,
+                name,
+                email,
+                administrator,
+            },
+            WriteOf::DeleteSite { hco } => WriteOf::DeleteSite { hco },
+            WriteOf::CreateUser { level, user } => WriteOf::CreateUser {
+                level,
+                user: NewUserOf {
+                    insz: user.insz,
+                    username: user.username,
+                    details: user.details,
+                    active: user.active,
+                    applications: user.applications,
+                    functions: user.functions,
+                    password: user.password.and_then(password),
+                },
+            },
+            WriteOf::UpdateUser {
+                level,
+                insz,
+                details,
+            } => WriteOf::UpdateUser {
+                level,
+                insz,
+                details,
+            },
+            WriteOf::DeleteUser { level, insz } => WriteOf::DeleteUser { level, insz },
+            WriteOf::SetFunctions {
+                level,
+                insz,
+                functions,
+            } => WriteOf::SetFunctions {
+                level,
+                insz,
+                functions,
+            },
+            WriteOf::SetApplications {
+                target,
+                applications,
+            } => WriteOf::SetApplications {
+                target,
+                applications,
+            },
+            WriteOf::SetActive { target, active } => WriteOf::SetActive { target, active },
+        }
     }
 }
 

@@ -1,16 +1,12 @@
 //! Request and response types of the registry contract. They are plain serde data: the
 //! embedded registry passes them in-process, the HTTP API sends them as JSON.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::{
-    Address, Applications, CapacityType, Email, Function, Hco, Insz, Kbo, LiveAccessManager,
-    LiveAdministrator, LiveRepresentative, LiveState, LiveUser, Password, Username,
-};
+use crate::model::{Address, Hco, Insz, Kbo, LiveRepresentative, LiveState, LiveUser, Password};
 
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
@@ -163,221 +159,18 @@ impl<'de> Deserialize<'de> for AccountPassword {
     }
 }
 
-/// A new user record on a level.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct NewUser {
-    /// The person.
-    pub insz: Insz,
-    /// The person's username: new, or the one the person already has.
-    pub username: Username,
-    /// Names, language, e-mail.
-    pub details: UserDetails,
-    /// Whether the user is active.
-    pub active: bool,
-    /// Secured applications.
-    pub applications: Applications,
-    /// Functions on this level.
-    pub functions: BTreeSet<Function>,
-    /// Needed only when the person has no account yet; never stored.
-    pub password: Option<AccountPassword>,
-}
+/// A new user record on a level, with the initial password itself (never stored).
+pub type NewUser = crate::model::NewUserOf<AccountPassword>;
 
-/// Every change the planner can make. The serde tag `change` names it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "change", rename_all = "snake_case")]
-pub enum Write {
-    /// Requests the designation of a main access manager (S1); yields a ticket (R7).
-    DesignateMainAccessManager {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The HTB to be.
-        main_access_manager: LiveRepresentative,
-        /// The legal representative who signs the request.
-        legal_representative: LiveRepresentative,
-    },
-    /// Appoints an access manager (HTB only).
-    AddAccessManager {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The access manager.
-        access_manager: LiveAccessManager,
-    },
-    /// Removes an access manager (HTB only).
-    RemoveAccessManager {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The access manager.
-        insz: Insz,
-    },
-    /// Activates a capacity (S2; R8).
-    ActivateCapacity {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The capacity type.
-        kind: CapacityType,
-        /// Contact e-mail.
-        email: Email,
-        /// The local administrator; `None` is `self`.
-        local_administrator: Option<Insz>,
-        /// Secured applications.
-        applications: Applications,
-    },
-    /// Changes a capacity's contact e-mail and local administrator.
-    UpdateCapacity {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The capacity type.
-        kind: CapacityType,
-        /// Contact e-mail.
-        email: Email,
-        /// The local administrator; `None` is `self`.
-        local_administrator: Option<Insz>,
-    },
-    /// Creates a subdivision under a capacity (S3.1–S3.5; R1, R3, R8).
-    CreateSubdivision {
-        /// The enterprise.
-        kbo: Kbo,
-        /// The capacity type.
-        kind: CapacityType,
-        /// The subdivision's HCO number.
-        hco: Hco,
-        /// Name.
-        name: String,
-        /// Contact e-mail.
-        email: Email,
-        /// `Itself` or an `Account`.
-        administrator: LiveAdministrator,
-        /// Secured applications.
-        applications: Applications,
-    },
-    /// Changes a subdivision's name, e-mail and administrator.
-    UpdateSubdivision {
-        /// The subdivision.
-        hco: Hco,
-        /// Name.
-        name: String,
-        /// Contact e-mail.
-        email: Email,
-        /// `Itself` or an `Account`.
-        administrator: LiveAdministrator,
-    },
-    /// Deletes a subdivision that has no sites and no users left.
-    DeleteSubdivision {
-        /// The subdivision.
-        hco: Hco,
-    },
-    /// Creates a site under a subdivision (S3.6; R1, R2, R3, R8).
-    CreateSite {
-        /// The parent subdivision.
-        subdivision: Hco,
-        /// The site's HCO number.
-        hco: Hco,
-        /// Name.
-        name: String,
-        /// Contact e-mail.
-        email: Option<Email>,
-        /// `Itself` or an `Account`.
-        administrator: LiveAdministrator,
-        /// Secured applications.
-        applications: Applications,
-    },
-    /// Changes a site's name, e-mail and administrator.
-    UpdateSite {
-        /// The site.
-        hco: Hco,
-        /// Name.
-        name: String,
-        /// Contact e-mail.
-        email: Option<Email>,
-        /// `Itself` or an `Account`.
-        administrator: LiveAdministrator,
-    },
-    /// Deletes a site that has no users left.
-    DeleteSite {
-        /// The site.
-        hco: Hco,
-    },
-    /// Creates a user record on a level (S4; R1, R3, R4); creates the person's account
-    /// when the person has none.
-    CreateUser {
-        /// The level (a site, unless reproducing a wrong-level leftover).
-        level: Level,
-        /// The user.
-        user: NewUser,
-    },
-    /// Changes a user record's names, language and e-mail addresses.
-    UpdateUser {
-        /// The level.
-        level: Level,
-        /// The person.
-        insz: Insz,
-        /// The new details.
-        details: UserDetails,
-    },
-    /// Deletes a user record (the person's account and username remain).
-    DeleteUser {
-        /// The level.
-        level: Level,
-        /// The person.
-        insz: Insz,
-    },
-    /// Replaces a user record's functions (S4.9; meaningful only on a site, R4).
-    SetFunctions {
-        /// The level.
-        level: Level,
-        /// The person.
-        insz: Insz,
-        /// The functions.
-        functions: BTreeSet<Function>,
-    },
-    /// Replaces the secured applications of a level or user (R5).
-    SetApplications {
-        /// What to change.
-        target: Target,
-        /// The applications.
-        applications: Applications,
-    },
-    /// Activates or suspends a level or user.
-    SetActive {
-        /// What to change.
-        target: Target,
-        /// Active or not.
-        active: bool,
-    },
-}
+/// Every change the planner can make (the model's [`crate::model::WriteOf`]), with a new
+/// account's password itself.
+pub type Write = crate::model::WriteOf<AccountPassword>;
 
 impl Write {
-    /// The change's name, as in the serde tag (`create_site`), for audit and logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Write::DesignateMainAccessManager { .. } => "designate_main_access_manager",
-            Write::AddAccessManager { .. } => "add_access_manager",
-            Write::RemoveAccessManager { .. } => "remove_access_manager",
-            Write::ActivateCapacity { .. } => "activate_capacity",
-            Write::UpdateCapacity { .. } => "update_capacity",
-            Write::CreateSubdivision { .. } => "create_subdivision",
-            Write::UpdateSubdivision { .. } => "update_subdivision",
-            Write::DeleteSubdivision { .. } => "delete_subdivision",
-            Write::CreateSite { .. } => "create_site",
-            Write::UpdateSite { .. } => "update_site",
-            Write::DeleteSite { .. } => "delete_site",
-            Write::CreateUser { .. } => "create_user",
-            Write::UpdateUser { .. } => "update_user",
-            Write::DeleteUser { .. } => "delete_user",
-            Write::SetFunctions { .. } => "set_functions",
-            Write::SetApplications { .. } => "set_applications",
-            Write::SetActive { .. } => "set_active",
-        }
-    }
-
     /// The same write with any password removed: what the journal and the idempotency
     /// fingerprint keep.
     pub fn without_secrets(&self) -> Write {
-        let mut w = self.clone();
-        if let Write::CreateUser { user, .. } = &mut w {
-            user.password = None;
-        }
-        w
+        self.clone().map_password(|_| None)
     }
 }
 
