@@ -812,3 +812,72 @@ fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
     assert!(!stdout.contains("NO access"), "{stdout}");
     env.assert_no_personal_data();
 }
+
+/// Runs `csamctl ARGS` on a pseudo-terminal (util-linux `script`), typing `input`; returns
+/// the exit code and everything the terminal showed.
+fn on_terminal(env: &Env, args: &[&str], input: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let quoted: Vec<String> = std::iter::once(CSAMCTL)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &quoted.join(" "), "/dev/null"])
+        .current_dir(env.dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove("CSAM_REGISTRY")
+        .env_remove("CSAM_TOKEN")
+        .envs(password_vars().into_iter().map(|v| (v, PASSWORD)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs (it gives the test a terminal)");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input.as_bytes())
+        .expect("typed");
+    let out = child.wait_with_output().expect("script ends");
+    env.record(args, &out);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+// On a terminal apply shows the plan and asks; anything but "yes" changes nothing, "yes"
+// applies it.
+#[test]
+fn on_a_terminal_apply_shows_the_plan_and_asks() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let registry = format!("file:{}", env.db.display());
+    let apply = ["apply", multi, "--registry", &registry];
+
+    let (exit, shown) = on_terminal(&env, &apply, "no\n");
+    assert_eq!(exit, Some(1), "{shown}");
+    assert!(
+        shown.contains("Session 1 · access managers, capacity"),
+        "the plan: {shown}"
+    );
+    assert!(
+        shown.contains("Apply this plan? Only 'yes' is accepted"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Apply cancelled; nothing was changed."),
+        "{shown}"
+    );
+    let out = env.on_file(&["plan", "--detailed-exitcode", multi], &[]);
+    assert_eq!(code(&out), Some(2), "nothing applied: {}", text(&out));
+
+    let (exit, shown) = on_terminal(&env, &apply, "yes\n");
+    assert_eq!(exit, Some(0), "{shown}");
+    assert!(shown.contains("0 failed, 0 not attempted"), "{shown}");
+    let out = env.on_file(&["plan", "--detailed-exitcode", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.assert_no_personal_data();
+}
