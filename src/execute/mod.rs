@@ -878,8 +878,9 @@ struct SessionRun {
 }
 
 /// Logs in with retries. When the registry says the person has too many sessions
-/// open, sessions this run does not know of are orphans — log-ins whose answer a
-/// dropped connection lost — and are logged out (they wrote nothing).
+/// open, idle sessions this run does not know of are orphans — log-ins whose answer a
+/// dropped connection lost — and are logged out (they wrote nothing). Busy ones are
+/// left alone: they are another apply's of the same person, on other enterprises.
 async fn log_in(shared: &Shared, kbo: Kbo) -> Result<SessionId, RegistryError> {
     let result = with_retries(
         &shared.options.retry,
@@ -915,11 +916,30 @@ async fn close_orphans(shared: &Shared) {
         return;
     };
     let known = shared.open.lock().map(|o| o.clone()).unwrap_or_default();
-    for s in listed {
-        if !known.contains(&s.id) {
-            let _ = shared.registry.close_session(&s.id).await;
-        }
+    for id in orphans(&listed, &known) {
+        let _ = shared.registry.close_session(&id).await;
     }
+}
+
+/// How long a session this run does not know must have been idle to count as an orphan.
+/// A session in use — another apply of the same person — is never idle that long: its
+/// requests follow each other within a retry's wait (at most the backoff cap, 5 s).
+const ORPHAN_IDLE_MS: Millis = 15_000;
+
+/// The listed sessions that are orphans: not this run's, and idle for
+/// [`ORPHAN_IDLE_MS`] measured against the newest activity listed (registry time; this
+/// run's own sessions are in use, so that is close to now).
+fn orphans(
+    listed: &[crate::registry::SessionInfo],
+    known: &std::collections::BTreeSet<SessionId>,
+) -> Vec<SessionId> {
+    let newest = listed.iter().map(|s| s.last_activity_ms).max().unwrap_or(0);
+    listed
+        .iter()
+        .filter(|s| !known.contains(&s.id))
+        .filter(|s| newest.saturating_sub(s.last_activity_ms) >= ORPHAN_IDLE_MS)
+        .map(|s| s.id.clone())
+        .collect()
 }
 
 /// Logs out with retries and waits until the session's writes are processed (the
@@ -1099,4 +1119,37 @@ async fn write_step(
     )
     .await
     .map_err(|g| g.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::SessionInfo;
+
+    fn session(id: &str, last_activity_ms: Millis) -> SessionInfo {
+        SessionInfo {
+            id: SessionId(id.into()),
+            opened_at_ms: 0,
+            last_activity_ms,
+            expires_at_ms: last_activity_ms + 1_800_000,
+            sees_processing: 0,
+        }
+    }
+
+    #[test]
+    fn only_idle_sessions_of_no_one_in_this_run_are_orphans() {
+        let listed = [
+            session("s-mine", 100_000),
+            session("s-lost-answer", 100_000 - ORPHAN_IDLE_MS),
+            session("s-other-apply", 99_000),
+        ];
+        let known = [SessionId("s-mine".into())].into_iter().collect();
+        assert_eq!(
+            orphans(&listed, &known),
+            [SessionId("s-lost-answer".into())]
+        );
+        // Nothing known and all busy: nothing is closed.
+        let busy = [session("a", 50_000), session("b", 49_000)];
+        assert!(orphans(&busy, &Default::default()).is_empty());
+    }
 }
