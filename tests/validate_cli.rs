@@ -607,6 +607,16 @@ fn input_not_found() {
         ));
     }
     insta::assert_snapshot!("input-not_found", text);
+    // In JSON the missing path is the diagnostic's file, for CI annotations.
+    let out = csamctl_in(
+        dir.path(),
+        &["validate", "--format", "json", "csam-typo.yaml"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["diagnostics"][0]["file"], "csam-typo.yaml",
+        "{report}"
+    );
 }
 
 /// A `.yaml` entry of a directory that cannot be read: a dangling symbolic link.
@@ -621,6 +631,12 @@ fn input_read() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("csam::input::read: "), "{text}");
     insta::assert_snapshot!("input-read", text);
+    let out = csamctl_in(dir.path(), &["validate", "--format", "json", "csam"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["diagnostics"][0]["file"], "csam/unit.yaml",
+        "{report}"
+    );
 }
 
 /// Every code the validator can emit is exercised by a test in this file or in

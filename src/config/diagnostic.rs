@@ -113,6 +113,9 @@ pub struct Diagnostic {
     pub help: String,
     /// Other places involved (e.g. the first declaration of a duplicate).
     pub related: Vec<Related>,
+    /// The path a problem with no place in any file's text is about (a file that does
+    /// not exist or cannot be read, a directory without desired-state files).
+    pub path: Option<std::path::PathBuf>,
 }
 
 impl Diagnostic {
@@ -126,6 +129,7 @@ impl Diagnostic {
             label: None,
             help: String::new(),
             related: Vec::new(),
+            path: None,
         }
     }
 
@@ -146,6 +150,12 @@ impl Diagnostic {
     /// Sets the help line.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = help.into();
+        self
+    }
+
+    /// Names the path a problem outside any file's text is about.
+    pub fn at_path(mut self, path: &std::path::Path) -> Self {
+        self.path = Some(path.to_path_buf());
         self
     }
 
@@ -325,7 +335,11 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
             .map(|d| JsonDiagnostic {
                 code: d.code,
                 severity: d.severity,
-                file: sources.path(d.place.file),
+                file: d
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| sources.path(d.place.file)),
                 line: d.place.pos.line,
                 column: d.place.pos.column,
                 message: &d.message,

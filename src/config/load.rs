@@ -96,7 +96,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
                         },
                         format!("{} holds no .yaml or .yml file", root.display()),
                     )
-                    .help("desired-state files end in .yaml or .yml"),
+                    .help("desired-state files end in .yaml or .yml")
+                    .at_path(&root),
                 ));
             }
             files.extend(found.into_iter().map(|path| Found { path, named: false }));
@@ -115,7 +116,8 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
                     },
                     format!("{} does not exist", root.display()),
                 )
-                .help("check the path; directories are searched for .yaml and .yml files"),
+                .help("check the path; directories are searched for .yaml and .yml files")
+                .at_path(&root),
             ));
         }
     }
@@ -155,7 +157,8 @@ fn read_error(path: &Path, err: &std::io::Error) -> Box<Diagnostic> {
             },
             format!("cannot read {}: {err}", path.display()),
         )
-        .help("check that the file exists and is readable"),
+        .help("check that the file exists and is readable")
+        .at_path(path),
     )
 }
 
