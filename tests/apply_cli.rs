@@ -881,3 +881,48 @@ fn on_a_terminal_apply_shows_the_plan_and_asks() {
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     env.assert_no_personal_data();
 }
+
+// Before planning, apply logs out the acting person's abandoned sessions (their writes
+// must be processed first, R1) but leaves a busy one alone: another apply of the same
+// person may be using it.
+#[tokio::test]
+async fn apply_logs_out_idle_sessions_of_the_person_and_leaves_busy_ones() {
+    use csamctl::registry::{OpenOptions, SqliteRegistry};
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let registry = SqliteRegistry::open(&env.db, OpenOptions::stored_clock()).expect("opens");
+    let me = csamctl::model::Insz::parse(VLASLAND_HTB).expect("insz");
+    let person = registry.as_person(me);
+    let other = person.open_session().await.expect("another session").id;
+    let open = || async {
+        person
+            .list_sessions()
+            .await
+            .expect("listed")
+            .into_iter()
+            .any(|s| s.id == other)
+    };
+
+    // Busy: just used, on the registry's clock.
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("Logged out"),
+        "{}",
+        text(&out)
+    );
+    assert!(open().await, "the busy session was left open");
+
+    // Idle for a minute: abandoned.
+    env.advance("1m");
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Logged out 1 open session(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(!open().await, "the idle session was logged out");
+    env.assert_no_personal_data();
+}

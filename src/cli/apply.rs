@@ -40,7 +40,7 @@ use crate::execute::{
 };
 use crate::model::{HeadRadiologistNotice, Kbo, LiveState, Plan, SavedPlan, UserLevel};
 use crate::plan::fingerprint;
-use crate::registry::Registry;
+use crate::registry::{Millis, Registry};
 use crate::render::{self, RenderOptions};
 use crate::safety::SafetyOptions;
 
@@ -254,6 +254,12 @@ async fn apply(
     let started = std::time::Instant::now();
     let leases =
         execute::acquire_leases(registry, &lock, &holder, ttl, args.lock_timeout, &options).await?;
+    // Registry time now, from the lease answers; only when every enterprise is leased does
+    // holding the leases mean that no crashed apply on them was left unwaited for.
+    let ttl_ms = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
+    let registry_now = (leases.held().len() == lock.len())
+        .then(|| leases.held().iter().map(|l| l.expires_at_ms - ttl_ms).max())
+        .flatten();
     let leases = Arc::new(tokio::sync::Mutex::new(leases));
     let renewer = {
         let leases = leases.clone();
@@ -276,6 +282,7 @@ async fn apply(
         &limits,
         &options,
         started,
+        registry_now,
     )
     .await;
     renewer.abort();
@@ -295,13 +302,14 @@ async fn apply_locked(
     limits: &crate::registry::Limits,
     options: &ExecuteOptions,
     started: std::time::Instant,
+    registry_now: Option<Millis>,
 ) -> Result<ApplyOutcome, ApplyError> {
     let opts = RenderOptions {
         colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
         show_personal_data: args.show_personal_data,
     };
     // 4. Stale sessions, then the plan from what is live now.
-    let closed = execute::close_stale_sessions(registry, options).await?;
+    let closed = execute::close_stale_sessions(registry, options, registry_now).await?;
     if closed > 0 {
         eprintln!(
             "Logged out {closed} open session(s) of the acting person left by an earlier run, so that their writes are processed (R1)."

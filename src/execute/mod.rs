@@ -404,14 +404,28 @@ where
         .map_err(|g| g.error)
 }
 
-/// Logs out every open session of the acting person (R1: their acknowledged writes are
+/// Logs out the acting person's stale open sessions (R1: their acknowledged writes are
 /// processed), waits until they are processed, and returns how many there were. Run
-/// before planning, so a crashed apply's writes are seen by the new plan.
+/// before planning, so that a crashed or failed apply's writes are seen by the new plan.
+///
+/// With `now` (registry time), a session counts as stale once idle for
+/// [`IDLE_SESSION_MS`]: a running apply of the same person (on other enterprises) keeps
+/// its sessions busy and they are left alone. A crashed apply's sessions are idle far
+/// longer by the time its leases have run out and this apply holds them (a lease lasts
+/// minutes after its last renewal), and an apply whose log-out failed for good gave up
+/// only after its retries (minutes). Without `now` — when an enterprise could not be
+/// leased, so a crashed apply there need not have been waited for — every open
+/// session is stale.
 pub async fn close_stale_sessions(
     registry: &dyn Registry,
     options: &ExecuteOptions,
+    now: Option<Millis>,
 ) -> Result<usize, RegistryError> {
-    let open = retried(options, |_| registry.list_sessions()).await?;
+    let open: Vec<_> = retried(options, |_| registry.list_sessions())
+        .await?
+        .into_iter()
+        .filter(|s| now.is_none_or(|now| now.saturating_sub(s.last_activity_ms) >= IDLE_SESSION_MS))
+        .collect();
     let mut wait = Duration::ZERO;
     let limits = retried(options, |_| registry.limits()).await?;
     for s in &open {
@@ -921,13 +935,14 @@ async fn close_orphans(shared: &Shared) {
     }
 }
 
-/// How long a session this run does not know must have been idle to count as an orphan.
-/// A session in use — another apply of the same person — is never idle that long: its
+/// How long a session of the acting person that this run does not know must have been
+/// idle to count as abandoned (a log-in whose answer was lost, a crashed apply's). A
+/// session in use — another apply of the same person — is never idle that long: its
 /// requests follow each other within a retry's wait (at most the backoff cap, 5 s).
-const ORPHAN_IDLE_MS: Millis = 15_000;
+pub const IDLE_SESSION_MS: Millis = 15_000;
 
 /// The listed sessions that are orphans: not this run's, and idle for
-/// [`ORPHAN_IDLE_MS`] measured against the newest activity listed (registry time; this
+/// [`IDLE_SESSION_MS`] measured against the newest activity listed (registry time; this
 /// run's own sessions are in use, so that is close to now).
 fn orphans(
     listed: &[crate::registry::SessionInfo],
@@ -937,7 +952,7 @@ fn orphans(
     listed
         .iter()
         .filter(|s| !known.contains(&s.id))
-        .filter(|s| newest.saturating_sub(s.last_activity_ms) >= ORPHAN_IDLE_MS)
+        .filter(|s| newest.saturating_sub(s.last_activity_ms) >= IDLE_SESSION_MS)
         .map(|s| s.id.clone())
         .collect()
 }
@@ -1140,7 +1155,7 @@ mod tests {
     fn only_idle_sessions_of_no_one_in_this_run_are_orphans() {
         let listed = [
             session("s-mine", 100_000),
-            session("s-lost-answer", 100_000 - ORPHAN_IDLE_MS),
+            session("s-lost-answer", 100_000 - IDLE_SESSION_MS),
             session("s-other-apply", 99_000),
         ];
         let known = [SessionId("s-mine".into())].into_iter().collect();
