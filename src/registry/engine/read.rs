@@ -1,0 +1,531 @@
+//! Reads: an enterprise's tree as a session sees it (R1), users page by page, and the
+//! effective-access checklist.
+
+use super::*;
+
+impl World {
+    /// One enterprise's tree as the session sees it. Anyone with a role in the
+    /// enterprise (or a party to its designation) may read the whole tree.
+    pub fn snapshot(
+        &self,
+        caller: &Insz,
+        session: &SessionId,
+        kbo: &Kbo,
+    ) -> Result<LiveState, RegistryError> {
+        let h = self.open_session(caller, session)?.sees;
+        let dir = self.directory(kbo)?;
+        if !self.has_any_role(kbo, h, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        let mut version = 0u64;
+        let mut seen = |v_processing: Option<u64>| {
+            if let Some(n) = v_processing {
+                version = version.max(n);
+            }
+        };
+        let htb = self.htb.get(kbo).and_then(|v| {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            e.and_then(|e| e.value.clone())
+        });
+        let htb_status = if htb.is_some() {
+            HtbStatus::Validated
+        } else if let Some(t) = self.pending_ticket(kbo) {
+            HtbStatus::Pending {
+                ticket: t.id.clone(),
+            }
+        } else {
+            HtbStatus::None
+        };
+        let mut access_managers = Vec::new();
+        for v in self
+            .access_managers
+            .get(kbo)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            if let Some(am) = e.and_then(|e| e.value.clone()) {
+                access_managers.push(am);
+            }
+        }
+        let mut capacities = Vec::new();
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            let Some(cv) = self.capacities.get(&key) else {
+                continue;
+            };
+            let ce = cv.effective(Some(h));
+            seen(ce.and_then(|e| e.processing));
+            let Some(cap) = ce.and_then(|e| e.value.as_ref()) else {
+                continue;
+            };
+            let mut subdivisions = Vec::new();
+            for sub_hco in self.subdivisions_of.get(&key).into_iter().flatten() {
+                let Some(node) = self.subdivisions.get(sub_hco) else {
+                    continue;
+                };
+                let se = node.versions.effective(Some(h));
+                seen(se.and_then(|e| e.processing));
+                let Some(sub) = se.and_then(|e| e.value.as_ref()) else {
+                    continue;
+                };
+                let mut sites = Vec::new();
+                for site_hco in self.sites_of.get(sub_hco).into_iter().flatten() {
+                    let Some(node) = self.sites.get(site_hco) else {
+                        continue;
+                    };
+                    let te = node.versions.effective(Some(h));
+                    seen(te.and_then(|e| e.processing));
+                    let Some(site) = te.and_then(|e| e.value.as_ref()) else {
+                        continue;
+                    };
+                    sites.push(LiveSite {
+                        hco: site_hco.clone(),
+                        name: site.name.clone(),
+                        email: site.email.clone(),
+                        administrator: site.administrator.clone(),
+                        applications: site.applications.clone(),
+                        active: site.active,
+                        users: self.live_users(
+                            &Level::Site {
+                                hco: site_hco.clone(),
+                            },
+                            h,
+                            &mut seen,
+                        ),
+                    });
+                }
+                subdivisions.push(LiveSubdivision {
+                    hco: sub_hco.clone(),
+                    name: sub.name.clone(),
+                    email: sub.email.clone(),
+                    administrator: sub.administrator.clone(),
+                    applications: sub.applications.clone(),
+                    active: sub.active,
+                    sites,
+                    wrong_level_users: self.live_users(
+                        &Level::Subdivision {
+                            hco: sub_hco.clone(),
+                        },
+                        h,
+                        &mut seen,
+                    ),
+                });
+            }
+            capacities.push(LiveCapacity {
+                kind: *kind,
+                email: cap.email.clone(),
+                local_administrator: cap.local_administrator.clone(),
+                applications: cap.applications.clone(),
+                active: cap.active,
+                subdivisions,
+                wrong_level_users: self.live_users(
+                    &Level::Capacity {
+                        kbo: *kbo,
+                        kind: *kind,
+                    },
+                    h,
+                    &mut seen,
+                ),
+            });
+        }
+        Ok(LiveState {
+            version,
+            enterprise: LiveEnterprise {
+                kbo: *kbo,
+                name: dir.name.clone(),
+                address: dir.address.clone(),
+                htb_status,
+                main_access_manager: htb,
+                access_managers,
+                capacities,
+            },
+        })
+    }
+
+    fn live_users(
+        &self,
+        level: &Level,
+        h: u64,
+        seen: &mut impl FnMut(Option<u64>),
+    ) -> Vec<LiveUser> {
+        let mut out = Vec::new();
+        for (insz, v) in self.users.get(level).into_iter().flatten() {
+            let e = v.effective(Some(h));
+            seen(e.and_then(|e| e.processing));
+            let (Some(u), Some(username)) =
+                (e.and_then(|e| e.value.as_ref()), self.accounts.get(insz))
+            else {
+                continue;
+            };
+            out.push(live_user(insz, username, u));
+        }
+        out
+    }
+
+    /// The levels of an enterprise that carry users, as a session at `h` sees them, in
+    /// the order of the snapshot's tree: per capacity, per subdivision its sites and
+    /// then the subdivision itself, then the capacity itself (see
+    /// [`UserPage::from_live`]).
+    fn visible_levels(&self, kbo: &Kbo, h: u64) -> Vec<Level> {
+        let mut out = Vec::new();
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            if self.capacities.get(&key).and_then(|v| v.seen(h)).is_none() {
+                continue;
+            }
+            for sub_hco in self.subdivisions_of.get(&key).into_iter().flatten() {
+                let visible = self
+                    .subdivisions
+                    .get(sub_hco)
+                    .is_some_and(|n| n.versions.seen(h).is_some());
+                if !visible {
+                    continue;
+                }
+                for site_hco in self.sites_of.get(sub_hco).into_iter().flatten() {
+                    if self
+                        .sites
+                        .get(site_hco)
+                        .is_some_and(|n| n.versions.seen(h).is_some())
+                    {
+                        out.push(Level::Site {
+                            hco: site_hco.clone(),
+                        });
+                    }
+                }
+                out.push(Level::Subdivision {
+                    hco: sub_hco.clone(),
+                });
+            }
+            out.push(Level::Capacity {
+                kbo: *kbo,
+                kind: *kind,
+            });
+        }
+        out
+    }
+
+    /// One page of an enterprise's user records as the session sees them, in the
+    /// snapshot's order, skipping `offset` records; `next` is the offset of the page
+    /// after, if there is one. A session's view never changes while it is open (R1), so
+    /// offsets are stable cursors for the whole listing.
+    pub fn users_page(
+        &self,
+        caller: &Insz,
+        session: &SessionId,
+        kbo: &Kbo,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<LevelUser>, Option<usize>), RegistryError> {
+        let h = self.open_session(caller, session)?.sees;
+        self.directory(kbo)?;
+        if !self.has_any_role(kbo, h, caller) && !self.is_ticket_party(kbo, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        let mut skipped = 0usize;
+        let mut out = Vec::with_capacity(limit.min(4096));
+        for level in self.visible_levels(kbo, h) {
+            for (insz, v) in self.users.get(&level).into_iter().flatten() {
+                let (Some(u), Some(username)) = (v.seen(h), self.accounts.get(insz)) else {
+                    continue;
+                };
+                if skipped < offset {
+                    skipped += 1;
+                    continue;
+                }
+                if out.len() == limit {
+                    return Ok((out, Some(offset + limit)));
+                }
+                out.push(LevelUser {
+                    level: level.clone(),
+                    user: live_user(insz, username, u),
+                });
+            }
+        }
+        Ok((out, None))
+    }
+
+    // ----- effective access -------------------------------------------------------
+
+    /// The manual's troubleshooting checklist for `person`, against what is processed
+    /// now. Units the caller has no authority over (and is not the person) are left out.
+    pub fn evaluate_access(
+        &self,
+        caller: &Insz,
+        person: &Insz,
+        site: Option<&Hco>,
+        now: Millis,
+    ) -> Result<AccessReport, RegistryError> {
+        let h = self.processing;
+        let levels: Vec<Level> = match site {
+            Some(hco) => {
+                self.site_node(hco)?;
+                vec![Level::Site { hco: hco.clone() }]
+            }
+            None => self
+                .levels_of
+                .get(person)
+                .into_iter()
+                .flatten()
+                .filter(|l| {
+                    self.user_versions(l, person)
+                        .and_then(|v| v.seen(h))
+                        .is_some()
+                })
+                .cloned()
+                .collect(),
+        };
+        let mut units = Vec::new();
+        for level in &levels {
+            let allowed = caller == person || self.holds(h, caller, Self::level_scope(level));
+            if !allowed {
+                if site.is_some() {
+                    return Err(not_authorised(format!(
+                        "no authority over the users of {level}"
+                    )));
+                }
+                continue;
+            }
+            units.push(self.evaluate_level(person, level, h, now)?);
+        }
+        Ok(AccessReport {
+            person: *person,
+            evaluated_at_ms: now,
+            units,
+        })
+    }
+
+    fn evaluate_level(
+        &self,
+        person: &Insz,
+        level: &Level,
+        h: u64,
+        now: Millis,
+    ) -> Result<UnitAccess, RegistryError> {
+        let mut results: BTreeMap<AccessCondition, (bool, String)> = BTreeMap::new();
+        let mut put = |c: AccessCondition, ok: bool, detail: String| {
+            results.insert(c, (ok, detail));
+        };
+        let (kbo, kind, sub_hco, site_hco) = match level {
+            Level::Capacity { kbo, kind } => (*kbo, *kind, None, None),
+            Level::Subdivision { hco } => {
+                let (kbo, kind) = self.subdivision_node(hco)?.parent;
+                (kbo, kind, Some(hco.clone()), None)
+            }
+            Level::Site { hco } => {
+                let sub = self.site_node(hco)?.parent.clone();
+                let (kbo, kind) = self.subdivision_node(&sub)?.parent;
+                (kbo, kind, Some(sub), Some(hco.clone()))
+            }
+        };
+        let structure = |label: &str, found: Option<(bool, &Applications)>| {
+            let active = match found {
+                None => (false, format!("the {label} does not exist")),
+                Some((false, _)) => (false, format!("the {label} is inactive")),
+                Some((true, _)) => (true, format!("the {label} is active")),
+            };
+            let apps = match found {
+                None => (false, format!("the {label} does not exist")),
+                Some((_, apps)) => {
+                    let missing: Vec<&str> = STRUCTURE_APPS
+                        .iter()
+                        .filter(|a| !apps.contains(a))
+                        .map(|a| a.as_str())
+                        .collect();
+                    if missing.is_empty() {
+                        (true, format!("the {label} has heracles and ehealthbox"))
+                    } else {
+                        (false, format!("the {label} lacks {}", missing.join(", ")))
+                    }
+                }
+            };
+            (active, apps)
+        };
+        let cap = self.capacities.get(&(kbo, kind)).and_then(|v| v.seen(h));
+        let (a, b) = structure("capacity", cap.map(|c| (c.active, &c.applications)));
+        put(AccessCondition::CapacityActive, a.0, a.1);
+        put(AccessCondition::CapacityApplications, b.0, b.1);
+        let sub = sub_hco
+            .as_ref()
+            .and_then(|s| self.subdivisions.get(s))
+            .and_then(|n| n.versions.seen(h));
+        let (a, b) = structure("subdivision", sub.map(|s| (s.active, &s.applications)));
+        put(AccessCondition::SubdivisionActive, a.0, a.1);
+        put(AccessCondition::SubdivisionApplications, b.0, b.1);
+        let site = site_hco
+            .as_ref()
+            .and_then(|s| self.sites.get(s))
+            .and_then(|n| n.versions.seen(h));
+        let (a, b) = structure("site", site.map(|s| (s.active, &s.applications)));
+        put(AccessCondition::SiteActive, a.0, a.1);
+        put(AccessCondition::SiteApplications, b.0, b.1);
+
+        let user_version = self
+            .user_versions(level, person)
+            .and_then(|v| v.effective(Some(h)));
+        let user = user_version.and_then(|v| v.value.as_ref());
+        let wrong_levels: Vec<String> = self
+            .levels_of
+            .get(person)
+            .into_iter()
+            .flatten()
+            .filter(|l| !matches!(l, Level::Site { .. }))
+            .filter(|l| self.level_kbo(l).is_ok_and(|k| k == kbo))
+            .filter(|l| {
+                self.user_versions(l, person)
+                    .and_then(|v| v.seen(h))
+                    .is_some()
+            })
+            .map(ToString::to_string)
+            .collect();
+        let on_site = site_hco.is_some() && user.is_some();
+        put(
+            AccessCondition::UserOnSite,
+            on_site,
+            match (site_hco.is_some(), user.is_some()) {
+                (true, true) => "the user exists on the site".into(),
+                (false, _) => format!("the user exists on the {level}, which gives no access (R4)"),
+                (true, false) if wrong_levels.is_empty() => "no user on this site".into(),
+                (true, false) => format!(
+                    "no user on this site; the user exists on {}, which gives no access (R4)",
+                    wrong_levels.join(", ")
+                ),
+            },
+        );
+        let site_user = if on_site { user } else { None };
+        match site_user {
+            None => {
+                for c in [
+                    AccessCondition::UserActive,
+                    AccessCondition::UserApplications,
+                    AccessCondition::UserFunction,
+                    AccessCondition::Propagated,
+                ] {
+                    put(c, false, "no user on the site".into());
+                }
+            }
+            Some(u) => {
+                put(
+                    AccessCondition::UserActive,
+                    u.active,
+                    if u.active {
+                        "the user is active"
+                    } else {
+                        "the user is inactive"
+                    }
+                    .into(),
+                );
+                let physician = u.functions.iter().any(|f| f.is_physician());
+                let mut needed = vec![Application::Heracles];
+                if physician {
+                    needed.push(Application::EHealthBox);
+                }
+                let missing: Vec<&str> = needed
+                    .iter()
+                    .filter(|a| !u.applications.contains(a))
+                    .map(|a| a.as_str())
+                    .collect();
+                put(
+                    AccessCondition::UserApplications,
+                    missing.is_empty(),
+                    if missing.is_empty() {
+                        "the user has the applications needed".into()
+                    } else {
+                        format!("the user lacks {}", missing.join(", "))
+                    },
+                );
+                put(
+                    AccessCondition::UserFunction,
+                    !u.functions.is_empty(),
+                    if u.functions.is_empty() {
+                        "the user has no function on this site".into()
+                    } else {
+                        let names: Vec<&str> = u.functions.iter().map(|f| f.as_str()).collect();
+                        format!("functions on the site: {}", names.join(", "))
+                    },
+                );
+            }
+        }
+        let mut effective_from = None;
+        if site_user.is_some() {
+            let processed_at = user_version.and_then(|v| v.processed_at).unwrap_or(now);
+            let from = processed_at.saturating_add(
+                i64::try_from(self.config.propagation_delay_ms).unwrap_or(i64::MAX),
+            );
+            let done = now >= from;
+            if !done {
+                effective_from = Some(from);
+            }
+            put(
+                AccessCondition::Propagated,
+                done,
+                if done {
+                    "the last change has propagated".into()
+                } else {
+                    format!(
+                        "the last change takes effect {} s from now (R6)",
+                        (from - now + 999) / 1000
+                    )
+                },
+            );
+        }
+        let head = site_hco.as_ref().map(|s| {
+            let heads: Vec<Insz> = self
+                .users
+                .get(&Level::Site { hco: s.clone() })
+                .into_iter()
+                .flatten()
+                .filter(|(_, v)| {
+                    v.seen(h)
+                        .is_some_and(|u| u.functions.contains(&Function::HeadRadiologist))
+                })
+                .map(|(i, _)| *i)
+                .collect();
+            let known = heads
+                .iter()
+                .any(|p| self.notified.contains(&(s.clone(), *p)));
+            (heads.is_empty(), known)
+        });
+        match head {
+            None => put(
+                AccessCondition::HeadRadiologistKnown,
+                false,
+                "not a site".into(),
+            ),
+            Some((true, _)) => put(
+                AccessCondition::HeadRadiologistKnown,
+                false,
+                "the site has no head radiologist".into(),
+            ),
+            Some((false, known)) => put(
+                AccessCondition::HeadRadiologistKnown,
+                known,
+                if known {
+                    "the head radiologist is known to the coordination centre".into()
+                } else {
+                    "the head radiologist's national register number has not been sent to the coordination centre (R9)".into()
+                },
+            ),
+        }
+        let conditions: Vec<ConditionResult> = AccessCondition::ALL
+            .iter()
+            .map(|c| {
+                let (passed, detail) = results.remove(c).unwrap_or((false, "not evaluated".into()));
+                ConditionResult {
+                    condition: *c,
+                    passed,
+                    detail,
+                }
+            })
+            .collect();
+        Ok(UnitAccess {
+            kbo,
+            site: site_hco,
+            has_access: conditions.iter().all(|c| c.passed),
+            conditions,
+            effective_from_ms: effective_from,
+        })
+    }
+}
