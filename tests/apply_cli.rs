@@ -357,6 +357,14 @@ fn apply_converges_from_empty_through_the_gate_and_after_changes() {
     assert_eq!(report["format"], "csamctl-apply-report");
     assert_eq!(report["summary"]["failed"], 0);
     assert!(report["summary"]["done"].as_u64().unwrap_or(0) > 10);
+    // The time taken and the plan's bounds for it, for dashboards.
+    assert!(report["timing"]["elapsed_ms"].is_u64(), "{report}");
+    assert!(
+        report["timing"]["parallelism_bound_ms"].as_u64()
+            >= report["timing"]["plan_bound_ms"].as_u64(),
+        "{report}"
+    );
+    assert_eq!(report["timing"]["parallelism"], 8);
     let out = env.on_file(&["plan", "--detailed-exitcode", single], &as_griet);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
 
