@@ -518,12 +518,25 @@ pub async fn acquire_leases(
     let mut delays = backoff(options);
     loop {
         // A retried request whose answer was lost gets the same lease back: the
-        // registry recognises the holder.
+        // registry recognises the holder. A lease held by someone else is not retried
+        // here: the leases just taken go back first, then the whole set waits.
+        let not_if_held = |e: &RegistryError| match e {
+            RegistryError::LeaseHeld { .. } => Verdict {
+                retryable: false,
+                retry_after: None,
+            },
+            e => verdict(e),
+        };
         let answers: Vec<(Kbo, Result<Lease, RegistryError>)> = stream::iter(kbos)
             .map(|kbo| {
                 let request = &request;
                 async move {
-                    let answer = retried(options, |_| registry.acquire_lease(kbo, request)).await;
+                    let answer =
+                        with_retries(&options.retry, backoff(options), not_if_held, |_| {
+                            registry.acquire_lease(kbo, request)
+                        })
+                        .await
+                        .map_err(|g| g.error);
                     (*kbo, answer)
                 }
             })
