@@ -618,16 +618,27 @@ fn two_applies_on_one_enterprise_do_not_interleave() {
     env.assert_no_personal_data();
 }
 
+/// The multi-campus example written into `env`, and its HTB acting on the registry file
+/// in-process: for what a test must set up beside the command line (a lease another
+/// apply holds, a session another apply has open).
+fn multi_campus_in_process(env: &Env) -> (String, std::sync::Arc<dyn csamctl::registry::Registry>) {
+    use csamctl::registry::{OpenOptions, SqliteRegistry};
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let registry = SqliteRegistry::open(&env.db, OpenOptions::stored_clock()).expect("opens");
+    let me = csamctl::model::Insz::parse(VLASLAND_HTB).expect("insz");
+    (
+        multi.to_str().expect("utf-8").to_string(),
+        registry.as_person(me),
+    )
+}
+
 // A lease another apply holds is waited for up to --lock-timeout, then refused.
 #[tokio::test]
 async fn a_held_lease_is_refused_after_the_lock_timeout() {
-    use csamctl::registry::{LeaseRequest, OpenOptions, SqliteRegistry};
+    use csamctl::registry::LeaseRequest;
     let env = Env::new();
-    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
-    let multi = multi.to_str().expect("utf-8");
-    let registry = SqliteRegistry::open(&env.db, OpenOptions::stored_clock()).expect("opens");
-    let me = csamctl::model::Insz::parse(VLASLAND_HTB).expect("insz");
-    let person = registry.as_person(me);
+    let (multi, person) = multi_campus_in_process(&env);
+    let multi = multi.as_str();
     let kbo = csamctl::model::Kbo::parse("0198765470").expect("kbo");
     let lease = person
         .acquire_lease(
@@ -895,13 +906,9 @@ fn on_a_terminal_apply_shows_the_plan_and_asks() {
 // person may be using it.
 #[tokio::test]
 async fn apply_logs_out_idle_sessions_of_the_person_and_leaves_busy_ones() {
-    use csamctl::registry::{OpenOptions, SqliteRegistry};
     let env = Env::new();
-    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
-    let multi = multi.to_str().expect("utf-8");
-    let registry = SqliteRegistry::open(&env.db, OpenOptions::stored_clock()).expect("opens");
-    let me = csamctl::model::Insz::parse(VLASLAND_HTB).expect("insz");
-    let person = registry.as_person(me);
+    let (multi, person) = multi_campus_in_process(&env);
+    let multi = multi.as_str();
     let other = person.open_session().await.expect("another session").id;
     let open = || async {
         person
