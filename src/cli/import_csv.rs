@@ -315,26 +315,8 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
 /// report.
 fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<String> {
     let target = std::fs::canonicalize(path)?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .map_or_else(|| "csam.yaml".into(), |n| n.to_string_lossy().into_owned());
     let permissions = std::fs::metadata(&target)?.permissions();
-    let temp = dir.join(format!(".{name}.csamctl-{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::set_permissions(&temp, permissions.clone())?;
-        std::fs::rename(&temp, &target)
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written?;
+    super::files::write_atomically(&target, bytes, Some(permissions.clone()))?;
     #[cfg(unix)]
     let mode = format!(
         "mode {:04o}",

@@ -5,6 +5,7 @@ mod access;
 mod apply;
 mod completions;
 mod export;
+mod files;
 mod import_csv;
 mod plan;
 mod registry;
