@@ -575,16 +575,8 @@ fn write_notices(dir: &Path, notices: &[&HeadRadiologistNotice]) -> Result<PathB
     text.push_str(
         "\nMerci d'enregistrer ces radiologues en chef afin que les unités puissent se connecter à Heracles.\n",
     );
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&path).map_err(err)?;
-    file.write_all(text.as_bytes()).map_err(err)?;
-    file.sync_all().map_err(err)?;
+    // Whole or not at all: a notice cut short by a crash would be sent without a unit.
+    super::files::write_atomically(&path, text.as_bytes(), None).map_err(err)?;
     Ok(path)
 }
 
