@@ -705,10 +705,11 @@ fn an_interrupted_apply_logs_out_reports_and_is_resumed() {
     });
     rx.recv_timeout(Duration::from_secs(60))
         .expect("the executor starts");
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's own `kill` (sh is on every machine; /bin/kill is not).
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
-        .expect("kill runs");
+        .expect("sh runs");
     assert!(killed.success());
     let mut stdout = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().expect("piped"), &mut stdout)

@@ -128,10 +128,11 @@ impl ServedRegistry {
     /// SIGTERM, then waits for the child to end; returns its status and what it printed
     /// after its address.
     pub fn terminate(&mut self) -> (ExitStatus, Vec<String>) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+        // The shell's own `kill` (sh is on every machine; /bin/kill is not).
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
             .status()
-            .expect("kill runs");
+            .expect("sh runs");
         assert!(status.success());
         let exit = self.child.wait().expect("child ends");
         // The reader ends at the end of the child's stdout.
