@@ -5,45 +5,12 @@
 //! `--show-personal-data` is given.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod cli_support;
+use cli_support::{crate_root, csamctl_in, stderr, stdout, transcript};
 
 const NL_CSV: &str = "tests/fixtures/csv/mandelvallei-izegem.nl.csv";
 const FR_CSV: &str = "tests/fixtures/csv/vlasland-wervik.fr.csv";
-
-fn crate_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs `csamctl` in `dir` without colour.
-fn csamctl_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("csamctl runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).expect("stderr is UTF-8")
-}
-
-/// Exit code, stdout and stderr as one text, for a snapshot.
-fn transcript(out: &Output) -> String {
-    format!(
-        "exit: {}\n----- stdout -----\n{}----- stderr -----\n{}",
-        out.status
-            .code()
-            .map_or("signal".to_string(), |c| c.to_string()),
-        stdout(out),
-        stderr(out)
-    )
-}
 
 /// A temporary directory holding a copy of an example (mode 0644, for a stable report)
 /// and of a CSV fixture, under their file names.
