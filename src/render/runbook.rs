@@ -321,6 +321,17 @@ fn administrator(a: &LiveAdministrator, opts: &RunbookOptions) -> Vec<String> {
     }
 }
 
+/// The step that opens a subdivision's or a site's details (both are "subafdelingen" in
+/// CSAM) for editing; `what_en` names them in the English gloss.
+fn edit_details(level: &UserLevel, lang: Lang, what_en: &str) -> String {
+    let nav = level_nav(level, lang);
+    pick!(lang,
+        nl => format!("{nav} Klik bij Functionaliteiten op 'De details van de subafdeling raadplegen of wijzigen', pas aan en klik op 'Bevestigen'."),
+        fr => format!("{nav} Dans Fonctionnalités, cliquez sur « Consulter ou modifier les détails de la sous-division », modifiez et cliquez sur « Confirmer »."),
+        en => format!("{nav} Under Functionaliteiten click 'De details van de subafdeling raadplegen of wijzigen' (view or change {what_en}), change and click 'Bevestigen'."),
+    )
+}
+
 fn level_nav(level: &UserLevel, lang: Lang) -> String {
     match level {
         UserLevel::Site { hco } => pick!(lang,
@@ -506,10 +517,10 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
             )];
             details.extend(administrator(admin, opts));
             Item::Step(
-                pick!(lang,
-                    nl => format!("{} Klik bij Functionaliteiten op 'De details van de subafdeling raadplegen of wijzigen', pas aan en klik op 'Bevestigen'.", level_nav(&UserLevel::Subdivision { hco: hco.clone() }, lang)),
-                    fr => format!("{} Dans Fonctionnalités, cliquez sur « Consulter ou modifier les détails de la sous-division », modifiez et cliquez sur « Confirmer ».", level_nav(&UserLevel::Subdivision { hco: hco.clone() }, lang)),
-                    en => format!("{} Under Functionaliteiten click 'De details van de subafdeling raadplegen of wijzigen' (view or change the subdivision's details), change and click 'Bevestigen'.", level_nav(&UserLevel::Subdivision { hco: hco.clone() }, lang)),
+                edit_details(
+                    &UserLevel::Subdivision { hco: hco.clone() },
+                    lang,
+                    "the subdivision's details",
                 ),
                 details,
             )
@@ -566,11 +577,7 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
             )];
             details.extend(administrator(admin, opts));
             Item::Step(
-                pick!(lang,
-                    nl => format!("{} Klik bij Functionaliteiten op 'De details van de subafdeling raadplegen of wijzigen', pas aan en klik op 'Bevestigen'.", level_nav(&UserLevel::Site { hco: hco.clone() }, lang)),
-                    fr => format!("{} Dans Fonctionnalités, cliquez sur « Consulter ou modifier les détails de la sous-division », modifiez et cliquez sur « Confirmer ».", level_nav(&UserLevel::Site { hco: hco.clone() }, lang)),
-                    en => format!("{} Under Functionaliteiten click 'De details van de subafdeling raadplegen of wijzigen' (view or change the details), change and click 'Bevestigen'.", level_nav(&UserLevel::Site { hco: hco.clone() }, lang)),
-                ),
+                edit_details(&UserLevel::Site { hco: hco.clone() }, lang, "the details"),
                 details,
             )
         }
