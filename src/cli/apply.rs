@@ -309,7 +309,7 @@ async fn apply_locked(
         show_personal_data: args.show_personal_data,
     };
     // 4. Stale sessions, then the plan from what is live now.
-    let closed = execute::close_stale_sessions(registry, options, registry_now).await?;
+    let closed = execute::close_stale_sessions(registry, options, limits, registry_now).await?;
     if closed > 0 {
         eprintln!(
             "Logged out {closed} open session(s) of the acting person left by an earlier run, so that their writes are processed (R1)."

@@ -419,28 +419,27 @@ where
 pub async fn close_stale_sessions(
     registry: &dyn Registry,
     options: &ExecuteOptions,
+    limits: &Limits,
     now: Option<Millis>,
 ) -> Result<usize, RegistryError> {
+    let idle = |s: &crate::registry::SessionInfo| {
+        now.is_none_or(|now| now.saturating_sub(s.last_activity_ms) >= IDLE_SESSION_MS)
+    };
     let open: Vec<_> = retried(options, |_| registry.list_sessions())
         .await?
         .into_iter()
-        .filter(|s| now.is_none_or(|now| now.saturating_sub(s.last_activity_ms) >= IDLE_SESSION_MS))
+        .filter(idle)
         .collect();
     let mut wait = Duration::ZERO;
-    let limits = retried(options, |_| registry.limits()).await?;
     for s in &open {
-        match with_retries(&options.retry, backoff(options), verdict, |_| {
-            registry.close_session(&s.id)
-        })
-        .await
-        {
+        match retried(options, |_| registry.close_session(&s.id)).await {
             Ok(receipt) if !receipt.processed => {
                 wait = wait.max(Duration::from_millis(limits.processing_delay_ms));
             }
             Ok(_) => {}
             // Expired or closed meanwhile: processed either way.
-            Err(g) if matches!(g.error, RegistryError::SessionClosed { .. }) => {}
-            Err(g) => return Err(g.error),
+            Err(RegistryError::SessionClosed { .. }) => {}
+            Err(e) => return Err(e),
         }
     }
     if !wait.is_zero() {
