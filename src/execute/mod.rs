@@ -813,13 +813,7 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
                 }
             }
             Phase::Gate { ticket, .. } => {
-                let tickets = with_retries(
-                    &shared.options.retry,
-                    backoff(&shared.options),
-                    verdict,
-                    |_| shared.registry.tickets(&e.kbo),
-                )
-                .await;
+                let tickets = retried(&shared.options, |_| shared.registry.tickets(&e.kbo)).await;
                 let tickets = tickets.unwrap_or_default();
                 if tickets.iter().any(|t| t.state == TicketState::Validated) {
                     continue;
@@ -911,13 +905,7 @@ async fn log_in(shared: &Shared, kbo: Kbo) -> Result<SessionId, RegistryError> {
     let result = with_retries(
         &shared.options.retry,
         backoff(&shared.options),
-        |e: &RegistryError| {
-            shared.observer.event(Event::Retrying {
-                kbo,
-                code: e.code().into(),
-            });
-            verdict(e)
-        },
+        observed_verdict(shared, kbo),
         |attempt| async move {
             let result = shared.registry.open_session().await;
             if let Err(RegistryError::TooManySessions { .. }) = &result
@@ -988,13 +976,7 @@ async fn wait_for_processing(shared: &Shared) {
 /// processing is still pending. Does not wait, so the caller can give its session slot
 /// back first.
 async fn log_out_only(shared: &Shared, kbo: Kbo, id: &SessionId) -> (Millis, bool) {
-    let result = with_retries(
-        &shared.options.retry,
-        backoff(&shared.options),
-        verdict,
-        |_| shared.registry.close_session(id),
-    )
-    .await;
+    let result = retried(&shared.options, |_| shared.registry.close_session(id)).await;
     shared.observer.event(Event::LoggedOut { kbo });
     if let Ok(mut open) = shared.open.lock() {
         open.remove(id);
@@ -1114,6 +1096,19 @@ async fn run_session(
     run
 }
 
+/// The retry verdict for a chain's requests, telling the observer of each retry.
+fn observed_verdict(shared: &Shared, kbo: Kbo) -> impl Fn(&RegistryError) -> Verdict + '_ {
+    move |e| {
+        if e.is_retryable() {
+            shared.observer.event(Event::Retrying {
+                kbo,
+                code: e.code().into(),
+            });
+        }
+        verdict(e)
+    }
+}
+
 fn failed(e: &RegistryError) -> StepOutcome {
     StepOutcome::Failed {
         code: e.code().into(),
@@ -1133,15 +1128,7 @@ async fn write_step(
     with_retries(
         &shared.options.retry,
         backoff(&shared.options),
-        |e: &RegistryError| {
-            if e.is_retryable() {
-                shared.observer.event(Event::Retrying {
-                    kbo,
-                    code: e.code().into(),
-                });
-            }
-            verdict(e)
-        },
+        observed_verdict(shared, kbo),
         |_| shared.registry.write(session, key, &write),
     )
     .await
