@@ -236,26 +236,21 @@ pub(super) fn resolve_actor(
 }
 
 /// The planner's limits: the registry's, and the round trip of one request as measured
-/// now (the faster of two reads of the limits; the first may include connecting).
+/// now (a second request, on the connection the first one opened).
 pub(super) async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, RegistryError> {
     let limits = execute::retried(&ExecuteOptions::default(), |_| registry.limits()).await?;
     Ok(plan_limits_from(&limits, round_trip_ms(registry).await))
 }
 
-/// The round trip of one request to `registry`, in whole milliseconds (rounded down: the
-/// estimate is a lower bound); the planner's default when the registry does not answer.
+/// The round trip of one request to `registry` (call it once a connection is open), in
+/// whole milliseconds (rounded down: the estimate is a lower bound); the planner's
+/// default when the registry does not answer.
 pub(super) async fn round_trip_ms(registry: &dyn Registry) -> u64 {
-    let mut best: Option<std::time::Duration> = None;
-    for _ in 0..2 {
-        let start = std::time::Instant::now();
-        if registry.limits().await.is_ok() {
-            let took = start.elapsed();
-            best = Some(best.map_or(took, |b| b.min(took)));
-        }
+    let start = std::time::Instant::now();
+    match registry.limits().await {
+        Ok(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
+        Err(_) => PlanLimits::default().request_ms,
     }
-    best.map_or(PlanLimits::default().request_ms, |d| {
-        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-    })
 }
 
 /// The planner's limits from the registry's and a measured request time.
