@@ -16,6 +16,12 @@ use crate::model::Plan;
 /// The largest part, in bytes, with room left for the part heading.
 pub const PART_LIMIT: usize = 65_000;
 
+/// The first line of part `i` of `n` (from 1) when a plan has several parts. CI scripts
+/// split `plan --format markdown`'s output at these lines (examples/ci/post-plan.sh).
+pub fn part_marker(i: usize, n: usize) -> String {
+    format!("<!-- csamctl plan: part {i} of {n} -->")
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -96,7 +102,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> Vec<String> {
     let n = parts.len();
     if n > 1 {
         for (i, p) in parts.iter_mut().enumerate() {
-            let note = format!("<!-- csamctl plan: part {} of {n} -->\n", i + 1);
+            let note = format!("{}\n", part_marker(i + 1, n));
             p.insert_str(0, &note);
         }
     }
