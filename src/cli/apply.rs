@@ -18,13 +18,15 @@
 //!    signs, where the document goes); when access becomes effective (R6); the
 //!    coordination-centre notice file (R9, mode 0600, named on stdout only).
 //!
-//! Test-only hook: `CSAM_TEST_KILL_AFTER_WRITES=N` makes the process abort (as with
-//! SIGKILL: no log-out, no lease release) right after the N-th acknowledged write, so
-//! the crash tests can stop apply at a chosen point. Not for production use.
+//! Test-only hook, compiled only with the cargo feature `test-hooks` (which the tests
+//! turn on and no release build has): `CSAM_TEST_KILL_AFTER_WRITES=N` makes the process
+//! abort (as with SIGKILL: no log-out, no lease release) right after the N-th
+//! acknowledged write, so the crash tests can stop apply at a chosen point.
 
 use std::io::{BufRead as _, IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+#[cfg(feature = "test-hooks")]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -424,10 +426,10 @@ fn confirm() -> bool {
 }
 
 /// Progress: indicatif bars per enterprise on a terminal, plain lines otherwise; the
-/// crash-test hook counts acknowledged writes here.
+/// crash-test hook (feature `test-hooks` only) counts acknowledged writes here.
 struct Progress {
-    writes: AtomicUsize,
-    kill_after: Option<usize>,
+    #[cfg(feature = "test-hooks")]
+    kill: KillAfterWrites,
     names: std::collections::BTreeMap<Kbo, String>,
     bars: Option<(
         indicatif::MultiProgress,
@@ -437,9 +439,6 @@ struct Progress {
 
 impl Progress {
     fn new(plan: &Plan) -> Self {
-        let kill_after = std::env::var("CSAM_TEST_KILL_AFTER_WRITES")
-            .ok()
-            .and_then(|v| v.parse().ok());
         let names = plan
             .enterprises
             .iter()
@@ -465,8 +464,8 @@ impl Progress {
             (multi, bars)
         });
         Progress {
-            writes: AtomicUsize::new(0),
-            kill_after,
+            #[cfg(feature = "test-hooks")]
+            kill: KillAfterWrites::from_env(),
             names,
             bars,
         }
@@ -490,12 +489,9 @@ impl Progress {
 
 impl Observer for Progress {
     fn event(&self, event: Event) {
+        #[cfg(feature = "test-hooks")]
         if let Event::StepDone { .. } = &event {
-            let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-            if self.kill_after.is_some_and(|k| n >= k) {
-                // Test hook (see the module docs): die like SIGKILL.
-                std::process::abort();
-            }
+            self.kill.count_write();
         }
         match (&self.bars, event) {
             (Some((_, bars)), Event::StepDone { kbo, .. }) => {
@@ -529,6 +525,34 @@ impl Observer for Progress {
             }
             (None, Event::EnterpriseEnded { kbo }) => eprintln!("{}: finished", self.name(&kbo)),
             (None, _) => {}
+        }
+    }
+}
+
+/// The crash-test hook (see the module docs): only in builds with `test-hooks`.
+#[cfg(feature = "test-hooks")]
+struct KillAfterWrites {
+    writes: AtomicUsize,
+    after: Option<usize>,
+}
+
+#[cfg(feature = "test-hooks")]
+impl KillAfterWrites {
+    fn from_env() -> Self {
+        KillAfterWrites {
+            writes: AtomicUsize::new(0),
+            after: std::env::var("CSAM_TEST_KILL_AFTER_WRITES")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+        }
+    }
+
+    /// Counts one acknowledged write; dies like SIGKILL (no log-out, no lease release)
+    /// at the chosen one.
+    fn count_write(&self) {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.after.is_some_and(|k| n >= k) {
+            std::process::abort();
         }
     }
 }
