@@ -15,8 +15,8 @@ use csamctl::execute::{
 use csamctl::model::{Hco, Insz, Kbo, LiveState, Password, PasswordRef, Phase, PlanLimits};
 use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
-    AccessReport, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest, Limits, Registry,
-    RegistryError, SessionId, SessionInfo, Ticket, Write, WriteReceipt,
+    AccessReport, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest, Limits,
+    PendingNotice, Registry, RegistryError, SessionId, SessionInfo, Ticket, Write, WriteReceipt,
 };
 use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, read_live};
 
@@ -68,6 +68,9 @@ impl Registry for Counting {
     }
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
         self.inner.tickets(kbo).await
+    }
+    async fn pending_notices(&self, kbo: &Kbo) -> Result<Vec<PendingNotice>, RegistryError> {
+        self.inner.pending_notices(kbo).await
     }
     async fn evaluate_access(
         &self,

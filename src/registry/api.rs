@@ -612,3 +612,23 @@ pub struct HeadRadiologistNotice {
     /// The head radiologist.
     pub person: Insz,
 }
+
+/// A head radiologist whose national register number has not yet been recorded as
+/// known to the coordination centre (CvKO, R9): a user with the head-radiologist
+/// function on a site, counting every acknowledged write (also of sessions not yet
+/// processed), so that a notice is owed from the moment the write is acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PendingNotice {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// The site (unit).
+    pub site: Hco,
+    /// The head radiologist.
+    pub person: Insz,
+    /// The head radiologist's username.
+    pub username: crate::model::Username,
+    /// Last name.
+    pub last_name: String,
+    /// First name.
+    pub first_name: String,
+}

@@ -642,6 +642,14 @@ impl Registry for EmbeddedClient {
             .await
     }
 
+    async fn pending_notices(&self, kbo: &Kbo) -> Result<Vec<PendingNotice>, RegistryError> {
+        let person = self.person;
+        let kbo = *kbo;
+        self.registry
+            .run(move |s| s.transact(|t| t.world.pending_notices(&person, &kbo)))
+            .await
+    }
+
     async fn acquire_lease(
         &self,
         kbo: &Kbo,

@@ -23,9 +23,9 @@ use serde::de::DeserializeOwned;
 use super::openapi::{IDEMPOTENCY_KEY, Operation, percent_encode};
 use super::{
     AccessQuery, AccessReport, ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice,
-    IdempotencyKey, IssuedToken, Lease, LeaseId, LeaseRequest, Limits, PageRequest, Problem,
-    Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId, SessionInfo,
-    Ticket, TokenRequest, UserPage, Write, WriteReceipt,
+    IdempotencyKey, IssuedToken, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
+    Problem, Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId,
+    SessionInfo, Ticket, TokenRequest, UserPage, Write, WriteReceipt,
 };
 use crate::model::{Hco, Insz, Kbo, LiveState};
 
@@ -328,6 +328,11 @@ impl Registry for HttpRegistry {
 
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
         self.call(Operation::Tickets, &[kbo.compact()], None).await
+    }
+
+    async fn pending_notices(&self, kbo: &Kbo) -> Result<Vec<PendingNotice>, RegistryError> {
+        self.call(Operation::PendingNotices, &[kbo.compact()], None)
+            .await
     }
 
     async fn evaluate_access(

@@ -84,6 +84,12 @@ pub trait Registry: Send + Sync {
         site: Option<&Hco>,
     ) -> Result<AccessReport, RegistryError>;
 
+    /// R9: the head radiologists of the enterprise whose national register number the
+    /// coordination centre is not yet recorded to know, on the sites whose users the
+    /// caller has authority over ([`PendingNotice`]). Derived from the registry's state,
+    /// so every notice owed can be written again at any time.
+    async fn pending_notices(&self, kbo: &Kbo) -> Result<Vec<PendingNotice>, RegistryError>;
+
     /// Takes (or, with the id of the caller's current lease, renews) the apply lease of an
     /// enterprise, so that two applies never run on it at once.
     async fn acquire_lease(

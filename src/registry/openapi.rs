@@ -66,6 +66,8 @@ pub enum Operation {
     Write,
     /// `Registry::tickets`.
     Tickets,
+    /// `Registry::pending_notices`.
+    PendingNotices,
     /// `Registry::evaluate_access`.
     EvaluateAccess,
     /// `Registry::acquire_lease`.
@@ -100,7 +102,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 
 impl Operation {
     /// Every operation, in the order of the document.
-    pub const ALL: [Operation; 20] = [
+    pub const ALL: [Operation; 21] = [
         Operation::OpenApi,
         Operation::Health,
         Operation::Limits,
@@ -111,6 +113,7 @@ impl Operation {
         Operation::ListUsers,
         Operation::Write,
         Operation::Tickets,
+        Operation::PendingNotices,
         Operation::EvaluateAccess,
         Operation::AcquireLease,
         Operation::ReleaseLease,
@@ -128,7 +131,7 @@ impl Operation {
         use Operation::*;
         match self {
             OpenApi | Health | Limits | ListSessions | Snapshot | ListUsers | Tickets
-            | AllTickets | Stats => "GET",
+            | PendingNotices | AllTickets | Stats => "GET",
             OpenSession
             | Write
             | EvaluateAccess
@@ -155,6 +158,7 @@ impl Operation {
             ListUsers => "/v1/sessions/{session}/enterprises/{kbo}/users",
             Write => "/v1/sessions/{session}/writes",
             Tickets => "/v1/enterprises/{kbo}/tickets",
+            PendingNotices => "/v1/enterprises/{kbo}/head-radiologist-notices",
             EvaluateAccess => "/v1/access-evaluations",
             AcquireLease => "/v1/enterprises/{kbo}/lease",
             ReleaseLease => "/v1/leases/{lease}",
@@ -174,7 +178,9 @@ impl Operation {
         match self {
             OpenApi | Health => Auth::Public,
             Limits | OpenSession | ListSessions | CloseSession | Snapshot | ListUsers | Write
-            | Tickets | EvaluateAccess | AcquireLease | ReleaseLease => Auth::Person,
+            | Tickets | PendingNotices | EvaluateAccess | AcquireLease | ReleaseLease => {
+                Auth::Person
+            }
             IssueToken
             | AllTickets
             | ValidateTicket
@@ -199,6 +205,7 @@ impl Operation {
             ListUsers => "list_users",
             Write => "write",
             Tickets => "tickets",
+            PendingNotices => "pending_notices",
             EvaluateAccess => "evaluate_access",
             AcquireLease => "acquire_lease",
             ReleaseLease => "release_lease",
@@ -236,6 +243,9 @@ impl Operation {
             }
             Tickets => {
                 "The HTB designation tickets of an enterprise the caller acts for or requested."
+            }
+            PendingNotices => {
+                "R9: the enterprise's head radiologists whose national register number the coordination centre is not yet recorded to know, on the sites whose users the caller has authority over (acknowledged writes count, processed or not)."
             }
             EvaluateAccess => {
                 "The manual's troubleshooting checklist for one person (in the body, so that no INSZ appears in a URL)."
@@ -297,6 +307,7 @@ impl Operation {
             ListUsers => Some(schema::<UserPage>),
             Write => Some(schema::<WriteReceipt>),
             Tickets | AllTickets => Some(schema::<Vec<Ticket>>),
+            PendingNotices => Some(schema::<Vec<PendingNotice>>),
             EvaluateAccess => Some(schema::<AccessReport>),
             AcquireLease => Some(schema::<Lease>),
             IssueToken => Some(schema::<IssuedToken>),
@@ -318,6 +329,7 @@ impl Operation {
             Snapshot | ListUsers => &[400, 403, 404, 409],
             Write => &[400, 403, 404, 409, 422],
             Tickets | ReleaseLease => &[403, 404],
+            PendingNotices => &[400, 403, 404],
             EvaluateAccess => &[400, 403, 404],
             AcquireLease => &[400, 403, 404, 409],
             IssueToken | NotifyHeadRadiologist | AdvanceClock | LoadReference => &[400],

@@ -660,6 +660,13 @@ async fn tickets(
     Ok(Json(r.tickets(&kbo).await?))
 }
 
+async fn pending_notices(
+    Caller(r): Caller,
+    ApiPath(kbo): ApiPath<Kbo>,
+) -> ApiResult<Json<Vec<super::PendingNotice>>> {
+    Ok(Json(r.pending_notices(&kbo).await?))
+}
+
 async fn evaluate_access(
     Caller(r): Caller,
     ApiJson(query): ApiJson<AccessQuery>,
@@ -788,6 +795,7 @@ fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
         Operation::ListUsers => on(f, list_users),
         Operation::Write => on(f, write),
         Operation::Tickets => on(f, tickets),
+        Operation::PendingNotices => on(f, pending_notices),
         Operation::EvaluateAccess => on(f, evaluate_access),
         Operation::AcquireLease => on(f, acquire_lease),
         Operation::ReleaseLease => on(f, release_lease),

@@ -72,6 +72,7 @@ conformance!(
     r5_applications_on_every_level,
     r6_propagation_delay,
     r7_designation_gate,
+    r9_pending_notices,
     r8_recognised_units_only,
     usernames_unique_and_immutable,
     idempotent_writes,

@@ -980,6 +980,79 @@ pub async fn r6_propagation_delay(env: &Env) {
     assert!(!eval().await, "a processed change restarts the delay");
 }
 
+/// R9: the notices owed are derived from the registry's state: every head radiologist
+/// of a site not yet recorded as known to the coordination centre, from the moment the
+/// write is acknowledged (processed or not); recording one removes it; the list is
+/// scoped to the sites whose users the caller has authority over.
+pub async fn r9_pending_notices(env: &Env) {
+    build_ready_tree(env).await;
+    let htb = env.person(HTB_READY).await;
+    let k = kbo(READY);
+    assert_eq!(htb.pending_notices(&k).await.expect("pending"), []);
+    // Acknowledged, not processed: the session is still open (a crashed apply's).
+    let s = login(&*htb).await;
+    for (h, who) in [("73000101", U1), ("73000201", U2)] {
+        write(
+            &*htb,
+            &s,
+            set_functions(site(h), who, &[Function::HeadRadiologist]),
+        )
+        .await
+        .expect("head radiologist");
+    }
+    let pending = htb.pending_notices(&k).await.expect("pending");
+    let owed: Vec<(String, Insz, String)> = pending
+        .iter()
+        .map(|n| (n.site.to_string(), n.person, n.username.to_string()))
+        .collect();
+    assert_eq!(
+        owed,
+        [
+            ("73000101".to_string(), insz(U1), "gebruikereen".to_string()),
+            (
+                "73000201".to_string(),
+                insz(U2),
+                "gebruikertwee".to_string()
+            )
+        ]
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|n| n.kbo == k && n.last_name == "GEBRUIKER")
+    );
+    // The site administrator of 73000101 sees that site's only; a stranger nothing.
+    let site_admin = env.person(SITEADM).await;
+    let theirs = site_admin.pending_notices(&k).await.expect("pending");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].site, hco("73000101"));
+    refused(
+        env.person(STRANGER).await.pending_notices(&k).await,
+        "not_authorised",
+    );
+    refused(htb.pending_notices(&kbo(MULTI)).await, "not_authorised");
+    // Recorded as known: no longer owed, processed or not.
+    env.op
+        .notify_head_radiologist(&hco("73000101"), &insz(U1))
+        .await
+        .expect("notice");
+    logout(&*htb, &s).await;
+    let pending = htb.pending_notices(&k).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].person, insz(U2));
+    // No longer a head radiologist: no longer owed.
+    let s = login(&*htb).await;
+    write(
+        &*htb,
+        &s,
+        set_functions(site("73000201"), U2, &[Function::Radiologist]),
+    )
+    .await
+    .expect("radiologist");
+    assert_eq!(htb.pending_notices(&k).await.expect("pending"), []);
+    logout(&*htb, &s).await;
+}
+
 /// R7: the gate; who may request; one pending request at a time.
 pub async fn r7_designation_gate(env: &Env) {
     let k = kbo(MULTI);

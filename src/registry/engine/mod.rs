@@ -326,6 +326,13 @@ enum Scope<'a> {
     SiteUsers(&'a Hco),
 }
 
+/// A head radiologist of a site (R9), see [`World::head_radiologists`].
+struct HeadRadiologist<'a> {
+    person: Insz,
+    user: &'a UserRec,
+    known: bool,
+}
+
 /// The whole registry as the engine knows it.
 #[derive(Clone, Debug, Default)]
 pub struct World {

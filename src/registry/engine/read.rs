@@ -247,6 +247,85 @@ impl World {
         Ok((out, None))
     }
 
+    // ----- the coordination centre (R9) -------------------------------------------
+
+    /// R9: the head radiologists of a site (users on the site with the head-radiologist
+    /// function) as seen at `horizon` (`None`: every acknowledged write), each with
+    /// whether the coordination centre is recorded to know them. The one definition
+    /// behind both the checklist's condition and the pending notices.
+    fn head_radiologists(&self, site: &Hco, horizon: Option<u64>) -> Vec<HeadRadiologist<'_>> {
+        self.users
+            .get(&Level::Site { hco: site.clone() })
+            .into_iter()
+            .flatten()
+            .filter_map(|(insz, v)| {
+                let user = v.effective(horizon).and_then(|v| v.value.as_ref())?;
+                user.functions
+                    .contains(&Function::HeadRadiologist)
+                    .then(|| HeadRadiologist {
+                        person: *insz,
+                        user,
+                        known: self.notified.contains(&(site.clone(), *insz)),
+                    })
+            })
+            .collect()
+    }
+
+    /// R9: the head radiologists of the enterprise's sites whose number the
+    /// coordination centre is not yet recorded to know, on every site whose users the
+    /// caller has authority over. Counts every acknowledged write, also of sessions not
+    /// yet processed (they will be: by log-out or idle expiry), so that a notice is
+    /// owed from the moment the head radiologist's write is acknowledged and no crash
+    /// between that write and the notice can lose it.
+    pub fn pending_notices(
+        &self,
+        caller: &Insz,
+        kbo: &Kbo,
+    ) -> Result<Vec<PendingNotice>, RegistryError> {
+        let h = self.processing;
+        self.directory(kbo)?;
+        if !self.has_any_role(kbo, h, caller) {
+            return Err(not_authorised(format!("no role in enterprise {kbo}")));
+        }
+        let mut out = Vec::new();
+        for kind in CapacityType::ALL {
+            for sub in self
+                .subdivisions_of
+                .get(&(*kbo, *kind))
+                .into_iter()
+                .flatten()
+            {
+                for site in self.sites_of.get(sub).into_iter().flatten() {
+                    let exists = self
+                        .sites
+                        .get(site)
+                        .is_some_and(|n| n.versions.truth().is_some());
+                    if !exists || !self.holds(h, caller, Scope::SiteUsers(site)) {
+                        continue;
+                    }
+                    for head in self.head_radiologists(site, None) {
+                        let Some(username) = self.accounts.get(&head.person) else {
+                            continue;
+                        };
+                        if head.known {
+                            continue;
+                        }
+                        out.push(PendingNotice {
+                            kbo: *kbo,
+                            site: site.clone(),
+                            person: head.person,
+                            username: username.clone(),
+                            last_name: head.user.details.last_name.clone(),
+                            first_name: head.user.details.first_name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.site, &a.username).cmp(&(&b.site, &b.username)));
+        Ok(out)
+    }
+
     // ----- effective access -------------------------------------------------------
 
     /// The manual's troubleshooting checklist for `person`, against what is processed
@@ -472,21 +551,8 @@ impl World {
             );
         }
         let head = site_hco.as_ref().map(|s| {
-            let heads: Vec<Insz> = self
-                .users
-                .get(&Level::Site { hco: s.clone() })
-                .into_iter()
-                .flatten()
-                .filter(|(_, v)| {
-                    v.seen(h)
-                        .is_some_and(|u| u.functions.contains(&Function::HeadRadiologist))
-                })
-                .map(|(i, _)| *i)
-                .collect();
-            let known = heads
-                .iter()
-                .any(|p| self.notified.contains(&(s.clone(), *p)));
-            (heads.is_empty(), known)
+            let heads = self.head_radiologists(s, Some(h));
+            (heads.is_empty(), heads.iter().any(|head| head.known))
         });
         match head {
             None => put(
