@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use csamctl::config::{self, Limits, Severity};
-use csamctl::import::listing::{self, AccountType, HeaderLanguage, Skip, TextEncoding};
+use csamctl::import::listing::{self, HeaderLanguage, Skip, TextEncoding};
+use csamctl::model::AccountType;
 use csamctl::import::{Merged, Outcome, merge};
 use csamctl::model::{DesiredState, Function, Hco, Insz, Language, Person};
 

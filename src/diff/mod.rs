@@ -25,6 +25,8 @@
 //!
 //! Pure: may use `model` only.
 
+pub mod drift;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{

@@ -120,6 +120,7 @@ mod tests {
             last_name: last_name.to_string(),
             first_name: "Koen".to_string(),
             active,
+            kind: crate::model::AccountType::User,
         }
     }
 

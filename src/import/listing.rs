@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::config::diagnostic::{mask_text, mask_written_insz};
+use crate::model::AccountType;
 use crate::model::{Insz, InszError, Username, UsernameError};
 
 /// How the bytes of the CSV were decoded.
@@ -69,17 +70,6 @@ impl fmt::Display for HeaderLanguage {
     }
 }
 
-/// The listing's "Type" column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountType {
-    /// `LB`: the local administrator of the capacity.
-    LocalAdministrator,
-    /// `SB`: the administrator of a subdivision or site.
-    SubdivisionAdministrator,
-    /// `USER`: an ordinary user.
-    User,
-}
-
 /// A row that became a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedUser {
@@ -95,6 +85,8 @@ pub struct ListedUser {
     pub first_name: String,
     /// False when the listing says the account is not active.
     pub active: bool,
+    /// The Type column: `USER`, or `LB`/`SB` for an administrator account.
+    pub kind: AccountType,
 }
 
 /// Why a row was not used.
@@ -245,8 +237,12 @@ pub struct Listing {
     pub rows: usize,
     /// The rows that became users, in file order.
     pub users: Vec<ListedUser>,
-    /// The rows that did not, in file order.
+    /// The rows that did not, in file order. Administrator rows (LB, SB) are among them:
+    /// they are not `people`.
     pub skipped: Vec<SkippedRow>,
+    /// The administrator rows (LB, SB) that could be read, in file order, for a drift
+    /// check; each is also in `skipped`.
+    pub administrators: Vec<ListedUser>,
 }
 
 /// Why a file cannot be read as a user listing at all.
@@ -411,6 +407,7 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
         rows: 0,
         users: Vec::new(),
         skipped: Vec::new(),
+        administrators: Vec::new(),
     };
     let mut by_insz: HashMap<Insz, (u64, Username)> = HashMap::new();
     let mut by_username: HashMap<Username, (u64, Insz)> = HashMap::new();
@@ -452,121 +449,171 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
                 expected: header_used,
             });
         }
-        match fold(field(Column::Type)).as_str() {
-            "user" | "gebruiker" | "utilisateur" => {}
-            kind @ ("lb" | "sb") => {
-                // An administrator is declared elsewhere in the desired state: nothing
-                // else about the row matters.
-                reasons.insert(
-                    0,
-                    Skip::Administrator(if kind == "lb" {
-                        AccountType::LocalAdministrator
-                    } else {
-                        AccountType::SubdivisionAdministrator
-                    }),
-                );
-                listing.skipped.push(SkippedRow { row, reasons });
-                continue;
-            }
-            _ => reasons.push(Skip::UnknownType(field(Column::Type).to_string())),
-        }
-        let insz = match field(Column::Insz) {
-            "" => {
-                reasons.push(Skip::InszMissing);
-                None
-            }
-            written => match Insz::parse(written) {
-                Ok(insz) => Some(insz),
-                Err(error) => {
-                    reasons.push(Skip::Insz {
-                        written: written.to_string(),
-                        error,
-                    });
-                    None
-                }
-            },
-        };
-        let username = match field(Column::Username) {
-            "" => {
-                reasons.push(Skip::UsernameMissing);
-                None
-            }
-            written if Insz::parse(written).is_ok() => {
-                reasons.push(Skip::UsernameIsInsz);
-                None
-            }
-            written => match Username::parse(written) {
-                Ok(u) => Some(u),
-                Err(error) => {
-                    reasons.push(Skip::Username {
-                        written: written.to_string(),
-                        error,
-                    });
-                    None
-                }
-            },
-        };
-        let last_name = field(Column::LastName).to_string();
-        if last_name.is_empty() {
-            reasons.push(Skip::NameMissing(names[0]));
-        }
-        let first_name = field(Column::FirstName).to_string();
-        if first_name.is_empty() {
-            reasons.push(Skip::NameMissing(names[1]));
-        }
-        let active = match fold(field(Column::Status)).as_str() {
-            "actief" | "actif" | "active" | "aktiv" => Some(true),
-            "inactief" | "niet actief" | "non actif" | "inactif" | "inactive" | "gedeactiveerd"
-            | "desactive" | "geschorst" | "suspendu" | "suspended" => Some(false),
+        let kind = match fold(field(Column::Type)).as_str() {
+            "user" | "gebruiker" | "utilisateur" => Some(AccountType::User),
+            "lb" => Some(AccountType::LocalAdministrator),
+            "sb" => Some(AccountType::SubdivisionAdministrator),
             _ => {
-                reasons.push(Skip::UnknownStatus(field(Column::Status).to_string()));
+                reasons.push(Skip::UnknownType(field(Column::Type).to_string()));
                 None
             }
         };
-        let (Some(insz), Some(username), Some(active), true) =
-            (insz, username, active, reasons.is_empty())
-        else {
+        let mut shape = reasons.clone();
+        let parsed = parse_row(&field, names, &mut reasons);
+        if let Some(kind @ (AccountType::LocalAdministrator | AccountType::SubdivisionAdministrator)) =
+            kind
+        {
+            // An administrator is declared elsewhere in the desired state, so for
+            // `people` the row is skipped whatever else it holds; a drift check still
+            // compares it, when it could be read.
+            if let (Some(account), true) = (&parsed, reasons.is_empty()) {
+                listing.administrators.push(account.listed(row, kind));
+            }
+            shape.insert(0, Skip::Administrator(kind));
+            listing.skipped.push(SkippedRow {
+                row,
+                reasons: shape,
+            });
+            continue;
+        }
+        let (Some(account), true) = (parsed, reasons.is_empty()) else {
             listing.skipped.push(SkippedRow { row, reasons });
             continue;
         };
-        if let Some((first_row, earlier)) = by_insz.get(&insz) {
-            let reason = if *earlier == username {
-                Skip::Duplicate {
-                    first_row: *first_row,
-                }
-            } else {
-                Skip::InszTwice {
-                    first_row: *first_row,
-                    username: earlier.clone(),
-                }
-            };
+        if let Some(reason) = repeated(&by_insz, &by_username, &account) {
             listing.skipped.push(SkippedRow {
                 row,
                 reasons: vec![reason],
             });
             continue;
         }
-        if let Some((first_row, _)) = by_username.get(&username) {
-            listing.skipped.push(SkippedRow {
-                row,
-                reasons: vec![Skip::UsernameTwice {
-                    first_row: *first_row,
-                }],
-            });
-            continue;
-        }
-        by_insz.insert(insz, (row, username.clone()));
-        by_username.insert(username.clone(), (row, insz));
-        listing.users.push(ListedUser {
-            row,
-            insz,
-            username,
-            last_name,
-            first_name,
-            active,
-        });
+        by_insz.insert(account.insz, (row, account.username.clone()));
+        by_username.insert(account.username.clone(), (row, account.insz));
+        listing.users.push(account.listed(row, AccountType::User));
     }
     Ok(listing)
+}
+
+/// The fields of one row, each checked; what is wrong is added to `reasons`.
+struct RowFields {
+    insz: Insz,
+    username: Username,
+    last_name: String,
+    first_name: String,
+    active: bool,
+}
+
+impl RowFields {
+    fn listed(&self, row: u64, kind: AccountType) -> ListedUser {
+        ListedUser {
+            row,
+            insz: self.insz,
+            username: self.username.clone(),
+            last_name: self.last_name.clone(),
+            first_name: self.first_name.clone(),
+            active: self.active,
+            kind,
+        }
+    }
+}
+
+/// Reads and checks the identity, name and status columns of a row. Every problem is
+/// added to `reasons`; the fields come back only when all of them could be read.
+fn parse_row<'r>(
+    field: &dyn Fn(Column) -> &'r str,
+    names: [&'static str; 2],
+    reasons: &mut Vec<Skip>,
+) -> Option<RowFields> {
+    let insz = match field(Column::Insz) {
+        "" => {
+            reasons.push(Skip::InszMissing);
+            None
+        }
+        written => match Insz::parse(written) {
+            Ok(insz) => Some(insz),
+            Err(error) => {
+                reasons.push(Skip::Insz {
+                    written: written.to_string(),
+                    error,
+                });
+                None
+            }
+        },
+    };
+    let username = match field(Column::Username) {
+        "" => {
+            reasons.push(Skip::UsernameMissing);
+            None
+        }
+        written if Insz::parse(written).is_ok() => {
+            reasons.push(Skip::UsernameIsInsz);
+            None
+        }
+        written => match Username::parse(written) {
+            Ok(u) => Some(u),
+            Err(error) => {
+                reasons.push(Skip::Username {
+                    written: written.to_string(),
+                    error,
+                });
+                None
+            }
+        },
+    };
+    let last_name = field(Column::LastName).to_string();
+    if last_name.is_empty() {
+        reasons.push(Skip::NameMissing(names[0]));
+    }
+    let first_name = field(Column::FirstName).to_string();
+    if first_name.is_empty() {
+        reasons.push(Skip::NameMissing(names[1]));
+    }
+    let active = status(field(Column::Status), reasons);
+    Some(RowFields {
+        insz: insz?,
+        username: username?,
+        last_name,
+        first_name,
+        active: active?,
+    })
+}
+
+/// The Status column: active or not.
+fn status(written: &str, reasons: &mut Vec<Skip>) -> Option<bool> {
+    match fold(written).as_str() {
+        "actief" | "actif" | "active" | "aktiv" => Some(true),
+        "inactief" | "niet actief" | "non actif" | "inactif" | "inactive" | "gedeactiveerd"
+        | "desactive" | "geschorst" | "suspendu" | "suspended" => Some(false),
+        _ => {
+            reasons.push(Skip::UnknownStatus(written.to_string()));
+            None
+        }
+    }
+}
+
+/// Why a row repeats an earlier one, if it does.
+fn repeated(
+    by_insz: &HashMap<Insz, (u64, Username)>,
+    by_username: &HashMap<Username, (u64, Insz)>,
+    account: &RowFields,
+) -> Option<Skip> {
+    if let Some((first_row, earlier)) = by_insz.get(&account.insz) {
+        return Some(if *earlier == account.username {
+            Skip::Duplicate {
+                first_row: *first_row,
+            }
+        } else {
+            Skip::InszTwice {
+                first_row: *first_row,
+                username: earlier.clone(),
+            }
+        });
+    }
+    by_username
+        .get(&account.username)
+        .map(|(first_row, _)| Skip::UsernameTwice {
+            first_row: *first_row,
+        })
 }
 
 /// The 1-based line on which a record starting at byte `offset` begins. The reader's own

@@ -1043,6 +1043,7 @@ PEOPLE";
             last_name: "NIEUW".to_string(),
             first_name: "Nele".to_string(),
             active: true,
+            kind: crate::model::AccountType::User,
         }
     }
 

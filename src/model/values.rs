@@ -245,3 +245,33 @@ mod tests {
         );
     }
 }
+
+/// The listing's "Type" column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountType {
+    /// `LB`: the local administrator of the capacity.
+    LocalAdministrator,
+    /// `SB`: the administrator of a subdivision or site.
+    SubdivisionAdministrator,
+    /// `USER`: an ordinary user.
+    User,
+}
+
+
+impl AccountType {
+    /// The code the listing's Type column shows.
+    pub fn code(self) -> &'static str {
+        match self {
+            AccountType::LocalAdministrator => "LB",
+            AccountType::SubdivisionAdministrator => "SB",
+            AccountType::User => "USER",
+        }
+    }
+}
+
+impl fmt::Display for AccountType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
