@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use csamctl::config::{self, Limits, Severity};
 use csamctl::import::listing::{self, HeaderLanguage, Skip, TextEncoding};
-use csamctl::model::AccountType;
 use csamctl::import::{Merged, Outcome, merge};
+use csamctl::model::AccountType;
 use csamctl::model::{DesiredState, Function, Hco, Insz, Language, Person};
 
 fn crate_file(path: &str) -> Vec<u8> {

@@ -4,6 +4,7 @@
 mod access;
 mod apply;
 mod completions;
+mod drift;
 mod export;
 mod files;
 mod import_csv;
@@ -27,6 +28,8 @@ pub mod exit {
     pub const ERROR: i32 = 1;
     /// `plan --detailed-exitcode`: the plan has changes.
     pub const CHANGES: i32 = 2;
+    /// `drift`: the CSAM export differs from the registry or the desired state.
+    pub const DRIFT: i32 = 2;
     /// `apply`: an enterprise waits on a gate (the HTB designation, R7); nothing failed.
     pub const WAITING_ON_GATE: i32 = 3;
     /// Interrupted (Ctrl-C).
@@ -63,6 +66,8 @@ pub enum Command {
     ImportCsv(import_csv::ImportCsvArgs),
     /// Write the live registry's tree as a desired-state file (plan on it shows no changes).
     Export(export::ExportArgs),
+    /// Compare a users export of the CSAM web application with the registry and the desired state.
+    Drift(drift::DriftArgs),
     /// The plan as a numbered manual procedure for the CSAM web application.
     Runbook(runbook::RunbookArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
@@ -143,6 +148,7 @@ pub fn main() -> i32 {
         }
         Command::Registry(args) => registry::run(&args),
         Command::ImportCsv(args) => import_csv::run(&args),
+        Command::Drift(args) => drift::run(&args),
         Command::Export(args) => {
             if export::run(&args) {
                 exit::OK

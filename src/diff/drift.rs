@@ -220,8 +220,10 @@ pub fn expected_desired(enterprise: &Enterprise, level: &UserLevel) -> Option<Ex
             _ => {}
         }
         for sub in &capacity.subdivisions {
-            let sb =
-                Account::of_administrator(&sub.administrator, AccountType::SubdivisionAdministrator);
+            let sb = Account::of_administrator(
+                &sub.administrator,
+                AccountType::SubdivisionAdministrator,
+            );
             if matches!(level, UserLevel::Subdivision { hco } if *hco == sub.hco) {
                 expected.required.extend(sb);
                 expected.tolerated.extend(lb);
@@ -299,14 +301,10 @@ pub fn compare(listed: &[Account], expected: &Expected) -> Vec<Drift> {
                     .iter()
                     .any(|t| t.insz == insz && t.kind == l.kind)
         };
-        drift.extend(
-            ours.into_iter()
-                .filter(|l| !tolerated(l))
-                .map(|l| Drift {
-                    account: l.clone(),
-                    kind: DriftKind::Extra,
-                }),
-        );
+        drift.extend(ours.into_iter().filter(|l| !tolerated(l)).map(|l| Drift {
+            account: l.clone(),
+            kind: DriftKind::Extra,
+        }));
         drift.extend(theirs.into_iter().map(|e| Drift {
             account: e.clone(),
             kind: DriftKind::Missing,
@@ -373,7 +371,12 @@ mod tests {
     fn each_kind_of_drift_is_found() {
         let listed = vec![
             account(A, "anpeeters2", AccountType::User, false),
-            account(B, "koenverhaeghe", AccountType::SubdivisionAdministrator, true),
+            account(
+                B,
+                "koenverhaeghe",
+                AccountType::SubdivisionAdministrator,
+                true,
+            ),
         ];
         let expected = Expected {
             required: vec![

@@ -460,8 +460,9 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
         };
         let mut shape = reasons.clone();
         let parsed = parse_row(&field, names, &mut reasons);
-        if let Some(kind @ (AccountType::LocalAdministrator | AccountType::SubdivisionAdministrator)) =
-            kind
+        if let Some(
+            kind @ (AccountType::LocalAdministrator | AccountType::SubdivisionAdministrator),
+        ) = kind
         {
             // An administrator is declared elsewhere in the desired state, so for
             // `people` the row is skipped whatever else it holds; a drift check still

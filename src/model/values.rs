@@ -258,7 +258,6 @@ pub enum AccountType {
     User,
 }
 
-
 impl AccountType {
     /// The code the listing's Type column shows.
     pub fn code(self) -> &'static str {

@@ -1,0 +1,339 @@
+//! `csamctl drift` as a whole run, on a real embedded registry after a real `apply` of
+//! the multi-campus example: a users export that matches says so (exit 0); one that
+//! differs in each way (a user missing, one extra, another username, another status,
+//! another type) is reported per person with the INSZ masked (exit 2), in Dutch and
+//! French exports, as text, JSON and Markdown; `--record --yes` takes what a registry
+//! write can say (a deleted user record, a status) into the registry, and the next
+//! check no longer reports it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use csamctl::config::{self, Limits};
+use csamctl::model::{Hco, Person};
+
+const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
+const KBO: &str = "0198765470";
+const HTB: &str = "82120926312";
+/// Campus Wervik of the multi-campus example.
+const SITE: &str = "71977201";
+/// A fictional person the example does not know.
+const STRANGER: (&str, &str) = ("90020199704", "pietjanssens");
+
+fn manifest(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    token: String,
+}
+
+impl Env {
+    /// A registry with the multi-campus example applied, and the HTB's token.
+    fn applied() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("registry.db");
+        let db_text = db.display().to_string();
+        let reference = manifest("examples/reference.yaml").display().to_string();
+        let init = Command::new(CSAMCTL)
+            .args(["registry", "init", "--virtual-clock", "--db", &db_text])
+            .args(["--reference", &reference])
+            .output()
+            .expect("runs");
+        assert!(init.status.success(), "init: {}", text(&init));
+        let token = Command::new(CSAMCTL)
+            .args(["registry", "token", "--db", &db_text, "--insz", HTB])
+            .output()
+            .expect("runs");
+        assert!(token.status.success(), "token: {}", text(&token));
+        let env = Env {
+            token: String::from_utf8_lossy(&token.stdout).trim().to_string(),
+            dir,
+            db,
+        };
+        let example = manifest("examples/multi-campus.yaml").display().to_string();
+        let mut apply = env.command(&["apply", &example, "--auto-approve"]);
+        let yaml = std::fs::read_to_string(&example).expect("example");
+        for var in yaml.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+            if var.starts_with("CSAM_PW_") {
+                apply.env(var, "Proef2026!x");
+            }
+        }
+        let out = apply.output().expect("runs");
+        assert!(out.status.success(), "apply: {}", text(&out));
+        env
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(CSAMCTL);
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("CSAM_REGISTRY", format!("file:{}", self.db.display()))
+            .env("CSAM_TOKEN", &self.token)
+            .env_remove("CSAM_TOKEN_FILE")
+            .env_remove("CSAM_ACTOR")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    fn drift(&self, csv: &Path, extra: &[&str]) -> Output {
+        let csv = csv.display().to_string();
+        let mut args = vec!["drift", &csv, "--enterprise", KBO, "--site", SITE];
+        args.extend_from_slice(extra);
+        self.command(&args).output().expect("runs")
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).expect("written");
+        path
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n{}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The example's people on the site, as the desired state declares them.
+fn people_on_site() -> Vec<Person> {
+    let loaded = config::load(
+        &[manifest("examples/multi-campus.yaml")],
+        &Limits::default(),
+    );
+    assert_eq!(loaded.errors(), 0, "the example validates");
+    let site = Hco::parse(SITE).expect("HCO");
+    let people: Vec<Person> = loaded
+        .state
+        .enterprises
+        .iter()
+        .flat_map(|e| &e.capacities)
+        .flat_map(|c| &c.people)
+        .filter(|p| p.sites.contains_key(&site))
+        .cloned()
+        .collect();
+    assert!(people.len() >= 4, "the site has people to vary");
+    people
+}
+
+/// One export row: (last name, first name, username, type, INSZ, active).
+type Row = (String, String, String, &'static str, String, bool);
+
+fn rows(people: &[Person]) -> Vec<Row> {
+    people
+        .iter()
+        .map(|p| {
+            (
+                p.last_name.clone(),
+                p.first_name.clone(),
+                p.username.to_string(),
+                "USER",
+                p.insz.compact().to_string(),
+                p.active,
+            )
+        })
+        .collect()
+}
+
+/// A Dutch export: UTF-8 with a byte-order mark, `;`, CRLF.
+fn dutch(rows: &[Row]) -> Vec<u8> {
+    let mut s = String::from("\u{feff}Naam;Voornaam;Gebruikersnaam;Type;INSZ;Status\r\n");
+    for (last, first, user, kind, insz, active) in rows {
+        let status = if *active { "Actief" } else { "Inactief" };
+        s.push_str(&format!("{last};{first};{user};{kind};{insz};{status}\r\n"));
+    }
+    s.into_bytes()
+}
+
+/// A French export: `,`, every field quoted.
+fn french(rows: &[Row]) -> Vec<u8> {
+    let mut s =
+        String::from("\"Nom\",\"Prénom\",\"Nom d'utilisateur\",\"Type\",\"NISS\",\"Statut\"\n");
+    for (last, first, user, kind, insz, active) in rows {
+        let status = if *active { "Actif" } else { "Inactif" };
+        s.push_str(&format!(
+            "\"{last}\",\"{first}\",\"{user}\",\"{kind}\",\"{insz}\",\"{status}\"\n"
+        ));
+    }
+    s.into_bytes()
+}
+
+/// The site's export with one difference of each kind: the first person missing, a
+/// stranger extra, the second with another username, the third inactive, the fourth as
+/// an SB account.
+fn drifted(people: &[Person]) -> Vec<Row> {
+    let mut rows = rows(people);
+    rows[1].2 = format!("{}x", rows[1].2);
+    rows[2].5 = !rows[2].5;
+    rows[3].3 = "SB";
+    rows.remove(0);
+    rows.push((
+        "JANSSENS".into(),
+        "Piet".into(),
+        STRANGER.1.into(),
+        "USER",
+        STRANGER.0.into(),
+        true,
+    ));
+    rows
+}
+
+#[test]
+fn an_export_that_matches_has_no_drift() {
+    let env = Env::applied();
+    let people = people_on_site();
+    let csv = env.write("wervik.csv", &dutch(&rows(&people)));
+    let example = manifest("examples/multi-campus.yaml").display().to_string();
+    let out = env.drift(&csv, &["--desired", &example]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("CSAM and the local registry: no drift."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("CSAM and the desired state: no drift."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_kind_of_drift_is_reported_per_person_with_the_insz_masked() {
+    let env = Env::applied();
+    let people = people_on_site();
+    let example = manifest("examples/multi-campus.yaml").display().to_string();
+    for (name, bytes) in [
+        ("wervik.nl.csv", dutch(&drifted(&people))),
+        ("wervik.fr.csv", french(&drifted(&people))),
+    ] {
+        let csv = env.write(name, &bytes);
+        let out = env.drift(&csv, &["--desired", &example]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let first = &people[0];
+        assert!(
+            stdout.contains(&format!(
+                "({}) {}: USER account missing in CSAM",
+                first.username,
+                first.insz.masked()
+            )),
+            "{name}: {stdout}"
+        );
+        assert!(stdout.contains("USER account only in CSAM"), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "username {}x in CSAM, {} expected",
+                people[1].username, people[1].username
+            )),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("inactive in CSAM, active expected"),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("type SB in CSAM, USER expected"),
+            "{stdout}"
+        );
+        // Both comparisons see the same five differences.
+        assert_eq!(stdout.matches("5 difference(s)").count(), 2, "{stdout}");
+        for p in &people {
+            assert!(
+                !stdout.contains(p.insz.compact()),
+                "an INSZ in full: {stdout}"
+            );
+        }
+        assert!(!stdout.contains(STRANGER.0), "{stdout}");
+    }
+}
+
+#[test]
+fn json_and_markdown_carry_the_same_findings() {
+    let env = Env::applied();
+    let people = people_on_site();
+    let csv = env.write("wervik.csv", &dutch(&drifted(&people)));
+    let out = env.drift(&csv, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["drift"], true);
+    assert!(json["desired"].is_null(), "no --desired: {json}");
+    let mut kinds: Vec<String> = json["registry"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["drift"].as_str().expect("kind").to_string())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["extra", "level", "missing", "status", "username"]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(people[0].insz.compact()));
+
+    let out = env.drift(&csv, &["--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("| person | difference | what it means |"),
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("\n| ").count(),
+        1 + 5,
+        "header and five rows: {md}"
+    );
+}
+
+#[test]
+fn record_takes_what_a_write_can_say_into_the_registry() {
+    let env = Env::applied();
+    let people = people_on_site();
+    let csv = env.write("wervik.csv", &dutch(&drifted(&people)));
+    let out = env.drift(&csv, &["--record", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(lines("recorded: "), 2, "{stderr}");
+    assert_eq!(lines("not recorded: "), 3, "{stderr}");
+
+    // The registry was processed at log-out: the next check no longer sees them.
+    let out = env.drift(&csv, &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut kinds: Vec<String> = json["registry"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["drift"].as_str().expect("kind").to_string())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["extra", "level", "username"], "{json}");
+}
+
+#[test]
+fn record_without_a_terminal_needs_yes_and_changes_nothing() {
+    let env = Env::applied();
+    let people = people_on_site();
+    let csv = env.write("wervik.csv", &dutch(&drifted(&people)));
+    let out = env.drift(&csv, &["--record"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    let out = env.drift(&csv, &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["registry"].as_array().expect("findings").len(), 5);
+}
+
+#[test]
+fn an_unreadable_export_is_an_error_that_says_so() {
+    let env = Env::applied();
+    let csv = env.write("notes.csv", b"just some notes\n");
+    let out = env.drift(&csv, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("De gebruikers exporteren"),
+        "{}",
+        text(&out)
+    );
+}
