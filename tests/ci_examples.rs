@@ -380,9 +380,10 @@ mod runner {
                 out.push_str(&rest[..start]);
                 let end = rest[start..].find("}}").expect("closed expression") + start;
                 let expr = rest[start + 3..end].trim();
-                let value = self
-                    .expressions
-                    .get(expr)
+                let value = expr
+                    .strip_prefix("env.")
+                    .and_then(|name| self.env.get(name))
+                    .or_else(|| self.expressions.get(expr))
                     .unwrap_or_else(|| panic!("no value for the expression `{expr}`"));
                 out.push_str(value);
                 rest = &rest[end + 2..];
@@ -624,6 +625,7 @@ fn github_job(root: &Path, forge: &forge::Forge, served: &served::Served) -> run
     expressions.insert("github.server_url", "https://github.example".to_string());
     expressions.insert("github.repository", "hospital/csam".to_string());
     expressions.insert("github.run_id", "4242".to_string());
+    expressions.insert("vars.CSAMCTL_REPOSITORY", "hospital/csamctl".to_string());
     let mut env = BTreeMap::new();
     env.insert("HOME".to_string(), home.to_string_lossy().into_owned());
     env.insert("GITHUB_ACTIONS".to_string(), "true".to_string());
@@ -668,6 +670,13 @@ fn the_github_plan_job_posts_every_part_and_the_reasons_against_a_stand_in_forge
         "{body}"
     );
     assert!(body.contains("AZ VLASLAND VZW"), "{body}");
+    // The reviewer's summary, and the rules linked at the pinned revision of the docs.
+    assert!(body.contains("| name | username | INSZ | site | functions | change |"));
+    assert!(body.contains("```mermaid"), "{body}");
+    let rev = job.env.get("CSAMCTL_REV").expect("the pinned revision");
+    let link = format!("[R1](https://github.example/hospital/csamctl/blob/{rev}/docs/rules.md#r1)");
+    assert!(body.contains(&link), "{link} in {body}");
+    assert!(!body.contains("](docs/"), "no relative link left: {body}");
     assert!(
         forge
             .state
@@ -779,6 +788,11 @@ fn the_github_plan_job_posts_every_part_and_the_reasons_against_a_stand_in_forge
         comments[0].1
     );
     assert!(comments[0].1.contains("Error:"), "{}", comments[0].1);
+    assert!(
+        comments[0].1.contains("**Plan refused: "),
+        "{}",
+        comments[0].1
+    );
     assert!(
         comments[1].1.contains("### csamctl plan refused (exit 1)"),
         "{}",

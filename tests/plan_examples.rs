@@ -158,6 +158,29 @@ fn snapshots(name: &str, plan: &Plan) {
     insta::assert_snapshot!(format!("{name}-json"), render::json::render(plan, &PLAIN));
     let parts = render::markdown::render(plan, &PLAIN);
     assert_eq!(parts.len(), 1, "an example fits one comment");
+    // The reviewer's summary comes first: the people, the diagram, then the folded diff.
+    let md = &parts[0];
+    let people = md.find("| name | username | INSZ | site | functions | change |");
+    let diagram = md.find("```mermaid");
+    let details = md.find("<details>");
+    assert!(
+        people < diagram && diagram < details && people.is_some(),
+        "{name}: {md}"
+    );
+    // Every counted log-out is drawn, with its reason.
+    let counted = render::Counts::of_plan(plan).log_outs;
+    let text = render::text::render(plan, &PLAIN);
+    assert_eq!(
+        text.matches("══ log out of session ").count(),
+        counted,
+        "{name}"
+    );
+    assert_eq!(
+        md.matches("@@ log out of session ").count(),
+        counted,
+        "{name}"
+    );
+    assert_eq!(md.matches("-- \"log out\" -->").count(), counted, "{name}");
     insta::assert_snapshot!(format!("{name}-markdown"), parts.join("\n"));
 }
 

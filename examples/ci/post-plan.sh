@@ -15,7 +15,10 @@
 # The forge is CSAM_FORGE (github or gitlab), else guessed from GITHUB_ACTIONS/GITLAB_CI.
 #   GitHub: GITHUB_API_URL, GITHUB_REPOSITORY, PR_NUMBER, GITHUB_TOKEN
 #   GitLab: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID, GITLAB_API_TOKEN
-# CSAM_JOB_URL, when set, is linked from a failure comment.
+# CSAM_JOB_URL, when set, is linked from a failure comment. CSAM_DOCS_URL, when set, is
+# where csamctl's docs/ directory is on the web (best: at the pinned revision); the plan's
+# links to the rules (`docs/rules.md#r6`, relative to csamctl's repository) are made
+# absolute with it, because a comment lives in another repository.
 #
 # Needs bash, curl and jq. The token is passed to curl in a header file (mode 0600),
 # never on its command line.
@@ -74,6 +77,13 @@ if [ -s "$plan_md" ]; then
     /^<!-- csamctl plan: part [0-9]+ of [0-9]+ -->$/ { if (seen) n++; seen = 1 }
     { f = sprintf("%s/%06d.md", dir, n); print >> f; close(f) }
   ' "$plan_md"
+  if [ -n "${CSAM_DOCS_URL:-}" ]; then
+    for part in "$work"/parts/*.md; do
+      docs=${CSAM_DOCS_URL%/} awk '{ gsub(/\]\(docs\//, "](" ENVIRON["docs"] "/"); print }' \
+        "$part" > "$part.linked"
+      mv "$part.linked" "$part"
+    done
+  fi
 fi
 
 # Why there is no plan, or why it was refused: csamctl's own words (the end of its

@@ -191,7 +191,7 @@ impl Cause {
     /// A one-line explanation for plan output.
     pub fn explain(self) -> &'static str {
         match self {
-            Cause::NotDeclared => "not declared in the desired state",
+            Cause::NotDeclared => "not in the desired state: will be deleted",
             Cause::WrongLevel => "user at the wrong level: gives no access (R4)",
             Cause::UsernameChanged => {
                 "username changed: usernames are immutable, the account's history is lost"

@@ -738,7 +738,7 @@ fn purpose(works: &[Work]) -> String {
             StepWrite::CreateUser { .. } => "users".into(),
             StepWrite::SetFunctions { .. } if w.rank == 10 => "functions of the new users".into(),
             StepWrite::DeleteUser { .. } if w.rank == 0 => "wrong-level users".into(),
-            _ if w.rank >= 11 => "leftovers".into(),
+            _ if w.rank >= 11 => "deleting what is not in the desired state".into(),
             _ if w.rank == 1 || w.rank == 2 => "clearing the way".into(),
             _ => "changes".into(),
         };

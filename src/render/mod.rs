@@ -12,6 +12,7 @@ pub mod export;
 pub mod json;
 pub mod markdown;
 pub mod runbook;
+pub mod summary;
 pub mod text;
 pub mod yaml;
 
@@ -194,6 +195,26 @@ pub fn duration(ms: u64) -> String {
 
 /// The summary line of a plan.
 pub fn summary(plan: &Plan) -> String {
+    let errors: Vec<&crate::model::Finding> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
+    if let Some(first) = errors.first() {
+        let counts = Counts::of_plan(plan);
+        let more = match errors.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        return format!(
+            "Plan refused: {} {}; nothing can be applied. {}: {}{more}. Fix the desired state or act as someone allowed to, then plan again. The plan would make: {}",
+            errors.len(),
+            plural(errors.len(), "error", "errors"),
+            first.code,
+            first.message,
+            counts.describe()
+        );
+    }
     if plan.is_empty() {
         return "No changes. The registry matches the desired state.".into();
     }

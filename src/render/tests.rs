@@ -166,21 +166,12 @@ fn a_large_plan_is_split_into_comments_below_the_limit() {
     let parts = markdown::render(&plan, &RenderOptions::default());
     assert!(parts.len() > 1, "one part only");
     for (i, p) in parts.iter().enumerate() {
-        assert!(p.chars().count() < 65_535, "part {i} is {} long", p.len());
         assert!(p.starts_with(&format!(
             "<!-- csamctl plan: part {} of {}",
             i + 1,
             parts.len()
         )));
-        assert_eq!(
-            p.matches("```").count() % 2,
-            0,
-            "code blocks closed in part {i}"
-        );
-        assert_eq!(
-            p.matches("<details>").count(),
-            p.matches("</details>").count()
-        );
+        well_formed(p, i);
     }
     assert!(parts[0].contains("**Plan: "), "the summary comes first");
     let all = parts.join("");
@@ -223,4 +214,95 @@ fn the_json_document_is_versioned_and_self_consistent() {
             }
         }
     }
+}
+
+/// A Markdown part as a CommonMark/GFM parser reads it: under GitHub's limit, every
+/// `<details>` closed, every fence closed, and every detailed-plan block starting at a
+/// session or phase (parts are split only between sessions).
+fn well_formed(part: &str, i: usize) {
+    use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag};
+    assert!(
+        part.chars().count() < 65_536,
+        "part {i}: {} characters",
+        part.chars().count()
+    );
+    let mut open_details = 0i64;
+    let mut fences = 0;
+    for (event, range) in Parser::new_ext(part, Options::ENABLE_TABLES).into_offset_iter() {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => {
+                open_details += h.matches("<details>").count() as i64;
+                open_details -= h.matches("</details>").count() as i64;
+                assert!(open_details >= 0, "part {i}: </details> before <details>");
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => {
+                fences += 1;
+                let source = part[range].trim_end();
+                assert!(
+                    source.ends_with("```") && source.lines().count() >= 2,
+                    "part {i}: a fence is not closed:\n{source}"
+                );
+                if &*lang == "diff" {
+                    let first = source.lines().nth(1).unwrap_or_default();
+                    assert!(
+                        ["# Session", "sessions ", "@@ GATE", "Notify", "Wait"]
+                            .iter()
+                            .any(|s| first.starts_with(s)),
+                        "part {i}: a diff block starts inside a session: {first}"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(open_details, 0, "part {i}: <details> left open");
+    assert!(fences > 0 || part.contains("###"), "part {i} has content");
+}
+
+#[test]
+fn the_markdown_summary_opens_with_people_and_the_diagram_and_links_rules() {
+    let want = desired(SMALL);
+    let (plan, _) = from_nothing(&want);
+    let parts = markdown::render(&plan, &RenderOptions::default());
+    assert_eq!(parts.len(), 1);
+    let md = &parts[0];
+    well_formed(md, 0);
+    let table = md
+        .find("| name | username | INSZ | site | functions | change |")
+        .expect("people");
+    let diagram = md.find("```mermaid").expect("diagram");
+    let details = md.find("<details>").expect("details");
+    assert!(table < diagram && diagram < details, "{md}");
+    assert!(md.contains("gains access"), "{md}");
+    // No masked number outside code starts emphasis: every `*` there is escaped.
+    {
+        use pulldown_cmark::{Event, Parser, Tag};
+        let emphasis = Parser::new(md)
+            .filter(|e| matches!(e, Event::Start(Tag::Emphasis)))
+            .count();
+        assert_eq!(emphasis, 0, "{md}");
+    }
+    // Every log-out counted is drawn: in the diagram and in the detailed plan.
+    let counts = Counts::of_plan(&plan);
+    assert_eq!(
+        md.matches("-- \"log out\" -->").count(),
+        counts.log_outs,
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("@@ log out of session").count(),
+        counts.log_outs,
+        "{md}"
+    );
+    let text = text::render(&plan, &RenderOptions::default());
+    assert_eq!(
+        text.matches("══ log out of session").count(),
+        counts.log_outs
+    );
+    // Rule codes link to their section outside code; never inside it.
+    assert!(md.contains("[R1](docs/rules.md#r1)"), "{md}");
+    assert_eq!(
+        markdown::link_rules("R6, R10, XR7 (R9)"),
+        "[R6](docs/rules.md#r6), R10, XR7 ([R9](docs/rules.md#r9))"
+    );
 }

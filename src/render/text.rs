@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Counts, RenderOptions, duration, field_update, field_value, finding_line, object};
+use super::{
+    Counts, RenderOptions, duration, field_update, field_value, finding_line, object, summary,
+};
 use crate::model::{
     Change, ChangeKind, EnterprisePlan, FieldChange, Phase, Plan, Session, Step, StepWrite,
 };
@@ -55,7 +57,8 @@ pub(crate) fn enterprise_heading(e: &EnterprisePlan) -> String {
     format!("Enterprise {} {}: {}", e.kbo, e.name, counts.describe())
 }
 
-/// One enterprise's phases, line by line, appended to `out`.
+/// One enterprise: its heading, the reviewer's summary (people, structure), then the
+/// detailed plan, appended to `out`.
 pub(crate) fn write_enterprise(
     out: &mut String,
     e: &EnterprisePlan,
@@ -64,7 +67,74 @@ pub(crate) fn write_enterprise(
 ) {
     if layout == Layout::Terminal {
         let _ = writeln!(out, "{}", opts.bold(&enterprise_heading(e)));
+        write_summary(out, e, opts);
     }
+    for piece in enterprise_pieces(e, opts, layout) {
+        out.push_str(&piece);
+    }
+}
+
+/// The people table and the structural changes, as aligned text.
+fn write_summary(out: &mut String, e: &EnterprisePlan, opts: &RenderOptions) {
+    let rows = summary::people(e);
+    if !rows.is_empty() {
+        let _ = writeln!(out, "  People: {}", summary::people_line(&rows));
+        let table: Vec<[String; 6]> = std::iter::once([
+            "name".to_string(),
+            "username".into(),
+            "INSZ".into(),
+            "site".into(),
+            "functions".into(),
+            "change".into(),
+        ])
+        .chain(rows.iter().map(|r| {
+            [
+                r.name.clone(),
+                r.username.clone(),
+                opts.insz(&r.insz),
+                r.level.clone(),
+                summary::functions_change(r),
+                r.change.label().to_string(),
+            ]
+        }))
+        .collect();
+        let mut widths = [0usize; 6];
+        for cells in &table {
+            for (w, c) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        for (i, cells) in table.iter().enumerate() {
+            let mut line = String::from("   ");
+            for (j, (w, c)) in widths.iter().zip(cells).enumerate() {
+                line.push(' ');
+                line.push_str(c);
+                if j + 1 < cells.len() {
+                    line.extend(std::iter::repeat_n(' ', w - c.chars().count() + 1));
+                }
+            }
+            let line = line.trim_end().to_string();
+            let _ = writeln!(out, "{}", if i == 0 { opts.dim(&line) } else { line });
+        }
+    }
+    let structure = summary::structure_lines(e, opts);
+    if !structure.is_empty() {
+        let _ = writeln!(out, "  Structure:");
+        for (kind, line) in structure {
+            let _ = writeln!(out, "    {} {line}", opts.symbol(kind));
+        }
+    }
+    let _ = writeln!(out, "  Sessions, step by step:");
+}
+
+/// The detailed plan of one enterprise in pieces that may be shown apart: one per
+/// session (its steps and its log-out, with the reason), one per other phase. Markdown
+/// splits a long plan into comments only between pieces.
+pub(crate) fn enterprise_pieces(
+    e: &EnterprisePlan,
+    opts: &RenderOptions,
+    layout: Layout,
+) -> Vec<String> {
     let indent = if layout == Layout::Terminal { "  " } else { "" };
     let barrier = |out: &mut String, text: &str| match layout {
         Layout::Terminal => {
@@ -74,8 +144,9 @@ pub(crate) fn write_enterprise(
             let _ = writeln!(out, "@@ {text} @@");
         }
     };
-    let mut first_barrier = true;
+    let mut pieces = Vec::new();
     for phase in &e.phases {
+        let mut out = String::new();
         match phase {
             Phase::Sessions { sessions } => {
                 if sessions.len() > 1 {
@@ -90,15 +161,18 @@ pub(crate) fn write_enterprise(
                     );
                 }
                 for s in sessions {
-                    write_session(out, s, e, opts, layout);
+                    write_session(&mut out, s, e, opts, layout);
+                    barrier(
+                        &mut out,
+                        &format!(
+                            "log out of session {}: {}",
+                            s.label,
+                            summary::log_out_reason(e, s)
+                        ),
+                    );
+                    pieces.push(std::mem::take(&mut out));
                 }
-                let text = if first_barrier {
-                    first_barrier = false;
-                    "log out: the next session sees these writes only once they are processed (R1)"
-                } else {
-                    "log out"
-                };
-                barrier(out, text);
+                continue;
             }
             Phase::Gate {
                 ticket,
@@ -109,7 +183,7 @@ pub(crate) fn write_enterprise(
                     .map(|t| format!(" (ticket {t})"))
                     .unwrap_or_default();
                 barrier(
-                    out,
+                    &mut out,
                     &format!(
                         "GATE (R7): wait for the validation of the main access manager's designation{ticket}, about {}: the legal representative signs the request with the eID and mails it; nothing else is possible for this enterprise until then",
                         duration(*expected_ms)
@@ -139,7 +213,9 @@ pub(crate) fn write_enterprise(
                 );
             }
         }
+        pieces.push(out);
     }
+    pieces
 }
 
 fn write_session(
