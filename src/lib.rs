@@ -1,6 +1,6 @@
 //! csamctl: a declarative reconciler for the CSAM access management of mammography units.
 //!
-//! Data flows one way (see `shared/spec/architecture.md`):
+//! Data flows one way (see `ARCHITECTURE.md`):
 //! `config` (YAML with spans → validated [`model::DesiredState`]) → [`diff`] → [`plan`]
 //! → [`safety`] → [`render`] / execute.
 

@@ -26,7 +26,7 @@ pub enum MainAccessManager {
 pub struct Fleet {
     /// The desired-state YAML.
     pub desired: String,
-    /// The reference data YAML (registry.md's format).
+    /// The reference data YAML (the format of docs/registry-api.md).
     pub reference: String,
 }
 

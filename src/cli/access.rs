@@ -1,6 +1,6 @@
 //! `csamctl verify` and `csamctl explain-access`: effective Heracles access, evaluated
-//! by the registry (the manual's troubleshooting checklist, domain.md "What effective
-//! access means").
+//! by the registry (the manual's troubleshooting checklist, docs/rules.md "Effective
+//! access").
 //!
 //! `verify` checks every active person declared on a site; with `--wait` it polls until
 //! the only failing condition, the propagation delay (R6), has passed, or `--timeout`

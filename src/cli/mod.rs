@@ -1,5 +1,5 @@
 //! The command line: clap definitions, one file per command, and the single place that
-//! chooses exit codes (see `shared/spec/cli.md`).
+//! chooses exit codes (the README's command and exit-code tables are the contract).
 
 mod access;
 mod apply;

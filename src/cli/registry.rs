@@ -1,4 +1,4 @@
-//! `csamctl registry ...`: the operator commands of `shared/spec/registry.md` (`init`,
+//! `csamctl registry ...`: the operator commands of the registry (`init`,
 //! `token`, `tickets`, `clock`) on a registry file, and `serve`, which serves one over
 //! HTTP.
 //!
@@ -38,7 +38,7 @@ pub enum RegistryCommand {
         /// The registry file.
         #[arg(long, value_name = "PATH")]
         db: PathBuf,
-        /// Reference data (YAML, registry.md's format).
+        /// Reference data (YAML; the format is in docs/registry-api.md, "Reference data").
         #[arg(long, value_name = "FILE")]
         reference: PathBuf,
         /// Record that the file runs on a virtual clock (tests, demos).

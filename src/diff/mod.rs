@@ -8,7 +8,7 @@
 //! compares two live states ([`drift`]), which is how a stale saved plan explains what
 //! moved.
 //!
-//! Decisions written down here because domain.md is silent:
+//! Decisions written down here because the manual is silent:
 //!
 //! - Only what sits under a *declared* capacity is managed. A capacity the registry has
 //!   and the file does not declare is left alone with everything under it (a warning),

@@ -1,7 +1,7 @@
 //! Identifiers of the domain: INSZ (national register and BIS numbers), KBO enterprise
 //! numbers, HCO numbers, usernames, and references to secrets.
 //!
-//! Each type parses every written form that domain.md lists, holds the normalised form,
+//! Each type parses every written form that docs/rules.md lists, holds the normalised form,
 //! and displays it. INSZ and KBO validity agree exactly with python-stdnum
 //! (`stdnum.be.ssn`, `stdnum.be.vat`), the reference implementation the Belgian
 //! administrations' own tooling is checked against. An [`Insz`] is personal data: its
@@ -293,7 +293,7 @@ pub enum HcoError {
 
 /// An HCO number identifying a subdivision or site: digits only, unique per registry.
 ///
-/// The manual's numbers have 8 digits; domain.md only says "digits only", so any length
+/// The manual's numbers have 8 digits; docs/rules.md only says "digits only", so any length
 /// from 1 to [`Hco::MAX_DIGITS`] is accepted, and leading zeros are significant.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Hco(String);
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn wrong_insz_check_number_says_which_was_expected() {
-        // The example from desired-state.md's diagnostics section.
+        // The example of a wrong check number that docs/format.md's diagnostics show.
         let err = Insz::parse_as_of("82.03.04-118.51", 2026).unwrap_err();
         assert_eq!(
             err,

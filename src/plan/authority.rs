@@ -1,4 +1,4 @@
-//! Who may do what (domain.md, "Authority"), decided before anything runs.
+//! Who may do what (docs/rules.md, "Who may do what"), decided before anything runs.
 //!
 //! The acting person's roles are read from the live state as the registry shows it; the
 //! planner checks every write against them, the way the engine will. One thing is

@@ -214,7 +214,7 @@ pub struct Ticket {
     pub legal_representative: LiveRepresentative,
 }
 
-/// One condition of the effective-access checklist (domain.md, the manual's
+/// One condition of the effective-access checklist (docs/rules.md, the manual's
 /// troubleshooting section).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -337,7 +337,7 @@ pub struct RegistryStats {
     pub now_ms: Millis,
 }
 
-/// Reference data the registry does not create (registry.md, "Reference file").
+/// Reference data the registry does not create (docs/registry-api.md, "Reference data").
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Reference {
     /// The KBO directory entries and the programme's recognised units.
@@ -372,7 +372,7 @@ pub struct RecognisedUnit {
 }
 
 impl Reference {
-    /// Reads the YAML reference format of registry.md.
+    /// Reads the YAML reference format of docs/registry-api.md.
     pub fn from_yaml(text: &str) -> Result<Self, super::RegistryError> {
         serde_saphyr::from_str(text).map_err(|e| super::RegistryError::InvalidRequest {
             reason: format!("reference data: {e}"),

@@ -222,7 +222,7 @@ impl SqliteRegistry {
         })
     }
 
-    /// Opens a registry file and loads reference data (YAML, registry.md's format).
+    /// Opens a registry file and loads reference data (YAML, the format of docs/registry-api.md).
     pub fn init_with_reference(
         path: impl AsRef<Path>,
         reference_yaml: &str,

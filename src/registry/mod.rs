@@ -2,7 +2,7 @@
 //! the operator surface [`RegistryOperator`], their error type [`RegistryError`], and
 //! the request/response types, which are also the HTTP wire format.
 //!
-//! The rules of `domain.md` live only in [`engine`]; [`sqlite`] stores what the engine
+//! The rules of `docs/rules.md` live only in [`engine`]; [`sqlite`] stores what the engine
 //! decided; [`embedded`] joins the two into an in-process registry on a SQLite file.
 //! [`server`] serves a registry file over HTTP (axum), and [`http`] is the client
 //! (reqwest) that implements the same traits against it; both take their paths and

@@ -896,7 +896,7 @@ pub fn document() -> Value {
             "title": "csamctl registry API",
             "version": "1",
             "description": concat!(
-                "The contract between csamctl and a CSAM registry (shared/spec/registry.md): ",
+                "The contract between csamctl and a CSAM registry (docs/registry-api.md in csamctl's repository): ",
                 "`csamctl registry serve` implements it over csamctl's own engine, and a gateway ",
                 "to the real system would implement the same.\n\n",
                 "Authentication: `Authorization: Bearer <token>`. Person tokens come from ",

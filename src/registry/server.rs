@@ -1,4 +1,4 @@
-//! `csamctl registry serve`: the HTTP API of `shared/spec/registry.md` over a registry
+//! `csamctl registry serve`: the HTTP API of `docs/registry-api.md` over a registry
 //! file, on axum.
 //!
 //! - The router is built from [`openapi::Operation`]'s table, so every documented

@@ -7,7 +7,7 @@
 //!   existing user records, or of its sites, once it has at least 8 of them. Overridden
 //!   by `--force-deletions` only. Replacements are not counted: the object comes back.
 //! - **Last administrator**: a level's administrators are the people with authority over
-//!   it (domain.md, "Authority") other than the main access manager, who is a formal
+//!   it (docs/rules.md, "Who may do what") other than the main access manager, who is a formal
 //!   designation this tool cannot change and often not someone who manages access day
 //!   to day. A plan may not take a capacity, subdivision or site that keeps existing
 //!   from having such an administrator to having none. Never overridden: appoint the

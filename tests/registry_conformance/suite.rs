@@ -1473,7 +1473,7 @@ impl Role {
 }
 
 /// Each role × each kind of write × in and out of scope: allowed exactly as
-/// domain.md's "Authority" says, refused with `not_authorised` otherwise.
+/// docs/rules.md's "Who may do what" says, refused with `not_authorised` otherwise.
 pub async fn authority_matrix(env: &Env) {
     use Role::*;
     build_ready_tree(env).await;

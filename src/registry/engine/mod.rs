@@ -1,4 +1,4 @@
-//! The rules of `domain.md` (R1–R9 and "Authority"): the only place they live.
+//! The rules of `docs/rules.md` (R1–R9 and "Who may do what"): the only place they live.
 //!
 //! The engine is a deterministic state machine. [`World::decide_write`] and its siblings
 //! look at the world and either refuse with a [`RegistryError`] or return the [`Fact`]
@@ -311,7 +311,7 @@ enum EntityKey {
     User(Level, Insz),
 }
 
-/// What an authority check is about (domain.md, "Authority").
+/// What an authority check is about (docs/rules.md, "Who may do what").
 #[derive(Clone, Copy, Debug)]
 enum Scope<'a> {
     /// HTB only: access managers.
