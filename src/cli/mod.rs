@@ -3,6 +3,7 @@
 
 mod access;
 mod apply;
+mod by_hand;
 mod completions;
 mod drift;
 mod export;
@@ -56,6 +57,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Carry the plan out: parallel, retried, resumable, locked.
     Apply(apply::ApplyArgs),
+    /// Carry the plan out by hand in the CSAM web application, step by step, recording each confirmed step.
+    ByHand(by_hand::ByHandArgs),
     /// Check that every declared user has effective Heracles access.
     Verify(access::VerifyArgs),
     /// Evaluate the manual's troubleshooting checklist for one person.
@@ -148,6 +151,7 @@ pub fn main() -> i32 {
         }
         Command::Registry(args) => registry::run(&args),
         Command::ImportCsv(args) => import_csv::run(&args),
+        Command::ByHand(args) => by_hand::run(&args),
         Command::Drift(args) => drift::run(&args),
         Command::Export(args) => {
             if export::run(&args) {

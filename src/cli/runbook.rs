@@ -109,11 +109,7 @@ fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
         return Ok(false);
     }
     let opts = RunbookOptions {
-        lang: match args.lang {
-            RunbookLang::Nl => Lang::Nl,
-            RunbookLang::Fr => Lang::Fr,
-            RunbookLang::En => Lang::En,
-        },
+        lang: args.lang.into(),
         format: match args.format {
             RunbookFormatArg::Markdown => RunbookFormat::Markdown,
             RunbookFormatArg::Html => RunbookFormat::Html,
@@ -125,4 +121,14 @@ fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
     Ok(true)
+}
+
+impl From<RunbookLang> for Lang {
+    fn from(lang: RunbookLang) -> Lang {
+        match lang {
+            RunbookLang::Nl => Lang::Nl,
+            RunbookLang::Fr => Lang::Fr,
+            RunbookLang::En => Lang::En,
+        }
+    }
 }

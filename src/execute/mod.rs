@@ -44,6 +44,7 @@
 //! earlier writes of the session are durable and the remaining steps are valid in any
 //! later session.
 
+pub mod by_hand;
 pub mod retry;
 pub mod steps;
 

@@ -8,6 +8,7 @@ mod desired;
 mod ids;
 mod live;
 mod plan;
+mod procedure;
 mod text;
 mod values;
 
@@ -16,4 +17,5 @@ pub use desired::*;
 pub use ids::*;
 pub use live::*;
 pub use plan::*;
+pub use procedure::*;
 pub use values::*;

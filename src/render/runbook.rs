@@ -22,8 +22,8 @@
 use std::fmt::Write as _;
 
 use crate::model::{
-    Application, EnterprisePlan, Function, Insz, LiveAdministrator, PasswordRef, Phase, Plan, Step,
-    StepWrite, UserLevel, WriteTarget,
+    Application, EnterprisePlan, Function, HeadRadiologistNotice, Instruction, Insz,
+    LiveAdministrator, PasswordRef, Phase, Plan, Step, StepWrite, UserLevel, WriteTarget,
 };
 
 /// The language of the runbook.
@@ -161,46 +161,98 @@ fn enterprise(items: &mut Vec<Item>, e: &EnterprisePlan, opts: &RunbookOptions) 
             Phase::Gate {
                 ticket,
                 expected_ms,
-            } => {
-                let hours = expected_ms.div_ceil(3_600_000);
-                let ticket = ticket.as_deref().map(v).unwrap_or_else(|| {
-                    pick!(lang, nl => "dat u noteerde", fr => "que vous avez noté", en => "that you wrote down")
-                        .to_string()
-                });
-                items.push(Item::Step(
-                    pick!(lang,
-                        nl => format!("Wacht tot de aanvraag tot aanstelling van de hoofdtoegangsbeheerder (ticket {ticket}) gevalideerd is (binnen ongeveer {hours} uur). Tot dan kan er voor deze onderneming niets anders gebeuren."),
-                        fr => format!("Attendez que la demande de désignation du gestionnaire d'accès principal (ticket {ticket}) soit validée (dans environ {hours} heures). D'ici là, rien d'autre n'est possible pour cette entreprise."),
-                        en => format!("Wait until the main access manager designation (ticket {ticket}) is validated (within about {hours} hours). Nothing else is possible for this enterprise until then."),
-                    ),
-                    Vec::new(),
-                ));
-            }
+            } => items.push(gate(ticket.as_deref(), *expected_ms, lang)),
             Phase::Notices { notices } => {
-                for n in notices {
-                    let who = format!("{} ({})", v(&n.username), v(insz(&n.insz, opts)));
-                    items.push(Item::Step(
-                        pick!(lang,
-                            nl => format!("Geef het rijksnummer van de hoofdradioloog {who} van site {} door aan het CvKO (via https://www.bevolkingsonderzoek.be/borstkanker/heracles2 of via heracles@bevolkingsonderzoek.be). Zonder dat kan niemand een eerste maal inloggen in Heracles.", v(&n.site)),
-                            fr => format!("Communiquez le numéro de registre national du radiologue en chef {who} du site {} au centre de coordination (CvKO : https://www.bevolkingsonderzoek.be/borstkanker/heracles2 ou heracles@bevolkingsonderzoek.be). Sans cela, personne ne peut se connecter une première fois à Heracles.", v(&n.site)),
-                            en => format!("Send the national register number of head radiologist {who} of site {} to the coordination centre (CvKO: https://www.bevolkingsonderzoek.be/borstkanker/heracles2 or heracles@bevolkingsonderzoek.be). Until then nobody can log in to Heracles for the first time.", v(&n.site)),
-                        ),
-                        masked_note(opts),
-                    ));
-                }
+                items.extend(notices.iter().map(|n| notice(n, opts)));
             }
-            Phase::Propagation { wait_ms } => {
-                let minutes = wait_ms.div_ceil(60_000);
-                items.push(Item::Step(
-                    pick!(lang,
-                        nl => format!("Wacht {minutes} minuten. LET OP: Elke creatie of wijziging van gebruikers wordt pas na 20 minuten van kracht."),
-                        fr => format!("Attendez {minutes} minutes. ATTENTION : toute création ou modification d'utilisateurs ne prend effet qu'après 20 minutes."),
-                        en => format!("Wait {minutes} minutes. NOTE: every creation or change of users takes effect only after 20 minutes."),
-                    ),
-                    Vec::new(),
-                ));
+            Phase::Propagation { wait_ms } => items.push(wait(*wait_ms, lang)),
+        }
+    }
+}
+
+fn gate(ticket: Option<&str>, expected_ms: u64, lang: Lang) -> Item {
+    let hours = expected_ms.div_ceil(3_600_000);
+    let ticket = ticket.map(v).unwrap_or_else(|| {
+        pick!(lang, nl => "dat u noteerde", fr => "que vous avez noté", en => "that you wrote down")
+            .to_string()
+    });
+    Item::Step(
+        pick!(lang,
+            nl => format!("Wacht tot de aanvraag tot aanstelling van de hoofdtoegangsbeheerder (ticket {ticket}) gevalideerd is (binnen ongeveer {hours} uur). Tot dan kan er voor deze onderneming niets anders gebeuren."),
+            fr => format!("Attendez que la demande de désignation du gestionnaire d'accès principal (ticket {ticket}) soit validée (dans environ {hours} heures). D'ici là, rien d'autre n'est possible pour cette entreprise."),
+            en => format!("Wait until the main access manager designation (ticket {ticket}) is validated (within about {hours} hours). Nothing else is possible for this enterprise until then."),
+        ),
+        Vec::new(),
+    )
+}
+
+fn notice(n: &HeadRadiologistNotice, opts: &RunbookOptions) -> Item {
+    let lang = opts.lang;
+    let who = format!("{} ({})", v(&n.username), v(insz(&n.insz, opts)));
+    Item::Step(
+        pick!(lang,
+            nl => format!("Geef het rijksnummer van de hoofdradioloog {who} van site {} door aan het CvKO (via https://www.bevolkingsonderzoek.be/borstkanker/heracles2 of via heracles@bevolkingsonderzoek.be). Zonder dat kan niemand een eerste maal inloggen in Heracles.", v(&n.site)),
+            fr => format!("Communiquez le numéro de registre national du radiologue en chef {who} du site {} au centre de coordination (CvKO : https://www.bevolkingsonderzoek.be/borstkanker/heracles2 ou heracles@bevolkingsonderzoek.be). Sans cela, personne ne peut se connecter une première fois à Heracles.", v(&n.site)),
+            en => format!("Send the national register number of head radiologist {who} of site {} to the coordination centre (CvKO: https://www.bevolkingsonderzoek.be/borstkanker/heracles2 or heracles@bevolkingsonderzoek.be). Until then nobody can log in to Heracles for the first time.", v(&n.site)),
+        ),
+        masked_note(opts),
+    )
+}
+
+fn wait(wait_ms: u64, lang: Lang) -> Item {
+    let minutes = wait_ms.div_ceil(60_000);
+    Item::Step(
+        pick!(lang,
+            nl => format!("Wacht {minutes} minuten. LET OP: Elke creatie of wijziging van gebruikers wordt pas na 20 minuten van kracht."),
+            fr => format!("Attendez {minutes} minutes. ATTENTION : toute création ou modification d'utilisateurs ne prend effet qu'après 20 minutes."),
+            en => format!("Wait {minutes} minutes. NOTE: every creation or change of users takes effect only after 20 minutes."),
+        ),
+        Vec::new(),
+    )
+}
+
+/// The text of one instruction of the plan's procedure ([`Plan::procedure`]) and the
+/// values to type under it, as the runbook words it; values are in `backticks`. `None`
+/// when the instruction is not of this plan.
+pub fn instruction(
+    plan: &Plan,
+    at: &Instruction,
+    opts: &RunbookOptions,
+) -> Option<(String, Vec<String>)> {
+    let lang = opts.lang;
+    let e = plan.enterprises.get(at.enterprise())?;
+    let item = match *at {
+        Instruction::LogIn { designation, .. } => {
+            if designation {
+                designation_log_in(lang)
+            } else {
+                log_in(e, lang)
             }
         }
+        Instruction::Write { .. } => step_item(e, plan.step_of(at)?, opts),
+        Instruction::LogOut { .. } => log_out(lang),
+        Instruction::Gate { phase, .. } => match e.phases.get(phase)? {
+            Phase::Gate {
+                ticket,
+                expected_ms,
+            } => gate(ticket.as_deref(), *expected_ms, lang),
+            _ => return None,
+        },
+        Instruction::Notice {
+            phase, notice: n, ..
+        } => match e.phases.get(phase)? {
+            Phase::Notices { notices } => notice(notices.get(n)?, opts),
+            _ => return None,
+        },
+        Instruction::Wait { phase, .. } => match e.phases.get(phase)? {
+            Phase::Propagation { wait_ms } => wait(*wait_ms, lang),
+            _ => return None,
+        },
+    };
+    let code = |s: &str| s.replace([OPEN, CLOSE], "`");
+    match item {
+        Item::Step(text, details) => Some((code(&text), details.iter().map(|d| code(d)).collect())),
+        Item::Heading(_, text) | Item::Note(text) => Some((code(&text), Vec::new())),
     }
 }
 
