@@ -94,7 +94,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub allow_self_removal: bool,
     /// The acting person's INSZ, when acting with a token.
-    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
     /// Where the registry is and who acts.
     #[command(flatten)]
@@ -213,10 +213,13 @@ enum Source {
 }
 
 fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
-    let bytes = std::fs::read(path).map_err(|source| ApplyError::ReadPlan {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    // A saved plan is JSON written by `plan --out`: far below the desired state's limit.
+    let max = crate::config::load::Limits::default().max_file_bytes;
+    let bytes =
+        crate::config::load::read_limited(path, max).map_err(|source| ApplyError::ReadPlan {
+            path: path.to_path_buf(),
+            source,
+        })?;
     serde_json::from_slice(&bytes).map_err(|e| ApplyError::ParsePlan {
         path: path.to_path_buf(),
         reason: e.to_string(),

@@ -297,15 +297,10 @@ fn merge_into(
     }
 }
 
-/// Reads a file of at most `limit` bytes.
+/// Reads a file of at most `limit` bytes (a device or pipe included: see
+/// [`crate::config::load::read_limited`]).
 pub(super) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size > limit {
-        return Err(format!(
-            "it has {size} bytes, more than the {limit} allowed"
-        ));
-    }
-    std::fs::read(path).map_err(|e| e.to_string())
+    crate::config::load::read_limited(path, limit).map_err(|e| e.to_string())
 }
 
 /// Replaces a file atomically: writes a new file next to it (created with mode 0600, so

@@ -171,3 +171,40 @@ pub fn main() -> i32 {
         Command::Man(args) => completions::run_man(&args),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--help` shows which variable an option reads, never its value: `CSAM_ACTOR` is a
+    /// national register number and `CSAM_TOKEN` a secret. Every option of every
+    /// command that reads the environment must hide its value.
+    #[test]
+    fn help_never_shows_environment_values() {
+        fn check(cmd: &clap::Command, path: &str, seen: &mut usize) {
+            for arg in cmd.get_arguments() {
+                if let Some(var) = arg.get_env() {
+                    *seen += 1;
+                    assert!(
+                        arg.is_hide_env_values_set(),
+                        "{path} --{}: {var:?} would show its value in --help",
+                        arg.get_id()
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()), seen);
+            }
+        }
+        let mut seen = 0;
+        check(
+            &<Cli as clap::CommandFactory>::command(),
+            "csamctl",
+            &mut seen,
+        );
+        assert!(
+            seen >= 4,
+            "the registry flags and --actor read the environment"
+        );
+    }
+}

@@ -61,7 +61,7 @@ pub struct PlanArgs {
     pub allow_self_removal: bool,
     /// The acting person's INSZ, when acting with a token (the registry cannot say
     /// whose a token is); used to check authority before anything runs.
-    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
     /// Where the registry is and who acts.
     #[command(flatten)]

@@ -17,6 +17,7 @@ use clap::Subcommand;
 
 use super::exit;
 use crate::model::Insz;
+use crate::registry::embedded::{RegistryFileError, existing_registry_file};
 use crate::registry::server::{self, ServeOptions};
 use crate::registry::{
     ClockKind, OpenOptions, Reference, RegistryOperator, SqliteRegistry, Ticket, TicketState,
@@ -85,7 +86,7 @@ pub enum RegistryCommand {
     /// requests. The operator surface (/v1/admin/...) takes the token in
     /// --admin-token-file, created (mode 0600) when missing.
     Serve {
-        /// The registry file (created empty if missing).
+        /// The registry file (made by `registry init`).
         #[arg(long, value_name = "PATH")]
         db: PathBuf,
         /// Where to listen; port 0 picks a free one.
@@ -132,6 +133,8 @@ enum CommandError {
         #[source]
         source: crate::registry::RegistryError,
     },
+    #[error(transparent)]
+    File(#[from] RegistryFileError),
     #[error(transparent)]
     Serve(#[from] server::ServeError),
     #[error("cannot start the async runtime")]
@@ -211,8 +214,17 @@ fn registry_error(
     }
 }
 
-/// Opens a file as the operator commands do: on the clock it last ran on.
+/// Opens an existing registry file as the operator commands do: on the clock it last
+/// ran on. Only `init` creates one.
 async fn open(db: &std::path::Path, clock: ClockKind) -> Result<SqliteRegistry, CommandError> {
+    existing_registry_file(db)?;
+    open_or_create(db, clock).await
+}
+
+async fn open_or_create(
+    db: &std::path::Path,
+    clock: ClockKind,
+) -> Result<SqliteRegistry, CommandError> {
     let path = db.to_path_buf();
     let options = OpenOptions {
         clock,
@@ -232,9 +244,12 @@ async fn init(
     reference: &std::path::Path,
     virtual_clock: bool,
 ) -> Result<(), CommandError> {
-    let text = std::fs::read_to_string(reference).map_err(|source| CommandError::Read {
-        path: reference.to_path_buf(),
-        source,
+    let max = crate::config::load::Limits::default().max_file_bytes;
+    let text = crate::config::load::read_limited_text(reference, max).map_err(|source| {
+        CommandError::Read {
+            path: reference.to_path_buf(),
+            source,
+        }
     })?;
     let reference = Reference::from_yaml(&text).map_err(registry_error(db))?;
     let clock = if virtual_clock {
@@ -242,7 +257,7 @@ async fn init(
     } else {
         ClockKind::Stored
     };
-    let registry = open(db, clock).await?;
+    let registry = open_or_create(db, clock).await?;
     registry
         .load_reference(&reference)
         .await

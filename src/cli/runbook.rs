@@ -52,7 +52,7 @@ pub struct RunbookArgs {
     #[arg(long)]
     pub show_personal_data: bool,
     /// The acting person's INSZ, when acting with a token (as for `plan`).
-    #[arg(long, env = "CSAM_ACTOR", value_name = "INSZ")]
+    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
     /// Where the registry is and who acts.
     #[command(flatten)]

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::model::Insz;
+use crate::registry::embedded::{RegistryFileError, existing_registry_file};
 use crate::registry::http::{HttpClientError, HttpOptions, HttpRegistry};
 use crate::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
 
@@ -66,14 +67,24 @@ impl std::str::FromStr for Secret {
 pub struct RegistryArgs {
     /// The registry: http(s)://host:port, or file:PATH for an embedded registry
     /// [default: file:.csamctl/registry.db, created with the examples' reference data].
-    #[arg(long = "registry", env = "CSAM_REGISTRY", value_name = "ADDR")]
+    #[arg(
+        long = "registry",
+        env = "CSAM_REGISTRY",
+        hide_env_values = true,
+        value_name = "ADDR"
+    )]
     pub registry: Option<String>,
     /// The acting person's bearer token. Prefer CSAM_TOKEN or --token-file: arguments
     /// show in the process list.
     #[arg(long, env = "CSAM_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub token: Option<Secret>,
     /// A file holding the bearer token (wins over --token / CSAM_TOKEN).
-    #[arg(long, env = "CSAM_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "CSAM_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub token_file: Option<PathBuf>,
 }
 
@@ -145,11 +156,9 @@ pub enum SettingsError {
         "{0} needs a bearer token: set CSAM_TOKEN or CSAM_TOKEN_FILE (csamctl registry token prints one)"
     )]
     MissingToken(String),
-    /// A named registry file does not exist.
-    #[error(
-        "there is no registry file {0}: create it with `csamctl registry init --db {0} --reference FILE`"
-    )]
-    NoRegistryFile(PathBuf),
+    /// A named registry file does not exist, or is empty.
+    #[error(transparent)]
+    NoRegistryFile(#[from] RegistryFileError),
     /// The default registry's directory could not be created.
     #[error("cannot create {path}")]
     CreateDefault {
@@ -222,27 +231,37 @@ impl RegistrySettings {
 }
 
 fn read_token_file(path: &Path) -> Result<Secret, SettingsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::TokenFile {
-        path: path.to_path_buf(),
-        source,
+    // A token is about 70 bytes; a token file named by mistake (a device, a big file)
+    // is not read further than this.
+    let text = crate::config::load::read_limited_text(path, 64 * 1024).map_err(|source| {
+        SettingsError::TokenFile {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     Ok(Secret(text.trim().to_string()))
 }
 
-/// Opens an embedded registry file: the default one is created (with its directory and
-/// the examples' reference data) on first use; a named one must exist.
+/// Opens an embedded registry file: the default one is created (with its directory,
+/// private to its owner, and the examples' reference data) on first use, or when it is
+/// empty; a named one must exist and not be empty.
 fn open_file(path: &Path, is_default: bool) -> Result<SqliteRegistry, SettingsError> {
-    if path.exists() {
-        return Ok(SqliteRegistry::open(path, OpenOptions::stored_clock())?);
-    }
-    if !is_default {
-        return Err(SettingsError::NoRegistryFile(path.to_path_buf()));
+    match existing_registry_file(path) {
+        Ok(()) => return Ok(SqliteRegistry::open(path, OpenOptions::stored_clock())?),
+        Err(RegistryFileError::Missing(_) | RegistryFileError::Empty(_)) if is_default => {}
+        Err(e) => return Err(e.into()),
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| SettingsError::CreateDefault {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder
+            .create(dir)
+            .map_err(|source| SettingsError::CreateDefault {
+                path: dir.to_path_buf(),
+                source,
+            })?;
     }
     Ok(SqliteRegistry::init_with_reference(
         path,
@@ -396,7 +415,19 @@ mod tests {
         };
         assert!(matches!(
             connect(&missing).await,
-            Err(SettingsError::NoRegistryFile(_))
+            Err(SettingsError::NoRegistryFile(RegistryFileError::Missing(_)))
+        ));
+        assert!(!dir.path().join("missing.db").exists(), "not created");
+        // Nor is an empty one taken for a registry.
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, "").expect("touch");
+        let empty = RegistrySettings {
+            address: RegistryAddress::File(empty.clone()),
+            ..missing
+        };
+        assert!(matches!(
+            connect(&empty).await,
+            Err(SettingsError::NoRegistryFile(RegistryFileError::Empty(_)))
         ));
     }
 }

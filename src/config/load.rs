@@ -82,10 +82,14 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
         paths.to_vec()
     };
     let mut files = Vec::new();
+    // Each file and directory once, however it is reached (a symlink to a parent, a
+    // file named twice or also found in a named directory): by its canonical path.
+    let mut seen = std::collections::HashSet::new();
     for root in roots {
         if root.is_dir() {
             let mut found = Vec::new();
-            collect_yaml(&root, &mut found).map_err(|e| read_error(&root, &e))?;
+            let mut walked = std::collections::HashSet::new();
+            collect_yaml(&root, &mut found, &mut walked).map_err(|e| read_error(&root, &e))?;
             if found.is_empty() {
                 return Err(Box::new(
                     Diagnostic::error(
@@ -100,12 +104,19 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
                     .at_path(&root),
                 ));
             }
-            files.extend(found.into_iter().map(|path| Found { path, named: false }));
+            files.extend(
+                found
+                    .into_iter()
+                    .filter(|path| first_visit(path, &mut seen))
+                    .map(|path| Found { path, named: false }),
+            );
         } else if root.exists() {
-            files.push(Found {
-                path: root,
-                named: true,
-            });
+            if first_visit(&root, &mut seen) {
+                files.push(Found {
+                    path: root,
+                    named: true,
+                });
+            }
         } else {
             return Err(Box::new(
                 Diagnostic::error(
@@ -124,7 +135,25 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
     Ok(files)
 }
 
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// True the first time a path's canonical form is met. A path that cannot be resolved
+/// counts as new: reading it reports why.
+fn first_visit(path: &Path, seen: &mut std::collections::HashSet<PathBuf>) -> bool {
+    match std::fs::canonicalize(path) {
+        Ok(canonical) => seen.insert(canonical),
+        Err(_) => true,
+    }
+}
+
+fn collect_yaml(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    walked: &mut std::collections::HashSet<PathBuf>,
+) -> std::io::Result<()> {
+    // A directory already walked (a symlink to a parent or a sibling) is not walked
+    // again: that would read its files twice, or forever.
+    if !first_visit(dir, walked) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -136,7 +165,7 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            collect_yaml(&path, out)?;
+            collect_yaml(&path, out, walked)?;
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
@@ -168,15 +197,85 @@ pub fn read_and_parse(
     limits: &Limits,
     sources: &mut Sources,
 ) -> Result<(FileId, Node), Box<Diagnostic>> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| read_error(path, &e))?
-        .len();
+    let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
     // Checked before reading, so that a huge file is never loaded into memory.
-    if size > limits.max_file_bytes {
-        return Err(too_large(path, size, limits, sources));
+    if meta.is_file() && meta.len() > limits.max_file_bytes {
+        return Err(too_large(path, meta.len(), limits, sources));
     }
-    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    // A device or a pipe has no size to check: whatever it is, at most the budget plus
+    // one byte is read, which tells "too large" from "fits".
+    let bytes = read_bounded(path, limits.max_file_bytes).map_err(|e| read_error(path, &e))?;
+    if bytes.len() as u64 > limits.max_file_bytes && !meta.is_file() {
+        return Err(not_regular_too_large(path, limits, sources));
+    }
     parse_bytes(path, &bytes, limits, sources)
+}
+
+/// Reads at most `max + 1` bytes of a file.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Reads a whole input file (reference data, a CSV listing, a saved plan, a token) of
+/// at most `max` bytes. A regular file's size is checked before reading; anything else
+/// (a device, a pipe) is read to at most `max + 1` bytes. Over the limit, an
+/// `InvalidData` error says so and nothing more is read.
+pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let too_large = || {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("more than {}; not read further", human_bytes(max)),
+        )
+    };
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a directory, not a file",
+        ));
+    }
+    if meta.is_file() && meta.len() > max {
+        return Err(too_large());
+    }
+    let bytes = read_bounded(path, max)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// [`read_limited`], as UTF-8 text.
+pub fn read_limited_text(path: &Path, max: u64) -> std::io::Result<String> {
+    String::from_utf8(read_limited(path, max)?)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+fn not_regular_too_large(path: &Path, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
+    let file = sources.add(path.to_path_buf(), Arc::from(""));
+    Box::new(
+        Diagnostic::error(
+            "csam::input::too_large",
+            Place {
+                file,
+                pos: Pos {
+                    line: 1,
+                    column: 1,
+                    offset: 0,
+                    len: 0,
+                },
+            },
+            format!(
+                "{} is not a regular file and gave more than the {} a desired-state file may have; reading stopped there",
+                path.display(),
+                human_bytes(limits.max_file_bytes)
+            ),
+        )
+        .help("name a regular desired-state file, or a pipe that ends within the limit"),
+    )
 }
 
 fn too_large(path: &Path, size: u64, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {

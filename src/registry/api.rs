@@ -6,6 +6,7 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::config::diagnostic::{mask_text, mask_written_insz};
 use crate::model::{Address, Hco, Insz, Kbo, LiveRepresentative, LiveState, LiveUser, Password};
 
 /// The editable details of a user record.
@@ -375,9 +376,32 @@ impl Reference {
     /// Reads the YAML reference format of docs/registry-api.md.
     pub fn from_yaml(text: &str) -> Result<Self, super::RegistryError> {
         serde_saphyr::from_str(text).map_err(|e| super::RegistryError::InvalidRequest {
-            reason: format!("reference data: {e}"),
+            reason: format!("reference data: {}", mask_reference_error(&e.to_string())),
         })
     }
+}
+
+/// The parser's error quotes the lines around the mistake: national register numbers in
+/// it are masked as `validate` masks them, both INSZ-shaped digit runs anywhere and
+/// whatever is written as a `main_access_manager` (a mistyped number included).
+fn mask_reference_error(rendered: &str) -> String {
+    const KEY: &str = "main_access_manager:";
+    let lines: Vec<String> = rendered
+        .lines()
+        .map(|line| {
+            let line = match line.find(KEY) {
+                Some(i) => {
+                    let (head, rest) = line.split_at(i + KEY.len());
+                    let end = rest.find([',', '}', '#']).unwrap_or(rest.len());
+                    let (value, tail) = rest.split_at(end);
+                    format!("{head}{}{tail}", mask_written_insz(value))
+                }
+                None => line.to_string(),
+            };
+            mask_text(&line)
+        })
+        .collect();
+    lines.join("\n")
 }
 
 /// A request for one page of a listing.

@@ -106,6 +106,52 @@ fn settle_clock(store: &Store, kind: ClockKind) -> Result<ClockKind, StoreError>
     Ok(settled)
 }
 
+/// Why a named registry file cannot be opened as an existing registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryFileError {
+    /// Nothing at that path.
+    #[error(
+        "there is no registry file {0}: create it with `csamctl registry init --db {0} --reference FILE`"
+    )]
+    Missing(PathBuf),
+    /// A 0-byte file: not a registry (a typo'd path touched by something else, or a
+    /// file truncated by hand).
+    #[error(
+        "{0} is empty, not a registry file: create it with `csamctl registry init --db {0} --reference FILE`"
+    )]
+    Empty(PathBuf),
+    /// A directory, device or other non-regular file.
+    #[error("{0} is not a registry file (not a regular file)")]
+    NotAFile(PathBuf),
+    /// The file could not be examined.
+    #[error("cannot read {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Checks that `path` is an existing, non-empty regular file: every command but
+/// `registry init` (and the default demo registry) opens only such a file, so that a
+/// mistyped `--db` is an error instead of a new, empty registry.
+pub fn existing_registry_file(path: &Path) -> Result<(), RegistryFileError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(RegistryFileError::NotAFile(path.to_path_buf())),
+        Ok(meta) if meta.len() == 0 => Err(RegistryFileError::Empty(path.to_path_buf())),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(RegistryFileError::Missing(path.to_path_buf()))
+        }
+        Err(source) => Err(RegistryFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 struct Loaded {
     world: World,
     clock: Arc<dyn Clock>,

@@ -113,6 +113,9 @@ pub enum ServeError {
     /// `--fault-rate` outside 0..=1.
     #[error("the fault rate must be between 0 and 1, not {0}")]
     FaultRate(f64),
+    /// The registry file is missing or empty: `registry init` makes one.
+    #[error(transparent)]
+    File(#[from] super::embedded::RegistryFileError),
     /// The registry file could not be opened.
     #[error("cannot open the registry {path}")]
     Open {
@@ -229,6 +232,7 @@ pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
     if !(0.0..=1.0).contains(&options.fault_rate) {
         return Err(ServeError::FaultRate(options.fault_rate));
     }
+    super::embedded::existing_registry_file(&options.db)?;
     let open = OpenOptions {
         clock: if options.virtual_clock {
             ClockKind::Virtual

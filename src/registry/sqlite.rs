@@ -99,6 +99,15 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// The file could not be created, or made readable by its owner only.
+    #[error("cannot make {path} private (readable by its owner only)")]
+    Private {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The file was written by a newer version of csamctl.
     #[error("the registry file has schema version {found}; this csamctl knows up to {known}")]
     TooNew {
@@ -160,8 +169,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the file.
+    /// Opens (creating if needed) and migrates the file. The file is made private first
+    /// (see [`make_private`]), so that SQLite creates its `-wal` and `-shm` files
+    /// private too: it gives them the main file's permissions.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        make_private(path).map_err(|source| StoreError::Private {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -218,6 +233,48 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// The registry file holds every person's national register number: a missing file is
+/// created with mode 0600 before SQLite opens it (SQLite gives the `-wal` and `-shm`
+/// files it creates the main file's mode), and an existing file, `-wal` or `-shm` that
+/// others may read is narrowed to its owner's bits. Narrowing is safe: the owner keeps
+/// every permission it had, and only a file this user owns can be changed (for any other
+/// the attempt fails and the file is left as it is, rather than refusing to open a
+/// registry another account administers). Symbolic links are followed, as SQLite does.
+#[cfg(unix)]
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(suffix);
+        let file = Path::new(&name);
+        let Ok(meta) = std::fs::metadata(file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if meta.is_file() && mode & 0o077 != 0 {
+            // Not ours to change when this fails (another owner): left as it is.
+            let _ = std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700));
+        }
+    }
+    Ok(())
+}
+
+/// Elsewhere the file is created by SQLite with the platform's defaults.
+#[cfg(not(unix))]
+pub fn make_private(_path: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// A setting of the file (`meta` table).
