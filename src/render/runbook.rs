@@ -76,6 +76,79 @@ enum Item {
     Step(String, Vec<String>),
     /// A paragraph.
     Note(String),
+    /// The table of contents: the headings that follow, linked.
+    Contents(Vec<(u8, String)>),
+}
+
+/// One enterprise's procedure in a sentence: sessions, steps and what comes after.
+fn summary_line(e: &EnterprisePlan, lang: Lang) -> Item {
+    let sessions = e.sessions().count();
+    let steps = e.steps().count();
+    let mut after = Vec::new();
+    for phase in &e.phases {
+        match phase {
+            Phase::Gate { .. } => after.push(pick!(lang,
+                nl => "wachten op de validatie van de hoofdtoegangsbeheerder (R7)".to_string(),
+                fr => "attendre la validation du gestionnaire d'accès principal (R7)".to_string(),
+                en => "waiting for the main access manager's validation (R7)".to_string(),
+            )),
+            Phase::Notices { notices } => after.push(pick!(lang,
+                nl => format!("{} mededeling(en) aan het CvKO (R9)", notices.len()),
+                fr => format!("{} avis au centre de coordination (R9)", notices.len()),
+                en => format!("{} notice(s) to the coordination centre (R9)", notices.len()),
+            )),
+            Phase::Propagation { wait_ms } => {
+                let minutes = wait_ms.div_ceil(60_000);
+                after.push(pick!(lang,
+                    nl => format!("{minutes} minuten wachten (R6)"),
+                    fr => format!("une attente de {minutes} minutes (R6)"),
+                    en => format!("a {minutes}-minute wait (R6)"),
+                ));
+            }
+            Phase::Sessions { .. } => {}
+        }
+    }
+    let after = if after.is_empty() {
+        String::new()
+    } else {
+        pick!(lang, nl => "; daarna ", fr => " ; ensuite ", en => "; then ").to_string()
+            + &after.join(", ")
+    };
+    Item::Note(pick!(lang,
+        nl => format!("{} ({}): {sessions} sessie(s), elk met volledig uitloggen op het einde, {steps} handeling(en){after}.", v(&e.name), v(e.kbo)),
+        fr => format!("{} ({}) : {sessions} session(s), chacune terminée par une déconnexion complète, {steps} opération(s){after}.", v(&e.name), v(e.kbo)),
+        en => format!("{} ({}): {sessions} session(s), each ending with a complete log-out, {steps} change(s) to enter{after}.", v(&e.name), v(e.kbo)),
+    ))
+}
+
+/// The anchors a forge gives headings (GitHub's rule: lower case, letters, digits,
+/// `-` and `_` kept, spaces made `-`, the rest dropped; a repeated one gets `-1`, `-2`…),
+/// which the HTML page uses as its ids too.
+fn anchors(headings: &[(u8, String)]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    headings
+        .iter()
+        .map(|(_, text)| {
+            let plain = text.replace([OPEN, CLOSE], "");
+            let slug: String = plain
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect();
+            let n = seen.entry(slug.clone()).or_insert(0);
+            let anchor = if *n == 0 {
+                slug.clone()
+            } else {
+                format!("{slug}-{n}")
+            };
+            *n += 1;
+            anchor
+        })
+        .collect()
 }
 
 const OPEN: char = '\u{1}';
@@ -103,11 +176,36 @@ pub fn render(plan: &Plan, opts: &RunbookOptions) -> String {
             en => "Carry out the steps in this order and tick them off. Every session starts with logging in and ends with logging out completely: the data is processed only after the log-out.".to_string(),
         )));
     }
+    let summary: Vec<Item> = plan
+        .enterprises
+        .iter()
+        .filter(|e| !e.changes.is_empty())
+        .map(|e| summary_line(e, lang))
+        .collect();
+    let intro = items.len();
     for e in &plan.enterprises {
         if e.changes.is_empty() {
             continue;
         }
         enterprise(&mut items, e, opts);
+    }
+    if !summary.is_empty() {
+        let contents = Item::Contents(
+            items
+                .iter()
+                .filter_map(|i| match i {
+                    Item::Heading(level, text) => Some((*level, text.clone())),
+                    _ => None,
+                })
+                .collect(),
+        );
+        let mut head = vec![Item::Heading(
+            2,
+            pick!(lang, nl => "Samenvatting", fr => "Résumé", en => "Summary").to_string(),
+        )];
+        head.extend(summary);
+        head.push(contents);
+        items.splice(intro..intro, head);
     }
     let title = pick!(lang,
         nl => "Draaiboek CSAM-toegangsbeheer voor Heracles",
@@ -131,6 +229,7 @@ fn insz(i: &Insz, opts: &RunbookOptions) -> String {
 fn enterprise(items: &mut Vec<Item>, e: &EnterprisePlan, opts: &RunbookOptions) {
     let lang = opts.lang;
     items.push(Item::Heading(2, format!("{} ({})", e.name, e.kbo)));
+    let mut logged_in_before = false;
     for phase in &e.phases {
         match phase {
             Phase::Sessions { sessions } => {
@@ -149,11 +248,28 @@ fn enterprise(items: &mut Vec<Item>, e: &EnterprisePlan, opts: &RunbookOptions) 
                         .all(|st| matches!(st.write, StepWrite::DesignateMainAccessManager { .. }));
                     items.push(if designation {
                         designation_log_in(lang)
+                    } else if logged_in_before {
+                        log_in_again(e, lang)
                     } else {
                         log_in(e, lang)
                     });
+                    logged_in_before |= !designation;
+                    // The way to a level is said once; the steps after it on the same
+                    // level start where the person already is.
+                    let mut at: Option<String> = None;
                     for step in &s.steps {
-                        items.push(step_item(e, step, opts));
+                        let nav = step_nav(&step.write, lang);
+                        let mut item = step_item(e, step, opts);
+                        if let (Some(nav), Item::Step(text, _)) = (&nav, &mut item)
+                            && at.as_ref() == Some(nav)
+                            && let Some(rest) = text.strip_prefix(nav.as_str())
+                        {
+                            *text = rest.trim_start().to_string();
+                        }
+                        if nav.is_some() {
+                            at = nav;
+                        }
+                        items.push(item);
                     }
                     items.push(log_out(lang));
                 }
@@ -253,6 +369,7 @@ pub fn instruction(
     match item {
         Item::Step(text, details) => Some((code(&text), details.iter().map(|d| code(d)).collect())),
         Item::Heading(_, text) | Item::Note(text) => Some((code(&text), Vec::new())),
+        Item::Contents(_) => None,
     }
 }
 
@@ -262,9 +379,9 @@ fn masked_note(opts: &RunbookOptions) -> Vec<String> {
         return Vec::new();
     }
     vec![pick!(opts.lang,
-        nl => "Het volledige rijksnummer staat niet in dit draaiboek: zie het bestand met mededelingen van `csamctl apply`, of maak het draaiboek met --show-personal-data.".to_string(),
-        fr => "Le numéro de registre national complet ne figure pas dans cette procédure : voir le fichier d'avis de `csamctl apply`, ou générez la procédure avec --show-personal-data.".to_string(),
-        en => "The full national register number is not in this runbook: see the notice file of `csamctl apply`, or make the runbook with --show-personal-data.".to_string(),
+        nl => "Het volledige rijksnummer staat niet in dit draaiboek: `csamctl by-hand` toont het in de stap waarin u het doorgeeft, en het staat in het bestand met de gewenste toestand.".to_string(),
+        fr => "Le numéro de registre national complet ne figure pas dans cette procédure : `csamctl by-hand` l'affiche à l'étape où vous le communiquez, et il se trouve dans le fichier de l'état souhaité.".to_string(),
+        en => "The full national register number is not in this runbook: `csamctl by-hand` shows it in the step where you send it, and it is in the desired-state file.".to_string(),
     )]
 }
 
@@ -279,6 +396,41 @@ fn log_in(e: &EnterprisePlan, lang: Lang) -> Item {
         ),
         Vec::new(),
     )
+}
+
+/// Every log-in after an enterprise's first: the way there was given in full once.
+fn log_in_again(e: &EnterprisePlan, lang: Lang) -> Item {
+    let kbo = v(e.kbo);
+    let name = v(&e.name);
+    Item::Step(
+        pick!(lang,
+            nl => format!("Log opnieuw in zoals bij de eerste sessie en kies de onderneming {name} ({kbo})."),
+            fr => format!("Reconnectez-vous comme à la première session et choisissez l'entreprise {name} ({kbo})."),
+            en => format!("Log in again as in the first session and choose the enterprise {name} ({kbo})."),
+        ),
+        Vec::new(),
+    )
+}
+
+/// The navigation a write's step starts with (the level it is done on), when it has one.
+fn step_nav(write: &StepWrite, lang: Lang) -> Option<String> {
+    match write {
+        StepWrite::UpdateSubdivision { hco, .. } => Some(level_nav(
+            &UserLevel::Subdivision { hco: hco.clone() },
+            lang,
+        )),
+        StepWrite::UpdateSite { hco, .. } => {
+            Some(level_nav(&UserLevel::Site { hco: hco.clone() }, lang))
+        }
+        StepWrite::CreateUser { level, .. }
+        | StepWrite::UpdateUser { level, .. }
+        | StepWrite::DeleteUser { level, .. }
+        | StepWrite::SetFunctions { level, .. } => Some(level_nav(level, lang)),
+        StepWrite::SetApplications { target, .. } | StepWrite::SetActive { target, .. } => {
+            Some(target_nav(target, lang))
+        }
+        _ => None,
+    }
 }
 
 /// The designation (S1) is made before the enterprise can be chosen in 'Toegangen
@@ -833,6 +985,15 @@ fn markdown(title: &str, items: &[Item]) -> String {
                 let _ = write!(out, "\n{}\n", code(text));
                 in_list = false;
             }
+            Item::Contents(headings) => {
+                out.push('\n');
+                for ((level, text), anchor) in headings.iter().zip(anchors(headings)) {
+                    let indent = "  ".repeat(usize::from(level.saturating_sub(2)));
+                    let text = text.replace([OPEN, CLOSE], "");
+                    let _ = writeln!(out, "{indent}- [{text}](#{anchor})");
+                }
+                in_list = false;
+            }
             Item::Step(text, details) => {
                 n += 1;
                 if !in_list {
@@ -846,6 +1007,25 @@ fn markdown(title: &str, items: &[Item]) -> String {
             }
         }
     }
+    out
+}
+
+/// HTML text with every `https://` address made a link.
+fn linked(s: &str) -> String {
+    let escaped = escape(s);
+    let mut out = String::with_capacity(escaped.len());
+    let mut rest = escaped.as_str();
+    while let Some(at) = rest.find("https://") {
+        out.push_str(&rest[..at]);
+        let url = &rest[at..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || c == '<' || c == ')')
+            .unwrap_or(url.len());
+        let url = url[..end].trim_end_matches(['.', ',', ';', ':']);
+        let _ = write!(out, "<a href=\"{url}\">{url}</a>");
+        rest = &rest[at + url.len()..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -868,10 +1048,18 @@ fn escape(s: &str) -> String {
 fn html(title: &str, lang: Lang, items: &[Item]) -> String {
     let code = pick!(lang, nl => "nl", fr => "fr", en => "en");
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}li{{margin:.4em 0}}code{{background:#eee;padding:0 .2em}}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>body{{font-family:sans-serif;max-width:60em;margin:auto}}li{{margin:.4em 0}}code{{background:#eee;padding:0 .2em}}nav li.sub{{margin-left:1.5em}}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         escape(title),
         escape(title)
     );
+    let headings: Vec<(u8, String)> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Heading(level, text) => Some((*level, text.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut ids = anchors(&headings).into_iter();
     let mut n = 0;
     let mut in_list = false;
     for item in items {
@@ -881,10 +1069,23 @@ fn html(title: &str, lang: Lang, items: &[Item]) -> String {
         }
         match item {
             Item::Heading(level, text) => {
-                let _ = writeln!(out, "<h{level}>{}</h{level}>", escape(text));
+                let id = ids.next().unwrap_or_default();
+                let _ = writeln!(out, "<h{level} id=\"{id}\">{}</h{level}>", escape(text));
             }
             Item::Note(text) => {
                 let _ = writeln!(out, "<p>{}</p>", escape(text));
+            }
+            Item::Contents(contents) => {
+                out.push_str("<nav><ul>\n");
+                for ((level, text), anchor) in contents.iter().zip(anchors(contents)) {
+                    let class = if *level > 2 { " class=\"sub\"" } else { "" };
+                    let _ = writeln!(
+                        out,
+                        "<li{class}><a href=\"#{anchor}\">{}</a></li>",
+                        escape(text)
+                    );
+                }
+                out.push_str("</ul></nav>\n");
             }
             Item::Step(text, details) => {
                 n += 1;
@@ -895,12 +1096,12 @@ fn html(title: &str, lang: Lang, items: &[Item]) -> String {
                 let _ = write!(
                     out,
                     "<li><label><input type=\"checkbox\"> {}</label>",
-                    escape(text)
+                    linked(text)
                 );
                 if !details.is_empty() {
                     out.push_str("<ul>");
                     for d in details {
-                        let _ = write!(out, "<li>{}</li>", escape(d));
+                        let _ = write!(out, "<li>{}</li>", linked(d));
                     }
                     out.push_str("</ul>");
                 }
