@@ -99,6 +99,10 @@ pub enum RegistryCommand {
         /// connection (testing knob).
         #[arg(long, value_name = "P", default_value_t = 0.0)]
         fault_rate: f64,
+        /// Seed of the fault decisions, so that a run meets the same faults again
+        /// (testing knob; default: a random seed).
+        #[arg(long, value_name = "N")]
+        fault_seed: Option<u64>,
         /// Milliseconds a log-out takes to process.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         processing_delay: u64,
@@ -174,6 +178,7 @@ pub fn run(args: &RegistryCommandArgs) -> i32 {
                 listen,
                 latency,
                 fault_rate,
+                fault_seed,
                 processing_delay,
                 sessions_per_person,
                 virtual_clock,
@@ -184,6 +189,7 @@ pub fn run(args: &RegistryCommandArgs) -> i32 {
                     listen: *listen,
                     latency: Duration::from_millis(*latency),
                     fault_rate: *fault_rate,
+                    fault_seed: *fault_seed,
                     processing_delay_ms: *processing_delay,
                     sessions_per_person: *sessions_per_person,
                     virtual_clock: *virtual_clock,

@@ -16,6 +16,10 @@
 //!   `fault_rate` answers that share of requests with a fault, taking turns between a
 //!   503 with `Retry-After`, a connection dropped before the request is carried out,
 //!   and one dropped after it was carried out (what idempotency keys exist for).
+//!   `fault_seed` makes the decisions repeatable: the n-th person-facing request is
+//!   faulted (and how) as a pure function of the seed and n, so a run with the same
+//!   seed and the same order of requests meets the same faults. Without a seed one is
+//!   drawn at start.
 //! - Connections are accepted here rather than by `axum::serve`, because dropping one
 //!   on purpose needs the connection's own task; shutdown (SIGTERM or Ctrl-C) stops
 //!   accepting, lets requests in flight finish and closes idle connections.
@@ -72,6 +76,8 @@ pub struct ServeOptions {
     pub latency: Duration,
     /// Share of person-facing requests answered with a fault (0 to 1).
     pub fault_rate: f64,
+    /// Seed of the fault decisions (`None`: a random one).
+    pub fault_seed: Option<u64>,
     /// Time from log-out to processing.
     pub processing_delay_ms: u64,
     /// Sessions one person may have open at once.
@@ -90,6 +96,7 @@ impl ServeOptions {
             listen,
             latency: Duration::ZERO,
             fault_rate: 0.0,
+            fault_seed: None,
             processing_delay_ms: 0,
             sessions_per_person: EngineConfig::default().sessions_per_person,
             virtual_clock: false,
@@ -158,8 +165,44 @@ struct AppState {
     persons: RwLock<HashMap<String, Arc<dyn Registry>>>,
     latency: Duration,
     fault_rate: f64,
-    faults: AtomicU64,
+    faults: Faults,
     document: Bytes,
+}
+
+/// The fault decisions: the n-th person-facing request's fate is a pure function of
+/// the seed and n (splitmix64), so a seed replays the same sequence.
+struct Faults {
+    seed: u64,
+    requests: AtomicU64,
+}
+
+impl Faults {
+    fn new(seed: Option<u64>) -> Self {
+        Faults {
+            seed: seed.unwrap_or_else(rand::random),
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The next request's fault, if it gets one: 0 a 503, 1 a connection dropped
+    /// before the request is carried out, 2 one dropped after.
+    fn next(&self, rate: f64) -> Option<u64> {
+        if rate <= 0.0 {
+            return None;
+        }
+        let n = self.requests.fetch_add(1, Ordering::Relaxed);
+        let x = splitmix64(self.seed ^ splitmix64(n));
+        // The top 53 bits as a uniform number in [0, 1).
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        (u < rate).then_some(splitmix64(x) % 3)
+    }
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 impl AppState {
@@ -270,7 +313,7 @@ pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
         persons: RwLock::new(HashMap::new()),
         latency: options.latency,
         fault_rate: options.fault_rate,
-        faults: AtomicU64::new(0),
+        faults: Faults::new(options.fault_seed),
         document: Bytes::from(openapi::document_json()),
     });
     Ok(BoundServer {
@@ -520,9 +563,8 @@ async fn knobs(State(state): State<Arc<AppState>>, req: Request, next: Next) -> 
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
-    if state.fault_rate > 0.0 && rand::random::<f64>() < state.fault_rate {
+    if let Some(turn) = state.faults.next(state.fault_rate) {
         let kill = req.extensions().get::<ConnectionKill>().cloned();
-        let turn = state.faults.fetch_add(1, Ordering::Relaxed) % 3;
         let unavailable = || {
             ApiError::from(RegistryError::Unavailable {
                 reason: "injected fault (--fault-rate)".into(),
@@ -835,4 +877,27 @@ fn router(state: Arc<AppState>) -> Router {
         .fallback(no_such_route)
         .method_not_allowed_fallback(no_such_method)
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Faults;
+
+    fn sequence(seed: u64) -> Vec<Option<u64>> {
+        let faults = Faults::new(Some(seed));
+        (0..2000).map(|_| faults.next(0.2)).collect()
+    }
+
+    #[test]
+    fn a_fault_seed_replays_the_same_faults() {
+        let first = sequence(7);
+        assert_eq!(first, sequence(7));
+        assert_ne!(first, sequence(8));
+        let faulted = first.iter().flatten().count();
+        assert!((300..500).contains(&faulted), "{faulted} of 2000 at 0.2");
+        for kind in 0..3 {
+            assert!(first.contains(&Some(kind)), "every kind of fault occurs");
+        }
+        assert_eq!(Faults::new(Some(7)).next(0.0), None);
+    }
 }
