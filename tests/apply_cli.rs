@@ -646,7 +646,7 @@ async fn a_held_lease_is_refused_after_the_lock_timeout() {
             &LeaseRequest {
                 ttl_ms: 3_600_000,
                 holder: "ci-runner-3 apply #42".into(),
-                renew: None,
+                ..LeaseRequest::default()
             },
         )
         .await
@@ -666,6 +666,191 @@ async fn a_held_lease_is_refused_after_the_lock_timeout() {
     let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     env.assert_no_personal_data();
+}
+
+// A lease left by an apply of the same person on this machine whose process is gone is
+// taken over at once, saying so; the run converges without waiting for it to expire.
+#[tokio::test]
+async fn a_dead_apply_of_the_same_person_here_loses_its_lease_at_once() {
+    use csamctl::registry::LeaseRequest;
+    let env = Env::new();
+    let (multi, person) = multi_campus_in_process(&env);
+    let multi = multi.as_str();
+    let kbo = csamctl::model::Kbo::parse("0198765470").expect("kbo");
+    // A process that has ended: its pid names no process any more.
+    let mut gone = Command::new("true").spawn().expect("true runs");
+    let dead_pid = gone.id();
+    gone.wait().expect("true ends");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    let me = csamctl::model::Insz::parse(VLASLAND_HTB).expect("insz");
+    let holder = format!("csamctl apply by {me} (pid {dead_pid} on {})", host.trim());
+    let request = |holder: &str| LeaseRequest {
+        ttl_ms: 3_600_000,
+        holder: holder.into(),
+        ..LeaseRequest::default()
+    };
+    person
+        .acquire_lease(&kbo, &request(&holder))
+        .await
+        .expect("lease taken");
+    let out = env.on_file(
+        &["apply", "--auto-approve", "--lock-timeout", "1s", multi],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("Took over the lease of enterprise"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("pid {dead_pid}")), "{stderr}");
+    // A live process of the same person (this test) is waited for, and the wait says
+    // for whom and until when, in local time.
+    let alive = format!(
+        "csamctl apply by {me} (pid {} on {})",
+        std::process::id(),
+        host.trim()
+    );
+    let lease = person
+        .acquire_lease(&kbo, &request(&alive))
+        .await
+        .expect("lease taken");
+    let out = env.on_file(
+        &["apply", "--auto-approve", "--lock-timeout", "2s", multi],
+        &[],
+    );
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        stderr.matches("Waiting for enterprise").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{alive} holds its lease until 20")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("registry time"), "{stderr}");
+    person.release_lease(&lease.id).await.expect("released");
+    env.assert_no_personal_data();
+}
+
+// `lease release` shows the holder and releases the person's own lease; another
+// person's only with --force, which the audit log records.
+#[tokio::test]
+async fn lease_release_shows_the_holder_and_breaks_another_only_with_force() {
+    use csamctl::registry::LeaseRequest;
+    let env = Env::new();
+    let (multi, person) = multi_campus_in_process(&env);
+    let kbo = csamctl::model::Kbo::parse("0198765470").expect("kbo");
+    let request = |holder: &str| LeaseRequest {
+        ttl_ms: 3_600_000,
+        holder: holder.into(),
+        ..LeaseRequest::default()
+    };
+    let release = ["lease", "release", "--enterprise", "0198765470"];
+    let out = env.on_file(&release, &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("nothing to release"), "{}", text(&out));
+    person
+        .acquire_lease(&kbo, &request("ci-runner-3 apply #42"))
+        .await
+        .expect("lease taken");
+    let out = env.on_file(&release, &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("held by ci-runner-3 apply #42 until"), "{all}");
+    assert!(all.contains("Released"), "{all}");
+    // Free again: apply runs at once (and appoints the access manager used below).
+    let out = env.on_file(
+        &["apply", "--auto-approve", "--lock-timeout", "0s", &multi],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    // Another person with a role in the enterprise breaks it only with --force, and
+    // the audit log names who did.
+    person
+        .acquire_lease(&kbo, &request("ci-runner-5"))
+        .await
+        .expect("lease taken");
+    let access_manager = "69012810031";
+    let token = env.token(access_manager);
+    let as_other = [("CSAM_TOKEN", token.as_str())];
+    let out = env.on_file(&release, &as_other);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("held by ci-runner-5") && all.contains("--force"),
+        "{all}"
+    );
+    let mut force = release.to_vec();
+    force.push("--force");
+    let out = env.on_file(&force, &as_other);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let conn = rusqlite::Connection::open(&env.db).expect("db opens");
+    let breaker: String = conn
+        .query_row(
+            "SELECT actor FROM audit WHERE action = 'take_over_lease' AND target LIKE '%ci-runner-5%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the take-over is in the audit log");
+    assert_eq!(breaker, access_manager);
+    env.assert_no_personal_data();
+}
+
+// A person at the session limit with sessions left by a crashed run: plan logs out the
+// abandoned (idle) ones instead of failing, and leaves none of its own open.
+#[tokio::test]
+async fn plan_reclaims_abandoned_sessions_instead_of_failing_on_the_limit() {
+    let env = Env::new();
+    let (multi, person) = multi_campus_in_process(&env);
+    let limit = person.limits().await.expect("limits").sessions_per_person;
+    for _ in 0..limit {
+        person.open_session().await.expect("log in");
+    }
+    env.advance("1m");
+    let out = env.on_file(&["plan", &multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("Logged out {limit} abandoned session(s)")),
+        "{}",
+        text(&out)
+    );
+    assert!(person.list_sessions().await.expect("list").is_empty());
+    // export reads the same way, and leaves no session behind either.
+    let out = env.on_file(
+        &["export", "--enterprise", "0198765470", "--out", "x.yaml"],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(person.list_sessions().await.expect("list").is_empty());
+}
+
+// `sessions` lists the acting person's open sessions and logs them out.
+#[tokio::test]
+async fn sessions_lists_and_closes_the_persons_open_sessions() {
+    let env = Env::new();
+    let (_, person) = multi_campus_in_process(&env);
+    let first = person.open_session().await.expect("log in").id;
+    let second = person.open_session().await.expect("log in").id;
+    let out = env.on_file(&["sessions"], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains(&first.0) && listed.contains(&second.0),
+        "{listed}"
+    );
+    let out = env.on_file(&["sessions", "--close", &first.0], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert_eq!(person.list_sessions().await.expect("list").len(), 1);
+    let out = env.on_file(&["sessions", "--close", "s-999999"], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let out = env.on_file(&["sessions", "--close-all"], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(person.list_sessions().await.expect("list").is_empty());
+    let out = env.on_file(&["sessions"], &[]);
+    assert!(text(&out).contains("no open sessions"), "{}", text(&out));
 }
 
 // Ctrl-C: nothing new starts, what is in flight finishes, the open sessions are logged

@@ -34,8 +34,8 @@ impl Registry for Counting {
     async fn limits(&self) -> Result<Limits, RegistryError> {
         self.inner.limits().await
     }
-    async fn open_session(&self) -> Result<SessionInfo, RegistryError> {
-        let s = self.inner.open_session().await.inspect_err(|e| {
+    async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
+        let s = self.inner.open_session_keyed(key).await.inspect_err(|e| {
             if matches!(e, RegistryError::TooManySessions { .. }) {
                 self.refused.fetch_add(1, Ordering::SeqCst);
             }

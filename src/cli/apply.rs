@@ -246,19 +246,17 @@ async fn apply(
         Source::Desired(desired) => desired.enterprises.iter().map(|e| e.kbo).collect(),
     };
     // 3. Leases.
-    // Who holds the lease, as another apply's refusal names it (the INSZ masked).
-    let holder = format!(
-        "csamctl apply{} (pid {}{})",
-        actor.map(|a| format!(" by {a}")).unwrap_or_default(),
-        std::process::id(),
-        std::env::var("HOSTNAME")
-            .map(|h| format!(" on {h}"))
-            .unwrap_or_default()
-    );
+    let holder = Holder::this_run(actor);
     let ttl = Duration::from_millis(limits.max_lease_ms.clamp(1000, 5 * 60 * 1000));
     let started = std::time::Instant::now();
-    let leases =
-        execute::acquire_leases(registry, &lock, &holder, ttl, args.lock_timeout, &options).await?;
+    let taking = execute::LeaseTaking {
+        holder: &holder,
+        ttl,
+        lock_timeout: args.lock_timeout,
+        is_dead_own: &|held: &str| Holder::is_dead_here(held, actor),
+        on_event: &say_lease_event,
+    };
+    let leases = execute::acquire_leases(registry, &lock, &taking, &options).await?;
     // Registry time now, from the lease answers; only when every enterprise is leased does
     // holding the leases mean that no crashed apply on them was left unwaited for.
     let ttl_ms = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
@@ -292,8 +290,81 @@ async fn apply(
     .await;
     renewer.abort();
     let leases = std::mem::take(&mut *leases.lock().await);
-    leases.release(registry).await;
+    leases.release(registry, &options).await;
     result
+}
+
+/// Who holds a lease, as another apply's refusal names it: `csamctl apply by
+/// **.**.**-**3.28 (pid 4242 on host-1)` (the INSZ masked).
+struct Holder;
+
+impl Holder {
+    fn this_run(actor: Option<crate::model::Insz>) -> String {
+        Self::describe(actor, std::process::id(), host().as_deref())
+    }
+
+    fn describe(actor: Option<crate::model::Insz>, pid: u32, host: Option<&str>) -> String {
+        format!(
+            "csamctl apply{} (pid {pid}{})",
+            actor.map(|a| format!(" by {a}")).unwrap_or_default(),
+            host.map(|h| format!(" on {h}")).unwrap_or_default()
+        )
+    }
+
+    /// True when `held` names an apply of the same acting person on this host whose
+    /// process no longer exists (a crashed or killed run). The registry itself checks
+    /// that the lease is the person's before letting it be taken over.
+    fn is_dead_here(held: &str, actor: Option<crate::model::Insz>) -> bool {
+        let Some(host) = host() else {
+            return false;
+        };
+        let Some(pid) = held
+            .split("(pid ")
+            .nth(1)
+            .and_then(|rest| rest.split([' ', ')']).next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        pid != std::process::id()
+            && held == Self::describe(actor, pid, Some(&host))
+            && !process_exists(pid)
+    }
+}
+
+/// This machine's name (the kernel's, so that it does not depend on an exported
+/// `HOSTNAME`).
+fn host() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|h| !h.is_empty())
+}
+
+/// Whether a process with this id runs on this machine. Where that cannot be told
+/// (no `/proc`), it is assumed to run: a lease is then waited for, never taken.
+fn process_exists(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
+fn say_lease_event(event: execute::LeaseEvent) {
+    match event {
+        execute::LeaseEvent::Waiting {
+            kbo,
+            holder,
+            expires_at_ms,
+            gives_up_in,
+        } => eprintln!(
+            "Waiting for enterprise {kbo}: {holder} holds its lease until {} (unless renewed); giving up in {} s (--lock-timeout).",
+            crate::registry::clock::local_time(expires_at_ms),
+            gives_up_in.as_secs()
+        ),
+        execute::LeaseEvent::TookOver { kbo, holder } => eprintln!(
+            "Took over the lease of enterprise {kbo} from {holder}: that process no longer runs on this machine."
+        ),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

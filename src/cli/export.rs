@@ -167,32 +167,25 @@ fn parse_enterprises(given: &[String]) -> Result<Vec<Kbo>, ExportError> {
     Ok(kbos)
 }
 
-/// One session: a snapshot of each enterprise; one the person may not read is an error.
-/// Every write the registry acknowledged and processed is in the snapshot; the paged
-/// `list_users` is not needed, because a snapshot already holds every user record.
+/// One session: a snapshot of each enterprise (read as `plan` reads: retried, logged
+/// out on every path); one the person may not read is an error. Every write the
+/// registry acknowledged and processed is in the snapshot; the paged `list_users` is
+/// not needed, because a snapshot already holds every user record.
 async fn read(registry: &dyn Registry, kbos: &[Kbo]) -> Result<Vec<LiveState>, ExportError> {
-    let session = registry.open_session().await?.id;
-    let mut live = Vec::new();
-    let mut failure = None;
-    for kbo in kbos {
-        match registry.snapshot(&session, kbo).await {
-            Ok(state) => live.push(state),
-            Err(RegistryError::NotAuthorised { .. }) => {
-                failure = Some(ExportError::NotReadable(*kbo));
-                break;
-            }
-            Err(err) => {
-                failure = Some(err.into());
-                break;
-            }
-        }
+    let live = super::plan::read_enterprises(registry, kbos)
+        .await
+        .map_err(|e| match e {
+            super::plan::PlanError::Registry(e) => ExportError::Registry(e),
+            other => ExportError::Registry(RegistryError::Internal {
+                reason: other.to_string(),
+            }),
+        })?;
+    if let Some(kbo) = kbos
+        .iter()
+        .find(|k| !live.iter().any(|l| l.enterprise.kbo == **k))
+    {
+        return Err(ExportError::NotReadable(*kbo));
     }
-    // Log out even after a failure; the reading session wrote nothing.
-    let closed = registry.close_session(&session).await;
-    if let Some(err) = failure {
-        return Err(err);
-    }
-    closed?;
     Ok(live)
 }
 

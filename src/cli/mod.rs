@@ -13,6 +13,7 @@ mod plan;
 mod registry;
 mod runbook;
 mod schema;
+mod sessions;
 pub mod settings;
 mod validate;
 
@@ -73,6 +74,10 @@ pub enum Command {
     Drift(drift::DriftArgs),
     /// The plan as a numbered manual procedure for the CSAM web application.
     Runbook(runbook::RunbookArgs),
+    /// List the acting person's open sessions; log them out (--close ID, --close-all).
+    Sessions(sessions::SessionsArgs),
+    /// An enterprise's apply lease: `lease release --enterprise KBO [--force]`.
+    Lease(sessions::LeaseArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff), or a command's.
@@ -105,6 +110,10 @@ pub struct ValidateArgs {
 /// `NO_COLOR` not set.
 pub fn fancy(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn exit_code(ok: bool) -> i32 {
+    if ok { exit::OK } else { exit::ERROR }
 }
 
 /// Runs the command line and returns the process exit code.
@@ -167,6 +176,8 @@ pub fn main() -> i32 {
                 exit::ERROR
             }
         }
+        Command::Sessions(args) => exit_code(sessions::run_sessions(&args)),
+        Command::Lease(args) => exit_code(sessions::run_lease(&args)),
         Command::Completions(args) => completions::run_completions(&args),
         Command::Man(args) => completions::run_man(&args),
     }

@@ -308,11 +308,14 @@ pub(super) async fn read_enterprises(
     kbos: &[Kbo],
 ) -> Result<Vec<LiveState>, PlanError> {
     let options = ExecuteOptions::default();
-    // Too many sessions open is retried too, but nothing is logged out here: they may be
-    // a running apply's (a log-in whose answer was lost expires on its own).
-    let session = execute::retried(&options, |_| registry.open_session())
-        .await?
-        .id;
+    // Too many sessions open: the person's abandoned (idle) sessions are logged out,
+    // busy ones (a running apply's) waited for.
+    let (session, reclaimed) = execute::log_in_to_read(registry, &options).await?;
+    if reclaimed > 0 {
+        eprintln!(
+            "Logged out {reclaimed} abandoned session(s) of the acting person (idle, left by an earlier run) to stay within the registry's session limit."
+        );
+    }
     // Side by side in the one reading session; the answers keep the enterprises' order.
     let answers: Vec<Result<LiveState, RegistryError>> = stream::iter(kbos)
         .map(|kbo| {

@@ -63,8 +63,8 @@ use crate::model::{
     Phase, Plan, Session, Step, StepWrite, UserLevel, WriteTarget,
 };
 use crate::registry::{
-    IdempotencyKey, Lease, LeaseId, LeaseRequest, Limits, Millis, Registry, RegistryError,
-    SessionId, TicketState,
+    IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError, SessionId,
+    TakeOver, TicketState,
 };
 use retry::{Backoff, RetryPolicy, Verdict, with_retries};
 
@@ -358,7 +358,9 @@ pub enum ExecuteError {
     Registry(#[from] RegistryError),
     /// Another apply holds an enterprise's lease past the lock timeout.
     #[error(
-        "enterprise {kbo} is locked by {holder} until registry time {expires_at_ms}; gave up after waiting {waited:?}"
+        "enterprise {kbo} is locked by {holder} until {}; gave up after waiting {} s (--lock-timeout)",
+        crate::registry::clock::local_time(*expires_at_ms),
+        waited.as_secs()
     )]
     Locked {
         /// The enterprise.
@@ -464,11 +466,13 @@ impl Leases {
         &self.held
     }
 
-    /// Gives every lease back (best effort: an expired lease needs no release).
-    pub async fn release(self, registry: &dyn Registry) {
+    /// Gives every lease back, each retried like every other request (a release
+    /// whose answer was lost is repeated; one already gone is released). Best effort
+    /// in the end: a lease that could not be released expires on its own.
+    pub async fn release(self, registry: &dyn Registry, options: &ExecuteOptions) {
         stream::iter(self.held)
             .for_each_concurrent(LEASE_CONCURRENCY, |lease| async move {
-                let _ = registry.release_lease(&lease.id).await;
+                let _ = retried(options, |_| registry.release_lease(&lease.id)).await;
             })
             .await;
     }
@@ -481,6 +485,7 @@ impl Leases {
                     ttl_ms: ttl.as_millis() as u64,
                     holder: holder.to_string(),
                     renew: Some(lease.id.clone()),
+                    ..LeaseRequest::default()
                 };
                 registry.acquire_lease(&lease.kbo, &request).await.ok()
             })
@@ -495,49 +500,76 @@ impl Leases {
     }
 }
 
+/// What happens while taking leases, for the person watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseEvent {
+    /// Waiting: another apply holds this enterprise. Sent once, and again when the
+    /// holder or its expiry changes.
+    Waiting {
+        /// The enterprise.
+        kbo: Kbo,
+        /// Who holds it, as the holder described itself.
+        holder: String,
+        /// When its lease expires (registry time) unless renewed.
+        expires_at_ms: Millis,
+        /// How much longer this run waits at most (`--lock-timeout`).
+        gives_up_in: Duration,
+    },
+    /// A lease of the acting person whose holder no longer runs was taken over.
+    TookOver {
+        /// The enterprise.
+        kbo: Kbo,
+        /// Who held it.
+        holder: String,
+    },
+}
+
+/// How [`acquire_leases`] takes leases.
+pub struct LeaseTaking<'a> {
+    /// This run, as other applies will see it.
+    pub holder: &'a str,
+    /// How long each lease lasts unless renewed.
+    pub ttl: Duration,
+    /// How long to wait for leases held by others, to the second.
+    pub lock_timeout: Duration,
+    /// True for a holder (as described in a refusal) that is the acting person's own
+    /// apply that no longer runs: its lease is taken over at once.
+    pub is_dead_own: &'a (dyn Fn(&str) -> bool + Sync),
+    /// Told what happens.
+    pub on_event: &'a (dyn Fn(LeaseEvent) + Sync),
+}
+
 /// Takes the apply lease of every enterprise in `kbos`, all or nothing, waiting up to
 /// `lock_timeout` while another apply holds any of them; an enterprise the actor has
 /// no role in yet (a designation to request) cannot be leased and is skipped. The
 /// requests go side by side; when one enterprise is held by someone else, the leases
 /// just taken are given back before waiting, so that two applies on overlapping sets
-/// never each sit on a part. On failure nothing stays held.
+/// never each sit on a part. On failure nothing stays held. The last attempt is made
+/// at the timeout itself, never before it.
 pub async fn acquire_leases(
     registry: &dyn Registry,
     kbos: &[Kbo],
-    holder: &str,
-    ttl: Duration,
-    lock_timeout: Duration,
+    taking: &LeaseTaking<'_>,
     options: &ExecuteOptions,
 ) -> Result<Leases, ExecuteError> {
     let request = LeaseRequest {
-        ttl_ms: ttl.as_millis() as u64,
-        holder: holder.to_string(),
-        renew: None::<LeaseId>,
+        ttl_ms: taking.ttl.as_millis() as u64,
+        holder: taking.holder.to_string(),
+        ..LeaseRequest::default()
     };
     let start = tokio::time::Instant::now();
+    let deadline = start + taking.lock_timeout;
     let mut delays = backoff(options);
+    let mut told: Option<(Kbo, String, Millis)> = None;
     loop {
-        // A retried request whose answer was lost gets the same lease back: the
-        // registry recognises the holder. A lease held by someone else is not retried
-        // here: the leases just taken go back first, then the whole set waits.
-        let not_if_held = |e: &RegistryError| match e {
-            RegistryError::LeaseHeld { .. } => Verdict {
-                retryable: false,
-                retry_after: None,
-            },
-            e => verdict(e),
-        };
         let answers: Vec<(Kbo, Result<Lease, RegistryError>)> = stream::iter(kbos)
             .map(|kbo| {
                 let request = &request;
                 async move {
-                    let answer =
-                        with_retries(&options.retry, backoff(options), not_if_held, |_| {
-                            registry.acquire_lease(kbo, request)
-                        })
-                        .await
-                        .map_err(|g| g.error);
-                    (*kbo, answer)
+                    (
+                        *kbo,
+                        take_lease(registry, kbo, request, taking, options).await,
+                    )
                 }
             })
             .buffered(LEASE_CONCURRENCY)
@@ -563,28 +595,87 @@ pub async fn acquire_leases(
             }
         }
         if let Some(e) = failure {
-            leases.release(registry).await;
+            leases.release(registry, options).await;
             return Err(e.into());
         }
         let Some((kbo, expires_at_ms, holder)) = held_elsewhere else {
             return Ok(leases);
         };
-        leases.release(registry).await;
-        let waited = start.elapsed();
-        let delay = delays.next().unwrap_or(options.backoff_cap);
-        if waited + delay > lock_timeout {
+        leases.release(registry, options).await;
+        let holder = if holder.is_empty() {
+            "another csamctl apply".to_string()
+        } else {
+            holder
+        };
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             return Err(ExecuteError::Locked {
                 kbo,
-                holder: if holder.is_empty() {
-                    "another csamctl apply".into()
-                } else {
-                    holder
-                },
+                holder,
                 expires_at_ms,
-                waited,
+                waited: now - start,
             });
         }
-        tokio::time::sleep(delay).await;
+        let seen = (kbo, holder.clone(), expires_at_ms);
+        if told.as_ref() != Some(&seen) {
+            (taking.on_event)(LeaseEvent::Waiting {
+                kbo,
+                holder,
+                expires_at_ms,
+                gives_up_in: deadline - now,
+            });
+            told = Some(seen);
+        }
+        let delay = delays.next().unwrap_or(options.backoff_cap);
+        tokio::time::sleep(delay.min(deadline - now)).await;
+    }
+}
+
+/// One lease request, retried while the registry is unavailable; a lease held by
+/// someone else is answered at once, not waited for.
+pub async fn lease_request(
+    registry: &dyn Registry,
+    kbo: &Kbo,
+    request: &LeaseRequest,
+    options: &ExecuteOptions,
+) -> Result<Lease, RegistryError> {
+    let not_if_held = |e: &RegistryError| match e {
+        RegistryError::LeaseHeld { .. } => Verdict {
+            retryable: false,
+            retry_after: None,
+        },
+        e => verdict(e),
+    };
+    with_retries(&options.retry, backoff(options), not_if_held, |_| {
+        registry.acquire_lease(kbo, request)
+    })
+    .await
+    .map_err(|g| g.error)
+}
+
+/// One enterprise's lease, retried while the registry is unavailable; a lease held by
+/// the acting person's own dead apply is taken over. A lease held by another apply
+/// is not retried here: the leases just taken go back first, then the whole set waits.
+/// A retried request whose answer was lost gets the same lease back: the registry
+/// recognises the holder.
+async fn take_lease(
+    registry: &dyn Registry,
+    kbo: &Kbo,
+    request: &LeaseRequest,
+    taking: &LeaseTaking<'_>,
+    options: &ExecuteOptions,
+) -> Result<Lease, RegistryError> {
+    match lease_request(registry, kbo, request, options).await {
+        Err(RegistryError::LeaseHeld { holder, .. }) if (taking.is_dead_own)(&holder) => {
+            let take_over = LeaseRequest {
+                take_over: TakeOver::Own,
+                ..request.clone()
+            };
+            let lease = lease_request(registry, kbo, &take_over, options).await?;
+            (taking.on_event)(LeaseEvent::TookOver { kbo: *kbo, holder });
+            Ok(lease)
+        }
+        answer => answer,
     }
 }
 
@@ -902,17 +993,22 @@ struct SessionRun {
 /// open, idle sessions this run does not know of are orphans — log-ins whose answer a
 /// dropped connection lost — and are logged out (they wrote nothing). Busy ones are
 /// left alone: they are another apply's of the same person, on other enterprises.
+///
+/// Every attempt sends the same idempotency key, so an attempt whose answer was lost
+/// gets its session back on the next one instead of leaving it open.
 async fn log_in(shared: &Shared, kbo: Kbo) -> Result<SessionId, RegistryError> {
+    let key = IdempotencyKey::log_in();
+    let key = &key;
     let result = with_retries(
         &shared.options.retry,
         backoff(&shared.options),
         observed_verdict(shared, kbo),
         |attempt| async move {
-            let result = shared.registry.open_session().await;
-            if let Err(RegistryError::TooManySessions { .. }) = &result
+            let result = shared.registry.open_session_keyed(key).await;
+            if let Err(RegistryError::TooManySessions { now_ms, .. }) = &result
                 && attempt > 1
             {
-                close_orphans(shared).await;
+                close_orphans(shared, *now_ms).await;
             }
             result
         },
@@ -926,14 +1022,62 @@ async fn log_in(shared: &Shared, kbo: Kbo) -> Result<SessionId, RegistryError> {
     Ok(result)
 }
 
-async fn close_orphans(shared: &Shared) {
-    let Ok(listed) = shared.registry.list_sessions().await else {
-        return;
-    };
+async fn close_orphans(shared: &Shared, now_ms: Millis) {
     let known = shared.open.lock().map(|o| o.clone()).unwrap_or_default();
-    for id in orphans(&listed, &known) {
-        let _ = shared.registry.close_session(&id).await;
+    reclaim_abandoned(&*shared.registry, &known, now_ms).await;
+}
+
+/// Logs out the acting person's abandoned sessions ([`orphans`]: not in `known`, and
+/// idle for [`IDLE_SESSION_MS`] at registry time `now_ms`, 0 when unknown), best
+/// effort; returns how many it logged out.
+async fn reclaim_abandoned(
+    registry: &dyn Registry,
+    known: &std::collections::BTreeSet<SessionId>,
+    now_ms: Millis,
+) -> usize {
+    let Ok(listed) = registry.list_sessions().await else {
+        return 0;
+    };
+    let mut closed = 0;
+    for id in orphans(&listed, known, (now_ms > 0).then_some(now_ms)) {
+        if registry.close_session(&id).await.is_ok() {
+            closed += 1;
+        }
     }
+    closed
+}
+
+/// Logs in for a command that only reads (`plan`, `export`), retried like every
+/// request and with one idempotency key for all attempts. When the person has as many
+/// sessions open as allowed, their abandoned ones (idle, from runs that crashed or
+/// lost a log-in's answer) are logged out instead of failing; busy ones — a running
+/// apply's — are waited for. Returns the session and how many abandoned ones were
+/// logged out.
+pub async fn log_in_to_read(
+    registry: &dyn Registry,
+    options: &ExecuteOptions,
+) -> Result<(SessionId, usize), RegistryError> {
+    let key = IdempotencyKey::log_in();
+    let key = &key;
+    let reclaimed = std::sync::atomic::AtomicUsize::new(0);
+    let reclaimed = &reclaimed;
+    let session = retried(options, |_| async move {
+        let result = registry.open_session_keyed(key).await;
+        if let Err(RegistryError::TooManySessions { now_ms, .. }) = &result {
+            let closed = reclaim_abandoned(registry, &Default::default(), *now_ms).await;
+            reclaimed.fetch_add(closed, std::sync::atomic::Ordering::Relaxed);
+            if closed > 0 {
+                // Room now: no need to wait for the Retry-After.
+                return registry.open_session_keyed(key).await;
+            }
+        }
+        result
+    })
+    .await?;
+    Ok((
+        session.id,
+        reclaimed.load(std::sync::atomic::Ordering::Relaxed),
+    ))
 }
 
 /// How long a session of the acting person that this run does not know must have been
@@ -943,13 +1087,16 @@ async fn close_orphans(shared: &Shared) {
 pub const IDLE_SESSION_MS: Millis = 15_000;
 
 /// The listed sessions that are orphans: not this run's, and idle for
-/// [`IDLE_SESSION_MS`] measured against the newest activity listed (registry time; this
-/// run's own sessions are in use, so that is close to now).
+/// [`IDLE_SESSION_MS`] at registry time `now`, or, when the registry did not say, measured
+/// against the newest activity listed (this run's own sessions are in use, so that is
+/// close to now).
 fn orphans(
     listed: &[crate::registry::SessionInfo],
     known: &std::collections::BTreeSet<SessionId>,
+    now: Option<Millis>,
 ) -> Vec<SessionId> {
-    let newest = listed.iter().map(|s| s.last_activity_ms).max().unwrap_or(0);
+    let newest =
+        now.unwrap_or_else(|| listed.iter().map(|s| s.last_activity_ms).max().unwrap_or(0));
     listed
         .iter()
         .filter(|s| !known.contains(&s.id))
@@ -1160,11 +1307,24 @@ mod tests {
         ];
         let known = [SessionId("s-mine".into())].into_iter().collect();
         assert_eq!(
-            orphans(&listed, &known),
+            orphans(&listed, &known, None),
             [SessionId("s-lost-answer".into())]
         );
         // Nothing known and all busy: nothing is closed.
         let busy = [session("a", 50_000), session("b", 49_000)];
-        assert!(orphans(&busy, &Default::default()).is_empty());
+        assert!(orphans(&busy, &Default::default(), None).is_empty());
+        // All abandoned at once: only the registry's time tells them idle.
+        let crashed = [session("c", 50_000), session("d", 50_000)];
+        assert!(orphans(&crashed, &Default::default(), None).is_empty());
+        assert_eq!(
+            orphans(
+                &crashed,
+                &Default::default(),
+                Some(50_000 + IDLE_SESSION_MS)
+            )
+            .len(),
+            2
+        );
+        assert!(orphans(&crashed, &Default::default(), Some(50_001)).is_empty());
     }
 }

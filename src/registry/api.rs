@@ -61,6 +61,12 @@ impl IdempotencyKey {
         Ok(IdempotencyKey(key))
     }
 
+    /// A fresh random key for one log-in: the same key is sent again when the log-in
+    /// is retried, so that a lost answer does not leave a second session open.
+    pub fn log_in() -> Self {
+        IdempotencyKey(format!("login-{}", hex::encode(rand::random::<[u8; 16]>())))
+    }
+
     /// The key.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -304,7 +310,7 @@ pub struct AccessReport {
 }
 
 /// A request for an apply lease.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LeaseRequest {
     /// How long the lease lasts (at most [`Limits::max_lease_ms`]).
     pub ttl_ms: u64,
@@ -312,6 +318,24 @@ pub struct LeaseRequest {
     pub holder: String,
     /// The caller's current lease, to renew it.
     pub renew: Option<LeaseId>,
+    /// Whether a lease held now by someone else is taken over (default: no, the
+    /// request is refused with `lease_held`). The audit log records every take-over,
+    /// with the holder it was taken from.
+    #[serde(default)]
+    pub take_over: TakeOver,
+}
+
+/// Which held lease a lease request may take over.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeOver {
+    /// None: a held lease is refused.
+    #[default]
+    None,
+    /// One the caller holds (an apply of theirs that died).
+    Own,
+    /// Anyone's (breaking another person's lease, `lease release --force`).
+    Any,
 }
 
 /// An apply lease on an enterprise.

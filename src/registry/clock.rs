@@ -1,12 +1,25 @@
 //! Registry time: the wall clock, or a virtual clock that only an operator call moves
 //! (tests advance it for the 20-minute propagation and the idle timeout; they never
-//! sleep). May depend on std only.
+//! sleep). May depend on std, and on jiff for showing a time in the local time zone.
 
 use std::fmt;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::Millis;
+
+/// A registry time for people: the local date and time with the zone
+/// (`2026-11-30 04:12:05 CET`), the way a person reads a clock, not milliseconds since
+/// the epoch. Falls back to UTC when the local zone cannot be read.
+pub fn local_time(ms: Millis) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t
+            .to_zoned_datetime(jiff::tz::TimeZone::system())
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        Err(_) => format!("{ms} ms after the epoch"),
+    }
+}
 
 /// Where the registry reads the time.
 pub trait Clock: Send + Sync + fmt::Debug {

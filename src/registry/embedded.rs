@@ -464,11 +464,31 @@ impl Registry for EmbeddedClient {
         Ok(self.registry.shared.options.config.limits())
     }
 
-    async fn open_session(&self) -> Result<SessionInfo, RegistryError> {
+    async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
         let person = self.person;
+        let key = key.clone();
         self.registry
             .run(move |s| {
                 s.transact(|t| {
+                    // One fingerprint for every log-in: the key alone tells them apart.
+                    let print = sqlite::fingerprint(b"open_session");
+                    if let Some((first_print, response)) =
+                        sqlite::idempotent_answer(t.tx, person.compact(), key.as_str())?
+                    {
+                        if first_print != print {
+                            return Err(RegistryError::IdempotencyKeyReused {
+                                key: key.as_str().to_string(),
+                            });
+                        }
+                        let first: SessionInfo = serde_json::from_str(&response).map_err(|e| {
+                            RegistryError::Internal {
+                                reason: format!("stored answer: {e}"),
+                            }
+                        })?;
+                        // The session as it is now; a closed one as it was opened (the
+                        // caller's next request in it says it is closed).
+                        return Ok(t.world.session_info(&first.id).unwrap_or(first));
+                    }
                     let fact = t.world.decide_open_session(&person, t.now)?;
                     let Fact::SessionOpened { id, .. } = &fact else {
                         return Err(RegistryError::Internal {
@@ -476,21 +496,36 @@ impl Registry for EmbeddedClient {
                         });
                     };
                     let id = id.clone();
-                    t.record(fact)?;
+                    let seq = t.record(fact)?;
                     t.audit(AuditEntry {
                         at_ms: t.now,
                         actor: person.compact(),
                         session: Some(&id.0),
                         action: "open_session",
                         target: &id.0,
+                        // Keys in the audit log are write keys (one per write applied).
                         idempotency_key: None,
                         outcome: "ok",
                     })?;
-                    t.world
-                        .session_info(&id)
-                        .ok_or_else(|| RegistryError::Internal {
-                            reason: "session vanished".into(),
-                        })
+                    let info =
+                        t.world
+                            .session_info(&id)
+                            .ok_or_else(|| RegistryError::Internal {
+                                reason: "session vanished".into(),
+                            })?;
+                    let response =
+                        serde_json::to_string(&info).map_err(|e| RegistryError::Internal {
+                            reason: e.to_string(),
+                        })?;
+                    sqlite::remember_answer(
+                        t.tx,
+                        person.compact(),
+                        key.as_str(),
+                        &print,
+                        &response,
+                        seq,
+                    )?;
+                    Ok(info)
                 })
             })
             .await
@@ -714,13 +749,27 @@ impl Registry for EmbeddedClient {
                         });
                     };
                     let lease = lease.clone();
+                    // A lease taken while another was held was taken over: the audit
+                    // log says from whom (and the actor says who broke it).
+                    let (action, target) = match t.world.lease_held(&kbo, t.now) {
+                        Some((holder, held)) if held.id != lease.id => (
+                            "take_over_lease",
+                            format!(
+                                "enterprise {kbo}: lease {} of {} held by {:?}",
+                                held.id.0,
+                                holder.compact(),
+                                held.holder
+                            ),
+                        ),
+                        _ => ("acquire_lease", format!("enterprise {kbo}")),
+                    };
                     t.record(fact)?;
                     t.audit(AuditEntry {
                         at_ms: t.now,
                         actor: person.compact(),
                         session: None,
-                        action: "acquire_lease",
-                        target: &format!("enterprise {kbo}"),
+                        action,
+                        target: &target,
                         idempotency_key: None,
                         outcome: "ok",
                     })?;

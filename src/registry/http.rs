@@ -260,8 +260,17 @@ impl Registry for HttpRegistry {
         self.call(Operation::Limits, &[], None).await
     }
 
-    async fn open_session(&self) -> Result<SessionInfo, RegistryError> {
-        self.call(Operation::OpenSession, &[], None).await
+    async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
+        self.endpoint
+            .call(
+                &self.token,
+                Operation::OpenSession,
+                &[],
+                "",
+                None,
+                Some(key),
+            )
+            .await
     }
 
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, RegistryError> {

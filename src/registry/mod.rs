@@ -39,8 +39,15 @@ pub trait Registry: Send + Sync {
     /// The registry's limits (sessions per person, processing and propagation delays).
     async fn limits(&self) -> Result<Limits, RegistryError>;
 
-    /// Logs in: opens a session that sees the registry as processed now (R1).
-    async fn open_session(&self) -> Result<SessionInfo, RegistryError>;
+    /// Logs in: opens a session that sees the registry as processed now (R1). Repeating
+    /// a log-in with the same key returns the session the first one opened (as it is
+    /// now), so a retried log-in whose answer was lost opens no second session.
+    async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError>;
+
+    /// Logs in once, with a key of its own (see [`Registry::open_session_keyed`]).
+    async fn open_session(&self) -> Result<SessionInfo, RegistryError> {
+        self.open_session_keyed(&IdempotencyKey::log_in()).await
+    }
 
     /// The caller's open sessions.
     async fn list_sessions(&self) -> Result<Vec<SessionInfo>, RegistryError>;
@@ -239,6 +246,10 @@ pub enum RegistryError {
     TooManySessions {
         /// The limit.
         limit: u32,
+        /// Registry time of the refusal, so that the caller can tell which of its open
+        /// sessions have been idle long (0 from registries that do not say).
+        #[serde(default)]
+        now_ms: Millis,
     },
     /// Another apply holds the enterprise's lease.
     #[error("enterprise {kbo} is leased until {expires_at_ms} by {holder}")]

@@ -227,7 +227,9 @@ impl Operation {
             Limits => {
                 "The registry's limits (sessions per person, processing, propagation and idle delays)."
             }
-            OpenSession => "Log in: a session that sees the registry as processed now (R1).",
+            OpenSession => {
+                "Log in: a session that sees the registry as processed now (R1). With an Idempotency-Key, a repeated log-in returns the session the first one opened (as it is now) and opens none."
+            }
             ListSessions => "The caller's open sessions.",
             CloseSession => {
                 "Log out: the session's writes are processed after the processing delay."
@@ -793,6 +795,13 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
             "1-200 printable ASCII characters chosen by the client; a repeated key returns the first answer and writes nothing.",
             json_schema!({ "type": "string", "minLength": 1, "maxLength": 200 }),
         )),
+        Operation::OpenSession => parameters.push(parameter(
+            IDEMPOTENCY_KEY,
+            "header",
+            false,
+            "1-200 printable ASCII characters chosen by the client; a repeated key returns the session the first log-in opened and opens none.",
+            json_schema!({ "type": "string", "minLength": 1, "maxLength": 200 }),
+        )),
         Operation::Snapshot => parameters.push(parameter(
             "If-None-Match",
             "header",
@@ -968,7 +977,13 @@ mod tests {
             status_of(&RegistryError::NotAuthorised { reason: "x".into() }),
             403
         );
-        assert_eq!(status_of(&RegistryError::TooManySessions { limit: 4 }), 429);
+        assert_eq!(
+            status_of(&RegistryError::TooManySessions {
+                limit: 4,
+                now_ms: 0
+            }),
+            429
+        );
         assert_eq!(
             status_of(&RegistryError::Unavailable { reason: "x".into() }),
             503

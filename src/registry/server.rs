@@ -169,11 +169,13 @@ struct AppState {
     document: Bytes,
 }
 
-/// The fault decisions: the n-th person-facing request's fate is a pure function of
-/// the seed and n (splitmix64), so a seed replays the same sequence.
+/// The fault decisions: whether the n-th person-facing request is faulted is a pure
+/// function of the seed and n (splitmix64), and the faults take turns between the
+/// three kinds, so a seed replays the same sequence.
 struct Faults {
     seed: u64,
     requests: AtomicU64,
+    faults: AtomicU64,
 }
 
 impl Faults {
@@ -181,6 +183,7 @@ impl Faults {
         Faults {
             seed: seed.unwrap_or_else(rand::random),
             requests: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
         }
     }
 
@@ -194,7 +197,7 @@ impl Faults {
         let x = splitmix64(self.seed ^ splitmix64(n));
         // The top 53 bits as a uniform number in [0, 1).
         let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-        (u < rate).then_some(splitmix64(x) % 3)
+        (u < rate).then(|| self.faults.fetch_add(1, Ordering::Relaxed) % 3)
     }
 }
 
@@ -607,8 +610,21 @@ async fn limits(Caller(r): Caller) -> ApiResult<Json<super::Limits>> {
     Ok(Json(r.limits().await?))
 }
 
-async fn open_session(Caller(r): Caller) -> ApiResult<(StatusCode, Json<super::SessionInfo>)> {
-    Ok((StatusCode::CREATED, Json(r.open_session().await?)))
+async fn open_session(
+    Caller(r): Caller,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, Json<super::SessionInfo>)> {
+    // The key is optional for log-ins (clients without one get a session per request).
+    let session = match headers.get(IDEMPOTENCY_KEY) {
+        Some(key) => {
+            let key = key
+                .to_str()
+                .map_err(|_| ApiError::invalid("the Idempotency-Key is printable ASCII"))?;
+            r.open_session_keyed(&IdempotencyKey::new(key)?).await?
+        }
+        None => r.open_session().await?,
+    };
+    Ok((StatusCode::CREATED, Json(session)))
 }
 
 async fn list_sessions(Caller(r): Caller) -> ApiResult<Json<Vec<super::SessionInfo>>> {

@@ -78,7 +78,9 @@ conformance!(
     idempotent_writes,
     paged_user_listing,
     session_limit,
+    keyed_log_in,
     leases,
+    lease_take_over,
     authority_matrix,
 );
 

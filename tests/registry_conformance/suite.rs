@@ -14,8 +14,8 @@ use csamctl::model::{
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
     AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, Level, NewUser, PageRequest,
-    Registry, RegistryError, RegistryOperator, SessionId, Target, TicketState, UserDetails,
-    UserPage, Write, WriteReceipt,
+    Registry, RegistryError, RegistryOperator, SessionId, TakeOver, Target, TicketState,
+    UserDetails, UserPage, Write, WriteReceipt,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -1369,6 +1369,83 @@ pub async fn session_limit(env: &Env) {
     login(&*htb).await;
 }
 
+/// A log-in repeated with the same key (its first answer lost) gets the same session
+/// back and opens no other; another key opens another session.
+pub async fn keyed_log_in(env: &Env) {
+    let htb = env.person(HTB_READY).await;
+    let key = IdempotencyKey::new("login-conformance-1").expect("key");
+    let first = htb.open_session_keyed(&key).await.expect("log in");
+    let again = htb.open_session_keyed(&key).await.expect("log in again");
+    assert_eq!(again.id, first.id);
+    assert_eq!(htb.list_sessions().await.expect("list").len(), 1);
+    let other = htb
+        .open_session_keyed(&IdempotencyKey::new("login-conformance-2").expect("key"))
+        .await
+        .expect("another log-in");
+    assert_ne!(other.id, first.id);
+    assert_eq!(htb.list_sessions().await.expect("list").len(), 2);
+    // Once logged out, the key still names that session: nothing new is opened.
+    logout(&*htb, &first.id).await;
+    let late = htb.open_session_keyed(&key).await.expect("late repeat");
+    assert_eq!(late.id, first.id);
+    assert_eq!(htb.list_sessions().await.expect("list").len(), 1);
+    // Keys are per person: another person's same key opens their own session.
+    let other_person = env.person(HTB_UNRECOGNISED).await;
+    let theirs = other_person
+        .open_session_keyed(&key)
+        .await
+        .expect("their log-in");
+    assert_ne!(theirs.id, first.id);
+}
+
+/// A held lease is taken over only when asked: the person's own with `own`, anyone's
+/// with `any`; the old lease is gone.
+pub async fn lease_take_over(env: &Env) {
+    build_ready_tree(env).await;
+    let k = kbo(READY);
+    let htb = env.person(HTB_READY).await;
+    let am = env.person(AM).await;
+    let request = |holder: &str, take_over| LeaseRequest {
+        ttl_ms: 10 * MINUTE,
+        holder: holder.into(),
+        renew: None,
+        take_over,
+    };
+    let dead = htb
+        .acquire_lease(&k, &request("apply (pid 1)", TakeOver::None))
+        .await
+        .expect("lease");
+    // Another holder name of the same person: taken over only when asked.
+    refused(
+        htb.acquire_lease(&k, &request("apply (pid 2)", TakeOver::None))
+            .await,
+        "lease_held",
+    );
+    let mine = htb
+        .acquire_lease(&k, &request("apply (pid 2)", TakeOver::Own))
+        .await
+        .expect("own lease taken over");
+    assert_ne!(mine.id, dead.id);
+    // Another person cannot take it as their own, only break it.
+    refused(
+        am.acquire_lease(&k, &request("am", TakeOver::Own)).await,
+        "lease_held",
+    );
+    let broken = am
+        .acquire_lease(&k, &request("am", TakeOver::Any))
+        .await
+        .expect("broken");
+    assert_ne!(broken.id, mine.id);
+    match htb
+        .acquire_lease(&k, &request("apply (pid 2)", TakeOver::None))
+        .await
+    {
+        Err(RegistryError::LeaseHeld { holder, .. }) => assert_eq!(holder, "am"),
+        other => panic!("{other:?}"),
+    }
+    am.release_lease(&broken.id).await.expect("release");
+}
+
 /// Apply leases: one holder at a time, renewable, released, expiring.
 pub async fn leases(env: &Env) {
     build_ready_tree(env).await;
@@ -1378,7 +1455,7 @@ pub async fn leases(env: &Env) {
     let request = |holder: &str| LeaseRequest {
         ttl_ms: 10 * MINUTE,
         holder: holder.into(),
-        renew: None,
+        ..LeaseRequest::default()
     };
     let lease = htb
         .acquire_lease(&k, &request("ci #1"))

@@ -511,6 +511,7 @@ impl World {
         if open >= self.config.sessions_per_person as usize {
             return Err(RegistryError::TooManySessions {
                 limit: self.config.sessions_per_person,
+                now_ms: now,
             });
         }
         Ok(Fact::SessionOpened {
@@ -1198,8 +1199,15 @@ impl World {
                 // A renewal, or the same holder asking again (a retried request whose
                 // answer was lost): the same lease, extended.
                 let same_holder = request.renew.is_none() && lease.holder == request.holder;
+                let may_take_over = match request.take_over {
+                    TakeOver::None => false,
+                    TakeOver::Own => person == caller,
+                    TakeOver::Any => true,
+                };
                 if person == caller && (request.renew.as_ref() == Some(&lease.id) || same_holder) {
                     lease.id.clone()
+                } else if may_take_over && request.renew.is_none() {
+                    LeaseId(format!("l-{:06}", self.lease_counter + 1))
                 } else {
                     return Err(RegistryError::LeaseHeld {
                         kbo: kbo.compact().to_string(),
@@ -1219,6 +1227,14 @@ impl World {
                 expires_at_ms,
             },
         })
+    }
+
+    /// The lease held on an enterprise now, with the person holding it.
+    pub fn lease_held(&self, kbo: &Kbo, now: Millis) -> Option<(&Insz, &Lease)> {
+        self.leases
+            .get(kbo)
+            .filter(|(_, l)| l.expires_at_ms > now)
+            .map(|(p, l)| (p, l))
     }
 
     /// Releasing a lease; `None` when it already expired (nothing to record).
