@@ -193,3 +193,38 @@ fn operator_commands_report_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("fault rate"));
 }
+
+/// Reference data may leave out an enterprise's address: the registry keeps what it is
+/// given, and the enterprise can be read and exported.
+#[test]
+fn reference_data_without_an_address_is_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("registry.db");
+    let reference = dir.path().join("reference.yaml");
+    std::fs::write(
+        &reference,
+        "enterprises:\n  - kbo: \"0198765470\"\n    name: AZ VLASLAND VZW\n    main_access_manager: \"82120926312\"\n",
+    )
+    .expect("write");
+    let out = csamctl(
+        &["init", "--reference", reference.to_str().expect("utf-8")],
+        &db,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = csamctl(&["token", "--insz", "82120926312"], &db);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let token = stdout(&out).trim().to_string();
+    let exported = dir.path().join("exported.yaml");
+    let out = Command::new(CSAMCTL)
+        .args(["export", "--enterprise", "0198765470", "--out"])
+        .arg(&exported)
+        .arg("--registry")
+        .arg(format!("file:{}", db.display()))
+        .env("CSAM_TOKEN", token)
+        .env_remove("CSAM_ACTOR")
+        .output()
+        .expect("csamctl runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&exported).expect("exported");
+    assert!(text.contains("AZ VLASLAND VZW"), "{text}");
+}

@@ -376,7 +376,10 @@ pub struct ReferenceEnterprise {
     pub kbo: Kbo,
     /// The name in the KBO directory.
     pub name: String,
-    /// The address in the KBO directory.
+    /// The address in the KBO directory. Optional: the registry keeps what it is given
+    /// (nothing csamctl plans depends on it), and reference data made from a list of
+    /// enterprise numbers and names often has none.
+    #[serde(default)]
     pub address: Address,
     /// An HTB already validated, if any.
     #[serde(default)]

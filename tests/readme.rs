@@ -1,0 +1,172 @@
+//! The README's commands work as printed: every fenced `sh` block is run, line by line
+//! in one bash session, in a fresh directory holding a copy of `examples/` (what a
+//! fresh clone has), and every line must exit 0 or with the code its comment names
+//! (`# exit 3`).
+//!
+//! `cargo` itself is the one stand-in: building the release binary inside a test would
+//! take minutes and `cargo test` cannot run itself, so a `cargo` script first on PATH
+//! runs `cargo run [flags] -- ARGS` as the csamctl binary this test was built with, and
+//! answers `cargo test` by saying it is the run in progress. Everything else (bash, the
+//! example scripts, the embedded registry file) is real.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
+
+/// The fenced blocks of a Markdown text whose info string is `lang`.
+fn blocks(markdown: &str, lang: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match (&mut current, line.trim_start().strip_prefix("```")) {
+            (None, Some(info)) if info.trim() == lang => current = Some(String::new()),
+            (Some(_), Some("")) => found.extend(current.take()),
+            (Some(text), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The commands of a block: continuation lines joined, blank lines and comment lines
+/// dropped, each with the exit code its trailing `# exit N` comment names (else 0).
+fn commands(block: &str) -> Vec<(String, i32)> {
+    block
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let expected = l
+                .rsplit_once("# exit ")
+                .and_then(|(_, code)| code.trim().parse().ok())
+                .unwrap_or(0);
+            (l.to_string(), expected)
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The stand-in `cargo` (see the module docs).
+fn cargo_shim(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let shim = bin.join("cargo");
+    std::fs::write(
+        &shim,
+        format!(
+            r#"#!/usr/bin/env bash
+case "$1" in
+  run)
+    while [ "$#" -gt 0 ] && [ "$1" != -- ]; do shift; done
+    shift
+    exec '{CSAMCTL}' "$@" ;;
+  test) echo "cargo test: the run in progress"; exit 0 ;;
+  *) echo "the README test's cargo does not know: cargo $*" >&2; exit 97 ;;
+esac
+"#
+        ),
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    bin
+}
+
+#[test]
+fn the_readme_shell_blocks_run_as_printed_in_a_fresh_directory() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let commands: Vec<(String, i32)> = blocks(&readme, "sh")
+        .iter()
+        .flat_map(|b| commands(b))
+        .collect();
+    assert!(
+        commands.len() >= 6,
+        "the README's sh blocks hold the demo and the single-unit path: {commands:?}"
+    );
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let clone = tmp.path().join("csamctl");
+    copy_dir(&root.join("examples"), &clone.join("examples"));
+    let bin = cargo_shim(tmp.path());
+
+    // One bash session: exports carry from line to line, as in a terminal.
+    let mut script = String::from("set +e\n");
+    for (i, (command, expected)) in commands.iter().enumerate() {
+        script.push_str(&format!(
+            "echo '>>> line {i}'\n{command}\nrc=$?\nif [ \"$rc\" != {expected} ]; then echo \"README line {i} exited $rc, not {expected}\" >&2; exit 1; fi\n"
+        ));
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .args(["--noprofile", "--norc", "-c", &script])
+        .current_dir(&clone)
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .env_remove("CSAM_REGISTRY")
+        .env_remove("CSAM_TOKEN")
+        .env_remove("CSAM_TOKEN_FILE")
+        .env_remove("CSAM_ACTOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .expect("bash runs");
+    let transcript = format!(
+        "--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{transcript}");
+    // What the README says the demo prints, it prints.
+    let said = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    for claim in ["done (138/138 steps, 9 log-outs)"] {
+        assert!(said.contains(claim), "the README no longer says {claim}");
+        assert!(
+            transcript.contains(claim),
+            "{claim} not printed:\n{transcript}"
+        );
+    }
+    // No password reached the output: the demo's are `Dm` + 8 hex digits + `!7`.
+    let leaked = transcript.match_indices("Dm").any(|(i, _)| {
+        transcript[i..]
+            .chars()
+            .skip(2)
+            .take(9)
+            .collect::<String>()
+            .ends_with('!')
+    });
+    assert!(!leaked, "a demo password was printed:\n{transcript}");
+}
+
+#[test]
+fn the_block_reader_finds_commands_and_expected_exit_codes() {
+    let md = "text\n```sh\na --b \\\n  c   # exit 3\n# a comment\n\nd\n```\n```yaml\nx: 1\n```\n";
+    let found: Vec<(String, i32)> = blocks(md, "sh").iter().flat_map(|b| commands(b)).collect();
+    assert_eq!(
+        found,
+        vec![
+            ("a --b    c   # exit 3".to_string(), 3),
+            ("d".to_string(), 0)
+        ]
+    );
+}
