@@ -301,6 +301,15 @@ fn the_markdown_summary_opens_with_people_and_the_diagram_and_links_rules() {
     );
     // Rule codes link to their section outside code; never inside it.
     assert!(md.contains("[R1](docs/rules.md#r1)"), "{md}");
+    // Every rule a plan can link to has its anchor in docs/rules.md.
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
+        .expect("docs/rules.md");
+    for n in 1..=9 {
+        assert!(
+            rules.contains(&format!("<a id=\"r{n}\"></a>")),
+            "docs/rules.md#r{n}"
+        );
+    }
     assert_eq!(
         markdown::link_rules("R6, R10, XR7 (R9)"),
         "[R6](docs/rules.md#r6), R10, XR7 ([R9](docs/rules.md#r9))"
