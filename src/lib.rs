@@ -14,4 +14,5 @@ mod parallel;
 pub mod plan;
 pub mod registry;
 pub mod render;
+pub mod rules;
 pub mod safety;

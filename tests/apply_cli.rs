@@ -1127,3 +1127,64 @@ async fn apply_logs_out_idle_sessions_of_the_person_and_leaves_busy_ones() {
     assert!(!open().await, "the idle session was logged out");
     env.assert_no_personal_data();
 }
+
+/// The registry's writes so far: every audit entry of a write, refused or not.
+fn audited_writes(env: &Env) -> usize {
+    let conn = rusqlite::Connection::open(&env.db).expect("db opens");
+    conn.query_row(
+        "SELECT COUNT(*) FROM audit WHERE idempotency_key IS NOT NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| usize::try_from(n).unwrap_or(0))
+    .expect("count")
+}
+
+// Regression (issue 11): a changed username passed `plan` with a warning, and `apply`
+// deleted the person's three user records before the registry refused the new username.
+#[test]
+fn a_username_change_is_refused_by_plan_and_apply_before_any_write() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let out = env.on_file(
+        &["apply", "--auto-approve", multi.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let renamed = example("multi-campus.yaml")
+        .replace("username: sarahvermeulen", "username: sarahvermeulen2");
+    let renamed = env.write("renamed.yaml", &renamed);
+    let renamed = renamed.to_str().expect("utf-8");
+    let before = audited_writes(&env);
+
+    let out = env.on_file(&["plan", renamed], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("usernames are immutable"), "{all}");
+    assert!(
+        all.contains("sarahvermeulen"),
+        "the way out names the username: {all}"
+    );
+
+    let out = env.on_file(&["apply", "--auto-approve", renamed], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("usernames are immutable"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(audited_writes(&env), before, "apply wrote before refusing");
+
+    // The person still has all three records: nothing was deleted.
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let out = env.on_file(
+        &[
+            "plan",
+            "--detailed-exitcode",
+            multi.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.assert_no_personal_data();
+}

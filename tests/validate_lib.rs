@@ -179,3 +179,37 @@ fn a_too_large_file_does_not_stop_the_others() {
     assert_eq!(codes(&loaded), ["csam::input::too_large"]);
     assert_eq!(loaded.state.enterprises.len(), 1);
 }
+
+// Regression (issue 11): a person with an invalid username was skipped whole, so the
+// same INSZ listed again in the capacity went unreported.
+#[test]
+fn an_invalid_username_does_not_hide_a_person_listed_twice() {
+    let person = "          - insz: \"68.08.21-305.64\"\n            username: koenverhaeghe\n";
+    let base = base_text();
+    assert!(base.contains(person));
+    let twice = format!(
+        "{base}{}",
+        "          - insz: \"68.08.21-305.64\"\n            username: koen verhaeghe\n            last_name: VERHAEGHE\n            first_name: Koen\n            email: koen.verhaeghe@mandelvallei.example\n"
+    );
+    let (_dir, loaded) = load_bytes_as_file("twice.yaml", twice.as_bytes(), &Limits::default());
+    let found = codes(&loaded);
+    assert!(found.contains(&"csam::person::duplicate"), "{found:?}");
+    assert!(
+        found.iter().any(|c| c.starts_with("csam::username")),
+        "{found:?}"
+    );
+}
+
+// Regression (issue 11): one unknown function word made the whole site list unreadable,
+// so a physician without eHealthBox escaped the R5 check.
+#[test]
+fn an_unknown_function_does_not_hide_the_physician_ehealthbox_check() {
+    let text = base_text().replace(
+        "\"71988411\": [head-radiologist]",
+        "\"71988411\": [head-radiologist, chief]\n            applications: [heracles]",
+    );
+    let (_dir, loaded) = load_bytes_as_file("r5.yaml", text.as_bytes(), &Limits::default());
+    let found = codes(&loaded);
+    assert!(found.contains(&"csam::function::unknown"), "{found:?}");
+    assert!(found.contains(&"csam::applications::r5"), "{found:?}");
+}

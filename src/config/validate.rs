@@ -16,6 +16,7 @@ use crate::model::{
     Kbo, KboError, Language, PasswordRef, Person, Representative, Site, Subdivision, Username,
     UsernameError, default_structure_applications,
 };
+use crate::rules;
 
 /// Keys of the top level of a file.
 pub const DOCUMENT_KEYS: &[&str] = &["version", "enterprises"];
@@ -496,20 +497,18 @@ fn structure_applications(walk: &mut Walk<'_>, obj: &Obj<'_>, what: &str) -> Opt
     };
     let apps = applications(walk, node)?;
     let mut ok = true;
-    for required in [Application::Heracles, Application::EHealthBox] {
-        if !apps.contains(&required) {
-            ok = false;
-            let d = Diagnostic::error(
-                "csam::applications::r5",
-                walk.place(node),
-                format!("{what} must have {required} enabled"),
-            )
-            .label(format!("{required} missing"))
-            .help(format!(
-                "Heracles needs heracles and ehealthbox on the capacity, every subdivision and every site (R5); add {required}, or leave `applications` out for the default"
-            ));
-            walk.report(d);
-        }
+    for required in rules::missing_applications(rules::AppLevel::Structure, &apps) {
+        ok = false;
+        let d = Diagnostic::error(
+            "csam::applications::r5",
+            walk.place(node),
+            format!("{what} must have {required} enabled"),
+        )
+        .label(format!("{required} missing"))
+        .help(format!(
+            "Heracles needs heracles and ehealthbox on the capacity, every subdivision and every site (R5); add {required}, or leave `applications` out for the default"
+        ));
+        walk.report(d);
     }
     ok.then_some(apps)
 }
@@ -541,14 +540,15 @@ fn people(
     let mut out = Vec::new();
     let Some(node) = node else { return out };
     for item in walk.list(node, "people").unwrap_or(&[]) {
-        let Some((person, place)) = person(walk, index, item, declared) else {
-            continue;
-        };
-        if let Some(first) = seen.get(&person.insz) {
+        // The duplicate check needs only the INSZ: an error elsewhere in the entry must
+        // not hide it (every problem is reported in one run).
+        let (id, read) = person(walk, index, item, declared);
+        let Some((insz, place)) = id else { continue };
+        if let Some(first) = seen.get(&insz) {
             let d = Diagnostic::error(
                 "csam::person::duplicate",
                 place,
-                format!("person {} is listed twice in this capacity", person.insz),
+                format!("person {insz} is listed twice in this capacity"),
             )
             .label("listed again here")
             .related(*first, "first listed here")
@@ -556,21 +556,40 @@ fn people(
             walk.report(d);
             continue;
         }
-        seen.insert(person.insz, place);
-        out.push((person, place));
+        seen.insert(insz, place);
+        if let Some(person) = read {
+            out.push((person, place));
+        }
     }
     out
 }
 
+/// A person entry: its INSZ and place when they could be read, and the person when
+/// everything could.
 fn person(
     walk: &mut Walk<'_>,
     index: &mut StateIndex,
     node: &Node,
     declared: &BTreeSet<Hco>,
-) -> Option<PersonAt> {
-    let obj = walk.obj(node, "a person", PERSON_KEYS)?;
+) -> (Option<(Insz, Place)>, Option<Person>) {
+    let Some(obj) = walk.obj(node, "a person", PERSON_KEYS) else {
+        return (None, None);
+    };
     let insz_node = walk.required(&obj, "insz");
     let insz = insz_node.and_then(|n| insz(walk, n));
+    let place = walk.place(insz_node.unwrap_or(obj.node()));
+    let person = person_fields(walk, index, obj, insz, declared);
+    (insz.map(|i| (i, place)), person)
+}
+
+/// Every field of a person entry (each one checked even when another is wrong).
+fn person_fields(
+    walk: &mut Walk<'_>,
+    index: &mut StateIndex,
+    obj: Obj<'_>,
+    insz: Option<Insz>,
+    declared: &BTreeSet<Hco>,
+) -> Option<Person> {
     let username_node = walk.required(&obj, "username");
     let username = username_node.and_then(|n| username(walk, n));
     if let (Some(i), Some(u), Some(n)) = (insz, username.as_ref(), username_node) {
@@ -593,32 +612,30 @@ fn person(
         Some(n) => applications(walk, n).map(Some),
         None => Some(None),
     };
-    let sites = person_sites(walk, &obj, declared);
-    let place = walk.place(insz_node.unwrap_or(obj.node()));
-    if let (Some(Some(apps)), Some(sites)) = (&explicit_apps, &sites) {
+    // The R5 check runs on every function that could be read, even when another word
+    // of the list is unknown.
+    let (read_sites, sites_ok) = person_sites(walk, &obj, declared);
+    if let Some(Some(apps)) = &explicit_apps {
         let node = obj.get("applications").unwrap_or(obj.node());
-        if !apps.contains(&Application::Heracles) {
-            let d = Diagnostic::error(
-                "csam::applications::r5",
-                walk.place(node),
-                "a user must have heracles enabled",
-            )
-            .label("heracles missing")
-            .help("add heracles, or leave `applications` out for the default (R5)");
-            walk.report(d);
-        }
-        let physician = sites.values().flatten().any(|f| f.is_physician());
-        if physician && !apps.contains(&Application::EHealthBox) {
-            let d = Diagnostic::error(
-                "csam::applications::r5",
-                walk.place(node),
-                "a physician (head radiologist or radiologist) must have ehealthbox enabled",
-            )
-            .label("ehealthbox missing")
-            .help("add ehealthbox, or leave `applications` out for the default (R5)");
+        let functions: BTreeSet<Function> = read_sites.values().flatten().copied().collect();
+        for missing in rules::missing_applications(rules::AppLevel::User(&functions), apps) {
+            let (message, label) = if missing == Application::Heracles {
+                ("a user must have heracles enabled", "heracles missing")
+            } else {
+                (
+                    "a physician (head radiologist or radiologist) must have ehealthbox enabled",
+                    "ehealthbox missing",
+                )
+            };
+            let d = Diagnostic::error("csam::applications::r5", walk.place(node), message)
+                .label(label)
+                .help(format!(
+                    "add {missing}, or leave `applications` out for the default (R5)"
+                ));
             walk.report(d);
         }
     }
+    let sites = sites_ok.then_some(read_sites);
     let person = Person {
         insz: insz?,
         username: username?,
@@ -643,23 +660,24 @@ fn person(
         .help("users exist per site (S4.8): give the person's sites and functions under `sites:`, or remove the person");
         walk.report(d);
     }
-    Some((person, place))
+    Some(person)
 }
 
+/// A person's sites and functions: what could be read, and whether all of it could.
 fn person_sites(
     walk: &mut Walk<'_>,
     obj: &Obj<'_>,
     declared: &BTreeSet<Hco>,
-) -> Option<BTreeMap<Hco, BTreeSet<Function>>> {
+) -> (BTreeMap<Hco, BTreeSet<Function>>, bool) {
     let Some(node) = obj.get("sites") else {
-        return Some(BTreeMap::new());
+        return (BTreeMap::new(), true);
     };
     let entries = match &node.value {
         Value::Map(entries) => entries,
-        Value::Null => return Some(BTreeMap::new()),
+        Value::Null => return (BTreeMap::new(), true),
         _ => {
             walk.wrong_type(node, "a mapping of site HCO to functions", "sites");
-            return None;
+            return (BTreeMap::new(), false);
         }
     };
     let mut sites = BTreeMap::new();
@@ -719,7 +737,7 @@ fn person_sites(
             None => ok = false,
         }
     }
-    ok.then_some(sites)
+    (sites, ok)
 }
 
 /// The valid site HCO numbers written under `subdivisions`, whatever else is wrong there.

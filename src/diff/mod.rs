@@ -155,7 +155,6 @@ fn diff_enterprise(
     let on_moved_sites = users_on_moved_sites(&desired_objects, &live_objects);
     changes.extend(compare(kbo, desired_objects, live_objects));
     mark_users_of_replaced_sites(kbo, &mut changes, on_moved_sites);
-    flag_replacements(&changes, findings);
     sort_changes(&mut changes);
     EnterpriseDiff {
         kbo,
@@ -696,32 +695,6 @@ fn mark_users_of_replaced_sites(
                 after: Some(value),
                 fields: Vec::new(),
             });
-        }
-    }
-}
-
-/// A username change loses the account's history: say so once per person.
-fn flag_replacements(changes: &[Change], findings: &mut Vec<Finding>) {
-    let mut seen = BTreeSet::new();
-    for c in changes {
-        if c.cause != Some(Cause::UsernameChanged) {
-            continue;
-        }
-        let (Some(ObjectValue::User(b)), Some(ObjectValue::User(a))) = (&c.before, &c.after) else {
-            continue;
-        };
-        if seen.insert(a.username.clone()) {
-            findings.push(
-                Finding::warning(
-                    "diff::username_changed",
-                    Some(c.kbo),
-                    format!(
-                        "username {} becomes {}: usernames are immutable, so the user is deleted and created again and the account's history is lost",
-                        b.username, a.username
-                    ),
-                )
-                .about(c.object.clone()),
-            );
         }
     }
 }

@@ -169,6 +169,8 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                         .collect(),
                     capacities,
                 },
+                recognised_units: None,
+                accounts: Vec::new(),
             }
         })
         .collect()
@@ -308,7 +310,7 @@ fn leftovers_and_wrong_level_users_are_deletions_but_ignored_accounts_are_not() 
 }
 
 #[test]
-fn a_username_change_is_a_replacement_with_one_warning() {
+fn a_username_change_is_a_replacement_the_planner_refuses() {
     let want = desired(SMALL);
     let mut live = applied(&want);
     for h in ["71977101", "71977102"] {
@@ -324,8 +326,19 @@ fn a_username_change_is_a_replacement_with_one_warning() {
         d.changes()
             .all(|c| c.kind == ChangeKind::Replace && c.cause == Some(Cause::UsernameChanged))
     );
-    let warnings: Vec<&str> = d.findings.iter().map(|f| f.code.as_str()).collect();
-    assert_eq!(warnings, ["diff::username_changed"], "once per person");
+    // The registry cannot rename an account (S3.4): the planner refuses, once.
+    let plan = crate::plan::plan_diff(d, &live, None, &Default::default(), String::new());
+    let errors: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::model::Severity::Error)
+        .map(|f| f.code.as_str())
+        .collect();
+    assert_eq!(
+        errors, ["plan::username_immutable"; 2],
+        "{:?}",
+        plan.findings
+    );
 }
 
 #[test]

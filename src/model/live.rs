@@ -22,6 +22,46 @@ pub struct LiveState {
     pub version: u64,
     /// The enterprise and everything under it.
     pub enterprise: LiveEnterprise,
+    /// The programme's recognised units of this enterprise (R8), so that the planner
+    /// refuses a capacity, subdivision or site the registry would refuse. `None` when
+    /// the registry did not say (then the planner cannot check R8).
+    #[serde(default)]
+    pub recognised_units: Option<Vec<RecognisedUnit>>,
+    /// The account of every person who has or had a user record or an administrator
+    /// account in this enterprise: an account (and its username) outlives its records,
+    /// so the planner needs it to refuse a username change the registry would refuse.
+    #[serde(default)]
+    pub accounts: Vec<LiveAccount>,
+}
+
+impl LiveState {
+    /// The recognised units as a map, for [`crate::rules::check_recognised`].
+    pub fn recognised(&self) -> Option<std::collections::BTreeMap<Hco, BTreeSet<Hco>>> {
+        self.recognised_units.as_ref().map(|units| {
+            units
+                .iter()
+                .map(|u| (u.subdivision.clone(), u.sites.iter().cloned().collect()))
+                .collect()
+        })
+    }
+}
+
+/// A recognised unit of the programme's list (R8): a subdivision and its sites.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecognisedUnit {
+    /// The subdivision's HCO number.
+    pub subdivision: Hco,
+    /// The HCO numbers of its sites.
+    pub sites: Vec<Hco>,
+}
+
+/// A person's account: the username they keep for good (S3.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAccount {
+    /// National register number.
+    pub insz: Insz,
+    /// CSAM username.
+    pub username: Username,
 }
 
 /// An enterprise with its access managers and capacities.

@@ -44,9 +44,13 @@
 //! Inside a session, writes follow `rank`: what clears the way, managers and the
 //! capacity, updates, structure, users, functions, leftovers.
 //!
-//! Pure: may use `model` only (and sha2 for digests).
+//! Before anything runs, every write is checked with the rules the engine enforces
+//! ([`crate::rules`]): the actor's authority, usernames (immutable, unique) and the
+//! programme's recognised units (R8). A write the registry would refuse is a plan
+//! error, so that what `plan` accepts, `apply` completes.
+//!
+//! Pure: may use `model` and `rules` only (and sha2 for digests).
 
-pub mod authority;
 pub mod fingerprint;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -59,7 +63,7 @@ use crate::model::{
     UserValue, WriteTarget,
 };
 
-use authority::{Roles, Scope, scope_of};
+use crate::rules::{self, Roles};
 
 /// Diffs and plans in one call: what `csamctl plan` does.
 pub fn plan(
@@ -487,27 +491,45 @@ fn set_apps_active(
     }
 }
 
-/// The people with a visible account (a user record or an administrator account):
-/// their new user records need no password.
-fn accounts(live: Option<&LiveState>) -> BTreeSet<Insz> {
-    let mut out = BTreeSet::new();
-    let Some(l) = live else { return out };
-    for cap in &l.enterprise.capacities {
-        out.extend(cap.wrong_level_users.iter().map(|u| u.insz));
+/// Every account the live state shows: those it lists, and those of visible user
+/// records and administrator accounts (a live state from an older registry lists none).
+fn known_accounts(live: &LiveState) -> BTreeSet<(Insz, crate::model::Username)> {
+    let mut out: BTreeSet<_> = live
+        .accounts
+        .iter()
+        .map(|a| (a.insz, a.username.clone()))
+        .collect();
+    let admin = |a: &LiveAdministrator| match a {
+        LiveAdministrator::Account { insz, username, .. } => Some((*insz, username.clone())),
+        _ => None,
+    };
+    for cap in &live.enterprise.capacities {
+        out.extend(
+            cap.wrong_level_users
+                .iter()
+                .map(|u| (u.insz, u.username.clone())),
+        );
         for sub in &cap.subdivisions {
-            out.extend(sub.wrong_level_users.iter().map(|u| u.insz));
-            if let LiveAdministrator::Account { insz, .. } = &sub.administrator {
-                out.insert(*insz);
-            }
+            out.extend(
+                sub.wrong_level_users
+                    .iter()
+                    .map(|u| (u.insz, u.username.clone())),
+            );
+            out.extend(admin(&sub.administrator));
             for site in &sub.sites {
-                out.extend(site.users.iter().map(|u| u.insz));
-                if let LiveAdministrator::Account { insz, .. } = &site.administrator {
-                    out.insert(*insz);
-                }
+                out.extend(site.users.iter().map(|u| (u.insz, u.username.clone())));
+                out.extend(admin(&site.administrator));
             }
         }
     }
     out
+}
+
+/// The people with a visible account (a user record or an administrator account):
+/// their new user records need no password.
+fn accounts(live: Option<&LiveState>) -> BTreeSet<Insz> {
+    live.map(|l| known_accounts(l).into_iter().map(|(i, _)| i).collect())
+        .unwrap_or_default()
 }
 
 /// A step's id: the enterprise, the session's label and the step's place in it
@@ -822,10 +844,13 @@ fn plan_enterprise(
         .collect();
 
     if let Some(actor) = actor {
-        let roles = Roles::of(actor, live, &declared_htb);
+        let roles = Roles::of(actor, live, Some(&declared_htb));
         check_authority(kbo, &roles, actor, &changes, &works, &parent, findings);
     }
     check_administrators(kbo, &changes, &works, findings);
+    if let Some(live) = live {
+        check_registry_rules(kbo, live, &changes, &works, findings);
+    }
     let touches_users = works.iter().any(|w| w.write.touches_user());
 
     let mut phases = Vec::new();
@@ -913,19 +938,10 @@ fn check_authority(
     let parent_of = |h: &Hco| parent.get(h).cloned();
     let mut reported = BTreeSet::new();
     for w in works {
-        let scope = scope_of(&w.write, &parent_of);
-        let allowed = match (&scope, &w.write) {
-            (
-                Scope::Designation,
-                StepWrite::DesignateMainAccessManager {
-                    main_access_manager,
-                    legal_representative,
-                    ..
-                },
-            ) => *actor == main_access_manager.insz || *actor == legal_representative.insz,
-            _ => roles.holds(&scope, &parent_of),
+        let Err(scope) = rules::authorised(actor, roles, &w.write, &parent_of) else {
+            continue;
         };
-        if !allowed && reported.insert(w.change) {
+        if reported.insert(w.change) {
             let c = &changes[w.change];
             findings.push(
                 Finding::error(
@@ -938,6 +954,88 @@ fn check_authority(
                         kbo,
                         actor,
                         scope.holders()
+                    ),
+                )
+                .about(c.object.clone()),
+            );
+        }
+    }
+}
+
+/// The writes the registry would refuse by a rule the live state lets the planner
+/// check: a username that is not the person's for good, or someone else's (S3.4), and
+/// a capacity, subdivision or site that is not a recognised unit (R8).
+fn check_registry_rules(
+    kbo: crate::model::Kbo,
+    live: &LiveState,
+    changes: &[Change],
+    works: &[Work],
+    findings: &mut Vec<Finding>,
+) {
+    let known = known_accounts(live);
+    let account_of: BTreeMap<Insz, &crate::model::Username> =
+        known.iter().map(|(i, u)| (*i, u)).collect();
+    let owner_of: BTreeMap<&crate::model::Username, Insz> =
+        known.iter().map(|(i, u)| (u, *i)).collect();
+    let units = live.recognised();
+    let mut reported = BTreeSet::new();
+    for w in works {
+        let c = &changes[w.change];
+        let account = match &w.write {
+            StepWrite::CreateUser { user, .. } => Some((user.insz, &user.username)),
+            StepWrite::CreateSubdivision { administrator, .. }
+            | StepWrite::UpdateSubdivision { administrator, .. }
+            | StepWrite::CreateSite { administrator, .. }
+            | StepWrite::UpdateSite { administrator, .. } => match administrator {
+                LiveAdministrator::Account { insz, username, .. } => Some((*insz, username)),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((insz, username)) = account
+            && let Err(problem) = rules::check_username(
+                &insz,
+                username,
+                |p| account_of.get(p).map(|u| (*u).clone()),
+                |u| owner_of.get(u).copied(),
+            )
+            && reported.insert((w.change, "username"))
+        {
+            let (code, way_out) = match &problem {
+                rules::UsernameProblem::Immutable { .. } => (
+                    "plan::username_immutable",
+                    "; the registry cannot rename an account, and deleting the user records would not free the old name",
+                ),
+                rules::UsernameProblem::Taken { .. } => (
+                    "plan::username_taken",
+                    "; choose another username for this person",
+                ),
+            };
+            findings.push(
+                Finding::error(
+                    code,
+                    Some(kbo),
+                    format!(
+                        "{} {} of {kbo}: {problem}{way_out}",
+                        c.kind.verb(),
+                        object_words(&c.object, None),
+                    ),
+                )
+                .about(c.object.clone()),
+            );
+        }
+        if let Some(units) = &units
+            && let Err(e) = rules::check_recognised(units, &w.write)
+            && reported.insert((w.change, "recognised"))
+        {
+            findings.push(
+                Finding::error(
+                    "plan::not_recognised",
+                    Some(kbo),
+                    format!(
+                        "{} {} of {kbo}: {e} (R8), so the registry would refuse it; declare only the units the programme lists for this enterprise, or ask the coordination centre to add it",
+                        c.kind.verb(),
+                        object_words(&c.object, None),
                     ),
                 )
                 .about(c.object.clone()),

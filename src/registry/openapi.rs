@@ -25,8 +25,8 @@ use super::RegistryError;
 use super::api::*;
 use crate::model::{
     Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo, Language,
-    LiveAccessManager, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveRepresentative,
-    LiveSite, LiveState, LiveSubdivision, LiveUser, Username,
+    LiveAccessManager, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
+    LiveRepresentative, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Username,
 };
 
 /// The name of the idempotency header of writes.
@@ -512,6 +512,8 @@ schema_via_mirror! {
     LiveSubdivision => LiveSubdivisionDef;
     LiveSite => LiveSiteDef;
     LiveUser => LiveUserDef;
+    RecognisedUnit => RecognisedUnitDef;
+    LiveAccount => LiveAccountDef;
 }
 
 /// One enterprise's tree as one session sees it, with the version of that view.
@@ -523,6 +525,35 @@ struct LiveStateDef {
     version: u64,
     /// The enterprise and everything under it.
     enterprise: LiveEnterprise,
+    /// The programme's recognised units of this enterprise (R8).
+    #[serde(default)]
+    recognised_units: Option<Vec<RecognisedUnit>>,
+    /// The account of everyone who has or had a record or administrator account in
+    /// this enterprise: accounts and their usernames outlive records (S3.4).
+    #[serde(default)]
+    accounts: Vec<LiveAccount>,
+}
+
+/// A recognised unit (R8): a subdivision and its sites.
+#[derive(Deserialize, JsonSchema)]
+#[serde(remote = "RecognisedUnit")]
+#[allow(dead_code)]
+struct RecognisedUnitDef {
+    /// The subdivision's HCO number.
+    subdivision: Hco,
+    /// The HCO numbers of its sites.
+    sites: Vec<Hco>,
+}
+
+/// A person's account: the username they keep for good.
+#[derive(Deserialize, JsonSchema)]
+#[serde(remote = "LiveAccount")]
+#[allow(dead_code)]
+struct LiveAccountDef {
+    /// National register number.
+    insz: Insz,
+    /// CSAM username.
+    username: Username,
 }
 
 /// An enterprise with its access managers and capacities.

@@ -322,10 +322,10 @@ fn person_applications(out: &mut String, warnings: &mut Vec<String>, p: &Regroup
         return;
     }
     let first = p.applications[0];
-    let physician = p.sites.values().flatten().any(|f| f.is_physician());
+    let functions: std::collections::BTreeSet<_> = p.sites.values().flatten().copied().collect();
     let valid = p.applications.iter().all(|a| *a == first)
-        && first.contains(&crate::model::Application::Heracles)
-        && (!physician || first.contains(&crate::model::Application::EHealthBox));
+        && crate::rules::missing_applications(crate::rules::AppLevel::User(&functions), first)
+            .is_empty();
     if valid {
         let _ = writeln!(out, "            applications: {}", applications(first));
     } else {

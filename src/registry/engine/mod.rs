@@ -1,4 +1,9 @@
-//! The rules of `docs/rules.md` (R1–R9 and "Who may do what"): the only place they live.
+//! The registry engine: enforces the rules of `docs/rules.md` (R1–R9 and "Who may do
+//! what").
+//!
+//! The rules the planner must predict (authority per write, usernames, recognised units,
+//! R5) are defined once in [`crate::rules`] and called here; what only a registry can
+//! decide (sessions and visibility, R2, R3, the gate) lives here alone.
 //!
 //! The engine is a deterministic state machine. [`World::decide_write`] and its siblings
 //! look at the world and either refuse with a [`RegistryError`] or return the [`Fact`]
@@ -31,10 +36,11 @@ use serde::{Deserialize, Serialize};
 use super::RegistryError;
 use super::api::*;
 use crate::model::{
-    Address, Application, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
-    LiveAccessManager, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveRepresentative,
-    LiveSite, LiveState, LiveSubdivision, LiveUser, Username,
+    Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
+    LiveAccessManager, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
+    LiveRepresentative, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Username,
 };
+use crate::rules::{self, Roles, Scope};
 
 /// The registry's tunable limits.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +231,14 @@ impl<T> Versioned<T> {
         });
     }
 
+    /// Every value it had in a view at `horizon` or earlier, deletions left out.
+    fn values_seen(&self, horizon: u64) -> impl Iterator<Item = &T> {
+        self.versions
+            .iter()
+            .filter(move |v| v.processing.is_some_and(|p| p <= horizon))
+            .filter_map(|v| v.value.as_ref())
+    }
+
     fn process(&mut self, session: &SessionId, number: u64, at: Millis) {
         for v in &mut self.versions {
             if v.processing.is_none() && v.session.as_ref() == Some(session) {
@@ -309,21 +323,6 @@ enum EntityKey {
     Subdivision(Hco),
     Site(Hco),
     User(Level, Insz),
-}
-
-/// What an authority check is about (docs/rules.md, "Who may do what").
-#[derive(Clone, Copy, Debug)]
-enum Scope<'a> {
-    /// HTB only: access managers.
-    Enterprise(&'a Kbo),
-    /// HTB and access managers: the capacity itself.
-    Capacity(&'a Kbo, CapacityType),
-    /// Plus the capacity's local administrator: subdivisions, capacity-level users.
-    CapacityContent(&'a Kbo, CapacityType),
-    /// Plus the subdivision's administrator: the subdivision, its sites and users.
-    Subdivision(&'a Hco),
-    /// Plus the site's administrator: the site's users.
-    SiteUsers(&'a Hco),
 }
 
 /// A head radiologist of a site (R9), see [`World::head_radiologists`].
@@ -438,8 +437,6 @@ pub fn is_ticket_number(s: &str) -> bool {
                 .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
         })
 }
-
-const STRUCTURE_APPS: [Application; 2] = [Application::Heracles, Application::EHealthBox];
 
 impl World {
     /// An empty registry with these limits.
@@ -612,82 +609,63 @@ impl World {
             .is_some_and(|r| r.insz == *p)
     }
 
-    fn is_access_manager(&self, kbo: &Kbo, h: u64, p: &Insz) -> bool {
-        self.is_htb(kbo, h, p)
-            || self
+    /// The person's roles in an enterprise as a session at `h` sees it.
+    fn roles_of(&self, kbo: &Kbo, h: u64, p: &Insz) -> Roles {
+        let mut roles = Roles {
+            htb: self.is_htb(kbo, h, p),
+            access_manager: self
                 .access_managers
                 .get(kbo)
                 .and_then(|m| m.get(p))
                 .and_then(|v| v.seen(h))
-                .is_some()
+                .is_some(),
+            ..Roles::default()
+        };
+        let is = |a: &LiveAdministrator| a.insz() == Some(p);
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            if let Some(cap) = self.capacities.get(&key).and_then(|v| v.seen(h)) {
+                roles.local_administrator |= is(&cap.local_administrator);
+            }
+            for sub in self.subdivisions_of.get(&key).into_iter().flatten() {
+                if let Some(s) = self.subdivisions.get(sub).and_then(|n| n.versions.seen(h))
+                    && is(&s.administrator)
+                {
+                    roles.subdivisions.insert(sub.clone());
+                }
+                for site in self.sites_of.get(sub).into_iter().flatten() {
+                    if let Some(s) = self.sites.get(site).and_then(|n| n.versions.seen(h))
+                        && is(&s.administrator)
+                    {
+                        roles.sites.insert(site.clone());
+                    }
+                }
+            }
+        }
+        roles
     }
 
-    fn holds(&self, h: u64, p: &Insz, scope: Scope<'_>) -> bool {
-        match scope {
-            Scope::Enterprise(kbo) => self.is_htb(kbo, h, p),
-            Scope::Capacity(kbo, _) => self.is_access_manager(kbo, h, p),
-            Scope::CapacityContent(kbo, kind) => {
-                self.holds(h, p, Scope::Capacity(kbo, kind))
-                    || self
-                        .capacities
-                        .get(&(*kbo, kind))
-                        .and_then(|v| v.seen(h))
-                        .is_some_and(|c| c.local_administrator.insz() == Some(p))
-            }
-            Scope::Subdivision(hco) => self.subdivisions.get(hco).is_some_and(|n| {
-                let (kbo, kind) = &n.parent;
-                self.holds(h, p, Scope::CapacityContent(kbo, *kind))
-                    || n.versions
-                        .seen(h)
-                        .is_some_and(|s| s.administrator.insz() == Some(p))
-            }),
-            Scope::SiteUsers(hco) => self.sites.get(hco).is_some_and(|n| {
-                self.holds(h, p, Scope::Subdivision(&n.parent))
-                    || n.versions
-                        .seen(h)
-                        .is_some_and(|s| s.administrator.insz() == Some(p))
-            }),
-        }
+    /// A site's subdivision.
+    fn parent_of(&self) -> impl Fn(&Hco) -> Option<Hco> + '_ {
+        |site| self.sites.get(site).map(|n| n.parent.clone())
     }
 
-    fn authorise(&self, h: u64, p: &Insz, scope: Scope<'_>) -> Result<(), RegistryError> {
-        if self.holds(h, p, scope) {
-            return Ok(());
-        }
-        Err(not_authorised(match scope {
-            Scope::Enterprise(kbo) => format!("only the main access manager of {kbo} may do this"),
-            Scope::Capacity(kbo, kind) => {
-                format!(
-                    "only the main access manager or an access manager of {kbo} may manage capacity {kind}"
-                )
-            }
-            Scope::CapacityContent(kbo, kind) => {
-                format!("no authority over the content of capacity {kind} of {kbo}")
-            }
-            Scope::Subdivision(hco) => format!("no authority over subdivision {hco}"),
-            Scope::SiteUsers(hco) => format!("no authority over the users of site {hco}"),
-        }))
+    /// Refuses `write` unless the caller's roles in `kbo` give the scope it needs
+    /// ([`rules::required_scope`], the planner's definition too).
+    fn authorise(&self, kbo: &Kbo, h: u64, p: &Insz, write: &Write) -> Result<(), RegistryError> {
+        let roles = self.roles_of(kbo, h, p);
+        rules::authorised(p, &roles, write, &self.parent_of())
+            .map_err(|scope| not_authorised(format!("in {kbo} this needs {}", scope.holders())))
+    }
+
+    /// Whether the caller holds `scope` in `kbo` (for reads about one level).
+    fn holds(&self, kbo: &Kbo, h: u64, p: &Insz, scope: &Scope) -> bool {
+        self.roles_of(kbo, h, p).holds(scope, &self.parent_of())
     }
 
     /// True when the person has any role in the enterprise (for reads and leases).
     fn has_any_role(&self, kbo: &Kbo, h: u64, p: &Insz) -> bool {
-        if self.is_access_manager(kbo, h, p) {
-            return true;
-        }
-        CapacityType::ALL.iter().any(|kind| {
-            let key = (*kbo, *kind);
-            self.holds(h, p, Scope::CapacityContent(kbo, *kind))
-                || self.subdivisions_of.get(&key).is_some_and(|subs| {
-                    subs.iter().any(|s| {
-                        self.holds(h, p, Scope::Subdivision(s))
-                            || self.sites_of.get(s).is_some_and(|sites| {
-                                sites
-                                    .iter()
-                                    .any(|site| self.holds(h, p, Scope::SiteUsers(site)))
-                            })
-                    })
-                })
-        })
+        self.roles_of(kbo, h, p).any()
     }
 
     fn pending_ticket(&self, kbo: &Kbo) -> Option<&Ticket> {
@@ -746,14 +724,6 @@ impl World {
         }
     }
 
-    fn level_scope(level: &Level) -> Scope<'_> {
-        match level {
-            Level::Capacity { kbo, kind } => Scope::CapacityContent(kbo, *kind),
-            Level::Subdivision { hco } => Scope::Subdivision(hco),
-            Level::Site { hco } => Scope::SiteUsers(hco),
-        }
-    }
-
     /// R1: a child can only be created under a parent the session sees.
     fn level_visible(&self, level: &Level, h: u64) -> Result<(), RegistryError> {
         let (seen, exists) = match level {
@@ -785,27 +755,29 @@ impl World {
         }
     }
 
-    /// Username rules: unique case-insensitively (the type folds case) and immutable.
+    /// Username rules ([`rules::check_username`]): unique case-insensitively (the
+    /// type folds case) and immutable; a new account needs a password.
     fn check_account(
         &self,
         insz: &Insz,
         username: &Username,
         password_given: Option<bool>,
     ) -> Result<(), RegistryError> {
-        if let Some(existing) = self.accounts.get(insz) {
-            if existing != username {
-                return Err(RegistryError::UsernameImmutable {
-                    existing: existing.to_string(),
-                });
-            }
-            return Ok(());
-        }
-        if self.usernames.contains_key(username) {
-            return Err(RegistryError::UsernameTaken {
+        rules::check_username(
+            insz,
+            username,
+            |p| self.accounts.get(p).cloned(),
+            |u| self.usernames.get(u).copied(),
+        )
+        .map_err(|problem| match problem {
+            rules::UsernameProblem::Immutable { existing } => RegistryError::UsernameImmutable {
+                existing: existing.to_string(),
+            },
+            rules::UsernameProblem::Taken { username } => RegistryError::UsernameTaken {
                 username: username.to_string(),
-            });
-        }
-        if password_given == Some(false) {
+            },
+        })?;
+        if !self.accounts.contains_key(insz) && password_given == Some(false) {
             return Err(RegistryError::PasswordRequired);
         }
         Ok(())
@@ -843,11 +815,7 @@ impl World {
         let h = s.sees;
         let mut ticket = None;
         match write {
-            Write::DesignateMainAccessManager {
-                kbo,
-                main_access_manager,
-                legal_representative,
-            } => {
+            Write::DesignateMainAccessManager { kbo, .. } => {
                 self.directory(kbo)?;
                 if self.htb.get(kbo).and_then(Versioned::truth).is_some() {
                     return Err(conflict(format!(
@@ -860,7 +828,7 @@ impl World {
                         ticket: Some(t.id.clone()),
                     });
                 }
-                if *caller != main_access_manager.insz && *caller != legal_representative.insz {
+                if !rules::may_designate(caller, write) {
                     return Err(not_authorised(
                         "the designation is requested by the future main access manager or the legal representative",
                     ));
@@ -873,7 +841,7 @@ impl World {
             } => {
                 self.directory(kbo)?;
                 self.gate(kbo, h)?;
-                self.authorise(h, caller, Scope::Enterprise(kbo))?;
+                self.authorise(kbo, h, caller, write)?;
                 let exists = self
                     .access_managers
                     .get(kbo)
@@ -890,7 +858,7 @@ impl World {
             Write::RemoveAccessManager { kbo, insz } => {
                 self.directory(kbo)?;
                 self.gate(kbo, h)?;
-                self.authorise(h, caller, Scope::Enterprise(kbo))?;
+                self.authorise(kbo, h, caller, write)?;
                 let v = self
                     .access_managers
                     .get(kbo)
@@ -901,12 +869,8 @@ impl World {
             Write::ActivateCapacity { kbo, kind, .. } => {
                 let dir = self.directory(kbo)?;
                 self.gate(kbo, h)?;
-                self.authorise(h, caller, Scope::Capacity(kbo, *kind))?;
-                if dir.recognised.is_empty() {
-                    return Err(RegistryError::CapacityNotRecognised {
-                        kbo: kbo.compact().to_string(),
-                    });
-                }
+                self.authorise(kbo, h, caller, write)?;
+                self.recognised(kbo, &dir.recognised, write)?;
                 if self
                     .capacities
                     .get(&(*kbo, *kind))
@@ -919,7 +883,7 @@ impl World {
                 }
             }
             Write::UpdateCapacity { kbo, kind, .. } => {
-                self.capacity_target(h, caller, kbo, *kind)?;
+                self.capacity_target(h, caller, kbo, *kind, write)?;
             }
             Write::CreateSubdivision {
                 kbo,
@@ -930,7 +894,7 @@ impl World {
             } => {
                 let dir = self.directory(kbo)?;
                 self.gate(kbo, h)?;
-                self.authorise(h, caller, Scope::CapacityContent(kbo, *kind))?;
+                self.authorise(kbo, h, caller, write)?;
                 self.level_visible(
                     &Level::Capacity {
                         kbo: *kbo,
@@ -941,11 +905,7 @@ impl World {
                 if s.users_created {
                     return Err(RegistryError::StructureAfterUsers);
                 }
-                if !dir.recognised.contains_key(hco) {
-                    return Err(RegistryError::SubdivisionNotRecognised {
-                        hco: hco.to_string(),
-                    });
-                }
+                self.recognised(kbo, &dir.recognised, write)?;
                 if self
                     .subdivisions
                     .get(hco)
@@ -959,14 +919,14 @@ impl World {
             Write::UpdateSubdivision {
                 hco, administrator, ..
             } => {
-                self.subdivision_target(h, caller, hco)?;
+                self.subdivision_target(h, caller, hco, write)?;
                 self.check_administrator(administrator)?;
             }
             Write::DeleteSubdivision { hco } => {
                 let node = self.subdivision_node(hco)?;
-                let (kbo, kind) = node.parent;
+                let (kbo, _) = node.parent;
                 self.gate(&kbo, h)?;
-                self.authorise(h, caller, Scope::CapacityContent(&kbo, kind))?;
+                self.authorise(&kbo, h, caller, write)?;
                 require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
                 let live_sites = self.sites_of.get(hco).is_some_and(|sites| {
                     sites.iter().any(|s| {
@@ -990,7 +950,7 @@ impl World {
                 let parent = self.subdivision_node(subdivision)?;
                 let kbo = parent.parent.0;
                 self.gate(&kbo, h)?;
-                self.authorise(h, caller, Scope::Subdivision(subdivision))?;
+                self.authorise(&kbo, h, caller, write)?;
                 self.level_visible(
                     &Level::Subdivision {
                         hco: subdivision.clone(),
@@ -1003,16 +963,7 @@ impl World {
                 if s.sites_created >= 1 {
                     return Err(RegistryError::OneSitePerSession);
                 }
-                let known = self
-                    .directory(&kbo)?
-                    .recognised
-                    .get(subdivision)
-                    .is_some_and(|sites| sites.contains(hco));
-                if !known {
-                    return Err(RegistryError::SiteNotRecognised {
-                        hco: hco.to_string(),
-                    });
-                }
+                self.recognised(&kbo, &self.directory(&kbo)?.recognised, write)?;
                 if self
                     .sites
                     .get(hco)
@@ -1026,11 +977,11 @@ impl World {
             Write::UpdateSite {
                 hco, administrator, ..
             } => {
-                self.site_target(h, caller, hco)?;
+                self.site_target(h, caller, hco, write)?;
                 self.check_administrator(administrator)?;
             }
             Write::DeleteSite { hco } => {
-                self.site_target(h, caller, hco)?;
+                self.site_target(h, caller, hco, write)?;
                 if self.has_users(&Level::Site { hco: hco.clone() }) {
                     return Err(conflict(format!(
                         "site {hco} still has users; delete them first"
@@ -1040,7 +991,7 @@ impl World {
             Write::CreateUser { level, user } => {
                 let kbo = self.level_kbo(level)?;
                 self.gate(&kbo, h)?;
-                self.authorise(h, caller, Self::level_scope(level))?;
+                self.authorise(&kbo, h, caller, write)?;
                 self.level_visible(level, h)?;
                 if self
                     .user_versions(level, &user.insz)
@@ -1057,14 +1008,16 @@ impl World {
             Write::UpdateUser { level, insz, .. }
             | Write::DeleteUser { level, insz }
             | Write::SetFunctions { level, insz, .. } => {
-                self.user_target(h, caller, level, insz)?;
+                self.user_target(h, caller, level, insz, write)?;
             }
             Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target
             {
-                Target::Capacity { kbo, kind } => self.capacity_target(h, caller, kbo, *kind)?,
-                Target::Subdivision { hco } => self.subdivision_target(h, caller, hco)?,
-                Target::Site { hco } => self.site_target(h, caller, hco)?,
-                Target::User { level, insz } => self.user_target(h, caller, level, insz)?,
+                Target::Capacity { kbo, kind } => {
+                    self.capacity_target(h, caller, kbo, *kind, write)?
+                }
+                Target::Subdivision { hco } => self.subdivision_target(h, caller, hco, write)?,
+                Target::Site { hco } => self.site_target(h, caller, hco, write)?,
+                Target::User { level, insz } => self.user_target(h, caller, level, insz, write)?,
             },
         }
         Ok(Fact::Wrote {
@@ -1072,6 +1025,26 @@ impl World {
             at: now,
             write: write.without_secrets(),
             ticket,
+        })
+    }
+
+    /// R8 ([`rules::check_recognised`], the planner's definition too).
+    fn recognised(
+        &self,
+        kbo: &Kbo,
+        units: &rules::RecognisedUnits,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        rules::check_recognised(units, write).map_err(|e| match e {
+            rules::NotRecognised::Capacity => RegistryError::CapacityNotRecognised {
+                kbo: kbo.compact().to_string(),
+            },
+            rules::NotRecognised::Subdivision(hco) => RegistryError::SubdivisionNotRecognised {
+                hco: hco.to_string(),
+            },
+            rules::NotRecognised::Site { site, .. } => RegistryError::SiteNotRecognised {
+                hco: site.to_string(),
+            },
         })
     }
 
@@ -1087,10 +1060,11 @@ impl World {
         caller: &Insz,
         kbo: &Kbo,
         kind: CapacityType,
+        write: &Write,
     ) -> Result<(), RegistryError> {
         self.directory(kbo)?;
         self.gate(kbo, h)?;
-        self.authorise(h, caller, Scope::Capacity(kbo, kind))?;
+        self.authorise(kbo, h, caller, write)?;
         let v = self
             .capacities
             .get(&(*kbo, kind))
@@ -1099,19 +1073,31 @@ impl World {
         Ok(())
     }
 
-    fn subdivision_target(&self, h: u64, caller: &Insz, hco: &Hco) -> Result<(), RegistryError> {
+    fn subdivision_target(
+        &self,
+        h: u64,
+        caller: &Insz,
+        hco: &Hco,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
         let node = self.subdivision_node(hco)?;
         self.gate(&node.parent.0, h)?;
-        self.authorise(h, caller, Scope::Subdivision(hco))?;
+        self.authorise(&node.parent.0, h, caller, write)?;
         require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
         Ok(())
     }
 
-    fn site_target(&self, h: u64, caller: &Insz, hco: &Hco) -> Result<(), RegistryError> {
+    fn site_target(
+        &self,
+        h: u64,
+        caller: &Insz,
+        hco: &Hco,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
         let node = self.site_node(hco)?;
         let kbo = self.subdivision_node(&node.parent)?.parent.0;
         self.gate(&kbo, h)?;
-        self.authorise(h, caller, Scope::Subdivision(&node.parent))?;
+        self.authorise(&kbo, h, caller, write)?;
         require_visible(&node.versions, h, || format!("site {hco}"))?;
         Ok(())
     }
@@ -1122,10 +1108,11 @@ impl World {
         caller: &Insz,
         level: &Level,
         insz: &Insz,
+        write: &Write,
     ) -> Result<(), RegistryError> {
         let kbo = self.level_kbo(level)?;
         self.gate(&kbo, h)?;
-        self.authorise(h, caller, Self::level_scope(level))?;
+        self.authorise(&kbo, h, caller, write)?;
         let v = self
             .user_versions(level, insz)
             .ok_or_else(|| not_found(format!("user {insz} on {level}")))?;

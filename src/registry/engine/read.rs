@@ -142,7 +142,74 @@ impl World {
                 access_managers,
                 capacities,
             },
+            recognised_units: Some(
+                dir.recognised
+                    .iter()
+                    .map(|(sub, sites)| RecognisedUnit {
+                        subdivision: sub.clone(),
+                        sites: sites.iter().cloned().collect(),
+                    })
+                    .collect(),
+            ),
+            accounts: self.enterprise_accounts(kbo, h),
         })
+    }
+
+    /// The accounts of everyone who has or had a user record or an administrator
+    /// account anywhere in the enterprise, deleted parts included, as far as a session
+    /// at `h` sees (so that equal views stay equal, R1).
+    fn enterprise_accounts(&self, kbo: &Kbo, h: u64) -> Vec<LiveAccount> {
+        let mut people = BTreeSet::new();
+        let admin_of = |a: &LiveAdministrator| match a {
+            LiveAdministrator::Account { insz, .. } => Some(*insz),
+            _ => None,
+        };
+        for kind in CapacityType::ALL {
+            let key = (*kbo, *kind);
+            let mut levels = vec![Level::Capacity {
+                kbo: *kbo,
+                kind: *kind,
+            }];
+            for sub in self.subdivisions_of.get(&key).into_iter().flatten() {
+                levels.push(Level::Subdivision { hco: sub.clone() });
+                if let Some(node) = self.subdivisions.get(sub) {
+                    people.extend(
+                        node.versions
+                            .values_seen(h)
+                            .filter_map(|s| admin_of(&s.administrator)),
+                    );
+                }
+                for site in self.sites_of.get(sub).into_iter().flatten() {
+                    levels.push(Level::Site { hco: site.clone() });
+                    if let Some(node) = self.sites.get(site) {
+                        people.extend(
+                            node.versions
+                                .values_seen(h)
+                                .filter_map(|s| admin_of(&s.administrator)),
+                        );
+                    }
+                }
+            }
+            for level in &levels {
+                people.extend(
+                    self.users
+                        .get(level)
+                        .into_iter()
+                        .flatten()
+                        .filter(|(_, v)| v.values_seen(h).next().is_some())
+                        .map(|(insz, _)| *insz),
+                );
+            }
+        }
+        people
+            .into_iter()
+            .filter_map(|insz| {
+                self.accounts.get(&insz).map(|username| LiveAccount {
+                    insz,
+                    username: username.clone(),
+                })
+            })
+            .collect()
     }
 
     fn live_users(
@@ -284,9 +351,11 @@ impl World {
     ) -> Result<Vec<PendingNotice>, RegistryError> {
         let h = self.processing;
         self.directory(kbo)?;
-        if !self.has_any_role(kbo, h, caller) {
+        let roles = self.roles_of(kbo, h, caller);
+        if !roles.any() {
             return Err(not_authorised(format!("no role in enterprise {kbo}")));
         }
+        let parent_of = self.parent_of();
         let mut out = Vec::new();
         for kind in CapacityType::ALL {
             for sub in self
@@ -300,7 +369,7 @@ impl World {
                         .sites
                         .get(site)
                         .is_some_and(|n| n.versions.truth().is_some());
-                    if !exists || !self.holds(h, caller, Scope::SiteUsers(site)) {
+                    if !exists || !roles.holds(&Scope::SiteUsers(site.clone()), &parent_of) {
                         continue;
                     }
                     for head in self.head_radiologists(site, None) {
@@ -358,7 +427,10 @@ impl World {
         };
         let mut units = Vec::new();
         for level in &levels {
-            let allowed = caller == person || self.holds(h, caller, Self::level_scope(level));
+            let allowed = caller == person
+                || self
+                    .level_kbo(level)
+                    .is_ok_and(|kbo| self.holds(&kbo, h, caller, &rules::level_scope(level)));
             if !allowed {
                 if site.is_some() {
                     return Err(not_authorised(format!(
@@ -408,11 +480,11 @@ impl World {
             let apps = match found {
                 None => (false, format!("the {label} does not exist")),
                 Some((_, apps)) => {
-                    let missing: Vec<&str> = STRUCTURE_APPS
-                        .iter()
-                        .filter(|a| !apps.contains(a))
-                        .map(|a| a.as_str())
-                        .collect();
+                    let missing: Vec<&str> =
+                        rules::missing_applications(rules::AppLevel::Structure, apps)
+                            .iter()
+                            .map(|a| a.as_str())
+                            .collect();
                     if missing.is_empty() {
                         (true, format!("the {label} has heracles and ehealthbox"))
                     } else {
@@ -496,16 +568,13 @@ impl World {
                     }
                     .into(),
                 );
-                let physician = u.functions.iter().any(|f| f.is_physician());
-                let mut needed = vec![Application::Heracles];
-                if physician {
-                    needed.push(Application::EHealthBox);
-                }
-                let missing: Vec<&str> = needed
-                    .iter()
-                    .filter(|a| !u.applications.contains(a))
-                    .map(|a| a.as_str())
-                    .collect();
+                let missing: Vec<&str> = rules::missing_applications(
+                    rules::AppLevel::User(&u.functions),
+                    &u.applications,
+                )
+                .iter()
+                .map(|a| a.as_str())
+                .collect();
                 put(
                     AccessCondition::UserApplications,
                     missing.is_empty(),
