@@ -1,0 +1,732 @@
+//! A plan is a promise: the differential test between the planner and the engine.
+//!
+//! A seeded generator edits a small desired tree (AZ VLASLAND of the examples' reference
+//! data: two recognised subdivisions, five recognised sites, one site HCO that is not
+//! recognised) step by step — people added, removed and moved; functions, usernames,
+//! e-mails, applications and `active` changed; sites and subdivisions opened and closed;
+//! administrators, the local administrator and access managers changed — and acts as a
+//! person of every role of the authority matrix, including people with too little
+//! authority. For every step:
+//!
+//! - if the desired state does not validate, the step is undone (validation is not what
+//!   is tested here);
+//! - if `plan` accepts, the real executor carries the plan out against the real engine
+//!   with zero refusals, and the next plan (as the main access manager) is empty;
+//! - if `plan` refuses, planning again the way `apply` does refuses with the same codes,
+//!   and so `apply` stops before its first write (the CLI regression test
+//!   `a_username_change_is_refused_by_plan_and_apply_before_any_write` checks the audit
+//!   log for that).
+//!
+//! `cargo test` runs [`SEQUENCES`] sequences of [`STEPS`] steps. The soak
+//! (`bench/promise-soak.sh`) runs the ignored test with `PROMISE_SEED`,
+//! `PROMISE_SEQUENCES`, `PROMISE_STEPS` and optionally `PROMISE_REGISTRY` (a served
+//! registry, with its token in `PROMISE_TOKENS`).
+//!
+//! Every counter-example the generator found is kept below as a named regression test.
+
+mod plan_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use csamctl::config::{self, Limits};
+use csamctl::execute::{
+    self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
+};
+use csamctl::model::{Insz, Kbo, Password, PasswordRef, Plan, Severity};
+use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz, read_live};
+
+/// Sequences and steps in `cargo test`.
+const SEQUENCES: u64 = 500;
+const STEPS: usize = 5;
+
+const KBO: &str = "0198765470";
+/// The recognised units of AZ VLASLAND (examples/reference.yaml).
+const UNITS: [(&str, &[&str]); 2] = [
+    ("71977100", &["71977101", "71977102", "71977103"]),
+    ("71977200", &["71977201", "71977202"]),
+];
+/// A site HCO number the programme does not list (R8).
+const UNRECOGNISED: &str = "71977109";
+
+/// A small, seeded generator (splitmix64): the same seed, the same sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            None
+        } else {
+            Some(&items[self.below(items.len())])
+        }
+    }
+}
+
+/// The `n`-th fictional person's INSZ (born 1 January 1990, check digits computed).
+fn person_insz(n: usize) -> String {
+    let body = format!("900101{:03}", 100 + n);
+    let value: u64 = body.parse().expect("digits");
+    format!("{body}{:02}", 97 - value % 97)
+}
+
+/// The INSZ written the way people write it (`90.01.01-101.xx`).
+fn written(insz: &str) -> String {
+    format!(
+        "{}.{}.{}-{}.{}",
+        &insz[0..2],
+        &insz[2..4],
+        &insz[4..6],
+        &insz[6..9],
+        &insz[9..11]
+    )
+}
+
+const PEOPLE: usize = 10;
+const FUNCTIONS: [&str; 4] = [
+    "head-radiologist",
+    "radiologist",
+    "technologist",
+    "administrative",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+enum Apps {
+    Default,
+    Both,
+    HeraclesOnly,
+}
+
+#[derive(Clone, Debug)]
+struct Person {
+    username: String,
+    email: u8,
+    active: bool,
+    apps: Apps,
+    sites: BTreeMap<String, BTreeSet<&'static str>>,
+}
+
+#[derive(Clone, Debug)]
+struct Sub {
+    admin: Option<usize>,
+    sites: BTreeMap<String, Option<usize>>,
+}
+
+/// The desired tree, in the generator's terms.
+#[derive(Clone, Debug, Default)]
+struct Tree {
+    access_managers: BTreeSet<usize>,
+    local_admin: Option<usize>,
+    subs: BTreeMap<String, Sub>,
+    people: BTreeMap<usize, Person>,
+}
+
+fn username(n: usize, variant: u8) -> String {
+    format!("persoon{n:02}{}", ["a", "b", "c"][usize::from(variant % 3)])
+}
+
+impl Tree {
+    fn sites(&self) -> Vec<String> {
+        self.subs
+            .values()
+            .flat_map(|s| s.sites.keys().cloned())
+            .collect()
+    }
+
+    fn new_person(&self, n: usize, rng: &mut Rng) -> Person {
+        let mut sites = BTreeMap::new();
+        if let Some(site) = rng.pick(&self.sites()) {
+            sites.insert(site.clone(), random_functions(rng));
+        }
+        Person {
+            username: username(n, 0),
+            email: 0,
+            active: true,
+            apps: Apps::Default,
+            sites,
+        }
+    }
+
+    /// One random edit; returns what it did, for the counter-example's story.
+    fn edit(&mut self, rng: &mut Rng) -> String {
+        let people: Vec<usize> = self.people.keys().copied().collect();
+        let some_person = |rng: &mut Rng| rng.pick(&people).copied();
+        match rng.below(16) {
+            0 | 1 => {
+                let n = rng.below(PEOPLE);
+                if self.people.contains_key(&n) {
+                    return "nothing".into();
+                }
+                let p = self.new_person(n, rng);
+                self.people.insert(n, p);
+                format!("add person {n}")
+            }
+            2 => match some_person(rng) {
+                Some(n) => {
+                    self.people.remove(&n);
+                    format!("remove person {n}")
+                }
+                None => "nothing".into(),
+            },
+            3 => {
+                let sites = self.sites();
+                let (Some(n), Some(to)) = (some_person(rng), rng.pick(&sites).cloned()) else {
+                    return "nothing".into();
+                };
+                let p = self.people.get_mut(&n).expect("person");
+                let from = p.sites.keys().next().cloned();
+                let functions = from
+                    .as_ref()
+                    .and_then(|f| p.sites.remove(f))
+                    .unwrap_or_else(|| random_functions(rng));
+                p.sites.insert(to.clone(), functions);
+                format!("move person {n} from {from:?} to {to}")
+            }
+            4 => {
+                let Some(n) = some_person(rng) else {
+                    return "nothing".into();
+                };
+                let p = self.people.get_mut(&n).expect("person");
+                let Some(site) = p.sites.keys().next().cloned() else {
+                    return "nothing".into();
+                };
+                p.sites.insert(site.clone(), random_functions(rng));
+                format!("functions of person {n} on {site}")
+            }
+            5 => {
+                let Some(n) = some_person(rng) else {
+                    return "nothing".into();
+                };
+                let variant = rng.below(3) as u8;
+                let other = if rng.chance(30) { rng.below(PEOPLE) } else { n };
+                let p = self.people.get_mut(&n).expect("person");
+                p.username = username(other, variant);
+                format!("username of person {n} becomes {}", p.username)
+            }
+            6 => {
+                let Some(n) = some_person(rng) else {
+                    return "nothing".into();
+                };
+                let p = self.people.get_mut(&n).expect("person");
+                p.email = (p.email + 1) % 3;
+                format!("e-mail of person {n}")
+            }
+            7 => {
+                let Some(n) = some_person(rng) else {
+                    return "nothing".into();
+                };
+                let apps = match rng.below(3) {
+                    0 => Apps::Default,
+                    1 => Apps::Both,
+                    _ => Apps::HeraclesOnly,
+                };
+                let p = self.people.get_mut(&n).expect("person");
+                p.apps = apps.clone();
+                format!("applications of person {n}: {apps:?}")
+            }
+            8 => {
+                let Some(n) = some_person(rng) else {
+                    return "nothing".into();
+                };
+                let p = self.people.get_mut(&n).expect("person");
+                p.active = !p.active;
+                format!("person {n} active: {}", p.active)
+            }
+            9 => {
+                // Open a site: a recognised one, now and then one that is not (R8).
+                let (sub, candidates) = UNITS[rng.below(UNITS.len())];
+                let hco = if rng.chance(15) {
+                    UNRECOGNISED.to_string()
+                } else {
+                    candidates[rng.below(candidates.len())].to_string()
+                };
+                if self.sites().contains(&hco) {
+                    return "nothing".into();
+                }
+                let admin = rng.chance(30).then(|| rng.below(PEOPLE));
+                let s = self.subs.entry(sub.to_string()).or_insert(Sub {
+                    admin: None,
+                    sites: BTreeMap::new(),
+                });
+                s.sites.insert(hco.clone(), admin);
+                format!("open site {hco} under {sub}")
+            }
+            10 => {
+                let sites = self.sites();
+                let Some(hco) = rng.pick(&sites).cloned() else {
+                    return "nothing".into();
+                };
+                for s in self.subs.values_mut() {
+                    s.sites.remove(&hco);
+                }
+                if rng.chance(80) {
+                    for p in self.people.values_mut() {
+                        p.sites.remove(&hco);
+                    }
+                }
+                format!("close site {hco}")
+            }
+            11 => {
+                let (sub, _) = UNITS[rng.below(UNITS.len())];
+                if self.subs.remove(sub).is_some() {
+                    let gone: BTreeSet<String> = self.sites().into_iter().collect();
+                    for p in self.people.values_mut() {
+                        p.sites.retain(|h, _| gone.contains(h));
+                    }
+                    format!("close subdivision {sub}")
+                } else {
+                    self.subs.insert(
+                        sub.to_string(),
+                        Sub {
+                            admin: rng.chance(30).then(|| rng.below(PEOPLE)),
+                            sites: BTreeMap::new(),
+                        },
+                    );
+                    format!("open subdivision {sub}")
+                }
+            }
+            12 => {
+                // A subdivision's or a site's administrator: self or someone's account.
+                let admin = rng.chance(60).then(|| rng.below(PEOPLE));
+                let subs: Vec<String> = self.subs.keys().cloned().collect();
+                let Some(sub) = rng.pick(&subs).cloned() else {
+                    return "nothing".into();
+                };
+                let s = self.subs.get_mut(&sub).expect("sub");
+                let sites: Vec<String> = s.sites.keys().cloned().collect();
+                match rng.pick(&sites).cloned().filter(|_| rng.chance(50)) {
+                    Some(site) => {
+                        s.sites.insert(site.clone(), admin);
+                        format!("administrator of site {site}: {admin:?}")
+                    }
+                    None => {
+                        s.admin = admin;
+                        format!("administrator of subdivision {sub}: {admin:?}")
+                    }
+                }
+            }
+            13 => {
+                let n = rng.below(PEOPLE);
+                if !self.access_managers.remove(&n) {
+                    self.access_managers.insert(n);
+                }
+                format!("access managers: {:?}", self.access_managers)
+            }
+            14 => {
+                self.local_admin = rng.chance(60).then(|| rng.below(PEOPLE));
+                format!("local administrator: {:?}", self.local_admin)
+            }
+            _ => {
+                // Move a site to the other subdivision (not recognised there, R8).
+                let (from, to) = if rng.chance(50) {
+                    ("71977100", "71977200")
+                } else {
+                    ("71977200", "71977100")
+                };
+                let moved = self.subs.get_mut(from).and_then(|s| s.sites.pop_first());
+                match (moved, self.subs.get_mut(to)) {
+                    (Some((hco, admin)), Some(target)) => {
+                        target.sites.insert(hco.clone(), admin);
+                        format!("move site {hco} to {to}")
+                    }
+                    (Some((hco, admin)), None) => {
+                        if let Some(s) = self.subs.get_mut(from) {
+                            s.sites.insert(hco, admin);
+                        }
+                        "nothing".into()
+                    }
+                    _ => "nothing".into(),
+                }
+            }
+        }
+    }
+
+    /// The desired state as the YAML a user would write.
+    fn yaml(&self) -> String {
+        let mut y = String::from(
+            "version: 1\nenterprises:\n  - kbo: \"0198.765.470\"\n    name: AZ VLASLAND VZW\n    main_access_manager:\n      insz: \"82.12.09-263.12\"\n      last_name: VANDAMME\n      first_name: Geert\n      email: geert.vandamme@azvlasland.example\n",
+        );
+        if !self.access_managers.is_empty() {
+            y.push_str("    access_managers:\n");
+            for n in &self.access_managers {
+                y.push_str(&format!(
+                    "      - insz: \"{}\"\n        last_name: PERSOON\n        first_name: Nummer{n}\n        email: am{n}@azvlasland.example\n",
+                    written(&person_insz(*n))
+                ));
+            }
+        }
+        y.push_str("    capacities:\n      - type: mammography-unit\n        email: mammografie@azvlasland.example\n");
+        if let Some(n) = self.local_admin {
+            y.push_str(&format!(
+                "        local_administrator: \"{}\"\n",
+                written(&person_insz(n))
+            ));
+        }
+        if !self.subs.is_empty() {
+            y.push_str("        subdivisions:\n");
+        }
+        for (hco, sub) in &self.subs {
+            y.push_str(&format!(
+                "          - hco: \"{hco}\"\n            name: Afdeling {hco}\n            email: sub{hco}@azvlasland.example\n"
+            ));
+            y.push_str(&self.administrator(sub.admin, "            "));
+            if !sub.sites.is_empty() {
+                y.push_str("            sites:\n");
+            }
+            for (site, admin) in &sub.sites {
+                y.push_str(&format!(
+                    "              - hco: \"{site}\"\n                name: Site {site}\n"
+                ));
+                y.push_str(&self.administrator(*admin, "                "));
+            }
+        }
+        if !self.people.is_empty() {
+            y.push_str("        people:\n");
+        }
+        for (n, p) in &self.people {
+            y.push_str(&format!(
+                "          - insz: \"{}\"\n            username: {}\n            last_name: PERSOON\n            first_name: Nummer{n}\n            email: p{n}.{}@azvlasland.example\n            password: {{ env: CSAM_PW_PROMISE }}\n",
+                written(&person_insz(*n)),
+                p.username,
+                p.email
+            ));
+            if !p.active {
+                y.push_str("            active: false\n");
+            }
+            match p.apps {
+                Apps::Default => {}
+                Apps::Both => y.push_str("            applications: [heracles, ehealthbox]\n"),
+                Apps::HeraclesOnly => y.push_str("            applications: [heracles]\n"),
+            }
+            if !p.sites.is_empty() {
+                y.push_str("            sites:\n");
+            }
+            for (site, functions) in &p.sites {
+                let list: Vec<&str> = functions.iter().copied().collect();
+                y.push_str(&format!(
+                    "              \"{site}\": [{}]\n",
+                    list.join(", ")
+                ));
+            }
+        }
+        y
+    }
+
+    fn administrator(&self, admin: Option<usize>, indent: &str) -> String {
+        match admin {
+            None => format!("{indent}administrator: self\n"),
+            Some(n) => {
+                let username = self
+                    .people
+                    .get(&n)
+                    .map_or_else(|| username(n, 0), |p| p.username.clone());
+                format!(
+                    "{indent}administrator:\n{indent}  username: {username}\n{indent}  insz: \"{}\"\n{indent}  last_name: PERSOON\n{indent}  first_name: Nummer{n}\n{indent}  email: admin{n}@azvlasland.example\n{indent}  language: nl\n",
+                    written(&person_insz(n))
+                )
+            }
+        }
+    }
+
+    /// The people who act in a step: the HTB, and whoever holds (or would hold) a role
+    /// in the tree, and someone with none.
+    fn actors(&self) -> Vec<String> {
+        let mut out = vec![VLASLAND_HTB.to_string()];
+        out.extend(self.access_managers.iter().map(|n| person_insz(*n)));
+        out.extend(self.local_admin.map(person_insz));
+        for s in self.subs.values() {
+            out.extend(s.admin.map(person_insz));
+            out.extend(s.sites.values().flatten().map(|n| person_insz(*n)));
+        }
+        out.extend(self.people.keys().map(|n| person_insz(*n)));
+        out.push(person_insz(PEOPLE + 5));
+        out
+    }
+}
+
+fn random_functions(rng: &mut Rng) -> BTreeSet<&'static str> {
+    let mut out = BTreeSet::new();
+    out.insert(FUNCTIONS[rng.below(FUNCTIONS.len())]);
+    if rng.chance(25) {
+        out.insert(FUNCTIONS[rng.below(FUNCTIONS.len())]);
+    }
+    out
+}
+
+struct OnePassword;
+
+impl PasswordSource for OnePassword {
+    fn resolve(&self, _: &PasswordRef) -> Result<Password, PasswordSourceError> {
+        Ok(Password::new(PASSWORD.to_string()).expect("a valid password"))
+    }
+}
+
+/// What one step did.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// The desired state did not validate (the edit is undone).
+    Invalid,
+    /// The plan was refused with these error codes; nothing was written.
+    Refused(Vec<String>),
+    /// The plan was carried out with this many writes, and the next plan is empty.
+    Applied(usize),
+}
+
+/// A broken promise: what the sequence did, and what went wrong.
+#[derive(Debug)]
+struct Broken {
+    story: Vec<String>,
+    what: String,
+}
+
+fn kbo() -> Kbo {
+    Kbo::parse(KBO).expect("kbo")
+}
+
+fn error_codes(plan: &Plan) -> Vec<String> {
+    plan.findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code.clone())
+        .collect()
+}
+
+/// Plans `yaml` as `actor` the way `plan` and `apply` do.
+async fn plan_for(fx: &Fixture, desired: &csamctl::model::DesiredState, actor: &Insz) -> Plan {
+    let r = fx.as_person(actor);
+    let live = read_live(&*r, &[kbo()]).await;
+    let limits = plan_support::limits(&*r).await;
+    csamctl::plan::plan(desired, &live, Some(*actor), &limits)
+}
+
+/// One step: the promise, checked.
+async fn step(fx: &Fixture, yaml: &str, actor: &Insz) -> Result<Outcome, String> {
+    let loaded = config::load_bytes(
+        &[(PathBuf::from("csam.yaml"), yaml.as_bytes().to_vec())],
+        &Limits::default(),
+    );
+    if loaded.errors() > 0 {
+        return Ok(Outcome::Invalid);
+    }
+    let desired = loaded.state;
+    let plan = plan_for(fx, &desired, actor).await;
+    if plan.has_errors() {
+        // `apply` plans again from what is live and stops on the same errors.
+        let again = plan_for(fx, &desired, actor).await;
+        let codes = error_codes(&plan);
+        if error_codes(&again) != codes {
+            return Err(format!(
+                "apply would refuse differently: {codes:?} vs {:?}",
+                error_codes(&again)
+            ));
+        }
+        return Ok(Outcome::Refused(codes));
+    }
+    let report = execute::execute(
+        &plan,
+        fx.as_person(actor),
+        &ExecuteOptions::default(),
+        Arc::new(OnePassword),
+        &Cancel::new(),
+        Arc::new(Silent),
+    )
+    .await;
+    let mut writes = 0;
+    for s in report.enterprises.iter().flat_map(|e| &e.steps) {
+        match &s.outcome {
+            StepOutcome::Done { .. } => writes += 1,
+            other => {
+                return Err(format!(
+                    "plan accepted, apply failed at {} {}: {other:?}\nplan findings: {:?}",
+                    s.id, s.kind, plan.findings
+                ));
+            }
+        }
+    }
+    // Converged: the next plan (by the HTB, who sees everything) is empty.
+    let next = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await;
+    if !next.is_empty() || next.has_errors() {
+        let changes: Vec<String> = next
+            .enterprises
+            .iter()
+            .flat_map(|e| &e.changes)
+            .map(|c| format!("{:?} {:?}", c.kind, c.object))
+            .collect();
+        return Err(format!(
+            "apply completed but the next plan is not empty: {changes:?} {:?}",
+            next.findings
+        ));
+    }
+    Ok(Outcome::Applied(writes))
+}
+
+/// Counts over many sequences.
+#[derive(Debug, Default)]
+struct Tally {
+    steps: usize,
+    applied: usize,
+    writes: usize,
+    refused: BTreeMap<String, usize>,
+    invalid: usize,
+}
+
+/// One sequence of `steps` edits from the empty capacity, seeded.
+async fn sequence(seed: u64, steps: usize, tally: &mut Tally) -> Result<(), Broken> {
+    let fx = Fixture::new(EXAMPLES_REFERENCE, Default::default());
+    let mut rng = Rng(seed);
+    let mut tree = Tree::default();
+    // A starting tree: a subdivision with a site and two people.
+    tree.subs.insert(
+        "71977100".into(),
+        Sub {
+            admin: None,
+            sites: [("71977101".to_string(), None)].into(),
+        },
+    );
+    for n in 0..2 {
+        let p = tree.new_person(n, &mut rng);
+        tree.people.insert(n, p);
+    }
+    let mut story = vec![format!("seed {seed}")];
+    let htb = insz(VLASLAND_HTB);
+    let outcome = step(&fx, &tree.yaml(), &htb).await;
+    check(&mut story, "start as the HTB", outcome, tally)?;
+    for _ in 0..steps {
+        let before = tree.clone();
+        let mut did = Vec::new();
+        for _ in 0..=rng.below(2) {
+            did.push(tree.edit(&mut rng));
+        }
+        let actors = tree.actors();
+        let actor_text = if rng.chance(45) {
+            VLASLAND_HTB.to_string()
+        } else {
+            rng.pick(&actors).cloned().unwrap_or_default()
+        };
+        let actor = insz(&actor_text);
+        let what = format!("{} as {}", did.join("; "), &actor_text[8..]);
+        let outcome = step(&fx, &tree.yaml(), &actor).await;
+        match check(&mut story, &what, outcome, tally)? {
+            Outcome::Applied(_) => {}
+            Outcome::Invalid | Outcome::Refused(_) => tree = before,
+        }
+    }
+    Ok(())
+}
+
+fn check(
+    story: &mut Vec<String>,
+    what: &str,
+    outcome: Result<Outcome, String>,
+    tally: &mut Tally,
+) -> Result<Outcome, Broken> {
+    story.push(what.to_string());
+    tally.steps += 1;
+    match outcome {
+        Ok(o) => {
+            match &o {
+                Outcome::Invalid => tally.invalid += 1,
+                Outcome::Refused(codes) => {
+                    for c in codes.iter().collect::<BTreeSet<_>>() {
+                        *tally.refused.entry(c.clone()).or_insert(0) += 1;
+                    }
+                }
+                Outcome::Applied(n) => {
+                    tally.applied += 1;
+                    tally.writes += n;
+                }
+            }
+            Ok(o)
+        }
+        Err(e) => Err(Broken {
+            story: story.clone(),
+            what: e,
+        }),
+    }
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn run(first_seed: u64, sequences: u64, steps: usize) -> Tally {
+    let mut tally = Tally::default();
+    let mut broken = Vec::new();
+    for seed in first_seed..first_seed + sequences {
+        if let Err(b) = sequence(seed, steps, &mut tally).await {
+            broken.push(b);
+        }
+    }
+    eprintln!(
+        "promise: {} sequences, {} steps: {} applied ({} writes), {} refused {:?}, {} invalid, {} broken",
+        sequences,
+        tally.steps,
+        tally.applied,
+        tally.writes,
+        tally.refused.values().sum::<usize>(),
+        tally.refused,
+        tally.invalid,
+        broken.len()
+    );
+    assert!(
+        broken.is_empty(),
+        "{} broken promise(s); the first:\n{}\n=> {}",
+        broken.len(),
+        broken[0].story.join("\n"),
+        broken[0].what
+    );
+    tally
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_plan_accepts_apply_completes() {
+    let tally = run(env_u64("PROMISE_SEED", 1), SEQUENCES, STEPS).await;
+    // The generator reaches both sides of the promise, and the rules that guard it.
+    assert!(tally.applied > tally.steps / 4, "{tally:?}");
+    for code in [
+        "plan::not_authorised",
+        "plan::username_immutable",
+        "plan::not_recognised",
+    ] {
+        assert!(
+            tally.refused.contains_key(code),
+            "never refused with {code}: {tally:?}"
+        );
+    }
+}
+
+/// The soak: `PROMISE_SEED`, `PROMISE_SEQUENCES` and `PROMISE_STEPS` from the
+/// environment (bench/promise-soak.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a soak: run by bench/promise-soak.sh"]
+async fn soak_what_plan_accepts_apply_completes() {
+    let started = std::time::Instant::now();
+    let steps = usize::try_from(env_u64("PROMISE_STEPS", 5)).unwrap_or(5);
+    let tally = run(
+        env_u64("PROMISE_SEED", 1_000_000),
+        env_u64("PROMISE_SEQUENCES", 4_000),
+        steps,
+    )
+    .await;
+    eprintln!(
+        "promise soak: {} steps in {:.1} s",
+        tally.steps,
+        started.elapsed().as_secs_f64()
+    );
+}
