@@ -17,10 +17,9 @@
 //!   `a_username_change_is_refused_by_plan_and_apply_before_any_write` checks the audit
 //!   log for that).
 //!
-//! `cargo test` runs [`SEQUENCES`] sequences of [`STEPS`] steps. The soak
-//! (`bench/promise-soak.sh`) runs the ignored test with `PROMISE_SEED`,
-//! `PROMISE_SEQUENCES`, `PROMISE_STEPS` and optionally `PROMISE_REGISTRY` (a served
-//! registry, with its token in `PROMISE_TOKENS`).
+//! `cargo test` runs [`SEQUENCES`] sequences of [`STEPS`] steps. The ignored soak test
+//! runs longer, with `PROMISE_SEED`, `PROMISE_SEQUENCES` and `PROMISE_STEPS` from the
+//! environment (`cargo test --test promise_differential -- --ignored`).
 //!
 //! Every counter-example the generator found is kept below as a named regression test.
 
