@@ -191,6 +191,54 @@ struct Txn<'a> {
 }
 
 impl Txn<'_> {
+    /// The first answer to `key` of `caller`, when the key was used before: for the
+    /// same request (fingerprint `print`) its answer, for another one a refusal.
+    fn replayed<T: serde::de::DeserializeOwned>(
+        &self,
+        caller: &Insz,
+        key: &IdempotencyKey,
+        print: &str,
+    ) -> Result<Option<T>, RegistryError> {
+        let Some((first_print, response)) =
+            sqlite::idempotent_answer(self.tx, caller.compact(), key.as_str())?
+        else {
+            return Ok(None);
+        };
+        if first_print != print {
+            return Err(RegistryError::IdempotencyKeyReused {
+                key: key.as_str().to_string(),
+            });
+        }
+        serde_json::from_str(&response)
+            .map(Some)
+            .map_err(|e| RegistryError::Internal {
+                reason: format!("stored answer: {e}"),
+            })
+    }
+
+    /// Stores the first answer to `key` of `caller`, for [`Txn::replayed`].
+    fn remember<T: serde::Serialize>(
+        &self,
+        caller: &Insz,
+        key: &IdempotencyKey,
+        print: &str,
+        answer: &T,
+        seq: u64,
+    ) -> Result<(), RegistryError> {
+        let response = serde_json::to_string(answer).map_err(|e| RegistryError::Internal {
+            reason: e.to_string(),
+        })?;
+        sqlite::remember_answer(
+            self.tx,
+            caller.compact(),
+            key.as_str(),
+            print,
+            &response,
+            seq,
+        )?;
+        Ok(())
+    }
+
     /// Appends a fact to the journal and applies it.
     fn record(&mut self, fact: Fact) -> Result<u64, StoreError> {
         let seq = sqlite::append(self.tx, self.now, &fact)?;
@@ -472,19 +520,7 @@ impl Registry for EmbeddedClient {
                 s.transact(|t| {
                     // One fingerprint for every log-in: the key alone tells them apart.
                     let print = sqlite::fingerprint(b"open_session");
-                    if let Some((first_print, response)) =
-                        sqlite::idempotent_answer(t.tx, person.compact(), key.as_str())?
-                    {
-                        if first_print != print {
-                            return Err(RegistryError::IdempotencyKeyReused {
-                                key: key.as_str().to_string(),
-                            });
-                        }
-                        let first: SessionInfo = serde_json::from_str(&response).map_err(|e| {
-                            RegistryError::Internal {
-                                reason: format!("stored answer: {e}"),
-                            }
-                        })?;
+                    if let Some(first) = t.replayed::<SessionInfo>(&person, &key, &print)? {
                         // The session as it is now; a closed one as it was opened (the
                         // caller's next request in it says it is closed).
                         return Ok(t.world.session_info(&first.id).unwrap_or(first));
@@ -513,18 +549,7 @@ impl Registry for EmbeddedClient {
                             .ok_or_else(|| RegistryError::Internal {
                                 reason: "session vanished".into(),
                             })?;
-                    let response =
-                        serde_json::to_string(&info).map_err(|e| RegistryError::Internal {
-                            reason: e.to_string(),
-                        })?;
-                    sqlite::remember_answer(
-                        t.tx,
-                        person.compact(),
-                        key.as_str(),
-                        &print,
-                        &response,
-                        seq,
-                    )?;
+                    t.remember(&person, &key, &print, &info, seq)?;
                     Ok(info)
                 })
             })
@@ -634,19 +659,8 @@ impl Registry for EmbeddedClient {
                             })?
                             .as_bytes(),
                     );
-                    if let Some((first_print, response)) =
-                        sqlite::idempotent_answer(t.tx, person.compact(), key.as_str())?
-                    {
-                        if first_print != print {
-                            return Err(RegistryError::IdempotencyKeyReused {
-                                key: key.as_str().to_string(),
-                            });
-                        }
-                        return serde_json::from_str(&response).map_err(|e| {
-                            RegistryError::Internal {
-                                reason: format!("stored answer: {e}"),
-                            }
-                        });
+                    if let Some(first) = t.replayed(&person, &key, &print)? {
+                        return Ok(first);
                     }
                     let target = masked_target(&write);
                     let decision = t.world.decide_write(&person, &session, &write, t.now);
@@ -678,18 +692,7 @@ impl Registry for EmbeddedClient {
                         acknowledged_at_ms: t.now,
                         ticket: ticket_id.and_then(|id| t.world.ticket(&id).cloned()),
                     };
-                    let response =
-                        serde_json::to_string(&receipt).map_err(|e| RegistryError::Internal {
-                            reason: e.to_string(),
-                        })?;
-                    sqlite::remember_answer(
-                        t.tx,
-                        person.compact(),
-                        key.as_str(),
-                        &print,
-                        &response,
-                        seq,
-                    )?;
+                    t.remember(&person, &key, &print, &receipt, seq)?;
                     audit(t, "ok")?;
                     Ok(receipt)
                 })
