@@ -392,7 +392,7 @@ fn apply_converges_from_empty_through_the_gate_and_after_changes() {
     // The coordination centre does not know the new head radiologist yet (R9).
     assert!(stdout.contains("[FAIL] HeadRadiologistKnown"), "{stdout}");
     assert!(
-        stdout.contains("fix: send the head radiologist"),
+        stdout.contains("csamctl coordination-centre") && stdout.contains("--record-sent"),
         "{stdout}"
     );
     assert_eq!(code(&out), Some(1));
@@ -1186,5 +1186,227 @@ fn a_username_change_is_refused_by_plan_and_apply_before_any_write() {
         &[],
     );
     assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.assert_no_personal_data();
+}
+
+/// The head radiologists of the multi-campus example: full INSZ as notices print them.
+const MULTI_CAMPUS_HEADS: [&str; 5] = [
+    "73.02.26-099.86",
+    "74.09.25-386.93",
+    "60.02.12-903.11",
+    "78.01.19-272.27",
+    "87.01.13-121.62",
+];
+
+/// Every notice file the runs in `env` wrote, concatenated.
+fn notices_written(env: &Env) -> String {
+    let dir = env.dir.path().join(".csamctl/notices");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return String::new();
+    };
+    let mut all = String::new();
+    for e in entries {
+        let path = e.expect("entry").path();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+        all.push_str(&std::fs::read_to_string(&path).expect("notice readable"));
+    }
+    all
+}
+
+/// How many head radiologists the registry says are still owed to the coordination
+/// centre, as `coordination-centre` counts them.
+fn owed_count(env: &Env, multi: &str) -> usize {
+    let out = env.on_file(&["coordination-centre", multi, "--notice-dir", "owed"], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("head radiologist ") && l.trim_start().starts_with("site "))
+        .count()
+}
+
+// R9 notices are derived from the registry, not remembered: apply is killed (abort,
+// like SIGKILL) after N acknowledged writes for N spread over the whole run, including
+// after the last write, and re-run; every head radiologist ends up in a notice file.
+#[test]
+fn no_notice_is_lost_when_apply_is_killed_at_any_write() {
+    let total: usize = clean_multi_campus_writes().values().sum();
+    let mut points: Vec<usize> = (0..23).map(|i| 1 + i * (total - 1) / 22).collect();
+    points.push(total);
+    points.dedup();
+    assert!(points.len() >= 20, "{points:?}");
+    let mut after_head_writes = 0;
+    let mut rerun_without_changes = 0;
+    for &kill_after in &points {
+        let env = Env::new();
+        let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+        let multi = multi.to_str().expect("utf-8");
+        let n = kill_after.to_string();
+        let out = env.on_file(
+            &["apply", "--auto-approve", multi],
+            &[("CSAM_TEST_KILL_AFTER_WRITES", n.as_str())],
+        );
+        assert_eq!(code(&out), None, "killed at {kill_after}: {}", text(&out));
+        // Owed from the moment the write is acknowledged, processed or not.
+        if owed_count(&env, multi) > 0 {
+            after_head_writes += 1;
+        }
+        std::fs::remove_dir_all(env.dir.path().join("owed")).ok();
+        env.advance("6m");
+        let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+        assert_eq!(
+            code(&out),
+            Some(0),
+            "after kill at {kill_after}: {}",
+            text(&out)
+        );
+        if String::from_utf8_lossy(&out.stdout).contains("No changes") {
+            rerun_without_changes += 1;
+        }
+        let notices = notices_written(&env);
+        for head in MULTI_CAMPUS_HEADS {
+            assert!(
+                notices.contains(head),
+                "kill at {kill_after}: head radiologist {head} in no notice"
+            );
+        }
+        env.assert_no_personal_data();
+    }
+    eprintln!(
+        "{} kill points ({} after head-radiologist writes, {} re-runs with no changes): 0 notices lost",
+        points.len(),
+        after_head_writes,
+        rerun_without_changes
+    );
+    assert!(after_head_writes >= 3, "{after_head_writes}");
+    assert!(rerun_without_changes >= 1, "{rerun_without_changes}");
+}
+
+// The R9 step by command on an embedded registry: list and write the notice, record it
+// as sent; then, 20 minutes of virtual time later, verify passes for everyone.
+#[test]
+fn verify_passes_after_onboarding_the_r9_step_and_twenty_minutes() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert_eq!(owed_count(&env, multi), MULTI_CAMPUS_HEADS.len());
+    // Without a terminal, recording needs --yes: nothing is recorded.
+    let out = env.on_file(&["coordination-centre", multi, "--record-sent"], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
+    assert_eq!(owed_count(&env, multi), MULTI_CAMPUS_HEADS.len());
+    // One site first, then the rest.
+    let out = env.on_file(
+        &[
+            "coordination-centre",
+            multi,
+            "--site",
+            "71977101",
+            "--record-sent",
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Recorded: the coordination centre knows 1")
+    );
+    assert_eq!(owed_count(&env, multi), MULTI_CAMPUS_HEADS.len() - 1);
+    let out = env.on_file(&["cvko", multi, "--record-sent", "--yes"], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert_eq!(owed_count(&env, multi), 0);
+    let out = env.on_file(&["verify", multi], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    env.advance("20m");
+    let out = env.on_file(&["verify", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("63 of 63 declared user record(s)"),
+        "{stdout}"
+    );
+    // Nothing owed: a new apply names no notice.
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("notice"));
+    env.assert_no_personal_data();
+}
+
+// On a served registry, recording goes through the operator surface: refused clearly
+// without the operator token, done with it.
+#[test]
+fn a_served_registry_records_the_r9_step_through_the_operator_surface() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let token = env.token(VLASLAND_HTB);
+    let served = Served::start(&env, &[]);
+    let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
+    let on_server = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--registry", served.url.as_str()]);
+        env.run(&all, &who)
+    };
+    let out = on_server(&["apply", "--auto-approve", multi]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let out = on_server(&["coordination-centre", multi, "--record-sent", "--yes"]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--operator-token-file"),
+        "{}",
+        text(&out)
+    );
+    let operator = env.db.with_extension("operator-token");
+    let operator = operator.to_str().expect("utf-8");
+    let out = on_server(&[
+        "coordination-centre",
+        multi,
+        "--record-sent",
+        "--yes",
+        "--operator-token-file",
+        operator,
+    ]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let out = on_server(&["coordination-centre", multi]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("No head radiologist"));
+    env.advance("20m");
+    let out = on_server(&["verify", multi]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.assert_no_personal_data();
+}
+
+// verify --wait waits only for what time fixes (R6): with R9 not recorded it says so at
+// once, with the fix, and exits 1 instead of waiting out its 30-minute timeout.
+#[test]
+fn verify_wait_says_at_once_what_time_cannot_fix() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let multi = multi.to_str().expect("utf-8");
+    let out = env.on_file(&["apply", "--auto-approve", multi], &[]);
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let out = env.on_file(&["verify", "--wait", "--timeout", "30m", multi], &[]);
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("Not waiting"), "{stderr}");
+    assert!(
+        stderr.contains("HeadRadiologistKnown") && stderr.contains("csamctl coordination-centre"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("Waiting for the propagation delay"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("gave up waiting"),
+        "{}",
+        text(&out)
+    );
     env.assert_no_personal_data();
 }

@@ -4,7 +4,8 @@
 //!
 //! `verify` checks every active person declared on a site; with `--wait` it polls until
 //! the only failing condition, the propagation delay (R6), has passed, or `--timeout`
-//! runs out. Polling (not one long sleep) lets a virtual-clock registry, whose time a
+//! runs out; when something else fails (R9 not recorded, a missing function, ...) it
+//! says at once what and how to fix it, instead of waiting for nothing. Polling (not one long sleep) lets a virtual-clock registry, whose time a
 //! test advances, be seen to move. `explain-access` prints the checklist of one person
 //! with pass/fail and what to do about each failure. Both exit 0 when everyone checked
 //! has access and 1 otherwise (the exit code is chosen in `cli::main`).
@@ -107,7 +108,7 @@ pub fn fix(condition: AccessCondition) -> &'static str {
             "wait: changes take effect 20 minutes after they are processed (R6; csamctl verify --wait)"
         }
         AccessCondition::HeadRadiologistKnown => {
-            "send the head radiologist's national register number to the coordination centre (R9; apply writes the notice)"
+            "the site needs a head radiologist whose national register number the coordination centre (CvKO) knows (R9): `csamctl coordination-centre` lists who is owed and writes the notice (every apply writes it too); send it, then record it with `csamctl coordination-centre --record-sent`"
         }
     }
 }
@@ -232,6 +233,9 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
                 }
             }
             let waited_out = start.elapsed() >= args.timeout;
+            if args.wait && !only_waiting {
+                eprint!("{}", cannot_wait(&failing, wanted.len()));
+            }
             if failing.is_empty() || !args.wait || !only_waiting || waited_out {
                 print_verify(&wanted, &failing, &opts, args.wait && waited_out);
                 return Ok(failing.is_empty());
@@ -259,6 +263,40 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
 }
 
 type Failing = (Insz, Hco, Option<UnitAccess>);
+
+/// Why `verify --wait` does not wait: what fails besides the propagation delay (R6),
+/// which time alone does not fix, per condition with the number of records and the fix.
+fn cannot_wait(failing: &[Failing], wanted: usize) -> String {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let mut by_condition: BTreeMap<AccessCondition, usize> = BTreeMap::new();
+    for (_, _, unit) in failing {
+        match unit {
+            Some(u) => {
+                for c in u.conditions.iter().filter(|c| !c.passed) {
+                    if c.condition != AccessCondition::Propagated {
+                        *by_condition.entry(c.condition).or_default() += 1;
+                    }
+                }
+            }
+            None => *by_condition.entry(AccessCondition::UserOnSite).or_default() += 1,
+        }
+    }
+    let mut out = format!(
+        "Not waiting: --wait only waits out the 20-minute propagation (R6), and {} of {wanted} declared user record(s) fail on something time does not fix:\n",
+        failing
+            .iter()
+            .filter(|(_, _, u)| u.as_ref().is_none_or(|u| u
+                .conditions
+                .iter()
+                .any(|c| !c.passed && c.condition != AccessCondition::Propagated)))
+            .count()
+    );
+    for (condition, n) in by_condition {
+        let _ = writeln!(out, "  {condition:?} ({n} record(s)): {}", fix(condition));
+    }
+    out
+}
 
 fn print_verify(
     wanted: &[(Insz, Hco)],

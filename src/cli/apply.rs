@@ -16,7 +16,9 @@
 //! 5. show the plan, ask (`yes`), execute, release the leases;
 //! 6. report: per enterprise what was done, failed, not attempted; gates (ticket, who
 //!    signs, where the document goes); when access becomes effective (R6); the
-//!    coordination-centre notice file (R9, mode 0600, named on stdout only).
+//!    coordination-centre notice file (R9, mode 0600, named on stdout only), written for
+//!    every head radiologist the registry says is still owed — also after a run with
+//!    nothing to change, so that a crashed run's notices are never lost (`cli::notice`).
 //!
 //! Test-only hook, compiled only with the cargo feature `test-hooks` (which the tests
 //! turn on and no release build has): `CSAM_TEST_KILL_AFTER_WRITES=N` makes the process
@@ -33,6 +35,7 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::fancy;
+use super::notice::{self, NoticeFile};
 use super::plan::{self as plan_cmd, PlanError};
 use super::registry::{format_time, parse_duration};
 use super::settings::{self, RegistryArgs, RegistrySettings};
@@ -40,7 +43,7 @@ use crate::execute::{
     self, ApplyReport, Cancel, ChainOutcome, EnvAndFiles, Event, ExecuteOptions, Observer,
     StepOutcome,
 };
-use crate::model::{HeadRadiologistNotice, Kbo, LiveState, Plan, SavedPlan, UserLevel};
+use crate::model::{Kbo, LiveState, Plan, SavedPlan, UserLevel};
 use crate::plan::fingerprint;
 use crate::registry::{Millis, Registry};
 use crate::render::{self, RenderOptions};
@@ -81,8 +84,9 @@ pub struct ApplyArgs {
     /// Show full national register numbers (masked by default).
     #[arg(long)]
     pub show_personal_data: bool,
-    /// Where coordination-centre notices (R9) are written (mode 0600).
-    #[arg(long, value_name = "DIR", default_value = ".csamctl/notices")]
+    /// Where the coordination-centre notice (R9) is written (mode 0600): every run writes
+    /// it for every head radiologist still owed, also when there is nothing to change.
+    #[arg(long, value_name = "DIR", default_value = super::notice::DEFAULT_NOTICE_DIR)]
     pub notice_dir: PathBuf,
     /// The largest share of a capacity's users or sites a plan may delete.
     #[arg(long, value_name = "R", default_value_t = 0.25)]
@@ -132,12 +136,8 @@ enum ApplyError {
     },
     #[error("{path} is not a saved plan: {reason}")]
     ParsePlan { path: PathBuf, reason: String },
-    #[error("cannot write the coordination-centre notice {path}")]
-    Notice {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Notice(#[from] super::notice::NoticeError),
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
 }
@@ -279,6 +279,7 @@ async fn apply(
         args,
         registry,
         shared.clone(),
+        &lock,
         source,
         actor,
         safety_options,
@@ -372,6 +373,7 @@ async fn apply_locked(
     args: &ApplyArgs,
     registry: &dyn Registry,
     shared: Arc<dyn Registry>,
+    enterprises: &[Kbo],
     source: &Source,
     actor: Option<crate::model::Insz>,
     safety_options: &SafetyOptions,
@@ -422,11 +424,19 @@ async fn apply_locked(
         return Ok(ApplyOutcome::Failed);
     }
     if plan.is_empty() && !plan.enterprises.iter().any(|e| !e.phases.is_empty()) {
-        if args.format == ApplyFormat::Json {
-            println!(
+        // Nothing to change, but a notice may still be owed: by a crashed run, or sent
+        // by no one yet.
+        let notice_file = owed_notice(args, registry, enterprises, options).await?;
+        match args.format {
+            ApplyFormat::Json => println!(
                 "{}",
-                report_json(&ApplyReport::default(), &opts, None, None)
-            );
+                report_json(&ApplyReport::default(), &opts, notice_file.as_ref(), None)
+            ),
+            ApplyFormat::Text => {
+                if let Some(file) = &notice_file {
+                    println!("{}", notice::send_advice(file));
+                }
+            }
         }
         return Ok(ApplyOutcome::Done);
     }
@@ -463,27 +473,32 @@ async fn apply_locked(
         parallelism_bound_ms: crate::plan::apply_bound_ms(&plan, options.parallelism),
         parallelism: options.parallelism,
     };
-    // 6. Report.
-    let notices: Vec<&HeadRadiologistNotice> =
-        report.enterprises.iter().flat_map(|e| &e.notices).collect();
-    let notice_file = if notices.is_empty() {
-        None
-    } else {
-        Some(write_notices(&args.notice_dir, &notices)?)
+    // 6. Report, with the notice for every head radiologist still owed. A notice that
+    //    cannot be derived or written does not hide the report of what was done.
+    let (notice_file, notice_failed) = match owed_notice(args, registry, enterprises, options).await
+    {
+        Ok(file) => (file, None),
+        Err(e) => (None, Some(e)),
     };
     match args.format {
         ApplyFormat::Text => print!(
             "{}",
-            report_text(&report, &opts, notice_file.as_deref(), &timing)
+            report_text(&report, &opts, notice_file.as_ref(), &timing)
         ),
         ApplyFormat::Json => println!(
             "{}",
-            report_json(&report, &opts, notice_file.as_deref(), Some(&timing))
+            report_json(&report, &opts, notice_file.as_ref(), Some(&timing))
         ),
+    }
+    let notice_failed_flag = notice_failed.is_some();
+    if let Some(e) = notice_failed {
+        eprintln!(
+            "error: {e}; the coordination-centre notice (R9) may be owed: run csamctl coordination-centre to write it"
+        );
     }
     Ok(if report.interrupted {
         ApplyOutcome::Interrupted
-    } else if report.any_failed() {
+    } else if report.any_failed() || notice_failed_flag {
         ApplyOutcome::Failed
     } else if report.any_waiting() {
         ApplyOutcome::WaitingOnGate
@@ -631,51 +646,19 @@ impl KillAfterWrites {
     }
 }
 
-/// The coordination-centre notice (R9) in Dutch and French, with the full national
-/// register number: written to a new file with mode 0600, never to stdout.
-fn write_notices(dir: &Path, notices: &[&HeadRadiologistNotice]) -> Result<PathBuf, ApplyError> {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let path = dir.join(format!(
-        "cvko-head-radiologists-{stamp}-{}.txt",
-        std::process::id()
-    ));
-    let err = |source| ApplyError::Notice {
-        path: path.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let mut text = String::new();
-    text.push_str("Aan het Coördinatiecentrum voor Kankeropsporing (CvKO)\n");
-    text.push_str("Onderwerp: hoofdradioloog van mammografische eenheden (Heracles)\n\n");
-    for n in notices {
-        text.push_str(&format!(
-            "- Eenheid (site) HCO {}: hoofdradioloog {} (gebruikersnaam), rijksregisternummer {}\n",
-            n.site,
-            n.username,
-            n.insz.formatted()
-        ));
+/// The coordination-centre notice (R9) for every head radiologist of these enterprises
+/// still owed, derived from the registry's state (so a crashed run's are included).
+async fn owed_notice(
+    args: &ApplyArgs,
+    registry: &dyn Registry,
+    enterprises: &[Kbo],
+    options: &ExecuteOptions,
+) -> Result<Option<NoticeFile>, ApplyError> {
+    let owed = notice::owed(registry, enterprises, options).await?;
+    if owed.is_empty() {
+        return Ok(None);
     }
-    text.push_str(
-        "\nGelieve deze hoofdradiologen te registreren, zodat de eenheden kunnen inloggen in Heracles.\n\n",
-    );
-    text.push_str("Au Centre de coordination du dépistage des cancers (CCR)\n");
-    text.push_str("Objet : radiologue en chef des unités de mammographie (Heracles)\n\n");
-    for n in notices {
-        text.push_str(&format!(
-            "- Unité (site) HCO {} : radiologue en chef {} (nom d'utilisateur), numéro de registre national {}\n",
-            n.site,
-            n.username,
-            n.insz.formatted()
-        ));
-    }
-    text.push_str(
-        "\nMerci d'enregistrer ces radiologues en chef afin que les unités puissent se connecter à Heracles.\n",
-    );
-    // Whole or not at all: a notice cut short by a crash would be sent without a unit.
-    super::files::write_atomically(&path, text.as_bytes(), None).map_err(err)?;
-    Ok(path)
+    Ok(Some(notice::write_notice(&args.notice_dir, &owed)?))
 }
 
 fn level_words(level: &UserLevel) -> String {
@@ -732,7 +715,7 @@ impl Timing {
 fn report_text(
     report: &ApplyReport,
     opts: &RenderOptions,
-    notice_file: Option<&Path>,
+    notice_file: Option<&NoticeFile>,
     timing: &Timing,
 ) -> String {
     use std::fmt::Write as _;
@@ -816,12 +799,8 @@ fn report_text(
         }
     );
     let _ = writeln!(out, "{}", timing.line());
-    if let Some(path) = notice_file {
-        let _ = writeln!(
-            out,
-            "The notice for the coordination centre (R9, NL and FR) is in {} (mode 0600; it holds national register numbers). Send it before anyone logs in to Heracles.",
-            path.display()
-        );
+    if let Some(file) = notice_file {
+        let _ = writeln!(out, "{}", notice::send_advice(file));
     }
     out
 }
@@ -829,7 +808,7 @@ fn report_text(
 fn report_json(
     report: &ApplyReport,
     opts: &RenderOptions,
-    notice_file: Option<&Path>,
+    notice_file: Option<&NoticeFile>,
     timing: Option<&Timing>,
 ) -> String {
     use serde_json::json;
@@ -877,7 +856,7 @@ fn report_json(
         "version": 1,
         "interrupted": report.interrupted,
         "summary": {"done": done, "failed": failed, "not_attempted": not_attempted},
-        "notice_file": notice_file.map(|p| p.display().to_string()),
+        "notice_file": notice_file.map(|f| f.path.display().to_string()),
         "timing": timing.map(|t| json!({
             "elapsed_ms": u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
             "plan_bound_ms": t.plan_bound_ms,

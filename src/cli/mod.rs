@@ -9,6 +9,7 @@ mod drift;
 mod export;
 mod files;
 mod import_csv;
+mod notice;
 mod plan;
 mod registry;
 mod runbook;
@@ -64,6 +65,10 @@ pub enum Command {
     Verify(access::VerifyArgs),
     /// Evaluate the manual's troubleshooting checklist for one person.
     ExplainAccess(access::ExplainArgs),
+    /// The coordination-centre step (R9): list the head radiologists whose number must
+    /// still reach the CvKO, write the notice, and record it as sent.
+    #[command(visible_alias = "cvko")]
+    CoordinationCentre(notice::CoordinationCentreArgs),
     /// Operate a registry: init, token, tickets, clock, serve.
     Registry(registry::RegistryCommandArgs),
     /// Turn the user list exported from the CSAM web application (CSV) into people entries.
@@ -153,6 +158,13 @@ pub fn main() -> i32 {
         }
         Command::ExplainAccess(args) => {
             if access::run_explain(&args) {
+                exit::OK
+            } else {
+                exit::ERROR
+            }
+        }
+        Command::CoordinationCentre(args) => {
+            if notice::run(&args) {
                 exit::OK
             } else {
                 exit::ERROR

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use crate::model::Insz;
 use crate::registry::embedded::{RegistryFileError, existing_registry_file};
-use crate::registry::http::{HttpClientError, HttpOptions, HttpRegistry};
+use crate::registry::http::{HttpClientError, HttpOperator, HttpOptions, HttpRegistry};
 use crate::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
 
 /// The registry used when none is named.
@@ -156,6 +156,11 @@ pub enum SettingsError {
         "{0} needs a bearer token: set CSAM_TOKEN or CSAM_TOKEN_FILE (csamctl registry token prints one)"
     )]
     MissingToken(String),
+    /// A served registry's operator surface needs the operator token.
+    #[error(
+        "{0} is a served registry: recording this goes through its operator surface; give the server's operator token file with --operator-token-file (what `registry serve --admin-token-file` names; default the database path plus .admin-token)"
+    )]
+    MissingOperatorToken(String),
     /// A named registry file does not exist, or is empty.
     #[error(transparent)]
     NoRegistryFile(#[from] RegistryFileError),
@@ -303,6 +308,42 @@ pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, S
                     Ok(registry.as_person(demo))
                 }
             }
+        }
+    }
+}
+
+/// The operator surface of the registry the settings name: an embedded file directly
+/// (whoever may open the file is its operator, as with `csamctl registry ...`), a served
+/// registry over HTTP with the server's operator token read from `operator_token_file`.
+pub async fn connect_operator(
+    settings: &RegistrySettings,
+    operator_token_file: Option<&Path>,
+) -> Result<Arc<dyn RegistryOperator>, SettingsError> {
+    match &settings.address {
+        RegistryAddress::Http(url) => {
+            let path = operator_token_file
+                .ok_or_else(|| SettingsError::MissingOperatorToken(url.clone()))?;
+            let token = read_token_file(path)?;
+            if token.0.is_empty() {
+                return Err(SettingsError::EmptyToken);
+            }
+            Ok(Arc::new(HttpOperator::new(
+                url,
+                token.expose(),
+                settings.http,
+            )?))
+        }
+        RegistryAddress::File(path) => {
+            let path = path.clone();
+            let is_default = settings.is_default;
+            let registry = tokio::task::spawn_blocking(move || open_file(&path, is_default))
+                .await
+                .map_err(|e| {
+                    SettingsError::Registry(RegistryError::Internal {
+                        reason: format!("opening task failed: {e}"),
+                    })
+                })??;
+            Ok(Arc::new(registry))
         }
     }
 }

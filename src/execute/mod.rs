@@ -59,8 +59,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::model::{
-    EnterprisePlan, HeadRadiologistNotice, Insz, Kbo, LiveRepresentative, Password, PasswordRef,
-    Phase, Plan, Session, Step, StepWrite, UserLevel, WriteTarget,
+    EnterprisePlan, Insz, Kbo, LiveRepresentative, Password, PasswordRef, Phase, Plan, Session,
+    Step, StepWrite, UserLevel, WriteTarget,
 };
 use crate::registry::{
     IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError, SessionId,
@@ -303,9 +303,6 @@ pub struct EnterpriseReport {
     pub steps: Vec<StepReport>,
     /// The pending gate, when the chain waits on one.
     pub gate: Option<GateReport>,
-    /// Coordination-centre notices (R9) of the sites whose head radiologist is new,
-    /// when the chain got that far.
-    pub notices: Vec<HeadRadiologistNotice>,
     /// When new and changed users' access becomes effective.
     pub effective: Vec<EffectiveAccess>,
     /// Sessions logged out.
@@ -781,7 +778,6 @@ fn blank_report(e: &EnterprisePlan) -> EnterpriseReport {
             })
             .collect(),
         gate: None,
-        notices: Vec::new(),
         effective: Vec::new(),
         logouts: 0,
     }
@@ -931,8 +927,9 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
                 report.outcome = ChainOutcome::WaitingOnGate;
                 break 'phases;
             }
-            Phase::Notices { notices } => report.notices.extend(notices.iter().cloned()),
-            Phase::Propagation { .. } => {}
+            // R9 notices are derived from the registry's state after the run (see
+            // `Registry::pending_notices`), not from what this run got to.
+            Phase::Notices { .. } | Phase::Propagation { .. } => {}
         }
     }
     shared.observer.event(Event::EnterpriseEnded { kbo: e.kbo });
