@@ -58,7 +58,12 @@ pub struct CoordinationCentreArgs {
     #[arg(long)]
     pub show_personal_data: bool,
     /// For --record-sent on a served registry: the server's operator token file.
-    #[arg(long, env = "CSAM_OPERATOR_TOKEN_FILE", value_name = "FILE")]
+    #[arg(
+        long,
+        env = "CSAM_OPERATOR_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
     pub operator_token_file: Option<PathBuf>,
     /// Where the registry is and who acts.
     #[command(flatten)]
