@@ -5,6 +5,8 @@
 //! made (the plan is empty and `export` prints the same tree as after an `apply`).
 //! Without a terminal the command refuses.
 
+mod cli_support;
+
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -45,25 +47,8 @@ struct Env {
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("registry.db");
-        let db_text = db.display().to_string();
-        let reference = manifest("examples/reference.yaml").display().to_string();
-        let init = Command::new(CSAMCTL)
-            .args(["registry", "init", "--virtual-clock", "--db", &db_text])
-            .args(["--reference", &reference])
-            .output()
-            .expect("runs");
-        assert!(init.status.success(), "{init:?}");
-        let token = Command::new(CSAMCTL)
-            .args(["registry", "token", "--db", &db_text, "--insz", HTB])
-            .output()
-            .expect("runs");
-        assert!(token.status.success(), "{token:?}");
-        Env {
-            token: String::from_utf8_lossy(&token.stdout).trim().to_string(),
-            dir,
-            db,
-        }
+        let (db, token) = cli_support::registry_with_token(dir.path(), HTB);
+        Env { token, dir, db }
     }
 
     fn command(&self, program: &str) -> Command {

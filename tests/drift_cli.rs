@@ -6,6 +6,8 @@
 //! write can say (a deleted user record, a status) into the registry, and the next
 //! check no longer reports it.
 
+mod cli_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -34,25 +36,8 @@ impl Env {
     /// A registry with the multi-campus example applied, and the HTB's token.
     fn applied() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("registry.db");
-        let db_text = db.display().to_string();
-        let reference = manifest("examples/reference.yaml").display().to_string();
-        let init = Command::new(CSAMCTL)
-            .args(["registry", "init", "--virtual-clock", "--db", &db_text])
-            .args(["--reference", &reference])
-            .output()
-            .expect("runs");
-        assert!(init.status.success(), "init: {}", text(&init));
-        let token = Command::new(CSAMCTL)
-            .args(["registry", "token", "--db", &db_text, "--insz", HTB])
-            .output()
-            .expect("runs");
-        assert!(token.status.success(), "token: {}", text(&token));
-        let env = Env {
-            token: String::from_utf8_lossy(&token.stdout).trim().to_string(),
-            dir,
-            db,
-        };
+        let (db, token) = cli_support::registry_with_token(dir.path(), HTB);
+        let env = Env { token, dir, db };
         let example = manifest("examples/multi-campus.yaml").display().to_string();
         let mut apply = env.command(&["apply", &example, "--auto-approve"]);
         let yaml = std::fs::read_to_string(&example).expect("example");

@@ -275,6 +275,21 @@ fn open_file(path: &Path, is_default: bool) -> Result<SqliteRegistry, SettingsEr
     )?)
 }
 
+/// [`open_file`] on a blocking thread (SQLite is synchronous).
+async fn open_file_blocking(
+    path: &Path,
+    is_default: bool,
+) -> Result<SqliteRegistry, SettingsError> {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || open_file(&path, is_default))
+        .await
+        .map_err(|e| {
+            SettingsError::Registry(RegistryError::Internal {
+                reason: format!("opening task failed: {e}"),
+            })
+        })?
+}
+
 /// The registry the settings name, as the acting person sees it. This is what `plan`,
 /// `apply` and the other registry commands call.
 pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, SettingsError> {
@@ -290,15 +305,7 @@ pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, S
             )?))
         }
         RegistryAddress::File(path) => {
-            let path = path.clone();
-            let is_default = settings.is_default;
-            let registry = tokio::task::spawn_blocking(move || open_file(&path, is_default))
-                .await
-                .map_err(|e| {
-                    SettingsError::Registry(RegistryError::Internal {
-                        reason: format!("opening task failed: {e}"),
-                    })
-                })??;
+            let registry = open_file_blocking(path, settings.is_default).await?;
             match &settings.identity {
                 Identity::Token(token) => Ok(registry.connect(token.expose()).await?),
                 Identity::Demo => {
@@ -334,15 +341,7 @@ pub async fn connect_operator(
             )?))
         }
         RegistryAddress::File(path) => {
-            let path = path.clone();
-            let is_default = settings.is_default;
-            let registry = tokio::task::spawn_blocking(move || open_file(&path, is_default))
-                .await
-                .map_err(|e| {
-                    SettingsError::Registry(RegistryError::Internal {
-                        reason: format!("opening task failed: {e}"),
-                    })
-                })??;
+            let registry = open_file_blocking(path, settings.is_default).await?;
             Ok(Arc::new(registry))
         }
     }

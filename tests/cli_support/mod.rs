@@ -43,3 +43,32 @@ pub fn transcript(out: &Output) -> String {
         stderr(out)
     )
 }
+
+/// A new registry file `registry.db` in `dir` (virtual clock, the examples' reference
+/// data) and a bearer token for `person`: what the whole-run tests of one person start
+/// from.
+pub fn registry_with_token(dir: &Path, person: &str) -> (std::path::PathBuf, String) {
+    let db = dir.join("registry.db");
+    let db_text = db.display().to_string();
+    let reference = crate_root().join("examples/reference.yaml");
+    let init = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+        .args(["registry", "init", "--virtual-clock", "--db", &db_text])
+        .args(["--reference", &reference.display().to_string()])
+        .output()
+        .expect("csamctl runs");
+    assert!(
+        init.status.success(),
+        "registry init: {}",
+        transcript(&init)
+    );
+    let token = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+        .args(["registry", "token", "--db", &db_text, "--insz", person])
+        .output()
+        .expect("csamctl runs");
+    assert!(
+        token.status.success(),
+        "registry token: {}",
+        transcript(&token)
+    );
+    (db, stdout(&token).trim().to_string())
+}
