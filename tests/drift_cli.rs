@@ -169,6 +169,18 @@ fn drifted(people: &[Person]) -> Vec<Row> {
     rows
 }
 
+/// The kinds of the registry differences of a JSON drift report, sorted.
+fn registry_kinds(json: &serde_json::Value) -> Vec<String> {
+    let mut kinds: Vec<String> = json["registry"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["drift"].as_str().expect("kind").to_string())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
 #[test]
 fn an_export_that_matches_has_no_drift() {
     let env = Env::applied();
@@ -248,13 +260,7 @@ fn json_and_markdown_carry_the_same_findings() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["drift"], true);
     assert!(json["desired"].is_null(), "no --desired: {json}");
-    let mut kinds: Vec<String> = json["registry"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| f["drift"].as_str().expect("kind").to_string())
-        .collect();
-    kinds.sort();
+    let kinds = registry_kinds(&json);
     assert_eq!(kinds, ["extra", "level", "missing", "status", "username"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains(people[0].insz.compact()));
 
@@ -287,13 +293,7 @@ fn record_takes_what_a_write_can_say_into_the_registry() {
     // The registry was processed at log-out: the next check no longer sees them.
     let out = env.drift(&csv, &["--format", "json"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let mut kinds: Vec<String> = json["registry"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| f["drift"].as_str().expect("kind").to_string())
-        .collect();
-    kinds.sort();
+    let kinds = registry_kinds(&json);
     assert_eq!(kinds, ["extra", "level", "username"], "{json}");
 }
 

@@ -255,52 +255,50 @@ pub fn read_limited_text(path: &Path, max: u64) -> std::io::Result<String> {
 }
 
 fn not_regular_too_large(path: &Path, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
-    let file = sources.add(path.to_path_buf(), Arc::from(""));
-    Box::new(
-        Diagnostic::error(
-            "csam::input::too_large",
-            Place {
-                file,
-                pos: Pos {
-                    line: 1,
-                    column: 1,
-                    offset: 0,
-                    len: 0,
-                },
-            },
-            format!(
-                "{} is not a regular file and gave more than the {} a desired-state file may have; reading stopped there",
-                path.display(),
-                human_bytes(limits.max_file_bytes)
-            ),
-        )
-        .help("name a regular desired-state file, or a pipe that ends within the limit"),
+    too_large_error(
+        path,
+        sources,
+        format!(
+            "{} is not a regular file and gave more than the {} a desired-state file may have; reading stopped there",
+            path.display(),
+            human_bytes(limits.max_file_bytes)
+        ),
+        "name a regular desired-state file, or a pipe that ends within the limit",
     )
 }
 
 fn too_large(path: &Path, size: u64, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
-    let file = sources.add(path.to_path_buf(), Arc::from(""));
-    Box::new(
-        Diagnostic::error(
-            "csam::input::too_large",
-            Place {
-                file,
-                pos: Pos {
-                    line: 1,
-                    column: 1,
-                    offset: 0,
-                    len: 0,
-                },
-            },
-            format!(
-                "{} is {}, more than the {} a desired-state file may have",
-                path.display(),
-                human_bytes(size),
-                human_bytes(limits.max_file_bytes)
-            ),
-        )
-        .help("split the desired state into several files in a directory"),
+    too_large_error(
+        path,
+        sources,
+        format!(
+            "{} is {}, more than the {} a desired-state file may have",
+            path.display(),
+            human_bytes(size),
+            human_bytes(limits.max_file_bytes)
+        ),
+        "split the desired state into several files in a directory",
     )
+}
+
+/// `csam::input::too_large` about a whole file, which is not shown (it was not read).
+fn too_large_error(
+    path: &Path,
+    sources: &mut Sources,
+    message: String,
+    help: &str,
+) -> Box<Diagnostic> {
+    let file = sources.add(path.to_path_buf(), Arc::from(""));
+    let place = Place {
+        file,
+        pos: Pos {
+            line: 1,
+            column: 1,
+            offset: 0,
+            len: 0,
+        },
+    };
+    Box::new(Diagnostic::error("csam::input::too_large", place, message).help(help))
 }
 
 /// Decodes and parses the bytes of a file named `path` (already read) into `sources`.
