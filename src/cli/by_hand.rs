@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::exit;
 use super::files::write_atomically;
-use super::plan::{PlanError, load_desired, make_plan, plan_limits, read_live, resolve_actor};
+use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
 use super::registry::format_time;
 use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
@@ -31,8 +31,6 @@ use crate::execute::by_hand::ByHand;
 use crate::model::{Instruction, Plan};
 use crate::registry::Registry;
 use crate::render::runbook::{self, RunbookFormat, RunbookOptions};
-use crate::render::{self, RenderOptions};
-use crate::safety::SafetyOptions;
 
 /// Where the progress is kept by default.
 pub const DEFAULT_STATE: &str = ".csamctl/by-hand.json";
@@ -259,16 +257,7 @@ async fn fresh_plan(
     let actor = resolve_actor(settings, args.actor.as_deref())?;
     let desired = load_desired(&args.paths, false)
         .ok_or_else(|| ByHandError::Input("the desired state has errors".into()))?;
-    let limits = plan_limits(registry).await?;
-    let live = read_live(registry, &desired).await?;
-    let plan = make_plan(&desired, &live, actor, &limits, &SafetyOptions::default());
-    let shown = RenderOptions {
-        colour: false,
-        show_personal_data: false,
-    };
-    for f in &plan.findings {
-        eprintln!("{}", render::finding_line(f, &shown));
-    }
+    let plan = default_plan(registry, &desired, actor, false).await?;
     if plan.has_errors() {
         return Err(ByHandError::Input(
             "the plan has errors; nothing to do by hand (see csamctl plan)".into(),

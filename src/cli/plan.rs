@@ -277,6 +277,27 @@ pub(super) fn make_plan(
     plan
 }
 
+/// The plan with the default safety options, its findings printed to stderr: what
+/// `runbook` and `by-hand` work from (the same reading and planning as `plan`).
+pub(super) async fn default_plan(
+    registry: &dyn Registry,
+    desired: &DesiredState,
+    actor: Option<Insz>,
+    show_personal_data: bool,
+) -> Result<Plan, PlanError> {
+    let limits = plan_limits(registry).await?;
+    let live = read_live(registry, desired).await?;
+    let plan = make_plan(desired, &live, actor, &limits, &SafetyOptions::default());
+    let shown = crate::render::RenderOptions {
+        colour: false,
+        show_personal_data,
+    };
+    for f in &plan.findings {
+        eprintln!("{}", crate::render::finding_line(f, &shown));
+    }
+    Ok(plan)
+}
+
 /// Adds the safety refusals of a plan as error findings.
 pub(super) fn add_refusals(plan: &mut Plan, live: &[LiveState], safety_options: &SafetyOptions) {
     let refusals = safety::check(plan, live, safety_options);

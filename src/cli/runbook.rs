@@ -11,11 +11,9 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::plan::{PlanError, load_desired, make_plan, plan_limits, read_live, resolve_actor};
+use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
-use crate::render::{self, RenderOptions};
-use crate::safety::SafetyOptions;
 
 /// The runbook's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -87,23 +85,8 @@ fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
         .map_err(PlanError::Runtime)?;
     let plan = runtime.block_on(async {
         let registry = settings::connect(&settings).await?;
-        let limits = plan_limits(&*registry).await?;
-        let live = read_live(&*registry, &desired).await?;
-        Ok::<_, PlanError>(make_plan(
-            &desired,
-            &live,
-            actor,
-            &limits,
-            &SafetyOptions::default(),
-        ))
+        default_plan(&*registry, &desired, actor, args.show_personal_data).await
     })?;
-    let shown = RenderOptions {
-        colour: false,
-        show_personal_data: args.show_personal_data,
-    };
-    for f in &plan.findings {
-        eprintln!("{}", render::finding_line(f, &shown));
-    }
     if plan.has_errors() {
         eprintln!("error: the plan has errors; no runbook (see `csamctl plan`)");
         return Ok(false);
