@@ -16,6 +16,7 @@ use std::time::Duration;
 use super::plan as plan_cmd;
 use super::registry::{format_time, parse_duration};
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::model::{Hco, Insz};
 use crate::registry::{AccessCondition, AccessReport, RegistryError, UnitAccess};
 use crate::render::RenderOptions;
@@ -55,7 +56,7 @@ pub struct ExplainArgs {
     pub registry: RegistryArgs,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum AccessError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -63,20 +64,6 @@ enum AccessError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Input(String),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, AccessError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AccessError::Runtime)
-}
-
-fn report_error(e: &AccessError) -> bool {
-    eprintln!("error: {e}");
-    false
 }
 
 /// What to do when a condition fails.
@@ -124,12 +111,12 @@ fn checklist(unit: &UnitAccess, out: &mut String) {
     }
 }
 
-/// Runs `explain-access`; true when the person has access everywhere evaluated.
-pub fn run_explain(args: &ExplainArgs) -> bool {
-    explain_inner(args).unwrap_or_else(|e| report_error(&e))
+/// Runs `explain-access`; `Ok` when the person has access everywhere evaluated.
+pub async fn run_explain(args: &ExplainArgs) -> CommandResult {
+    Ok(Outcome::ok_if(explain(args).await?))
 }
 
-fn explain_inner(args: &ExplainArgs) -> Result<bool, AccessError> {
+async fn explain(args: &ExplainArgs) -> Result<bool, AccessError> {
     let insz = Insz::parse(&args.insz).map_err(|e| AccessError::Input(e.to_string()))?;
     let site = match &args.site {
         Some(s) => Some(Hco::parse(s).map_err(|e| AccessError::Input(e.to_string()))?),
@@ -140,10 +127,8 @@ fn explain_inner(args: &ExplainArgs) -> Result<bool, AccessError> {
         colour: false,
         show_personal_data: args.show_personal_data,
     };
-    let report: AccessReport = runtime()?.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        Ok::<_, AccessError>(registry.evaluate_access(&insz, site.as_ref()).await?)
-    })?;
+    let registry = settings::connect(&settings).await?;
+    let report: AccessReport = registry.evaluate_access(&insz, site.as_ref()).await?;
     let mut out = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(
@@ -181,12 +166,12 @@ fn explain_inner(args: &ExplainArgs) -> Result<bool, AccessError> {
     Ok(!report.units.is_empty() && report.units.iter().all(|u| u.has_access))
 }
 
-/// Runs `verify`; true when every active declared user has access on each of their sites.
-pub fn run_verify(args: &VerifyArgs) -> bool {
-    verify_inner(args).unwrap_or_else(|e| report_error(&e))
+/// Runs `verify`; `Ok` when every active declared user has access on each of their sites.
+pub async fn run_verify(args: &VerifyArgs) -> CommandResult {
+    Ok(Outcome::ok_if(verify(args).await?))
 }
 
-fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
+async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
     let Some(desired) = plan_cmd::load_desired(&args.paths, args.show_personal_data) else {
         return Ok(false);
     };
@@ -205,7 +190,7 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
             }
         }
     }
-    runtime()?.block_on(async {
+    {
         let registry = settings::connect(&settings).await?;
         let start = tokio::time::Instant::now();
         let mut reported = None;
@@ -259,7 +244,7 @@ fn verify_inner(args: &VerifyArgs) -> Result<bool, AccessError> {
             let left = args.timeout.saturating_sub(start.elapsed());
             tokio::time::sleep(left.min(Duration::from_secs(1))).await;
         }
-    })
+    }
 }
 
 type Failing = (Insz, Hco, Option<UnitAccess>);

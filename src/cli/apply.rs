@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::fancy;
 use super::notice::{self, NoticeFile};
 use super::plan::{self as plan_cmd, PlanError};
 use super::registry::{format_time, parse_duration};
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome, fancy};
 use crate::execute::{
     self, ApplyReport, Cancel, ChainOutcome, EnvAndFiles, Event, ExecuteOptions, Observer,
     StepOutcome,
@@ -105,20 +105,7 @@ pub struct ApplyArgs {
     pub registry: RegistryArgs,
 }
 
-/// What an apply run ended with, for `main` to turn into an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApplyOutcome {
-    /// Everything done (or nothing to do).
-    Done,
-    /// Something failed or was refused.
-    Failed,
-    /// Some enterprise waits on an HTB designation (R7); nothing failed.
-    WaitingOnGate,
-    /// Ctrl-C.
-    Interrupted,
-}
-
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum ApplyError {
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -138,40 +125,29 @@ enum ApplyError {
     ParsePlan { path: PathBuf, reason: String },
     #[error(transparent)]
     Notice(#[from] super::notice::NoticeError),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
+    #[error(
+        "apply needs a confirmation and there is no terminal to ask on; review the plan (csamctl plan) and pass --auto-approve"
+    )]
+    NoTerminal,
+    #[error("--parallelism must be at least 1")]
+    Parallelism,
 }
 
 /// Runs `apply`.
-pub fn run(args: &ApplyArgs) -> ApplyOutcome {
-    match run_inner(args) {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            ApplyOutcome::Failed
-        }
-    }
+pub async fn run(args: &ApplyArgs) -> CommandResult {
+    Ok(run_inner(args).await?)
 }
 
 fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
 }
 
-fn run_inner(args: &ApplyArgs) -> Result<ApplyOutcome, ApplyError> {
+async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
     if !args.auto_approve && !interactive() {
-        eprintln!(
-            "error: apply needs a confirmation and there is no terminal to ask on; review the plan (csamctl plan) and pass --auto-approve"
-        );
-        return Ok(ApplyOutcome::Failed);
+        return Err(ApplyError::NoTerminal);
     }
     if args.parallelism == 0 {
-        eprintln!("error: --parallelism must be at least 1");
-        return Ok(ApplyOutcome::Failed);
+        return Err(ApplyError::Parallelism);
     }
     let safety_options = SafetyOptions {
         max_deletion_ratio: args.max_deletion_ratio,
@@ -183,28 +159,21 @@ fn run_inner(args: &ApplyArgs) -> Result<ApplyOutcome, ApplyError> {
         Some(path) => Source::Saved(Box::new(read_saved(path)?)),
         None => match plan_cmd::load_desired(&args.paths, args.show_personal_data) {
             Some(d) => Source::Desired(Box::new(d)),
-            None => return Ok(ApplyOutcome::Failed),
+            None => return Ok(Outcome::Failed),
         },
     };
     let settings = RegistrySettings::resolve(&args.registry)?;
     let actor = plan_cmd::resolve_actor(&settings, args.actor.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(ApplyError::Runtime)?;
-    runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        apply(
-            args,
-            &*registry,
-            registry.clone(),
-            &source,
-            actor,
-            &safety_options,
-        )
-        .await
-    })
+    let registry = settings::connect(&settings).await?;
+    apply(
+        args,
+        &*registry,
+        registry.clone(),
+        &source,
+        actor,
+        &safety_options,
+    )
+    .await
 }
 
 enum Source {
@@ -233,7 +202,7 @@ async fn apply(
     source: &Source,
     actor: Option<crate::model::Insz>,
     safety_options: &SafetyOptions,
-) -> Result<ApplyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     let options = ExecuteOptions {
         parallelism: args.parallelism,
         ..ExecuteOptions::default()
@@ -381,7 +350,7 @@ async fn apply_locked(
     options: &ExecuteOptions,
     started: std::time::Instant,
     registry_now: Option<Millis>,
-) -> Result<ApplyOutcome, ApplyError> {
+) -> Result<Outcome, ApplyError> {
     let opts = RenderOptions {
         colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
         show_personal_data: args.show_personal_data,
@@ -408,7 +377,7 @@ async fn apply_locked(
                 if let fingerprint::Stale::LiveChanged(drifts) = &stale {
                     eprint!("{}", render::text::drift(drifts, &opts));
                 }
-                return Ok(ApplyOutcome::Failed);
+                return Ok(Outcome::Failed);
             }
             let mut plan = saved.plan.clone();
             plan_cmd::add_refusals(&mut plan, &live, safety_options);
@@ -421,7 +390,7 @@ async fn apply_locked(
     }
     if plan.has_errors() {
         eprintln!("error: the plan has errors; nothing was applied");
-        return Ok(ApplyOutcome::Failed);
+        return Ok(Outcome::Failed);
     }
     if plan.is_empty() && !plan.enterprises.iter().any(|e| !e.phases.is_empty()) {
         // Nothing to change, but a notice may still be owed: by a crashed run, or sent
@@ -438,11 +407,11 @@ async fn apply_locked(
                 }
             }
         }
-        return Ok(ApplyOutcome::Done);
+        return Ok(Outcome::Ok);
     }
     if !args.auto_approve && !confirm() {
         eprintln!("Apply cancelled; nothing was changed.");
-        return Ok(ApplyOutcome::Failed);
+        return Ok(Outcome::Failed);
     }
     let cancel = Cancel::new();
     {
@@ -497,13 +466,13 @@ async fn apply_locked(
         );
     }
     Ok(if report.interrupted {
-        ApplyOutcome::Interrupted
+        Outcome::Interrupted
     } else if report.any_failed() || notice_failed_flag {
-        ApplyOutcome::Failed
+        Outcome::Failed
     } else if report.any_waiting() {
-        ApplyOutcome::WaitingOnGate
+        Outcome::WaitingOnGate
     } else {
-        ApplyOutcome::Done
+        Outcome::Ok
     })
 }
 

@@ -20,12 +20,12 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::exit;
 use super::files::write_atomically;
 use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
 use super::registry::format_time;
 use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::execute::EnvAndFiles;
 use crate::execute::by_hand::ByHand;
 use crate::model::{Instruction, Plan};
@@ -55,8 +55,15 @@ pub struct ByHandArgs {
 }
 
 /// Why `by-hand` failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum ByHandError {
+    #[error(
+        "csamctl by-hand asks you to confirm each step you did in the CSAM web application, and there is no terminal to ask on"
+    )]
+    #[diagnostic(help(
+        "run it in a terminal; `csamctl runbook` prints the same steps, `csamctl apply` carries them out against a registry"
+    ))]
+    NoTerminal,
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -80,41 +87,16 @@ enum End {
     Gate,
 }
 
-/// Runs `by-hand`; the exit code.
-pub fn run(args: &ByHandArgs) -> i32 {
+/// Runs `by-hand`.
+pub async fn run(args: &ByHandArgs) -> CommandResult {
     if !std::io::stdin().is_terminal() {
-        eprintln!(
-            "error: csamctl by-hand asks you to confirm each step you did in the CSAM web application, and there is no terminal to ask on"
-        );
-        eprintln!(
-            "help: run it in a terminal; `csamctl runbook` prints the same steps, `csamctl apply` carries them out against a registry"
-        );
-        return exit::ERROR;
+        return Err(ByHandError::NoTerminal.into());
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::ERROR;
-        }
-    };
-    match runtime.block_on(run_inner(args)) {
-        Ok(End::Finished) => exit::OK,
-        Ok(End::Stopped) => exit::INTERRUPTED,
-        Ok(End::Gate) => exit::WAITING_ON_GATE,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            exit::ERROR
-        }
-    }
+    Ok(match run_inner(args).await? {
+        End::Finished => Outcome::Ok,
+        End::Stopped => Outcome::Interrupted,
+        End::Gate => Outcome::WaitingOnGate,
+    })
 }
 
 async fn run_inner(args: &ByHandArgs) -> Result<End, ByHandError> {

@@ -9,7 +9,7 @@ use std::io::Write as _;
 
 use clap::CommandFactory;
 
-use super::{Cli, exit};
+use super::{Cli, CommandResult, Outcome};
 
 /// `csamctl completions`.
 #[derive(Debug, clap::Args)]
@@ -36,10 +36,11 @@ pub struct ManArgs {
 }
 
 /// Why there is no man page to print.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ManError {
     /// No command has that name.
     #[error("there is no command `{0}`")]
+    #[diagnostic(help("`csamctl --help` lists the commands"))]
     UnknownCommand(String),
     /// Rendering failed.
     #[error("cannot render the man page")]
@@ -67,31 +68,25 @@ pub fn man_page(command: Option<&str>) -> Result<Vec<u8>, ManError> {
 }
 
 /// Prints the completion script for a shell.
-pub fn run_completions(args: &CompletionsArgs) -> i32 {
+pub fn run_completions(args: &CompletionsArgs) -> CommandResult {
     print_bytes(&completion_script(args.shell))
 }
 
 /// Prints a man page.
-pub fn run_man(args: &ManArgs) -> i32 {
-    match man_page(args.command.as_deref()) {
-        Ok(page) => print_bytes(&page),
-        Err(err) => {
-            eprintln!("error: {err}");
-            if matches!(err, ManError::UnknownCommand(_)) {
-                eprintln!("help: `csamctl --help` lists the commands");
-            }
-            exit::ERROR
-        }
-    }
+pub fn run_man(args: &ManArgs) -> CommandResult {
+    print_bytes(&man_page(args.command.as_deref())?)
 }
 
-fn print_bytes(bytes: &[u8]) -> i32 {
+/// Why the output could not be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot write to stdout: {0}")]
+struct StdoutError(std::io::Error);
+
+fn print_bytes(bytes: &[u8]) -> CommandResult {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        Ok(()) => exit::OK,
-        Err(err) => {
-            eprintln!("error: cannot write to stdout: {err}");
-            exit::ERROR
-        }
-    }
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(StdoutError)?;
+    Ok(Outcome::Ok)
 }

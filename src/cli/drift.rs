@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
-use super::exit;
 use super::import_csv::read_limited;
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::diff::drift::{self, Account, Drift, DriftKind, Expected};
 use crate::import::listing::{self, Listing};
 use crate::model::{
@@ -80,7 +80,7 @@ pub struct DriftArgs {
     pub registry: RegistryArgs,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum DriftError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -88,8 +88,6 @@ enum DriftError {
     Registry(#[from] RegistryError),
     #[error("{0}")]
     Input(String),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
 }
 
 /// The two comparisons.
@@ -106,18 +104,12 @@ impl Report {
     }
 }
 
-/// Runs `drift`; the exit code.
-pub fn run(args: &DriftArgs) -> i32 {
-    match run_inner(args) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-    }
+/// Runs `drift`: `Drift` when the export differs.
+pub async fn run(args: &DriftArgs) -> CommandResult {
+    Ok(run_inner(args).await?)
 }
 
-fn run_inner(args: &DriftArgs) -> Result<i32, DriftError> {
+async fn run_inner(args: &DriftArgs) -> Result<Outcome, DriftError> {
     let bytes = read_limited(&args.file, MAX_CSV_BYTES)
         .map_err(|why| DriftError::Input(format!("cannot read {}: {why}", args.file.display())))?;
     let listing = listing::read(&bytes).map_err(|e| {
@@ -148,27 +140,21 @@ fn run_inner(args: &DriftArgs) -> Result<i32, DriftError> {
         )
     };
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(DriftError::Runtime)?;
     let opts = RenderOptions {
         colour: false,
         show_personal_data: args.show_personal_data,
     };
-    runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        let live = read_live(&*registry, &args.enterprise).await?;
-        let report = compare(level, listing, &live, desired.as_ref(), &args.enterprise)?;
-        print!("{}", render(&report, args, &opts));
-        if args.record {
-            record(&*registry, &report, args.yes, &opts).await?;
-        }
-        Ok(if report.has_drift() {
-            exit::DRIFT
-        } else {
-            exit::OK
-        })
+    let registry = settings::connect(&settings).await?;
+    let live = read_live(&*registry, &args.enterprise).await?;
+    let report = compare(level, listing, &live, desired.as_ref(), &args.enterprise)?;
+    print!("{}", render(&report, args, &opts));
+    if args.record {
+        record(&*registry, &report, args.yes, &opts).await?;
+    }
+    Ok(if report.has_drift() {
+        Outcome::Drift
+    } else {
+        Outcome::Ok
     })
 }
 

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::registry::format_time;
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::config::{self, Limits};
 use crate::model::{Kbo, LiveState};
 use crate::registry::{Registry, RegistryError};
@@ -53,7 +54,7 @@ pub struct ExportArgs {
 }
 
 /// Why `export` failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(super) enum ExportError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -75,41 +76,23 @@ pub(super) enum ExportError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
 }
 
-/// Runs `export`; true on success.
-pub fn run(args: &ExportArgs) -> bool {
-    match run_inner(args) {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            false
-        }
-    }
+/// Runs `export`.
+pub async fn run(args: &ExportArgs) -> CommandResult {
+    run_inner(args).await?;
+    Ok(Outcome::Ok)
 }
 
-fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
+async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
     let kbos = parse_enterprises(&args.enterprise)?;
     // Refuse before touching the registry.
     if args.out.is_none() && !args.show_personal_data {
         return Err(ExportError::PersonalData);
     }
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(ExportError::Runtime)?;
-    let live = runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        read(&*registry, &kbos).await
-    })?;
+    let registry = settings::connect(&settings).await?;
+    let live = read(&*registry, &kbos).await?;
     let header = ExportHeader {
         registry: without_userinfo(&settings.address.to_string()),
         exported_at: now(),

@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::exit;
+use super::CommandResult;
 use crate::config::diagnostic::mask_text;
 use crate::import::listing::HeaderLanguage;
 use crate::import::{self, InszShown, Layout, Listing, Outcome};
@@ -55,25 +55,29 @@ pub struct ImportCsvArgs {
     pub show_personal_data: bool,
 }
 
+/// Why the CSV gives no people.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+enum CsvError {
+    #[error("cannot read {path}: {why}")]
+    Read { path: String, why: String },
+    #[error("{path}: {why}")]
+    #[diagnostic(help(
+        "export the list with \"De gebruikers exporteren (.csv)\" on the site's user list in the CSAM web application"
+    ))]
+    NotAListing { path: String, why: String },
+}
+
 /// Runs `import-csv`.
-pub fn run(args: &ImportCsvArgs) -> i32 {
-    let bytes = match read_limited(&args.file, MAX_CSV_BYTES) {
-        Ok(bytes) => bytes,
-        Err(why) => {
-            eprintln!("error: cannot read {}: {why}", args.file.display());
-            return exit::ERROR;
-        }
-    };
-    let listing = match import::listing::read(&bytes) {
-        Ok(listing) => listing,
-        Err(err) => {
-            eprintln!("error: {}: {err}", args.file.display());
-            eprintln!(
-                "help: export the list with \"De gebruikers exporteren (.csv)\" on the site's user list in the CSAM web application"
-            );
-            return exit::ERROR;
-        }
-    };
+pub fn run(args: &ImportCsvArgs) -> CommandResult {
+    let path = || args.file.display().to_string();
+    let bytes = read_limited(&args.file, MAX_CSV_BYTES).map_err(|why| CsvError::Read {
+        path: path(),
+        why: why.to_string(),
+    })?;
+    let listing = import::listing::read(&bytes).map_err(|why| CsvError::NotAListing {
+        path: path(),
+        why: why.to_string(),
+    })?;
     let mut report = listing_report(&args.file, &listing, args.show_personal_data);
     let language = (listing.language == HeaderLanguage::French).then_some(Language::French);
     let code = match &args.into {
@@ -109,14 +113,14 @@ pub fn run(args: &ImportCsvArgs) -> i32 {
                 .is_err()
             {
                 eprint!("{}", masked_unless(report, args.show_personal_data));
-                return exit::ERROR;
+                return Ok(super::Outcome::Failed);
             }
-            exit::OK
+            super::Outcome::Ok
         }
         Some(into) => merge_into(args, into, &listing, language, &mut report),
     };
     eprint!("{}", masked_unless(report, args.show_personal_data));
-    code
+    Ok(code)
 }
 
 /// Text for stdout or stderr: INSZ-shaped digit runs masked unless personal data was
@@ -192,7 +196,7 @@ fn merge_into(
     listing: &Listing,
     language: Option<Language>,
     report: &mut String,
-) -> i32 {
+) -> super::Outcome {
     if !into.is_file() {
         let _ = writeln!(
             report,
@@ -204,13 +208,13 @@ fn merge_into(
             report,
             "help: run without --into to print the entries, or name the file that declares the site"
         );
-        return exit::ERROR;
+        return super::Outcome::Failed;
     }
     let bytes = match read_limited(into, MAX_YAML_BYTES) {
         Ok(bytes) => bytes,
         Err(why) => {
             let _ = writeln!(report, "error: cannot read {}: {why}", into.display());
-            return exit::ERROR;
+            return super::Outcome::Failed;
         }
     };
     // A byte-order mark is kept as it was.
@@ -224,7 +228,7 @@ fn merge_into(
             "error: {} is not UTF-8 text (`csamctl validate` shows where)",
             into.display()
         );
-        return exit::ERROR;
+        return super::Outcome::Failed;
     };
     let source = args.file.file_name().map_or_else(
         || args.file.display().to_string(),
@@ -234,7 +238,7 @@ fn merge_into(
         Ok(merged) => merged,
         Err(err) => {
             let _ = writeln!(report, "error: cannot merge into {}: {err}", into.display());
-            return exit::ERROR;
+            return super::Outcome::Failed;
         }
     };
     for user in &merged.outcomes {
@@ -273,7 +277,7 @@ fn merge_into(
     }
     if !merged.changed() {
         let _ = writeln!(report, "{} unchanged", into.display());
-        return exit::OK;
+        return super::Outcome::Ok;
     }
     let mut out = bom.to_vec();
     out.extend_from_slice(merged.text.as_bytes());
@@ -284,7 +288,7 @@ fn merge_into(
                 "wrote {}: it holds national register numbers in full; its permissions are kept ({mode})",
                 into.display()
             );
-            exit::OK
+            super::Outcome::Ok
         }
         Err(why) => {
             let _ = writeln!(
@@ -292,7 +296,7 @@ fn merge_into(
                 "error: cannot write {}: {why}; it was left as it was",
                 into.display()
             );
-            exit::ERROR
+            super::Outcome::Failed
         }
     }
 }

@@ -6,6 +6,7 @@ mod apply;
 mod by_hand;
 mod completions;
 mod drift;
+mod errors;
 mod export;
 mod files;
 mod import_csv;
@@ -23,7 +24,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// Exit codes, the contract scripts and CI pipelines rely on.
+/// Exit codes, the contract scripts and CI pipelines rely on (the README's table).
+/// Only [`Outcome::exit_code`] and [`main`] use them.
 pub mod exit {
     /// Success (for `validate`: clean or warnings only).
     pub const OK: i32 = 0;
@@ -33,11 +35,57 @@ pub mod exit {
     pub const CHANGES: i32 = 2;
     /// `drift`: the CSAM export differs from the registry or the desired state.
     pub const DRIFT: i32 = 2;
-    /// `apply`: an enterprise waits on a gate (the HTB designation, R7); nothing failed.
+    /// `apply`, `by-hand`: an enterprise waits on a gate (the HTB designation, R7);
+    /// nothing failed.
     pub const WAITING_ON_GATE: i32 = 3;
-    /// Interrupted (Ctrl-C).
+    /// Interrupted (Ctrl-C, or `by-hand` stopped by the person).
     pub const INTERRUPTED: i32 = 130;
 }
+
+/// How a command ended. Every command's `run` returns one (or an error, which `main`
+/// prints through the one error handler and turns into [`exit::ERROR`]); `main` turns
+/// it into the exit code, here and nowhere else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; nothing to report through the exit code.
+    Ok,
+    /// Failed, and the command already said why (diagnostics, a refused plan, a
+    /// cancelled confirmation).
+    Failed,
+    /// `plan`: the plan has changes (exit 2 only with `--detailed-exitcode`).
+    Changes {
+        /// `--detailed-exitcode` was given.
+        detailed: bool,
+    },
+    /// `drift`: the export differs from the registry or the desired state.
+    Drift,
+    /// `apply`, `by-hand`: stopped at a gate (R7); nothing failed.
+    WaitingOnGate,
+    /// Ctrl-C, or a person stopped `by-hand`.
+    Interrupted,
+}
+
+impl Outcome {
+    /// `Ok` when `ok`, else `Failed`.
+    pub fn ok_if(ok: bool) -> Outcome {
+        if ok { Outcome::Ok } else { Outcome::Failed }
+    }
+
+    /// The exit code of the README's table.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Ok | Outcome::Changes { detailed: false } => exit::OK,
+            Outcome::Failed => exit::ERROR,
+            Outcome::Changes { detailed: true } => exit::CHANGES,
+            Outcome::Drift => exit::DRIFT,
+            Outcome::WaitingOnGate => exit::WAITING_ON_GATE,
+            Outcome::Interrupted => exit::INTERRUPTED,
+        }
+    }
+}
+
+/// What every command's `run` returns: an outcome, or an error for `main` to print.
+pub type CommandResult = Result<Outcome, miette::Report>;
 
 /// Declarative access management for Heracles in CSAM.
 #[derive(Debug, Parser)]
@@ -117,11 +165,8 @@ pub fn fancy(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn exit_code(ok: bool) -> i32 {
-    if ok { exit::OK } else { exit::ERROR }
-}
-
-/// Runs the command line and returns the process exit code.
+/// Runs the command line and returns the process exit code: one runtime for every
+/// command, one error handler for every error, one mapping to exit codes.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -135,61 +180,40 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match cli.command {
+    errors::install();
+    let result = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(dispatch(cli.command)),
+        Err(e) => Err(miette::Report::from_err(e).wrap_err("cannot start the async runtime")),
+    };
+    match result {
+        Ok(outcome) => outcome.exit_code(),
+        Err(report) => {
+            eprintln!("{report:?}");
+            exit::ERROR
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> CommandResult {
+    match command {
         Command::Validate(args) => validate::run(&args),
         Command::Schema => schema::run(),
-        Command::Plan(args) => match (plan::run(&args), args.detailed_exitcode) {
-            (plan::PlanOutcome::Failed, _) => exit::ERROR,
-            (plan::PlanOutcome::Changes, true) => exit::CHANGES,
-            (plan::PlanOutcome::Changes | plan::PlanOutcome::NoChanges, _) => exit::OK,
-        },
-        Command::Apply(args) => match apply::run(&args) {
-            apply::ApplyOutcome::Done => exit::OK,
-            apply::ApplyOutcome::Failed => exit::ERROR,
-            apply::ApplyOutcome::WaitingOnGate => exit::WAITING_ON_GATE,
-            apply::ApplyOutcome::Interrupted => exit::INTERRUPTED,
-        },
-        Command::Verify(args) => {
-            if access::run_verify(&args) {
-                exit::OK
-            } else {
-                exit::ERROR
-            }
-        }
-        Command::ExplainAccess(args) => {
-            if access::run_explain(&args) {
-                exit::OK
-            } else {
-                exit::ERROR
-            }
-        }
-        Command::CoordinationCentre(args) => {
-            if notice::run(&args) {
-                exit::OK
-            } else {
-                exit::ERROR
-            }
-        }
-        Command::Registry(args) => registry::run(&args),
+        Command::Plan(args) => plan::run(&args).await,
+        Command::Apply(args) => apply::run(&args).await,
+        Command::Verify(args) => access::run_verify(&args).await,
+        Command::ExplainAccess(args) => access::run_explain(&args).await,
+        Command::CoordinationCentre(args) => notice::run(&args).await,
+        Command::Registry(args) => registry::run(&args).await,
         Command::ImportCsv(args) => import_csv::run(&args),
-        Command::ByHand(args) => by_hand::run(&args),
-        Command::Drift(args) => drift::run(&args),
-        Command::Export(args) => {
-            if export::run(&args) {
-                exit::OK
-            } else {
-                exit::ERROR
-            }
-        }
-        Command::Runbook(args) => {
-            if runbook::run(&args) {
-                exit::OK
-            } else {
-                exit::ERROR
-            }
-        }
-        Command::Sessions(args) => exit_code(sessions::run_sessions(&args)),
-        Command::Lease(args) => exit_code(sessions::run_lease(&args)),
+        Command::ByHand(args) => by_hand::run(&args).await,
+        Command::Drift(args) => drift::run(&args).await,
+        Command::Export(args) => export::run(&args).await,
+        Command::Runbook(args) => runbook::run(&args).await,
+        Command::Sessions(args) => sessions::run_sessions(&args).await,
+        Command::Lease(args) => sessions::run_lease(&args).await,
         Command::Completions(args) => completions::run_completions(&args),
         Command::Man(args) => completions::run_man(&args),
     }

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::plan as plan_cmd;
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::execute::{self, ExecuteOptions};
 use crate::model::{Hco, Kbo};
 use crate::registry::{PendingNotice, Registry, RegistryError};
@@ -252,23 +253,17 @@ pub fn send_advice(file: &NoticeFile) -> String {
     )
 }
 
-/// Runs `csamctl coordination-centre`; true on success.
-pub fn run(args: &CoordinationCentreArgs) -> bool {
-    match run_inner(args) {
-        Ok(ok) => ok,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&*e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            false
-        }
-    }
+/// Runs `csamctl coordination-centre`.
+pub async fn run(args: &CoordinationCentreArgs) -> CommandResult {
+    Ok(Outcome::ok_if(run_inner(args).await.map_err(Failed)?))
 }
 
-type BoxError = Box<dyn std::error::Error>;
+/// Any failure of the command, with its chain of causes.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error(transparent)]
+struct Failed(BoxError);
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn enterprises(args: &CoordinationCentreArgs) -> Result<Option<Vec<Kbo>>, BoxError> {
     if !args.enterprises.is_empty() {
@@ -283,7 +278,7 @@ fn enterprises(args: &CoordinationCentreArgs) -> Result<Option<Vec<Kbo>>, BoxErr
         .map(|d| d.enterprises.iter().map(|e| e.kbo).collect()))
 }
 
-fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
+async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
     let sites = args
         .sites
         .iter()
@@ -302,10 +297,7 @@ fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
         colour: false,
         show_personal_data: args.show_personal_data,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    {
         let registry = settings::connect(&settings).await?;
         let options = ExecuteOptions::default();
         let mut notices = owed(&*registry, &kbos, &options).await?;
@@ -345,7 +337,7 @@ fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
             notices.len()
         );
         Ok(true)
-    })
+    }
 }
 
 fn confirm(n: usize) -> bool {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 use futures_util::stream::{self, StreamExt};
 
-use super::fancy;
 use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome, fancy};
 use crate::config::{self, Limits, diagnostic};
 use crate::execute::{self, ExecuteOptions};
 use crate::model::{DesiredState, Finding, Insz, Kbo, LiveState, Plan, PlanLimits};
@@ -68,19 +68,8 @@ pub struct PlanArgs {
     pub registry: RegistryArgs,
 }
 
-/// What a `plan` run found, for `main` to turn into an exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PlanOutcome {
-    /// Nothing to do.
-    NoChanges,
-    /// A plan with changes, allowed to go ahead.
-    Changes,
-    /// Bad input, an error finding, a safety refusal, or a registry failure.
-    Failed,
-}
-
 /// Why `plan` could not produce a plan.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub(super) enum PlanError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -96,55 +85,34 @@ pub(super) enum PlanError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
+    #[error("a task of the run failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// Runs `plan`.
-pub fn run(args: &PlanArgs) -> PlanOutcome {
-    match run_inner(args) {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            PlanOutcome::Failed
-        }
-    }
-}
-
-fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
+pub async fn run(args: &PlanArgs) -> CommandResult {
     if !(0.0..=1.0).contains(&args.max_deletion_ratio) {
-        return Err(PlanError::Ratio(args.max_deletion_ratio));
+        return Err(PlanError::Ratio(args.max_deletion_ratio).into());
     }
-    let settings = RegistrySettings::resolve(&args.registry)?;
+    let settings = RegistrySettings::resolve(&args.registry).map_err(PlanError::from)?;
     let actor = resolve_actor(&settings, args.actor.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(PlanError::Runtime)?;
     // Opening the registry (an embedded one replays its journal) and reading the files
     // are independent: both at once.
-    let (desired, registry) = runtime.block_on(async {
+    let (desired, registry) = {
         let connecting = settings.clone();
         let registry = tokio::spawn(async move { settings::connect(&connecting).await });
         let (paths, show) = (args.paths.clone(), args.show_personal_data);
         let desired = tokio::task::spawn_blocking(move || load_desired(&paths, show)).await;
         (desired, registry.await)
-    });
-    let joined = |e: tokio::task::JoinError| PlanError::Runtime(std::io::Error::other(e));
-    let Some(desired) = desired.map_err(joined)? else {
-        return Ok(PlanOutcome::Failed);
     };
-    let registry = registry.map_err(joined)??;
-    let (live, limits) = runtime.block_on(async {
-        let limits = plan_limits(&*registry).await?;
-        let live = read_live(&*registry, &desired).await?;
-        Ok::<_, PlanError>((live, limits))
-    })?;
+    let Some(desired) = desired.map_err(PlanError::Task)? else {
+        return Ok(Outcome::Failed);
+    };
+    let registry = registry
+        .map_err(PlanError::Task)?
+        .map_err(PlanError::from)?;
+    let limits = plan_limits(&*registry).await.map_err(PlanError::from)?;
+    let live = read_live(&*registry, &desired).await?;
     let safety_options = SafetyOptions {
         max_deletion_ratio: args.max_deletion_ratio,
         force_deletions: args.force_deletions,
@@ -170,7 +138,7 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
         if args.out.is_some() {
             eprintln!("error: the plan has errors; it was not saved");
         }
-        return Ok(PlanOutcome::Failed);
+        return Ok(Outcome::Failed);
     }
     if let Some(path) = &args.out {
         save(path, &plan, &desired, &live)?;
@@ -181,9 +149,11 @@ fn run_inner(args: &PlanArgs) -> Result<PlanOutcome, PlanError> {
         );
     }
     Ok(if plan.is_empty() {
-        PlanOutcome::NoChanges
+        Outcome::Ok
     } else {
-        PlanOutcome::Changes
+        Outcome::Changes {
+            detailed: args.detailed_exitcode,
+        }
     })
 }
 

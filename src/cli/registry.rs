@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use super::exit;
+use super::{CommandResult, Outcome};
 use crate::model::Insz;
 use crate::registry::embedded::{RegistryFileError, existing_registry_file};
 use crate::registry::server::{self, ServeOptions};
@@ -141,24 +141,15 @@ enum CommandError {
     File(#[from] RegistryFileError),
     #[error(transparent)]
     Serve(#[from] server::ServeError),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
 }
 
-/// Runs `csamctl registry ...` and returns the exit code.
-pub fn run(args: &RegistryCommandArgs) -> i32 {
+/// Runs `csamctl registry ...`.
+pub async fn run(args: &RegistryCommandArgs) -> CommandResult {
     if let RegistryCommand::Openapi = args.command {
         print!("{}", crate::registry::openapi::document_json());
-        return exit::OK;
+        return Ok(Outcome::Ok);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
     {
-        Ok(runtime) => runtime,
-        Err(e) => return report(CommandError::Runtime(e)),
-    };
-    let outcome = runtime.block_on(async {
         match &args.command {
             RegistryCommand::Init {
                 db,
@@ -198,16 +189,8 @@ pub fn run(args: &RegistryCommandArgs) -> i32 {
                 .await
             }
         }
-    });
-    match outcome {
-        Ok(()) => exit::OK,
-        Err(e) => report(e),
-    }
-}
-
-fn report(e: CommandError) -> i32 {
-    eprintln!("{:?}", miette::Report::new(e));
-    exit::ERROR
+    }?;
+    Ok(Outcome::Ok)
 }
 
 fn registry_error(

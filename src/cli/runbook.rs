@@ -13,6 +13,7 @@ use clap::ValueEnum;
 
 use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
 
 /// The runbook's language.
@@ -57,36 +58,19 @@ pub struct RunbookArgs {
     pub registry: RegistryArgs,
 }
 
-/// Runs `runbook`; true when a runbook was printed.
-pub fn run(args: &RunbookArgs) -> bool {
-    match run_inner(args) {
-        Ok(printed) => printed,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            false
-        }
-    }
+/// Runs `runbook`; `Ok` when a runbook was printed.
+pub async fn run(args: &RunbookArgs) -> CommandResult {
+    Ok(Outcome::ok_if(run_inner(args).await?))
 }
 
-fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
+async fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
     let actor = resolve_actor(&settings, args.actor.as_deref())?;
     let Some(desired) = load_desired(&args.paths, args.show_personal_data) else {
         return Ok(false);
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(PlanError::Runtime)?;
-    let plan = runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        default_plan(&*registry, &desired, actor, args.show_personal_data).await
-    })?;
+    let registry = settings::connect(&settings).await?;
+    let plan = default_plan(&*registry, &desired, actor, args.show_personal_data).await?;
     if plan.has_errors() {
         eprintln!("error: the plan has errors; no runbook (see `csamctl plan`)");
         return Ok(false);

@@ -1,9 +1,9 @@
 //! `csamctl schema`: print the JSON Schema of the desired-state format.
 
-use super::exit;
+use super::{CommandResult, Outcome};
 
 /// Prints the schema (equal to the committed `schemas/desired-state.schema.json`).
-pub fn run() -> i32 {
+pub fn run() -> CommandResult {
     print!("{}", crate::config::schema::json_schema());
-    exit::OK
+    Ok(Outcome::Ok)
 }

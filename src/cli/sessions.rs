@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use super::settings::{self, RegistryArgs, RegistrySettings};
+use super::{CommandResult, Outcome};
 use crate::execute::{self, ExecuteOptions};
 use crate::model::Kbo;
 use crate::registry::clock::local_time;
@@ -58,7 +59,7 @@ pub enum LeaseCommand {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
 enum CommandError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
@@ -72,45 +73,18 @@ enum CommandError {
         "the lease of enterprise {0} is another person's; --force breaks it (the registry records that you did)"
     )]
     Others(Kbo),
-    #[error("cannot start the async runtime")]
-    Runtime(#[source] std::io::Error),
 }
 
-fn report(result: Result<(), CommandError>) -> bool {
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!("error: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                eprintln!("  caused by: {s}");
-                source = s.source();
-            }
-            false
-        }
-    }
-}
-
-fn on_registry<T>(
-    args: &RegistryArgs,
-    work: impl AsyncFnOnce(&dyn Registry) -> Result<T, CommandError>,
-) -> Result<T, CommandError> {
+async fn connect(args: &RegistryArgs) -> Result<std::sync::Arc<dyn Registry>, CommandError> {
     let settings = RegistrySettings::resolve(args)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(CommandError::Runtime)?;
-    runtime.block_on(async {
-        let registry = settings::connect(&settings).await?;
-        work(&*registry).await
-    })
+    Ok(settings::connect(&settings).await?)
 }
 
-/// Runs `sessions`; true on success.
-pub fn run_sessions(args: &SessionsArgs) -> bool {
-    report(on_registry(&args.registry, async |registry| {
-        sessions(registry, args).await
-    }))
+/// Runs `sessions`.
+pub async fn run_sessions(args: &SessionsArgs) -> CommandResult {
+    let registry = connect(&args.registry).await?;
+    sessions(&*registry, args).await?;
+    Ok(Outcome::Ok)
 }
 
 async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), CommandError> {
@@ -163,20 +137,20 @@ async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), Co
     Ok(())
 }
 
-/// Runs `lease`; true on success.
-pub fn run_lease(args: &LeaseArgs) -> bool {
+/// Runs `lease`.
+pub async fn run_lease(args: &LeaseArgs) -> CommandResult {
     let LeaseCommand::Release {
         enterprise,
         force,
         registry,
     } = &args.command;
-    report((|| {
-        let kbo = Kbo::parse(enterprise).map_err(|e| CommandError::Enterprise {
-            given: enterprise.clone(),
-            reason: e.to_string(),
-        })?;
-        on_registry(registry, async |r| release(r, kbo, *force).await)
-    })())
+    let kbo = Kbo::parse(enterprise).map_err(|e| CommandError::Enterprise {
+        given: enterprise.clone(),
+        reason: e.to_string(),
+    })?;
+    let registry = connect(registry).await?;
+    release(&*registry, kbo, *force).await?;
+    Ok(Outcome::Ok)
 }
 
 async fn release(registry: &dyn Registry, kbo: Kbo, force: bool) -> Result<(), CommandError> {

@@ -1,10 +1,10 @@
 //! `csamctl validate`: parse and check the desired state, report every problem.
 
-use super::{Format, ValidateArgs, exit, fancy};
+use super::{CommandResult, Format, Outcome, ValidateArgs, fancy};
 use crate::config::{self, Limits, RenderOptions, diagnostic};
 
 /// Runs `validate`; exit 0 when clean or warnings only, 1 on any error.
-pub fn run(args: &ValidateArgs) -> i32 {
+pub fn run(args: &ValidateArgs) -> CommandResult {
     let loaded = config::load(&args.paths, &Limits::default());
     match args.format {
         Format::Json => {
@@ -46,11 +46,7 @@ pub fn run(args: &ValidateArgs) -> i32 {
             }
         }
     }
-    if loaded.errors() > 0 {
-        exit::ERROR
-    } else {
-        exit::OK
-    }
+    Ok(Outcome::ok_if(loaded.errors() == 0))
 }
 
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
