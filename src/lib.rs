@@ -2,7 +2,8 @@
 //!
 //! Data flows one way (see `ARCHITECTURE.md`):
 //! `config` (YAML with spans → validated [`model::DesiredState`]) → [`diff`] → [`plan`]
-//! → [`safety`] → [`render`] / execute.
+//! → [`safety`] → [`execute`] / registry → [`render`], with the workflow that every
+//! command runs in [`reconcile`].
 
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod import;
 pub mod model;
 mod parallel;
 pub mod plan;
+pub mod reconcile;
 pub mod registry;
 pub mod render;
 pub mod rules;

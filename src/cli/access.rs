@@ -13,13 +13,16 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::args::OutputArgs;
 use super::plan as plan_cmd;
-use super::registry::{format_time, parse_duration};
+use super::registry::parse_duration;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
 use crate::model::{Hco, Insz};
+use crate::reconcile::{self, AccessCheck, Failing};
 use crate::registry::{AccessCondition, AccessReport, RegistryError, UnitAccess};
 use crate::render::RenderOptions;
+use crate::render::utc_time;
 
 /// `csamctl verify`.
 #[derive(Debug, clap::Args)]
@@ -32,9 +35,9 @@ pub struct VerifyArgs {
     /// The longest wait with --wait (20m, 1h).
     #[arg(long, value_name = "D", default_value = "30m", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -48,9 +51,9 @@ pub struct ExplainArgs {
     /// Only this site (unit).
     #[arg(long, value_name = "HCO")]
     pub site: Option<String>,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -125,7 +128,7 @@ async fn explain(args: &ExplainArgs) -> Result<bool, AccessError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
     let opts = RenderOptions {
         colour: false,
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
     let registry = settings::connect(&settings).await?;
     let report: AccessReport = registry.evaluate_access(&insz, site.as_ref()).await?;
@@ -135,7 +138,7 @@ async fn explain(args: &ExplainArgs) -> Result<bool, AccessError> {
         out,
         "Heracles access of {} (registry time {}):",
         opts.insz(&insz),
-        format_time(report.evaluated_at_ms)
+        utc_time(report.evaluated_at_ms)
     );
     if report.units.is_empty() {
         let _ = writeln!(
@@ -172,51 +175,24 @@ pub async fn run_verify(args: &VerifyArgs) -> CommandResult {
 }
 
 async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
-    let Some(desired) = plan_cmd::load_desired(&args.paths, args.show_personal_data) else {
+    let Some(desired) = plan_cmd::load_desired(&args.paths, args.output.show_personal_data) else {
         return Ok(false);
     };
     let settings = RegistrySettings::resolve(&args.registry)?;
     let opts = RenderOptions {
         colour: false,
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
-    let mut wanted: Vec<(Insz, Hco)> = Vec::new();
-    for e in &desired.enterprises {
-        for c in &e.capacities {
-            for p in c.people.iter().filter(|p| p.active) {
-                for site in p.sites.keys() {
-                    wanted.push((p.insz, site.clone()));
-                }
-            }
-        }
-    }
+    let wanted = reconcile::declared_site_users(&desired);
     {
         let registry = settings::connect(&settings).await?;
         let start = tokio::time::Instant::now();
         let mut reported = None;
         loop {
-            let mut failing = Vec::new();
-            let mut only_waiting = true;
-            for (insz, site) in &wanted {
-                let report = registry.evaluate_access(insz, Some(site)).await?;
-                let unit = report.units.iter().find(|u| u.site.as_ref() == Some(site));
-                match unit {
-                    Some(u) if u.has_access => {}
-                    Some(u) => {
-                        if u.conditions
-                            .iter()
-                            .any(|c| !c.passed && c.condition != AccessCondition::Propagated)
-                        {
-                            only_waiting = false;
-                        }
-                        failing.push((*insz, site.clone(), Some(u.clone())));
-                    }
-                    None => {
-                        only_waiting = false;
-                        failing.push((*insz, site.clone(), None));
-                    }
-                }
-            }
+            let AccessCheck {
+                failing,
+                only_waiting,
+            } = reconcile::check_access(&*registry, &wanted).await?;
             let waited_out = start.elapsed() >= args.timeout;
             if args.wait && !only_waiting {
                 eprint!("{}", cannot_wait(&failing, wanted.len()));
@@ -237,7 +213,7 @@ async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
                     wanted.len() - failing.len(),
                     wanted.len(),
                     until
-                        .map(|t| format!("; the last takes effect at {}", format_time(t)))
+                        .map(|t| format!("; the last takes effect at {}", utc_time(t)))
                         .unwrap_or_default()
                 );
             }
@@ -246,8 +222,6 @@ async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
         }
     }
 }
-
-type Failing = (Insz, Hco, Option<UnitAccess>);
 
 /// Why `verify --wait` does not wait: what fails besides the propagation delay (R6),
 /// which time alone does not fix, per condition with the number of records and the fix.
@@ -305,7 +279,7 @@ fn print_verify(
                     );
                 }
                 if let Some(from) = u.effective_from_ms {
-                    let _ = writeln!(out, "    effective from {}", format_time(from));
+                    let _ = writeln!(out, "    effective from {}", utc_time(from));
                 }
             }
             None => {

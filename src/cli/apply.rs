@@ -1,4 +1,7 @@
-//! `csamctl apply`: carry the plan out, safely and resumably.
+//! `csamctl apply`: carry the plan out, safely and resumably. The workflow is
+//! [`crate::reconcile::apply`]; this file parses the flags, answers the workflow's
+//! questions at the terminal ([`ApplyHooks`]), prints the report
+//! ([`crate::render::apply_report`]) and chooses the outcome.
 //!
 //! The order matters:
 //! 1. refuse early when there is no terminal to confirm on and no `--auto-approve`;
@@ -34,20 +37,19 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
+use super::args::{OutputArgs, SafetyArgs};
 use super::notice::{self, NoticeFile};
 use super::plan::{self as plan_cmd, PlanError};
-use super::registry::{format_time, parse_duration};
+use super::registry::parse_duration;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
-use crate::execute::{
-    self, ApplyReport, Cancel, ChainOutcome, EnvAndFiles, Event, ExecuteOptions, Observer,
-    StepOutcome,
-};
-use crate::model::{Kbo, LiveState, Plan, SavedPlan, UserLevel};
+use crate::execute::{ApplyReport, Cancel, Event, ExecuteOptions, LeaseEvent, Observer};
+use crate::model::{Kbo, Plan, SavedPlan};
 use crate::plan::fingerprint;
-use crate::registry::{Millis, Registry};
+use crate::reconcile::{self, Applied, ApplyHooks, ApplyRequest, ReconcileError, Source};
+use crate::registry::Registry;
+use crate::render::apply_report::{self, Timing};
 use crate::render::{self, RenderOptions};
-use crate::safety::SafetyOptions;
 
 /// How the final report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,22 +83,16 @@ pub struct ApplyArgs {
     /// Output format of the final report.
     #[arg(long, value_enum, default_value_t = ApplyFormat::Text)]
     pub format: ApplyFormat,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Where the coordination-centre notice (R9) is written (mode 0600): every run writes
     /// it for every head radiologist still owed, also when there is nothing to change.
     #[arg(long, value_name = "DIR", default_value = super::notice::DEFAULT_NOTICE_DIR)]
     pub notice_dir: PathBuf,
-    /// The largest share of a capacity's users or sites a plan may delete.
-    #[arg(long, value_name = "R", default_value_t = 0.25)]
-    pub max_deletion_ratio: f64,
-    /// Allow deleting more than --max-deletion-ratio.
-    #[arg(long)]
-    pub force_deletions: bool,
-    /// Allow the plan to remove the acting person's own access.
-    #[arg(long)]
-    pub allow_self_removal: bool,
+    /// The safety rules and their overrides.
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// The acting person's INSZ, when acting with a token.
     #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
@@ -111,10 +107,8 @@ enum ApplyError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
-    #[error("registry: {0}")]
-    Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
-    Execute(#[from] execute::ExecuteError),
+    Reconcile(#[from] ReconcileError),
     #[error("cannot read the saved plan {path}")]
     ReadPlan {
         path: PathBuf,
@@ -149,15 +143,10 @@ async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
     if args.parallelism == 0 {
         return Err(ApplyError::Parallelism);
     }
-    let safety_options = SafetyOptions {
-        max_deletion_ratio: args.max_deletion_ratio,
-        force_deletions: args.force_deletions,
-        allow_self_removal: args.allow_self_removal,
-        ..SafetyOptions::default()
-    };
+    let safety_options = args.safety.options();
     let source = match &args.plan {
         Some(path) => Source::Saved(Box::new(read_saved(path)?)),
-        None => match plan_cmd::load_desired(&args.paths, args.show_personal_data) {
+        None => match plan_cmd::load_desired(&args.paths, args.output.show_personal_data) {
             Some(d) => Source::Desired(Box::new(d)),
             None => return Ok(Outcome::Failed),
         },
@@ -165,20 +154,150 @@ async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
     let actor = plan_cmd::resolve_actor(&settings, args.actor.as_deref())?;
     let registry = settings::connect(&settings).await?;
-    apply(
-        args,
-        &*registry,
-        registry.clone(),
-        &source,
+    let options = ExecuteOptions {
+        parallelism: args.parallelism,
+        ..ExecuteOptions::default()
+    };
+    let request = ApplyRequest {
+        source: &source,
         actor,
-        &safety_options,
-    )
-    .await
+        safety: &safety_options,
+        options: &options,
+        lock_timeout: args.lock_timeout,
+    };
+    let opts = RenderOptions {
+        colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
+        show_personal_data: args.output.show_personal_data,
+    };
+    let terminal = Terminal {
+        args,
+        opts,
+        progress: std::sync::Mutex::new(None),
+    };
+    let applied = reconcile::apply(registry.clone(), &request, &terminal).await?;
+    if let Some(progress) = terminal.progress.lock().ok().and_then(|mut p| p.take()) {
+        progress.finish();
+    }
+    let ended = Ended {
+        args,
+        registry: &*registry,
+        enterprises: source.enterprises(),
+        options: &options,
+        opts,
+    };
+    ended.report(applied).await
 }
 
-enum Source {
-    Desired(Box<crate::model::DesiredState>),
-    Saved(Box<SavedPlan>),
+/// What is known once the workflow ended, to report it.
+struct Ended<'a> {
+    args: &'a ApplyArgs,
+    registry: &'a dyn Registry,
+    enterprises: Vec<Kbo>,
+    options: &'a ExecuteOptions,
+    opts: RenderOptions,
+}
+
+impl Ended<'_> {
+    /// Prints how the apply ended (with the coordination-centre notice still owed) and
+    /// chooses the outcome.
+    async fn report(&self, applied: Applied) -> Result<Outcome, ApplyError> {
+        let (args, opts, options) = (self.args, &self.opts, self.options);
+        let (report, timing) = match applied {
+            Applied::Stale(stale) => {
+                eprintln!("error: refusing the saved plan: {stale}");
+                if let fingerprint::Stale::LiveChanged(drifts) = &stale {
+                    eprint!("{}", render::text::drift(drifts, opts));
+                }
+                return Ok(Outcome::Failed);
+            }
+            Applied::PlanHasErrors => {
+                eprintln!("error: the plan has errors; nothing was applied");
+                return Ok(Outcome::Failed);
+            }
+            Applied::Cancelled => {
+                eprintln!("Apply cancelled; nothing was changed.");
+                return Ok(Outcome::Failed);
+            }
+            Applied::NothingToDo => {
+                // Nothing to change, but a notice may still be owed: by a crashed run, or
+                // sent by no one yet.
+                let notice_file =
+                    owed_notice(args, self.registry, &self.enterprises, options).await?;
+                match args.format {
+                    ApplyFormat::Json => println!(
+                        "{}",
+                        apply_report::json(
+                            &ApplyReport::default(),
+                            opts,
+                            notice_file.as_ref().map(|f| f.path.as_path()),
+                            None
+                        )
+                    ),
+                    ApplyFormat::Text => {
+                        if let Some(file) = &notice_file {
+                            println!("{}", notice::send_advice(file));
+                        }
+                    }
+                }
+                return Ok(Outcome::Ok);
+            }
+            Applied::Executed {
+                plan,
+                report,
+                elapsed,
+            } => {
+                let timing = Timing {
+                    elapsed,
+                    plan_bound_ms: plan.estimate.apply_ms,
+                    parallelism_bound_ms: crate::plan::apply_bound_ms(&plan, options.parallelism),
+                    parallelism: options.parallelism,
+                };
+                (report, timing)
+            }
+        };
+        // The report, with the notice for every head radiologist still owed. A notice that
+        // cannot be derived or written does not hide the report of what was done.
+        let (notice_file, notice_failed) =
+            match owed_notice(args, self.registry, &self.enterprises, options).await {
+                Ok(file) => (file, None),
+                Err(e) => (None, Some(e)),
+            };
+        match args.format {
+            ApplyFormat::Text => print!(
+                "{}",
+                apply_report::text(
+                    &report,
+                    opts,
+                    notice_file.as_ref().map(notice::send_advice).as_deref(),
+                    &timing
+                )
+            ),
+            ApplyFormat::Json => println!(
+                "{}",
+                apply_report::json(
+                    &report,
+                    opts,
+                    notice_file.as_ref().map(|f| f.path.as_path()),
+                    Some(&timing)
+                )
+            ),
+        }
+        let notice_failed_flag = notice_failed.is_some();
+        if let Some(e) = notice_failed {
+            eprintln!(
+                "error: {e}; the coordination-centre notice (R9) may be owed: run csamctl coordination-centre to write it"
+            );
+        }
+        Ok(if report.interrupted {
+            Outcome::Interrupted
+        } else if report.any_failed() || notice_failed_flag {
+            Outcome::Failed
+        } else if report.any_waiting() {
+            Outcome::WaitingOnGate
+        } else {
+            Outcome::Ok
+        })
+    }
 }
 
 fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
@@ -195,285 +314,73 @@ fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
     })
 }
 
-async fn apply(
-    args: &ApplyArgs,
-    registry: &dyn Registry,
-    shared: Arc<dyn Registry>,
-    source: &Source,
-    actor: Option<crate::model::Insz>,
-    safety_options: &SafetyOptions,
-) -> Result<Outcome, ApplyError> {
-    let options = ExecuteOptions {
-        parallelism: args.parallelism,
-        ..ExecuteOptions::default()
-    };
-    let limits = execute::retried(&options, |_| registry.limits()).await?;
-    // 2. Lock every enterprise the run may touch before reading anything: what is read
-    //    under the lease cannot be changed by another apply before this one writes.
-    let lock: Vec<Kbo> = match source {
-        Source::Saved(saved) => saved.live.iter().map(|l| l.kbo).collect(),
-        Source::Desired(desired) => desired.enterprises.iter().map(|e| e.kbo).collect(),
-    };
-    // 3. Leases.
-    let holder = Holder::this_run(actor);
-    let ttl = Duration::from_millis(limits.max_lease_ms.clamp(1000, 5 * 60 * 1000));
-    let started = std::time::Instant::now();
-    let taking = execute::LeaseTaking {
-        holder: &holder,
-        ttl,
-        lock_timeout: args.lock_timeout,
-        is_dead_own: &|held: &str| Holder::is_dead_here(held, actor),
-        on_event: &say_lease_event,
-    };
-    let leases = execute::acquire_leases(registry, &lock, &taking, &options).await?;
-    // Registry time now, from the lease answers; only when every enterprise is leased does
-    // holding the leases mean that no crashed apply on them was left unwaited for.
-    let ttl_ms = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
-    let registry_now = (leases.held().len() == lock.len())
-        .then(|| leases.held().iter().map(|l| l.expires_at_ms - ttl_ms).max())
-        .flatten();
-    let leases = Arc::new(tokio::sync::Mutex::new(leases));
-    let renewer = {
-        let leases = leases.clone();
-        let registry = shared.clone();
-        let holder = holder.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(ttl / 3).await;
-                leases.lock().await.renew(&*registry, ttl, &holder).await;
-            }
-        })
-    };
-    let result = apply_locked(
-        args,
-        registry,
-        shared.clone(),
-        &lock,
-        source,
-        actor,
-        safety_options,
-        &limits,
-        &options,
-        started,
-        registry_now,
-    )
-    .await;
-    renewer.abort();
-    let leases = std::mem::take(&mut *leases.lock().await);
-    leases.release(registry, &options).await;
-    result
+/// The person at the terminal: what the workflow shows and asks during an apply.
+struct Terminal<'a> {
+    args: &'a ApplyArgs,
+    opts: RenderOptions,
+    /// The progress display, once execution started (finished after it).
+    progress: std::sync::Mutex<Option<Arc<Progress>>>,
 }
 
-/// Who holds a lease, as another apply's refusal names it: `csamctl apply by
-/// **.**.**-**3.28 (pid 4242 on host-1)` (the INSZ masked).
-struct Holder;
-
-impl Holder {
-    fn this_run(actor: Option<crate::model::Insz>) -> String {
-        Self::describe(actor, std::process::id(), host().as_deref())
+impl ApplyHooks for Terminal<'_> {
+    fn lease_event(&self, event: LeaseEvent) {
+        match event {
+            LeaseEvent::Waiting {
+                kbo,
+                holder,
+                expires_at_ms,
+                gives_up_in,
+            } => eprintln!(
+                "Waiting for enterprise {kbo}: {holder} holds its lease until {} (unless renewed); giving up in {} s (--lock-timeout).",
+                crate::registry::clock::local_time(expires_at_ms),
+                gives_up_in.as_secs()
+            ),
+            LeaseEvent::TookOver { kbo, holder } => eprintln!(
+                "Took over the lease of enterprise {kbo} from {holder}: that process no longer runs on this machine."
+            ),
+        }
     }
 
-    fn describe(actor: Option<crate::model::Insz>, pid: u32, host: Option<&str>) -> String {
-        format!(
-            "csamctl apply{} (pid {pid}{})",
-            actor.map(|a| format!(" by {a}")).unwrap_or_default(),
-            host.map(|h| format!(" on {h}")).unwrap_or_default()
-        )
-    }
-
-    /// True when `held` names an apply of the same acting person on this host whose
-    /// process no longer exists (a crashed or killed run). The registry itself checks
-    /// that the lease is the person's before letting it be taken over.
-    fn is_dead_here(held: &str, actor: Option<crate::model::Insz>) -> bool {
-        let Some(host) = host() else {
-            return false;
-        };
-        let Some(pid) = held
-            .split("(pid ")
-            .nth(1)
-            .and_then(|rest| rest.split([' ', ')']).next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            return false;
-        };
-        pid != std::process::id()
-            && held == Self::describe(actor, pid, Some(&host))
-            && !process_exists(pid)
-    }
-}
-
-/// This machine's name (the kernel's, so that it does not depend on an exported
-/// `HOSTNAME`).
-fn host() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .filter(|h| !h.is_empty())
-}
-
-/// Whether a process with this id runs on this machine. Where that cannot be told
-/// (no `/proc`), it is assumed to run: a lease is then waited for, never taken.
-fn process_exists(pid: u32) -> bool {
-    let proc = Path::new("/proc");
-    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
-}
-
-fn say_lease_event(event: execute::LeaseEvent) {
-    match event {
-        execute::LeaseEvent::Waiting {
-            kbo,
-            holder,
-            expires_at_ms,
-            gives_up_in,
-        } => eprintln!(
-            "Waiting for enterprise {kbo}: {holder} holds its lease until {} (unless renewed); giving up in {} s (--lock-timeout).",
-            crate::registry::clock::local_time(expires_at_ms),
-            gives_up_in.as_secs()
-        ),
-        execute::LeaseEvent::TookOver { kbo, holder } => eprintln!(
-            "Took over the lease of enterprise {kbo} from {holder}: that process no longer runs on this machine."
-        ),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn apply_locked(
-    args: &ApplyArgs,
-    registry: &dyn Registry,
-    shared: Arc<dyn Registry>,
-    enterprises: &[Kbo],
-    source: &Source,
-    actor: Option<crate::model::Insz>,
-    safety_options: &SafetyOptions,
-    limits: &crate::registry::Limits,
-    options: &ExecuteOptions,
-    started: std::time::Instant,
-    registry_now: Option<Millis>,
-) -> Result<Outcome, ApplyError> {
-    let opts = RenderOptions {
-        colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
-        show_personal_data: args.show_personal_data,
-    };
-    // 4. Stale sessions, then the plan from what is live now.
-    let closed = execute::close_stale_sessions(registry, options, limits, registry_now).await?;
-    if closed > 0 {
+    fn stale_sessions_closed(&self, closed: usize) {
         eprintln!(
             "Logged out {closed} open session(s) of the acting person left by an earlier run, so that their writes are processed (R1)."
         );
     }
-    let plan = match source {
-        Source::Desired(desired) => {
-            let live = plan_cmd::read_live(registry, desired).await?;
-            let limits =
-                plan_cmd::plan_limits_from(limits, plan_cmd::round_trip_ms(registry).await);
-            plan_cmd::make_plan(desired, &live, actor, &limits, safety_options)
+
+    fn sessions_reclaimed(&self, reclaimed: usize) {
+        plan_cmd::say_reclaimed(reclaimed);
+    }
+
+    fn planned(&self, plan: &Plan) {
+        if self.args.format == ApplyFormat::Text {
+            print!("{}", render::text::render(plan, &self.opts));
         }
-        Source::Saved(saved) => {
-            let kbos: Vec<Kbo> = saved.live.iter().map(|l| l.kbo).collect();
-            let live: Vec<LiveState> = plan_cmd::read_enterprises(registry, &kbos).await?;
-            if let Err(stale) = fingerprint::check_fresh(saved, &live) {
-                eprintln!("error: refusing the saved plan: {stale}");
-                if let fingerprint::Stale::LiveChanged(drifts) = &stale {
-                    eprint!("{}", render::text::drift(drifts, &opts));
+    }
+
+    fn go_ahead(&self, _plan: &Plan) -> bool {
+        self.args.auto_approve || confirm()
+    }
+
+    fn executing(&self, plan: &Plan) -> (Cancel, Arc<dyn Observer>) {
+        // Ctrl-C is caught only from here on: at the question it still ends the process.
+        let cancel = Cancel::new();
+        {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "\nInterrupted: starting nothing new, finishing what is in flight, logging out."
+                    );
+                    cancel.cancel();
                 }
-                return Ok(Outcome::Failed);
-            }
-            let mut plan = saved.plan.clone();
-            plan_cmd::add_refusals(&mut plan, &live, safety_options);
-            plan
+            });
         }
-    };
-    // 5. Show, ask, execute.
-    if args.format == ApplyFormat::Text {
-        print!("{}", render::text::render(&plan, &opts));
-    }
-    if plan.has_errors() {
-        eprintln!("error: the plan has errors; nothing was applied");
-        return Ok(Outcome::Failed);
-    }
-    if plan.is_empty() && !plan.enterprises.iter().any(|e| !e.phases.is_empty()) {
-        // Nothing to change, but a notice may still be owed: by a crashed run, or sent
-        // by no one yet.
-        let notice_file = owed_notice(args, registry, enterprises, options).await?;
-        match args.format {
-            ApplyFormat::Json => println!(
-                "{}",
-                report_json(&ApplyReport::default(), &opts, notice_file.as_ref(), None)
-            ),
-            ApplyFormat::Text => {
-                if let Some(file) = &notice_file {
-                    println!("{}", notice::send_advice(file));
-                }
-            }
+        let progress = Arc::new(Progress::new(plan));
+        if let Ok(mut slot) = self.progress.lock() {
+            *slot = Some(progress.clone());
         }
-        return Ok(Outcome::Ok);
+        (cancel, progress)
     }
-    if !args.auto_approve && !confirm() {
-        eprintln!("Apply cancelled; nothing was changed.");
-        return Ok(Outcome::Failed);
-    }
-    let cancel = Cancel::new();
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "\nInterrupted: starting nothing new, finishing what is in flight, logging out."
-                );
-                cancel.cancel();
-            }
-        });
-    }
-    let observer = Arc::new(Progress::new(&plan));
-    let report = execute::execute(
-        &plan,
-        shared,
-        options,
-        Arc::new(EnvAndFiles),
-        &cancel,
-        observer.clone(),
-    )
-    .await;
-    observer.finish();
-    let timing = Timing {
-        elapsed: started.elapsed(),
-        plan_bound_ms: plan.estimate.apply_ms,
-        parallelism_bound_ms: crate::plan::apply_bound_ms(&plan, options.parallelism),
-        parallelism: options.parallelism,
-    };
-    // 6. Report, with the notice for every head radiologist still owed. A notice that
-    //    cannot be derived or written does not hide the report of what was done.
-    let (notice_file, notice_failed) = match owed_notice(args, registry, enterprises, options).await
-    {
-        Ok(file) => (file, None),
-        Err(e) => (None, Some(e)),
-    };
-    match args.format {
-        ApplyFormat::Text => print!(
-            "{}",
-            report_text(&report, &opts, notice_file.as_ref(), &timing)
-        ),
-        ApplyFormat::Json => println!(
-            "{}",
-            report_json(&report, &opts, notice_file.as_ref(), Some(&timing))
-        ),
-    }
-    let notice_failed_flag = notice_failed.is_some();
-    if let Some(e) = notice_failed {
-        eprintln!(
-            "error: {e}; the coordination-centre notice (R9) may be owed: run csamctl coordination-centre to write it"
-        );
-    }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else if report.any_failed() || notice_failed_flag {
-        Outcome::Failed
-    } else if report.any_waiting() {
-        Outcome::WaitingOnGate
-    } else {
-        Outcome::Ok
-    })
 }
 
 fn confirm() -> bool {
@@ -628,233 +535,4 @@ async fn owed_notice(
         return Ok(None);
     }
     Ok(Some(notice::write_notice(&args.notice_dir, &owed)?))
-}
-
-fn level_words(level: &UserLevel) -> String {
-    match level {
-        UserLevel::Site { hco } => format!("site {hco}"),
-        UserLevel::Subdivision { hco } => format!("subdivision {hco} (no Heracles access, R4)"),
-        UserLevel::Capacity { .. } => "the capacity (no Heracles access, R4)".into(),
-    }
-}
-
-/// Where the signed designation request goes (manual S1.7–S1.10).
-const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
-
-/// How long the apply took, and the lower bounds the plan gives for it.
-struct Timing {
-    /// Wall time from taking the leases to the report.
-    elapsed: Duration,
-    /// The plan's bound: the critical path, or the person's session limit.
-    plan_bound_ms: u64,
-    /// The bound with this run's `--parallelism`.
-    parallelism_bound_ms: u64,
-    /// This run's `--parallelism`.
-    parallelism: usize,
-}
-
-impl Timing {
-    fn line(&self) -> String {
-        // Hundredths below 10 s: an embedded registry answers in well under a second.
-        let s = |seconds: f64| {
-            if seconds < 10.0 {
-                format!("{seconds:.2} s")
-            } else {
-                format!("{seconds:.1} s")
-            }
-        };
-        let ms = |ms: u64| s(ms as f64 / 1000.0);
-        let mut line = format!(
-            "Took {}; the plan's lower bound is {}",
-            s(self.elapsed.as_secs_f64()),
-            ms(self.plan_bound_ms)
-        );
-        if self.parallelism_bound_ms > self.plan_bound_ms {
-            line.push_str(&format!(
-                ", {} with --parallelism {} (more sessions side by side would be faster)",
-                ms(self.parallelism_bound_ms),
-                self.parallelism
-            ));
-        }
-        line.push('.');
-        line
-    }
-}
-
-fn report_text(
-    report: &ApplyReport,
-    opts: &RenderOptions,
-    notice_file: Option<&NoticeFile>,
-    timing: &Timing,
-) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let (done, failed, skipped) = report.counts();
-    let _ = writeln!(out, "\nApply report");
-    for e in &report.enterprises {
-        let status = match e.outcome {
-            ChainOutcome::Done => opts.green("done"),
-            ChainOutcome::Failed => opts.red("FAILED"),
-            ChainOutcome::WaitingOnGate => opts.yellow("waiting on a gate"),
-            ChainOutcome::Interrupted => opts.yellow("interrupted"),
-        };
-        let d = e
-            .steps
-            .iter()
-            .filter(|s| matches!(s.outcome, StepOutcome::Done { .. }))
-            .count();
-        let _ = writeln!(
-            out,
-            "  {} {}: {status} ({d}/{} steps, {} log-outs)",
-            e.kbo,
-            e.name,
-            e.steps.len(),
-            e.logouts
-        );
-        if let Some((code, message)) = &e.failure {
-            let _ = writeln!(out, "      failed before writing: {message} [{code}]");
-        }
-        for s in &e.steps {
-            if let StepOutcome::Failed { code, message } = &s.outcome {
-                let _ = writeln!(
-                    out,
-                    "      step {} ({}, session {}) failed: {message} [{code}]",
-                    s.id, s.kind, s.session
-                );
-            }
-        }
-        let not = e
-            .steps
-            .iter()
-            .filter(|s| s.outcome == StepOutcome::NotAttempted)
-            .count();
-        if not > 0 {
-            let _ = writeln!(out, "      {not} step(s) not attempted");
-        }
-        if let Some(g) = &e.gate {
-            let _ = writeln!(
-                out,
-                "      Waiting for the main access manager's designation (R7): ticket {}",
-                g.ticket.as_deref().unwrap_or("(not known yet)")
-            );
-            if let Some(l) = &g.legal_representative {
-                let _ = writeln!(
-                    out,
-                    "      Must sign: the legal representative {} {} ({})",
-                    l.first_name,
-                    l.last_name,
-                    opts.insz(&l.insz)
-                );
-            }
-            let _ = writeln!(out, "      {GATE_INSTRUCTIONS}");
-        }
-        for x in &e.effective {
-            let _ = writeln!(
-                out,
-                "      {} on {}: effective for Heracles from {} (R6)",
-                opts.insz(&x.insz),
-                level_words(&x.level),
-                format_time(x.effective_from_ms)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "{done} step(s) done, {failed} failed, {skipped} not attempted{}.",
-        if report.interrupted {
-            "; interrupted"
-        } else {
-            ""
-        }
-    );
-    let _ = writeln!(out, "{}", timing.line());
-    if let Some(file) = notice_file {
-        let _ = writeln!(out, "{}", notice::send_advice(file));
-    }
-    out
-}
-
-fn report_json(
-    report: &ApplyReport,
-    opts: &RenderOptions,
-    notice_file: Option<&NoticeFile>,
-    timing: Option<&Timing>,
-) -> String {
-    use serde_json::json;
-    let enterprises: Vec<_> = report
-        .enterprises
-        .iter()
-        .map(|e| {
-            json!({
-                "kbo": e.kbo.compact(),
-                "name": e.name,
-                "outcome": match e.outcome {
-                    ChainOutcome::Done => "done",
-                    ChainOutcome::Failed => "failed",
-                    ChainOutcome::WaitingOnGate => "waiting_on_gate",
-                    ChainOutcome::Interrupted => "interrupted",
-                },
-                "failure": e.failure.as_ref().map(|(code, message)| json!({"code": code, "message": message})),
-                "logouts": e.logouts,
-                "steps": e.steps.iter().map(|s| {
-                    let (status, code, message) = match &s.outcome {
-                        StepOutcome::Done { .. } => ("done", None, None),
-                        StepOutcome::Failed { code, message } => ("failed", Some(code.clone()), Some(message.clone())),
-                        StepOutcome::NotAttempted => ("not_attempted", None, None),
-                    };
-                    json!({"id": s.id, "session": s.session, "write": s.kind, "status": status, "code": code, "message": message})
-                }).collect::<Vec<_>>(),
-                "gate": e.gate.as_ref().map(|g| json!({
-                    "ticket": g.ticket,
-                    "signer": g.legal_representative.as_ref().map(|l| json!({
-                        "insz": opts.insz(&l.insz), "first_name": l.first_name, "last_name": l.last_name,
-                    })),
-                    "instructions": GATE_INSTRUCTIONS,
-                })),
-                "effective": e.effective.iter().map(|x| json!({
-                    "insz": opts.insz(&x.insz),
-                    "level": level_words(&x.level),
-                    "effective_from_ms": x.effective_from_ms,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let (done, failed, not_attempted) = report.counts();
-    let doc = json!({
-        "format": "csamctl-apply-report",
-        "version": 1,
-        "interrupted": report.interrupted,
-        "summary": {"done": done, "failed": failed, "not_attempted": not_attempted},
-        "notice_file": notice_file.map(|f| f.path.display().to_string()),
-        "timing": timing.map(|t| json!({
-            "elapsed_ms": u64::try_from(t.elapsed.as_millis()).unwrap_or(u64::MAX),
-            "plan_bound_ms": t.plan_bound_ms,
-            "parallelism_bound_ms": t.parallelism_bound_ms,
-            "parallelism": t.parallelism,
-        })),
-        "enterprises": enterprises,
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_timing_line_names_the_parallelism_only_when_it_is_the_limit() {
-        let mut t = Timing {
-            elapsed: Duration::from_millis(9_870),
-            plan_bound_ms: 9_120,
-            parallelism_bound_ms: 9_120,
-            parallelism: 256,
-        };
-        assert_eq!(t.line(), "Took 9.87 s; the plan's lower bound is 9.12 s.");
-        t.parallelism = 8;
-        t.parallelism_bound_ms = 67_400;
-        let line = t.line();
-        assert!(line.contains("67.4 s with --parallelism 8"), "{line}");
-        t.elapsed = Duration::from_millis(40);
-        assert!(t.line().starts_with("Took 0.04 s;"), "{}", t.line());
-    }
 }

@@ -20,9 +20,9 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use super::args::SafetyArgs;
 use super::files::write_atomically;
-use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
-use super::registry::format_time;
+use super::plan::{PlanError, load_desired, procedure_plan, resolve_actor};
 use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -31,6 +31,7 @@ use crate::execute::by_hand::ByHand;
 use crate::model::{Instruction, Plan};
 use crate::registry::Registry;
 use crate::render::runbook::{self, RunbookFormat, RunbookOptions};
+use crate::render::utc_time;
 
 /// Where the progress is kept by default.
 pub const DEFAULT_STATE: &str = ".csamctl/by-hand.json";
@@ -49,6 +50,9 @@ pub struct ByHandArgs {
     /// The acting person's national register number (INSZ).
     #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
+    /// The safety rules and their overrides (as for `plan`).
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -137,10 +141,7 @@ async fn run_inner(args: &ByHandArgs) -> Result<End, ByHandError> {
                 .get(enterprise)
                 .and_then(|e| e.phases.get(phase))
         {
-            println!(
-                "    (clears at {})",
-                format_time(now_ms() + *wait_ms as i64)
-            );
+            println!("    (clears at {})", utc_time(now_ms() + *wait_ms as i64));
         }
         if matches!(at, Instruction::Gate { .. }) {
             println!(
@@ -239,7 +240,7 @@ async fn fresh_plan(
     let actor = resolve_actor(settings, args.actor.as_deref())?;
     let desired = load_desired(&args.paths, false)
         .ok_or_else(|| ByHandError::Input("the desired state has errors".into()))?;
-    let plan = default_plan(registry, &desired, actor, false).await?;
+    let plan = procedure_plan(registry, &desired, actor, &args.safety.options(), false).await?;
     if plan.has_errors() {
         return Err(ByHandError::Input(
             "the plan has errors; nothing to do by hand (see csamctl plan)".into(),

@@ -21,6 +21,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
+use super::args::OutputArgs;
 use super::import_csv::read_limited;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -72,9 +73,9 @@ pub struct DriftArgs {
     /// With --record: record every recordable difference without asking.
     #[arg(long, requires = "record")]
     pub yes: bool,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -135,14 +136,14 @@ async fn run_inner(args: &DriftArgs) -> Result<Outcome, DriftError> {
         None
     } else {
         Some(
-            super::plan::load_desired(&args.desired, args.show_personal_data)
+            super::plan::load_desired(&args.desired, args.output.show_personal_data)
                 .ok_or_else(|| DriftError::Input("the desired state has errors".into()))?,
         )
     };
     let settings = RegistrySettings::resolve(&args.registry)?;
     let opts = RenderOptions {
         colour: false,
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
     let registry = settings::connect(&settings).await?;
     let live = read_live(&*registry, &args.enterprise).await?;

@@ -22,13 +22,13 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::registry::format_time;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
 use crate::config::{self, Limits};
 use crate::model::{Kbo, LiveState};
 use crate::registry::{Registry, RegistryError};
 use crate::render::export::{self, ExportHeader};
+use crate::render::utc_time;
 
 /// The modeline's default schema: the committed schema, for a file at the repository root.
 pub const DEFAULT_SCHEMA: &str = "schemas/desired-state.schema.json";
@@ -155,14 +155,9 @@ fn parse_enterprises(given: &[String]) -> Result<Vec<Kbo>, ExportError> {
 /// registry acknowledged and processed is in the snapshot; the paged `list_users` is
 /// not needed, because a snapshot already holds every user record.
 async fn read(registry: &dyn Registry, kbos: &[Kbo]) -> Result<Vec<LiveState>, ExportError> {
-    let live = super::plan::read_enterprises(registry, kbos)
-        .await
-        .map_err(|e| match e {
-            super::plan::PlanError::Registry(e) => ExportError::Registry(e),
-            other => ExportError::Registry(RegistryError::Internal {
-                reason: other.to_string(),
-            }),
-        })?;
+    let reading = crate::reconcile::read_enterprises(registry, kbos).await?;
+    super::plan::say_reclaimed(reading.reclaimed);
+    let live = reading.live;
     if let Some(kbo) = kbos
         .iter()
         .find(|k| !live.iter().any(|l| l.enterprise.kbo == **k))
@@ -191,7 +186,7 @@ fn now() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
-    format_time(ms)
+    utc_time(ms)
 }
 
 /// Writes `bytes` to `path` atomically, created with mode 0600 ([`super::files`]).

@@ -3,6 +3,7 @@
 
 mod access;
 mod apply;
+mod args;
 mod by_hand;
 mod completions;
 mod drift;

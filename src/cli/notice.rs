@@ -18,6 +18,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use super::args::OutputArgs;
 use super::plan as plan_cmd;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -55,9 +56,9 @@ pub struct CoordinationCentreArgs {
     /// Where the notice is written (mode 0600).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_NOTICE_DIR)]
     pub notice_dir: PathBuf,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// For --record-sent on a served registry: the server's operator token file.
     #[arg(
         long,
@@ -274,8 +275,10 @@ fn enterprises(args: &CoordinationCentreArgs) -> Result<Option<Vec<Kbo>>, BoxErr
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Some(kbos));
     }
-    Ok(plan_cmd::load_desired(&args.paths, args.show_personal_data)
-        .map(|d| d.enterprises.iter().map(|e| e.kbo).collect()))
+    Ok(
+        plan_cmd::load_desired(&args.paths, args.output.show_personal_data)
+            .map(|d| d.enterprises.iter().map(|e| e.kbo).collect()),
+    )
 }
 
 async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
@@ -295,7 +298,7 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
     let opts = RenderOptions {
         colour: false,
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
     {
         let registry = settings::connect(&settings).await?;

@@ -10,17 +10,17 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
-use futures_util::stream::{self, StreamExt};
 
+use super::args::{OutputArgs, SafetyArgs};
 use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
 use crate::config::{self, Limits, diagnostic};
-use crate::execute::{self, ExecuteOptions};
-use crate::model::{DesiredState, Finding, Insz, Kbo, LiveState, Plan, PlanLimits};
+use crate::model::{DesiredState, Insz, LiveState, Plan};
 use crate::plan::fingerprint;
+use crate::reconcile::{self, Planned};
 use crate::registry::{Registry, RegistryError};
 use crate::render::{self, RenderOptions};
-use crate::safety::{self, SafetyOptions};
+use crate::safety::SafetyOptions;
 
 /// How the plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -47,18 +47,12 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
-    /// The largest share of a capacity's users or sites a plan may delete.
-    #[arg(long, value_name = "R", default_value_t = 0.25)]
-    pub max_deletion_ratio: f64,
-    /// Allow deleting more than --max-deletion-ratio.
-    #[arg(long)]
-    pub force_deletions: bool,
-    /// Allow the plan to remove the acting person's own access.
-    #[arg(long)]
-    pub allow_self_removal: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The safety rules and their overrides.
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// The acting person's INSZ, when acting with a token (the registry cannot say
     /// whose a token is); used to check authority before anything runs.
     #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
@@ -77,8 +71,6 @@ pub(super) enum PlanError {
     Registry(#[from] RegistryError),
     #[error("--actor: {0}")]
     Actor(String),
-    #[error("--max-deletion-ratio must be between 0 and 1, not {0}")]
-    Ratio(f64),
     #[error("cannot write the plan to {path}")]
     Save {
         path: PathBuf,
@@ -91,9 +83,6 @@ pub(super) enum PlanError {
 
 /// Runs `plan`.
 pub async fn run(args: &PlanArgs) -> CommandResult {
-    if !(0.0..=1.0).contains(&args.max_deletion_ratio) {
-        return Err(PlanError::Ratio(args.max_deletion_ratio).into());
-    }
     let settings = RegistrySettings::resolve(&args.registry).map_err(PlanError::from)?;
     let actor = resolve_actor(&settings, args.actor.as_deref())?;
     // Opening the registry (an embedded one replays its journal) and reading the files
@@ -101,7 +90,7 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
     let (desired, registry) = {
         let connecting = settings.clone();
         let registry = tokio::spawn(async move { settings::connect(&connecting).await });
-        let (paths, show) = (args.paths.clone(), args.show_personal_data);
+        let (paths, show) = (args.paths.clone(), args.output.show_personal_data);
         let desired = tokio::task::spawn_blocking(move || load_desired(&paths, show)).await;
         (desired, registry.await)
     };
@@ -111,19 +100,19 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
     let registry = registry
         .map_err(PlanError::Task)?
         .map_err(PlanError::from)?;
-    let limits = plan_limits(&*registry).await.map_err(PlanError::from)?;
-    let live = read_live(&*registry, &desired).await?;
-    let safety_options = SafetyOptions {
-        max_deletion_ratio: args.max_deletion_ratio,
-        force_deletions: args.force_deletions,
-        allow_self_removal: args.allow_self_removal,
-        ..SafetyOptions::default()
-    };
-    let plan = make_plan(&desired, &live, actor, &limits, &safety_options);
+    let safety_options = args.safety.options();
+    let Planned {
+        plan,
+        live,
+        reclaimed,
+    } = reconcile::read_and_plan(&*registry, &desired, actor, &safety_options)
+        .await
+        .map_err(PlanError::from)?;
+    say_reclaimed(reclaimed);
 
     let opts = RenderOptions {
         colour: args.format == PlanFormat::Text && fancy(&std::io::stdout()),
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
     let text = match args.format {
         PlanFormat::Text => render::text::render(&plan, &opts),
@@ -205,59 +194,18 @@ pub(super) fn resolve_actor(
     })
 }
 
-/// The planner's limits: the registry's, and the round trip of one request as measured
-/// now (a second request, on the connection the first one opened).
-pub(super) async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, RegistryError> {
-    let limits = execute::retried(&ExecuteOptions::default(), |_| registry.limits()).await?;
-    Ok(plan_limits_from(&limits, round_trip_ms(registry).await))
-}
-
-/// The round trip of one request to `registry` (call it once a connection is open), in
-/// whole milliseconds (rounded down: the estimate is a lower bound); the planner's
-/// default when the registry does not answer.
-pub(super) async fn round_trip_ms(registry: &dyn Registry) -> u64 {
-    let start = std::time::Instant::now();
-    match registry.limits().await {
-        Ok(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-        Err(_) => PlanLimits::default().request_ms,
-    }
-}
-
-/// The planner's limits from the registry's and a measured request time.
-pub(super) fn plan_limits_from(limits: &crate::registry::Limits, request_ms: u64) -> PlanLimits {
-    PlanLimits {
-        sessions_per_person: limits.sessions_per_person,
-        processing_delay_ms: limits.processing_delay_ms,
-        propagation_delay_ms: limits.propagation_delay_ms,
-        request_ms,
-        ..PlanLimits::default()
-    }
-}
-
-/// Plans with the given limits and adds the safety refusals as error findings.
-pub(super) fn make_plan(
-    desired: &DesiredState,
-    live: &[LiveState],
-    actor: Option<Insz>,
-    limits: &PlanLimits,
-    safety_options: &SafetyOptions,
-) -> Plan {
-    let mut plan = crate::plan::plan(desired, live, actor, limits);
-    add_refusals(&mut plan, live, safety_options);
-    plan
-}
-
-/// The plan with the default safety options, its findings printed to stderr: what
-/// `runbook` and `by-hand` work from (the same reading and planning as `plan`).
-pub(super) async fn default_plan(
+/// The plan with these safety options, its findings printed to stderr: what `runbook`
+/// and `by-hand` work from (the same reading and planning as `plan`).
+pub(super) async fn procedure_plan(
     registry: &dyn Registry,
     desired: &DesiredState,
     actor: Option<Insz>,
+    safety_options: &SafetyOptions,
     show_personal_data: bool,
 ) -> Result<Plan, PlanError> {
-    let limits = plan_limits(registry).await?;
-    let live = read_live(registry, desired).await?;
-    let plan = make_plan(desired, &live, actor, &limits, &SafetyOptions::default());
+    let planned = reconcile::read_and_plan(registry, desired, actor, safety_options).await?;
+    say_reclaimed(planned.reclaimed);
+    let plan = planned.plan;
     let shown = crate::render::RenderOptions {
         colour: false,
         show_personal_data,
@@ -268,75 +216,13 @@ pub(super) async fn default_plan(
     Ok(plan)
 }
 
-/// Adds the safety refusals of a plan as error findings.
-pub(super) fn add_refusals(plan: &mut Plan, live: &[LiveState], safety_options: &SafetyOptions) {
-    let refusals = safety::check(plan, live, safety_options);
-    plan.findings.extend(refusals.iter().map(|r| {
-        let mut f = Finding::error(r.rule.code(), Some(r.kbo), r.to_string());
-        f.object = r.objects.first().cloned();
-        f
-    }));
-}
-
-/// One session: a snapshot of every declared enterprise the actor may read.
-pub(super) async fn read_live(
-    registry: &dyn Registry,
-    desired: &DesiredState,
-) -> Result<Vec<LiveState>, PlanError> {
-    let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
-    read_enterprises(registry, &kbos).await
-}
-
-/// How many enterprise trees are read at once.
-const READ_CONCURRENCY: usize = 16;
-
-/// One session: a snapshot of each of these enterprises that the actor may read. Every
-/// request is retried while the registry calls its error transient, each on its own: a
-/// read of many enterprises over a flaky network must not need every request of one
-/// attempt to succeed.
-pub(super) async fn read_enterprises(
-    registry: &dyn Registry,
-    kbos: &[Kbo],
-) -> Result<Vec<LiveState>, PlanError> {
-    let options = ExecuteOptions::default();
-    // Too many sessions open: the person's abandoned (idle) sessions are logged out,
-    // busy ones (a running apply's) waited for.
-    let (session, reclaimed) = execute::log_in_to_read(registry, &options).await?;
+/// Says that reading logged out abandoned sessions (see
+/// [`reconcile::Reading::reclaimed`]).
+pub(super) fn say_reclaimed(reclaimed: usize) {
     if reclaimed > 0 {
         eprintln!(
             "Logged out {reclaimed} abandoned session(s) of the acting person (idle, left by an earlier run) to stay within the registry's session limit."
         );
-    }
-    // Side by side in the one reading session; the answers keep the enterprises' order.
-    let answers: Vec<Result<LiveState, RegistryError>> = stream::iter(kbos)
-        .map(|kbo| {
-            let (options, session) = (&options, &session);
-            execute::retried(options, move |_| registry.snapshot(session, kbo))
-        })
-        .buffered(READ_CONCURRENCY)
-        .collect()
-        .await;
-    let mut live = Vec::new();
-    let mut failure = None;
-    for answer in answers {
-        match answer {
-            Ok(state) => live.push(state),
-            // No role and no designation yet: planned as not registered (the diff says so).
-            Err(RegistryError::NotAuthorised { .. }) => {}
-            Err(err) => {
-                failure.get_or_insert(err);
-            }
-        }
-    }
-    // Log out even after a failure; the reading session wrote nothing. A log-out whose
-    // first answer was lost finds the session closed: done either way.
-    let closed = execute::retried(&options, |_| registry.close_session(&session)).await;
-    if let Some(err) = failure {
-        return Err(err.into());
-    }
-    match closed {
-        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(live),
-        Err(err) => Err(err.into()),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::registry::server::{self, ServeOptions};
 use crate::registry::{
     ClockKind, OpenOptions, Reference, RegistryOperator, SqliteRegistry, Ticket, TicketState,
 };
+use crate::render::utc_time;
 
 /// `csamctl registry`.
 #[derive(Debug, clap::Args)]
@@ -281,14 +282,14 @@ fn describe_ticket(t: &Ticket) -> String {
         TicketState::Pending => "pending".to_string(),
         TicketState::Validated => format!(
             "validated {}",
-            t.validated_at_ms.map(format_time).unwrap_or_default()
+            t.validated_at_ms.map(utc_time).unwrap_or_default()
         ),
     };
     format!(
         "{}  {}  {state}  submitted {}  main access manager {} {} {}",
         t.id,
         t.kbo,
-        format_time(t.submitted_at_ms),
+        utc_time(t.submitted_at_ms),
         t.main_access_manager.insz,
         t.main_access_manager.last_name,
         t.main_access_manager.first_name,
@@ -342,7 +343,7 @@ async fn clock(db: &std::path::Path, advance: Duration) -> Result<(), CommandErr
         .advance_clock(by_ms)
         .await
         .map_err(registry_error(db))?;
-    println!("{}", format_time(now));
+    println!("{}", utc_time(now));
     if registry.clock_kind() != ClockKind::Virtual {
         eprintln!(
             "note: {} runs on the wall clock; the advance is recorded and takes effect when it is served with --virtual-clock",
@@ -405,29 +406,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(total))
 }
 
-/// Registry time as `2026-01-05T08:20:00Z` (UTC).
-pub fn format_time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let of_day = secs.rem_euclid(86_400);
-    // Howard Hinnant's days-to-civil algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,15 +419,5 @@ mod tests {
         for bad in ["", "20", "m", "20 minutes", "-5m", "99999999999999999999d"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn times_are_utc_iso_8601() {
-        assert_eq!(
-            format_time(crate::registry::clock::VirtualClock::EPOCH_MS),
-            "2026-01-05T08:00:00Z"
-        );
-        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_time(951_782_400_000), "2000-02-29T00:00:00Z");
     }
 }

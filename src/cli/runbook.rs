@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use super::plan::{PlanError, default_plan, load_desired, resolve_actor};
+use super::args::{OutputArgs, SafetyArgs};
+use super::plan::{PlanError, load_desired, procedure_plan, resolve_actor};
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
 use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
@@ -47,12 +48,15 @@ pub struct RunbookArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = RunbookFormatArg::Markdown)]
     pub format: RunbookFormatArg,
-    /// Show full national register numbers (masked by default).
-    #[arg(long)]
-    pub show_personal_data: bool,
+    /// How personal data is shown.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The acting person's INSZ, when acting with a token (as for `plan`).
     #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
     pub actor: Option<String>,
+    /// The safety rules and their overrides (as for `plan`).
+    #[command(flatten)]
+    pub safety: SafetyArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -66,11 +70,18 @@ pub async fn run(args: &RunbookArgs) -> CommandResult {
 async fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
     let actor = resolve_actor(&settings, args.actor.as_deref())?;
-    let Some(desired) = load_desired(&args.paths, args.show_personal_data) else {
+    let Some(desired) = load_desired(&args.paths, args.output.show_personal_data) else {
         return Ok(false);
     };
     let registry = settings::connect(&settings).await?;
-    let plan = default_plan(&*registry, &desired, actor, args.show_personal_data).await?;
+    let plan = procedure_plan(
+        &*registry,
+        &desired,
+        actor,
+        &args.safety.options(),
+        args.output.show_personal_data,
+    )
+    .await?;
     if plan.has_errors() {
         eprintln!("error: the plan has errors; no runbook (see `csamctl plan`)");
         return Ok(false);
@@ -81,7 +92,7 @@ async fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
             RunbookFormatArg::Markdown => RunbookFormat::Markdown,
             RunbookFormatArg::Html => RunbookFormat::Html,
         },
-        show_personal_data: args.show_personal_data,
+        show_personal_data: args.output.show_personal_data,
     };
     let text = runbook::render(&plan, &opts);
     let mut stdout = std::io::stdout().lock();

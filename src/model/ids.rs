@@ -156,24 +156,14 @@ impl<'de> Deserialize<'de> for Insz {
 
 /// The current calendar year (UTC), from the system clock.
 pub fn current_year() -> i32 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    civil_year((secs / 86_400) as i64)
+    civil_year(jiff::Timestamp::now().as_second().div_euclid(86_400))
 }
 
-/// The proleptic Gregorian year of a day counted from 1970-01-01.
+/// The proleptic Gregorian year (UTC) of a day counted from 1970-01-01.
 fn civil_year(days: i64) -> i32 {
-    // Howard Hinnant's days-to-civil algorithm, keeping only the year.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2)) as i32
+    jiff::Timestamp::from_second(days.saturating_mul(86_400)).map_or(1970, |t| {
+        i32::from(t.to_zoned_datetime(jiff::tz::TimeZone::UTC).year())
+    })
 }
 
 /// Why a written KBO enterprise number is not valid.

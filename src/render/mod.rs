@@ -6,8 +6,9 @@
 //! ever holds a [`crate::model::PasswordRef`] (where the password will be read), shown as
 //! "sensitive".
 //!
-//! May use `model` and `similar`.
+//! May use `model`, `execute`'s report values, `similar` and `jiff`.
 
+pub mod apply_report;
 pub mod export;
 pub mod json;
 pub mod markdown;
@@ -24,6 +25,15 @@ use crate::model::{
     Change, ChangeKind, FieldValue, Insz, LiveAdministrator, Object, PasswordRef, Phase, Plan,
     Severity,
 };
+
+/// A registry time (milliseconds since the epoch) as `2026-01-05T08:20:00Z` (UTC,
+/// whole seconds).
+pub fn utc_time(ms: i64) -> String {
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        Err(_) => format!("{ms} ms after the epoch"),
+    }
+}
 
 /// How to render.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

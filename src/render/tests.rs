@@ -315,3 +315,14 @@ fn the_markdown_summary_opens_with_people_and_the_diagram_and_links_rules() {
         "[R6](docs/rules.md#r6), R10, XR7 ([R9](docs/rules.md#r9))"
     );
 }
+
+#[test]
+fn times_are_utc_iso_8601() {
+    assert_eq!(
+        super::utc_time(crate::registry::clock::VirtualClock::EPOCH_MS),
+        "2026-01-05T08:00:00Z"
+    );
+    assert_eq!(super::utc_time(0), "1970-01-01T00:00:00Z");
+    assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
+    assert_eq!(super::utc_time(-1_500), "1969-12-31T23:59:58Z");
+}
