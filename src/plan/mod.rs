@@ -57,10 +57,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diff::{self, Diff, EnterpriseDiff};
 use crate::model::{
-    Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding, Function, Hco,
-    HeadRadiologistNotice, HtbStatus, Insz, LiveAdministrator, LiveState, Object, ObjectValue,
-    Phase, Plan, PlanLimits, PlannedUser, Session, Step, StepId, StepWrite, UserDetails, UserLevel,
-    UserValue, WriteTarget,
+    CapacityType, Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding,
+    Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, LiveAdministrator, LiveState,
+    Object, ObjectValue, Phase, Plan, PlanLimits, PlannedUser, Session, Step, StepId, StepWrite,
+    UserDetails, UserLevel, UserValue, WriteTarget,
 };
 
 use crate::rules::{self, Roles};
@@ -161,32 +161,84 @@ struct Work {
     change: usize,
     slot: Slot,
     /// Order inside a session, see [`rank`].
-    rank: u8,
+    rank: Rank,
     write: StepWrite,
 }
 
-/// The order of writes inside a session: the deletions that clear the way (wrong-level
-/// users, then a moved site's users and the site), managers and the capacity, updates,
-/// structure (subdivisions, then the site), users (a renamed user's old record first),
-/// functions, and the leftovers children first (users, sites, subdivisions, managers).
-fn rank(slot: &Slot, write: &StepWrite) -> u8 {
+/// The order of writes inside a session (the declaration order): the deletions that
+/// clear the way (wrong-level users, then a moved site's users and the site), managers
+/// and the capacity, updates, structure (subdivisions, then the site), users (a renamed
+/// user's old record first), functions, and the leftovers children first (users, sites,
+/// subdivisions, managers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    /// The designation of the main access manager; users at the wrong level, deleted
+    /// before anything else.
+    Opening,
+    /// A moved (replaced) site's users, deleted to clear the way.
+    MovedSiteUsers,
+    /// The moved site itself, deleted once its users are gone.
+    MovedSite,
+    /// Adding and removing access managers.
+    Managers,
+    /// Activating or updating the capacity.
+    Capacity,
+    /// Other updates (details, applications, status, functions of existing users).
+    Updates,
+    /// Creating subdivisions.
+    Subdivisions,
+    /// Creating a site.
+    Sites,
+    /// A replaced user's old record, deleted just before it is created again.
+    ReplacedUsers,
+    /// Creating users.
+    Users,
+    /// The functions of the users created in the round before.
+    Functions,
+    /// Leftover users, deleted.
+    LeftoverUsers,
+    /// Leftover sites, deleted.
+    LeftoverSites,
+    /// Leftover subdivisions, deleted.
+    LeftoverSubdivisions,
+    /// Leftover access managers, removed.
+    LeftoverManagers,
+}
+
+impl Rank {
+    /// A deletion of what the desired state no longer has.
+    fn is_leftover(self) -> bool {
+        self >= Rank::LeftoverUsers
+    }
+
+    /// A deletion that makes room for what replaces it.
+    fn clears_the_way(self) -> bool {
+        matches!(self, Rank::MovedSiteUsers | Rank::MovedSite)
+    }
+}
+
+fn rank(slot: &Slot, write: &StepWrite) -> Rank {
     match (slot, write) {
-        (_, StepWrite::DesignateMainAccessManager { .. }) => 0,
-        (Slot::First, StepWrite::DeleteUser { .. }) => 0,
-        (Slot::Site(_), StepWrite::DeleteUser { .. }) => 1,
-        (Slot::Site(_), StepWrite::DeleteSite { .. }) => 2,
-        (Slot::Late, StepWrite::DeleteUser { .. }) => 11,
-        (Slot::Late, StepWrite::DeleteSite { .. }) => 12,
-        (Slot::Late, StepWrite::DeleteSubdivision { .. }) => 13,
-        (Slot::Late, StepWrite::RemoveAccessManager { .. }) => 14,
-        (_, StepWrite::RemoveAccessManager { .. } | StepWrite::AddAccessManager { .. }) => 3,
-        (_, StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. }) => 4,
-        (_, StepWrite::CreateSubdivision { .. }) => 6,
-        (_, StepWrite::CreateSite { .. }) => 7,
-        (Slot::Users, StepWrite::DeleteUser { .. }) => 8,
-        (_, StepWrite::CreateUser { .. }) => 9,
-        (Slot::Functions, StepWrite::SetFunctions { .. }) => 10,
-        _ => 5,
+        (_, StepWrite::DesignateMainAccessManager { .. }) => Rank::Opening,
+        (Slot::First, StepWrite::DeleteUser { .. }) => Rank::Opening,
+        (Slot::Site(_), StepWrite::DeleteUser { .. }) => Rank::MovedSiteUsers,
+        (Slot::Site(_), StepWrite::DeleteSite { .. }) => Rank::MovedSite,
+        (Slot::Late, StepWrite::DeleteUser { .. }) => Rank::LeftoverUsers,
+        (Slot::Late, StepWrite::DeleteSite { .. }) => Rank::LeftoverSites,
+        (Slot::Late, StepWrite::DeleteSubdivision { .. }) => Rank::LeftoverSubdivisions,
+        (Slot::Late, StepWrite::RemoveAccessManager { .. }) => Rank::LeftoverManagers,
+        (_, StepWrite::RemoveAccessManager { .. } | StepWrite::AddAccessManager { .. }) => {
+            Rank::Managers
+        }
+        (_, StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. }) => {
+            Rank::Capacity
+        }
+        (_, StepWrite::CreateSubdivision { .. }) => Rank::Subdivisions,
+        (_, StepWrite::CreateSite { .. }) => Rank::Sites,
+        (Slot::Users, StepWrite::DeleteUser { .. }) => Rank::ReplacedUsers,
+        (_, StepWrite::CreateUser { .. }) => Rank::Users,
+        (Slot::Functions, StepWrite::SetFunctions { .. }) => Rank::Functions,
+        _ => Rank::Updates,
     }
 }
 
@@ -205,7 +257,8 @@ fn local_admin(a: &LiveAdministrator) -> Option<Insz> {
     a.insz().copied()
 }
 
-/// The writes that carry out one change, each with its slot.
+/// The writes that carry out one change, each with its slot: one function per kind of
+/// object.
 fn writes_for(
     index: usize,
     c: &Change,
@@ -236,233 +289,298 @@ fn writes_for(
             );
         }
         (Object::AccessManager { insz }, before, after) => {
-            if before.is_some() {
-                let slot = if c.kind == ChangeKind::Delete {
-                    Slot::Late
-                } else {
-                    Slot::First
-                };
-                push(slot, StepWrite::RemoveAccessManager { kbo, insz: *insz });
-            }
-            if let Some(ObjectValue::AccessManager(am)) = after {
-                push(
-                    Slot::First,
-                    StepWrite::AddAccessManager {
-                        kbo,
-                        access_manager: am.clone(),
-                    },
-                );
-            }
+            access_manager_writes(&mut push, kbo, *insz, c.kind, before, after);
         }
         (Object::Capacity { kind }, before, Some(ObjectValue::Capacity(a))) => {
-            let kind = *kind;
-            match before {
-                None => push(
+            capacity_writes(&mut push, kbo, *kind, before, a);
+        }
+        (Object::Subdivision { hco }, before, after) => {
+            subdivision_writes(&mut push, kbo, hco, before, after);
+        }
+        (Object::Site { hco }, before, after) => site_writes(&mut push, hco, c.kind, before, after),
+        (Object::User { level, insz }, before, after) => {
+            let user = UserChange {
+                level,
+                insz: *insz,
+                kind: c.kind,
+                cause: c.cause,
+            };
+            user_writes(&mut push, &user, before, after, replaced_sites, has_account);
+        }
+        _ => {}
+    }
+    out
+}
+
+type Push<'a> = dyn FnMut(Slot, StepWrite) + 'a;
+
+fn access_manager_writes(
+    push: &mut Push<'_>,
+    kbo: Kbo,
+    insz: Insz,
+    kind: ChangeKind,
+    before: &Option<ObjectValue>,
+    after: &Option<ObjectValue>,
+) {
+    if before.is_some() {
+        let slot = if kind == ChangeKind::Delete {
+            Slot::Late
+        } else {
+            Slot::First
+        };
+        push(slot, StepWrite::RemoveAccessManager { kbo, insz });
+    }
+    if let Some(ObjectValue::AccessManager(am)) = after {
+        push(
+            Slot::First,
+            StepWrite::AddAccessManager {
+                kbo,
+                access_manager: am.clone(),
+            },
+        );
+    }
+}
+
+fn capacity_writes(
+    push: &mut Push<'_>,
+    kbo: Kbo,
+    kind: CapacityType,
+    before: &Option<ObjectValue>,
+    a: &crate::model::CapacityValue,
+) {
+    match before {
+        None => push(
+            Slot::First,
+            StepWrite::ActivateCapacity {
+                kbo,
+                kind,
+                email: a.email.clone(),
+                local_administrator: local_admin(&a.local_administrator),
+                applications: a.applications.clone(),
+            },
+        ),
+        Some(ObjectValue::Capacity(b)) => {
+            if b.email != a.email || b.local_administrator != a.local_administrator {
+                push(
                     Slot::First,
-                    StepWrite::ActivateCapacity {
+                    StepWrite::UpdateCapacity {
                         kbo,
                         kind,
                         email: a.email.clone(),
                         local_administrator: local_admin(&a.local_administrator),
-                        applications: a.applications.clone(),
                     },
-                ),
-                Some(ObjectValue::Capacity(b)) => {
-                    if b.email != a.email || b.local_administrator != a.local_administrator {
-                        push(
-                            Slot::First,
-                            StepWrite::UpdateCapacity {
-                                kbo,
-                                kind,
-                                email: a.email.clone(),
-                                local_administrator: local_admin(&a.local_administrator),
-                            },
-                        );
-                    }
-                    let target = WriteTarget::Capacity { kbo, kind };
-                    set_apps_active(
-                        &mut push,
-                        target,
-                        (&b.applications, b.active),
-                        (&a.applications, a.active),
-                    );
-                }
-                Some(_) => {}
-            }
-        }
-        (Object::Subdivision { hco }, before, after) => match (before, after) {
-            (None, Some(ObjectValue::Subdivision(a))) => push(
-                Slot::Subdivisions,
-                StepWrite::CreateSubdivision {
-                    kbo,
-                    kind: a.capacity,
-                    hco: hco.clone(),
-                    name: a.name.clone(),
-                    email: a.email.clone(),
-                    administrator: a.administrator.clone(),
-                    applications: a.applications.clone(),
-                },
-            ),
-            (Some(ObjectValue::Subdivision(b)), Some(ObjectValue::Subdivision(a))) => {
-                if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
-                    push(
-                        Slot::First,
-                        StepWrite::UpdateSubdivision {
-                            hco: hco.clone(),
-                            name: a.name.clone(),
-                            email: a.email.clone(),
-                            administrator: a.administrator.clone(),
-                        },
-                    );
-                }
-                set_apps_active(
-                    &mut push,
-                    WriteTarget::Subdivision { hco: hco.clone() },
-                    (&b.applications, b.active),
-                    (&a.applications, a.active),
                 );
             }
-            (Some(_), None) => push(
-                Slot::Late,
-                StepWrite::DeleteSubdivision { hco: hco.clone() },
-            ),
-            _ => {}
-        },
-        (Object::Site { hco }, before, after) => {
-            let create = |a: &crate::model::SiteValue| StepWrite::CreateSite {
-                subdivision: a.subdivision.clone(),
+            let target = WriteTarget::Capacity { kbo, kind };
+            set_apps_active(
+                push,
+                target,
+                (&b.applications, b.active),
+                (&a.applications, a.active),
+            );
+        }
+        Some(_) => {}
+    }
+}
+
+fn subdivision_writes(
+    push: &mut Push<'_>,
+    kbo: Kbo,
+    hco: &Hco,
+    before: &Option<ObjectValue>,
+    after: &Option<ObjectValue>,
+) {
+    match (before, after) {
+        (None, Some(ObjectValue::Subdivision(a))) => push(
+            Slot::Subdivisions,
+            StepWrite::CreateSubdivision {
+                kbo,
+                kind: a.capacity,
                 hco: hco.clone(),
                 name: a.name.clone(),
                 email: a.email.clone(),
                 administrator: a.administrator.clone(),
                 applications: a.applications.clone(),
-            };
-            match (c.kind, before, after) {
-                (ChangeKind::Create, _, Some(ObjectValue::Site(a))) => {
-                    push(Slot::Site(hco.clone()), create(a));
-                }
-                (ChangeKind::Replace, _, Some(ObjectValue::Site(a))) => {
-                    push(
-                        Slot::Site(hco.clone()),
-                        StepWrite::DeleteSite { hco: hco.clone() },
-                    );
-                    push(Slot::Site(hco.clone()), create(a));
-                }
-                (ChangeKind::Update, Some(ObjectValue::Site(b)), Some(ObjectValue::Site(a))) => {
-                    if b.name != a.name || b.email != a.email || b.administrator != a.administrator
-                    {
-                        push(
-                            Slot::First,
-                            StepWrite::UpdateSite {
-                                hco: hco.clone(),
-                                name: a.name.clone(),
-                                email: a.email.clone(),
-                                administrator: a.administrator.clone(),
-                            },
-                        );
-                    }
-                    set_apps_active(
-                        &mut push,
-                        WriteTarget::Site { hco: hco.clone() },
-                        (&b.applications, b.active),
-                        (&a.applications, a.active),
-                    );
-                }
-                (ChangeKind::Delete, _, _) => {
-                    push(Slot::Late, StepWrite::DeleteSite { hco: hco.clone() })
-                }
-                _ => {}
-            }
-        }
-        (Object::User { level, insz }, before, after) => {
-            let insz = *insz;
-            let on_replaced_site = level.site().filter(|h| replaced_sites.contains(*h));
-            let delete = StepWrite::DeleteUser {
-                level: level.clone(),
-                insz,
-            };
-            let create = |push: &mut dyn FnMut(Slot, StepWrite), a: &UserValue| {
+            },
+        ),
+        (Some(ObjectValue::Subdivision(b)), Some(ObjectValue::Subdivision(a))) => {
+            if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
                 push(
-                    Slot::Users,
-                    StepWrite::CreateUser {
-                        level: level.clone(),
-                        user: PlannedUser {
-                            insz,
-                            username: a.username.clone(),
-                            details: details(a),
-                            active: a.active,
-                            applications: a.applications.clone(),
-                            functions: BTreeSet::new(),
-                            password: if has_account.contains(&insz) {
-                                None
-                            } else {
-                                a.password.clone()
-                            },
-                        },
+                    Slot::First,
+                    StepWrite::UpdateSubdivision {
+                        hco: hco.clone(),
+                        name: a.name.clone(),
+                        email: a.email.clone(),
+                        administrator: a.administrator.clone(),
                     },
                 );
-                if !a.functions.is_empty() {
-                    push(
-                        Slot::Functions,
-                        StepWrite::SetFunctions {
-                            level: level.clone(),
-                            insz,
-                            functions: a.functions.clone(),
-                        },
-                    );
-                }
-            };
-            match (c.kind, before, after) {
-                (ChangeKind::Create, _, Some(ObjectValue::User(a))) => create(&mut push, a),
-                (ChangeKind::Replace, _, Some(ObjectValue::User(a))) => {
-                    match on_replaced_site {
-                        Some(site) => push(Slot::Site(site.clone()), delete),
-                        None => push(Slot::Users, delete),
-                    }
-                    create(&mut push, a);
-                }
-                (ChangeKind::Update, Some(ObjectValue::User(b)), Some(ObjectValue::User(a))) => {
-                    if details(a) != details(b) {
-                        push(
-                            Slot::First,
-                            StepWrite::UpdateUser {
-                                level: level.clone(),
-                                insz,
-                                details: details(a),
-                            },
-                        );
-                    }
-                    set_apps_active(
-                        &mut push,
-                        WriteTarget::User {
-                            level: level.clone(),
-                            insz,
-                        },
-                        (&b.applications, b.active),
-                        (&a.applications, a.active),
-                    );
-                    if a.functions != b.functions {
-                        push(
-                            Slot::First,
-                            StepWrite::SetFunctions {
-                                level: level.clone(),
-                                insz,
-                                functions: a.functions.clone(),
-                            },
-                        );
-                    }
-                }
-                (ChangeKind::Delete, _, _) => match (on_replaced_site, c.cause) {
-                    (Some(site), _) => push(Slot::Site(site.clone()), delete),
-                    (None, Some(Cause::WrongLevel)) => push(Slot::First, delete),
-                    (None, _) => push(Slot::Late, delete),
-                },
-                _ => {}
             }
+            set_apps_active(
+                push,
+                WriteTarget::Subdivision { hco: hco.clone() },
+                (&b.applications, b.active),
+                (&a.applications, a.active),
+            );
         }
+        (Some(_), None) => push(
+            Slot::Late,
+            StepWrite::DeleteSubdivision { hco: hco.clone() },
+        ),
         _ => {}
     }
-    out
+}
+
+fn site_writes(
+    push: &mut Push<'_>,
+    hco: &Hco,
+    kind: ChangeKind,
+    before: &Option<ObjectValue>,
+    after: &Option<ObjectValue>,
+) {
+    let create = |a: &crate::model::SiteValue| StepWrite::CreateSite {
+        subdivision: a.subdivision.clone(),
+        hco: hco.clone(),
+        name: a.name.clone(),
+        email: a.email.clone(),
+        administrator: a.administrator.clone(),
+        applications: a.applications.clone(),
+    };
+    match (kind, before, after) {
+        (ChangeKind::Create, _, Some(ObjectValue::Site(a))) => {
+            push(Slot::Site(hco.clone()), create(a));
+        }
+        (ChangeKind::Replace, _, Some(ObjectValue::Site(a))) => {
+            push(
+                Slot::Site(hco.clone()),
+                StepWrite::DeleteSite { hco: hco.clone() },
+            );
+            push(Slot::Site(hco.clone()), create(a));
+        }
+        (ChangeKind::Update, Some(ObjectValue::Site(b)), Some(ObjectValue::Site(a))) => {
+            if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
+                push(
+                    Slot::First,
+                    StepWrite::UpdateSite {
+                        hco: hco.clone(),
+                        name: a.name.clone(),
+                        email: a.email.clone(),
+                        administrator: a.administrator.clone(),
+                    },
+                );
+            }
+            set_apps_active(
+                push,
+                WriteTarget::Site { hco: hco.clone() },
+                (&b.applications, b.active),
+                (&a.applications, a.active),
+            );
+        }
+        (ChangeKind::Delete, _, _) => push(Slot::Late, StepWrite::DeleteSite { hco: hco.clone() }),
+        _ => {}
+    }
+}
+
+/// The user a change is about.
+struct UserChange<'a> {
+    level: &'a UserLevel,
+    insz: Insz,
+    kind: ChangeKind,
+    cause: Option<Cause>,
+}
+
+fn user_writes(
+    push: &mut Push<'_>,
+    user: &UserChange<'_>,
+    before: &Option<ObjectValue>,
+    after: &Option<ObjectValue>,
+    replaced_sites: &BTreeSet<Hco>,
+    has_account: &BTreeSet<Insz>,
+) {
+    let level = user.level;
+    let insz = user.insz;
+    let on_replaced_site = level.site().filter(|h| replaced_sites.contains(*h));
+    let delete = StepWrite::DeleteUser {
+        level: level.clone(),
+        insz,
+    };
+    let create = |push: &mut dyn FnMut(Slot, StepWrite), a: &UserValue| {
+        push(
+            Slot::Users,
+            StepWrite::CreateUser {
+                level: level.clone(),
+                user: PlannedUser {
+                    insz,
+                    username: a.username.clone(),
+                    details: details(a),
+                    active: a.active,
+                    applications: a.applications.clone(),
+                    functions: BTreeSet::new(),
+                    password: if has_account.contains(&insz) {
+                        None
+                    } else {
+                        a.password.clone()
+                    },
+                },
+            },
+        );
+        if !a.functions.is_empty() {
+            push(
+                Slot::Functions,
+                StepWrite::SetFunctions {
+                    level: level.clone(),
+                    insz,
+                    functions: a.functions.clone(),
+                },
+            );
+        }
+    };
+    match (user.kind, before, after) {
+        (ChangeKind::Create, _, Some(ObjectValue::User(a))) => create(push, a),
+        (ChangeKind::Replace, _, Some(ObjectValue::User(a))) => {
+            match on_replaced_site {
+                Some(site) => push(Slot::Site(site.clone()), delete),
+                None => push(Slot::Users, delete),
+            }
+            create(push, a);
+        }
+        (ChangeKind::Update, Some(ObjectValue::User(b)), Some(ObjectValue::User(a))) => {
+            if details(a) != details(b) {
+                push(
+                    Slot::First,
+                    StepWrite::UpdateUser {
+                        level: level.clone(),
+                        insz,
+                        details: details(a),
+                    },
+                );
+            }
+            set_apps_active(
+                push,
+                WriteTarget::User {
+                    level: level.clone(),
+                    insz,
+                },
+                (&b.applications, b.active),
+                (&a.applications, a.active),
+            );
+            if a.functions != b.functions {
+                push(
+                    Slot::First,
+                    StepWrite::SetFunctions {
+                        level: level.clone(),
+                        insz,
+                        functions: a.functions.clone(),
+                    },
+                );
+            }
+        }
+        (ChangeKind::Delete, _, _) => match (on_replaced_site, user.cause) {
+            (Some(site), _) => push(Slot::Site(site.clone()), delete),
+            (None, Some(Cause::WrongLevel)) => push(Slot::First, delete),
+            (None, _) => push(Slot::Late, delete),
+        },
+        _ => {}
+    }
 }
 
 fn set_apps_active(
@@ -750,7 +868,7 @@ fn purpose(works: &[Work]) -> String {
                 "designation of the main access manager".into()
             }
             StepWrite::AddAccessManager { .. } | StepWrite::RemoveAccessManager { .. }
-                if w.rank == 3 =>
+                if w.rank == Rank::Managers =>
             {
                 "access managers".into()
             }
@@ -758,10 +876,12 @@ fn purpose(works: &[Work]) -> String {
             StepWrite::CreateSubdivision { .. } => "subdivisions".into(),
             StepWrite::CreateSite { hco, .. } => format!("site {hco}"),
             StepWrite::CreateUser { .. } => "users".into(),
-            StepWrite::SetFunctions { .. } if w.rank == 10 => "functions of the new users".into(),
-            StepWrite::DeleteUser { .. } if w.rank == 0 => "wrong-level users".into(),
-            _ if w.rank >= 11 => "deleting what is not in the desired state".into(),
-            _ if w.rank == 1 || w.rank == 2 => "clearing the way".into(),
+            StepWrite::SetFunctions { .. } if w.rank == Rank::Functions => {
+                "functions of the new users".into()
+            }
+            StepWrite::DeleteUser { .. } if w.rank == Rank::Opening => "wrong-level users".into(),
+            _ if w.rank.is_leftover() => "deleting what is not in the desired state".into(),
+            _ if w.rank.clears_the_way() => "clearing the way".into(),
             _ => "changes".into(),
         };
         add(s);

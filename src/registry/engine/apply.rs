@@ -177,6 +177,150 @@ impl World {
         write: &Write,
         ticket: Option<&str>,
     ) {
+        let touched = match write {
+            Write::DesignateMainAccessManager { .. }
+            | Write::AddAccessManager { .. }
+            | Write::RemoveAccessManager { .. } => {
+                self.apply_manager_write(session, at, ticket, write)
+            }
+            Write::ActivateCapacity { .. }
+            | Write::UpdateCapacity { .. }
+            | Write::CreateSubdivision { .. }
+            | Write::UpdateSubdivision { .. }
+            | Write::DeleteSubdivision { .. }
+            | Write::CreateSite { .. }
+            | Write::UpdateSite { .. }
+            | Write::DeleteSite { .. } => self.apply_structure_write(session, write),
+            Write::CreateUser { .. }
+            | Write::UpdateUser { .. }
+            | Write::DeleteUser { .. }
+            | Write::SetFunctions { .. } => self.apply_user_write(session, write),
+            Write::SetApplications {
+                target,
+                applications,
+            } => self.modify_target(session, target, |apps, _| *apps = applications.clone()),
+            Write::SetActive { target, active } => {
+                self.modify_target(session, target, |_, a| *a = *active)
+            }
+        };
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.last_activity = s.last_activity.max(at);
+            if let Some(key) = touched {
+                s.touched.push(key);
+            }
+        }
+    }
+
+    /// A designation request, pending until the operator validates its ticket (R7).
+    fn submit_ticket(
+        &mut self,
+        id: &str,
+        at: Millis,
+        kbo: &Kbo,
+        main_access_manager: &LiveRepresentative,
+        legal_representative: &LiveRepresentative,
+    ) {
+        self.tickets.insert(
+            id.to_string(),
+            Ticket {
+                id: id.to_string(),
+                kbo: *kbo,
+                state: TicketState::Pending,
+                submitted_at_ms: at,
+                validated_at_ms: None,
+                main_access_manager: main_access_manager.clone(),
+                legal_representative: legal_representative.clone(),
+            },
+        );
+    }
+
+    fn create_subdivision(
+        &mut self,
+        session: &SessionId,
+        parent: (Kbo, CapacityType),
+        hco: &Hco,
+        rec: SubdivisionRec,
+    ) -> EntityKey {
+        self.subdivisions
+            .entry(hco.clone())
+            .or_insert_with(|| Node {
+                parent,
+                versions: Versioned::default(),
+            })
+            .versions
+            .push(Some(session), None, Some(rec));
+        self.subdivisions_of
+            .entry(parent)
+            .or_default()
+            .insert(hco.clone());
+        EntityKey::Subdivision(hco.clone())
+    }
+
+    fn create_site(
+        &mut self,
+        session: &SessionId,
+        subdivision: &Hco,
+        hco: &Hco,
+        rec: SiteRec,
+    ) -> EntityKey {
+        self.sites
+            .entry(hco.clone())
+            .or_insert_with(|| Node {
+                parent: subdivision.clone(),
+                versions: Versioned::default(),
+            })
+            .versions
+            .push(Some(session), None, Some(rec));
+        self.sites_of
+            .entry(subdivision.clone())
+            .or_default()
+            .insert(hco.clone());
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.sites_created += 1;
+        }
+        EntityKey::Site(hco.clone())
+    }
+
+    fn create_user(
+        &mut self,
+        session: &SessionId,
+        level: &crate::model::UserLevel,
+        user: &NewUser,
+    ) -> EntityKey {
+        self.create_account(&user.insz, &user.username);
+        self.users
+            .entry(level.clone())
+            .or_default()
+            .entry(user.insz)
+            .or_default()
+            .push(
+                Some(session),
+                None,
+                Some(UserRec {
+                    details: user.details.clone(),
+                    active: user.active,
+                    applications: user.applications.clone(),
+                    functions: user.functions.clone(),
+                }),
+            );
+        self.levels_of
+            .entry(user.insz)
+            .or_default()
+            .insert(level.clone());
+        if let Some(s) = self.sessions.get_mut(session) {
+            s.users_created = true;
+        }
+        EntityKey::User(level.clone(), user.insz)
+    }
+
+    /// Applies a designation or an access-manager write; the entity it touched, if any.
+    fn apply_manager_write(
+        &mut self,
+        session: &SessionId,
+        at: Millis,
+        ticket: Option<&str>,
+        write: &Write,
+    ) -> Option<EntityKey> {
         let sid = Some(session);
         let mut touched: Option<EntityKey> = None;
         match write {
@@ -186,18 +330,7 @@ impl World {
                 legal_representative,
             } => {
                 if let Some(id) = ticket {
-                    self.tickets.insert(
-                        id.to_string(),
-                        Ticket {
-                            id: id.to_string(),
-                            kbo: *kbo,
-                            state: TicketState::Pending,
-                            submitted_at_ms: at,
-                            validated_at_ms: None,
-                            main_access_manager: main_access_manager.clone(),
-                            legal_representative: legal_representative.clone(),
-                        },
-                    );
+                    self.submit_ticket(id, at, kbo, main_access_manager, legal_representative);
                 }
             }
             Write::AddAccessManager {
@@ -222,6 +355,16 @@ impl World {
                 }
                 touched = Some(EntityKey::AccessManager(*kbo, *insz));
             }
+            _ => {}
+        }
+        touched
+    }
+
+    /// Applies a write to the capacity, a subdivision or a site; the entity it touched, if any.
+    fn apply_structure_write(&mut self, session: &SessionId, write: &Write) -> Option<EntityKey> {
+        let sid = Some(session);
+        let mut touched: Option<EntityKey> = None;
+        match write {
             Write::ActivateCapacity {
                 kbo,
                 kind,
@@ -262,29 +405,14 @@ impl World {
                 applications,
             } => {
                 self.account_of_admin(administrator);
-                self.subdivisions
-                    .entry(hco.clone())
-                    .or_insert_with(|| Node {
-                        parent: (*kbo, *kind),
-                        versions: Versioned::default(),
-                    })
-                    .versions
-                    .push(
-                        sid,
-                        None,
-                        Some(SubdivisionRec {
-                            name: name.clone(),
-                            email: email.clone(),
-                            administrator: administrator.clone(),
-                            applications: applications.clone(),
-                            active: true,
-                        }),
-                    );
-                self.subdivisions_of
-                    .entry((*kbo, *kind))
-                    .or_default()
-                    .insert(hco.clone());
-                touched = Some(EntityKey::Subdivision(hco.clone()));
+                let rec = SubdivisionRec {
+                    name: name.clone(),
+                    email: email.clone(),
+                    administrator: administrator.clone(),
+                    applications: applications.clone(),
+                    active: true,
+                };
+                touched = Some(self.create_subdivision(session, (*kbo, *kind), hco, rec));
             }
             Write::UpdateSubdivision {
                 hco,
@@ -314,32 +442,14 @@ impl World {
                 applications,
             } => {
                 self.account_of_admin(administrator);
-                self.sites
-                    .entry(hco.clone())
-                    .or_insert_with(|| Node {
-                        parent: subdivision.clone(),
-                        versions: Versioned::default(),
-                    })
-                    .versions
-                    .push(
-                        sid,
-                        None,
-                        Some(SiteRec {
-                            name: name.clone(),
-                            email: email.clone(),
-                            administrator: administrator.clone(),
-                            applications: applications.clone(),
-                            active: true,
-                        }),
-                    );
-                self.sites_of
-                    .entry(subdivision.clone())
-                    .or_default()
-                    .insert(hco.clone());
-                if let Some(s) = self.sessions.get_mut(session) {
-                    s.sites_created += 1;
-                }
-                touched = Some(EntityKey::Site(hco.clone()));
+                let rec = SiteRec {
+                    name: name.clone(),
+                    email: email.clone(),
+                    administrator: administrator.clone(),
+                    applications: applications.clone(),
+                    active: true,
+                };
+                touched = Some(self.create_site(session, subdivision, hco, rec));
             }
             Write::UpdateSite {
                 hco,
@@ -360,31 +470,18 @@ impl World {
                 }
                 touched = Some(EntityKey::Site(hco.clone()));
             }
+            _ => {}
+        }
+        touched
+    }
+
+    /// Applies a write to a user record; the entity it touched, if any.
+    fn apply_user_write(&mut self, session: &SessionId, write: &Write) -> Option<EntityKey> {
+        let sid = Some(session);
+        let mut touched: Option<EntityKey> = None;
+        match write {
             Write::CreateUser { level, user } => {
-                self.create_account(&user.insz, &user.username);
-                self.users
-                    .entry(level.clone())
-                    .or_default()
-                    .entry(user.insz)
-                    .or_default()
-                    .push(
-                        sid,
-                        None,
-                        Some(UserRec {
-                            details: user.details.clone(),
-                            active: user.active,
-                            applications: user.applications.clone(),
-                            functions: user.functions.clone(),
-                        }),
-                    );
-                self.levels_of
-                    .entry(user.insz)
-                    .or_default()
-                    .insert(level.clone());
-                if let Some(s) = self.sessions.get_mut(session) {
-                    s.users_created = true;
-                }
-                touched = Some(EntityKey::User(level.clone(), user.insz));
+                touched = Some(self.create_user(session, level, user));
             }
             Write::UpdateUser {
                 level,
@@ -407,23 +504,9 @@ impl World {
                 touched =
                     self.modify_user(session, level, insz, |u| u.functions = functions.clone());
             }
-            Write::SetApplications {
-                target,
-                applications,
-            } => {
-                touched =
-                    self.modify_target(session, target, |apps, _| *apps = applications.clone());
-            }
-            Write::SetActive { target, active } => {
-                touched = self.modify_target(session, target, |_, a| *a = *active);
-            }
+            _ => {}
         }
-        if let Some(s) = self.sessions.get_mut(session) {
-            s.last_activity = s.last_activity.max(at);
-            if let Some(key) = touched {
-                s.touched.push(key);
-            }
-        }
+        touched
     }
 
     fn modify_capacity(
