@@ -816,45 +816,12 @@ impl World {
         let mut ticket = None;
         match write {
             Write::DesignateMainAccessManager { kbo, .. } => {
-                self.directory(kbo)?;
-                if self.htb.get(kbo).and_then(Versioned::truth).is_some() {
-                    return Err(conflict(format!(
-                        "enterprise {kbo} already has a validated main access manager"
-                    )));
-                }
-                if let Some(t) = self.pending_ticket(kbo) {
-                    return Err(RegistryError::GatePending {
-                        kbo: kbo.compact().to_string(),
-                        ticket: Some(t.id.clone()),
-                    });
-                }
-                if !rules::may_designate(caller, write) {
-                    return Err(not_authorised(
-                        "the designation is requested by the future main access manager or the legal representative",
-                    ));
-                }
-                ticket = Some(ticket_number(self.tickets.len() as u64 + 1));
+                ticket = Some(self.decide_designation(caller, kbo, write)?);
             }
             Write::AddAccessManager {
                 kbo,
                 access_manager,
-            } => {
-                self.directory(kbo)?;
-                self.gate(kbo, h)?;
-                self.authorise(kbo, h, caller, write)?;
-                let exists = self
-                    .access_managers
-                    .get(kbo)
-                    .and_then(|m| m.get(&access_manager.insz))
-                    .and_then(Versioned::truth)
-                    .is_some();
-                if exists {
-                    return Err(conflict(format!(
-                        "{} is already an access manager of {kbo}",
-                        access_manager.insz
-                    )));
-                }
-            }
+            } => self.check_add_access_manager(h, caller, kbo, &access_manager.insz, write)?,
             Write::RemoveAccessManager { kbo, insz } => {
                 self.directory(kbo)?;
                 self.gate(kbo, h)?;
@@ -867,20 +834,7 @@ impl World {
                 require_visible(v, h, || format!("access manager {insz} of {kbo}"))?;
             }
             Write::ActivateCapacity { kbo, kind, .. } => {
-                let dir = self.directory(kbo)?;
-                self.gate(kbo, h)?;
-                self.authorise(kbo, h, caller, write)?;
-                self.recognised(kbo, &dir.recognised, write)?;
-                if self
-                    .capacities
-                    .get(&(*kbo, *kind))
-                    .and_then(Versioned::truth)
-                    .is_some()
-                {
-                    return Err(conflict(format!(
-                        "capacity {kind} of {kbo} is already active"
-                    )));
-                }
+                self.check_activate_capacity(h, caller, kbo, *kind, write)?;
             }
             Write::UpdateCapacity { kbo, kind, .. } => {
                 self.capacity_target(h, caller, kbo, *kind, write)?;
@@ -892,28 +846,7 @@ impl World {
                 administrator,
                 ..
             } => {
-                let dir = self.directory(kbo)?;
-                self.gate(kbo, h)?;
-                self.authorise(kbo, h, caller, write)?;
-                self.level_visible(
-                    &Level::Capacity {
-                        kbo: *kbo,
-                        kind: *kind,
-                    },
-                    h,
-                )?;
-                if s.users_created {
-                    return Err(RegistryError::StructureAfterUsers);
-                }
-                self.recognised(kbo, &dir.recognised, write)?;
-                if self
-                    .subdivisions
-                    .get(hco)
-                    .and_then(|n| n.versions.truth())
-                    .is_some()
-                {
-                    return Err(conflict(format!("subdivision {hco} already exists")));
-                }
+                self.check_create_subdivision(s, caller, (kbo, *kind), hco, write)?;
                 self.check_administrator(administrator)?;
             }
             Write::UpdateSubdivision {
@@ -923,23 +856,7 @@ impl World {
                 self.check_administrator(administrator)?;
             }
             Write::DeleteSubdivision { hco } => {
-                let node = self.subdivision_node(hco)?;
-                let (kbo, _) = node.parent;
-                self.gate(&kbo, h)?;
-                self.authorise(&kbo, h, caller, write)?;
-                require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
-                let live_sites = self.sites_of.get(hco).is_some_and(|sites| {
-                    sites.iter().any(|s| {
-                        self.sites
-                            .get(s)
-                            .is_some_and(|n| n.versions.truth().is_some())
-                    })
-                });
-                if live_sites || self.has_users(&Level::Subdivision { hco: hco.clone() }) {
-                    return Err(conflict(format!(
-                        "subdivision {hco} still has sites or users; delete them first"
-                    )));
-                }
+                self.check_delete_subdivision(h, caller, hco, write)?;
             }
             Write::CreateSite {
                 subdivision,
@@ -947,31 +864,7 @@ impl World {
                 administrator,
                 ..
             } => {
-                let parent = self.subdivision_node(subdivision)?;
-                let kbo = parent.parent.0;
-                self.gate(&kbo, h)?;
-                self.authorise(&kbo, h, caller, write)?;
-                self.level_visible(
-                    &Level::Subdivision {
-                        hco: subdivision.clone(),
-                    },
-                    h,
-                )?;
-                if s.users_created {
-                    return Err(RegistryError::StructureAfterUsers);
-                }
-                if s.sites_created >= 1 {
-                    return Err(RegistryError::OneSitePerSession);
-                }
-                self.recognised(&kbo, &self.directory(&kbo)?.recognised, write)?;
-                if self
-                    .sites
-                    .get(hco)
-                    .and_then(|n| n.versions.truth())
-                    .is_some()
-                {
-                    return Err(conflict(format!("site {hco} already exists")));
-                }
+                self.check_create_site(s, caller, subdivision, hco, write)?;
                 self.check_administrator(administrator)?;
             }
             Write::UpdateSite {
@@ -989,21 +882,7 @@ impl World {
                 }
             }
             Write::CreateUser { level, user } => {
-                let kbo = self.level_kbo(level)?;
-                self.gate(&kbo, h)?;
-                self.authorise(&kbo, h, caller, write)?;
-                self.level_visible(level, h)?;
-                if self
-                    .user_versions(level, &user.insz)
-                    .and_then(Versioned::truth)
-                    .is_some()
-                {
-                    return Err(conflict(format!(
-                        "user {} already exists on {level}",
-                        user.insz
-                    )));
-                }
-                self.check_account(&user.insz, &user.username, Some(user.password.is_some()))?;
+                self.check_create_user(h, caller, level, user, write)?;
             }
             Write::UpdateUser { level, insz, .. }
             | Write::DeleteUser { level, insz }
@@ -1026,6 +905,202 @@ impl World {
             write: write.without_secrets(),
             ticket,
         })
+    }
+
+    /// A designation request (R7): the enterprise exists, has no main access manager
+    /// and no pending request, and the caller is the future main access manager or the
+    /// legal representative. The ticket number it gets.
+    fn decide_designation(
+        &self,
+        caller: &Insz,
+        kbo: &Kbo,
+        write: &Write,
+    ) -> Result<String, RegistryError> {
+        self.directory(kbo)?;
+        if self.htb.get(kbo).and_then(Versioned::truth).is_some() {
+            return Err(conflict(format!(
+                "enterprise {kbo} already has a validated main access manager"
+            )));
+        }
+        if let Some(t) = self.pending_ticket(kbo) {
+            return Err(RegistryError::GatePending {
+                kbo: kbo.compact().to_string(),
+                ticket: Some(t.id.clone()),
+            });
+        }
+        if !rules::may_designate(caller, write) {
+            return Err(not_authorised(
+                "the designation is requested by the future main access manager or the legal representative",
+            ));
+        }
+        Ok(ticket_number(self.tickets.len() as u64 + 1))
+    }
+
+    fn check_add_access_manager(
+        &self,
+        h: u64,
+        caller: &Insz,
+        kbo: &Kbo,
+        insz: &Insz,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        self.directory(kbo)?;
+        self.gate(kbo, h)?;
+        self.authorise(kbo, h, caller, write)?;
+        let exists = self
+            .access_managers
+            .get(kbo)
+            .and_then(|m| m.get(insz))
+            .and_then(Versioned::truth)
+            .is_some();
+        if exists {
+            return Err(conflict(format!(
+                "{insz} is already an access manager of {kbo}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_activate_capacity(
+        &self,
+        h: u64,
+        caller: &Insz,
+        kbo: &Kbo,
+        kind: CapacityType,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        let dir = self.directory(kbo)?;
+        self.gate(kbo, h)?;
+        self.authorise(kbo, h, caller, write)?;
+        self.recognised(kbo, &dir.recognised, write)?;
+        if self
+            .capacities
+            .get(&(*kbo, kind))
+            .and_then(Versioned::truth)
+            .is_some()
+        {
+            return Err(conflict(format!(
+                "capacity {kind} of {kbo} is already active"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_create_subdivision(
+        &self,
+        s: &Session,
+        caller: &Insz,
+        (kbo, kind): (&Kbo, CapacityType),
+        hco: &Hco,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        let h = s.sees;
+        let dir = self.directory(kbo)?;
+        self.gate(kbo, h)?;
+        self.authorise(kbo, h, caller, write)?;
+        self.level_visible(&Level::Capacity { kbo: *kbo, kind }, h)?;
+        if s.users_created {
+            return Err(RegistryError::StructureAfterUsers);
+        }
+        self.recognised(kbo, &dir.recognised, write)?;
+        if self
+            .subdivisions
+            .get(hco)
+            .and_then(|n| n.versions.truth())
+            .is_some()
+        {
+            return Err(conflict(format!("subdivision {hco} already exists")));
+        }
+        Ok(())
+    }
+
+    fn check_delete_subdivision(
+        &self,
+        h: u64,
+        caller: &Insz,
+        hco: &Hco,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        let node = self.subdivision_node(hco)?;
+        let (kbo, _) = node.parent;
+        self.gate(&kbo, h)?;
+        self.authorise(&kbo, h, caller, write)?;
+        require_visible(&node.versions, h, || format!("subdivision {hco}"))?;
+        let live_sites = self.sites_of.get(hco).is_some_and(|sites| {
+            sites.iter().any(|s| {
+                self.sites
+                    .get(s)
+                    .is_some_and(|n| n.versions.truth().is_some())
+            })
+        });
+        if live_sites || self.has_users(&Level::Subdivision { hco: hco.clone() }) {
+            return Err(conflict(format!(
+                "subdivision {hco} still has sites or users; delete them first"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_create_site(
+        &self,
+        s: &Session,
+        caller: &Insz,
+        subdivision: &Hco,
+        hco: &Hco,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        let h = s.sees;
+        let parent = self.subdivision_node(subdivision)?;
+        let kbo = parent.parent.0;
+        self.gate(&kbo, h)?;
+        self.authorise(&kbo, h, caller, write)?;
+        self.level_visible(
+            &Level::Subdivision {
+                hco: subdivision.clone(),
+            },
+            h,
+        )?;
+        if s.users_created {
+            return Err(RegistryError::StructureAfterUsers);
+        }
+        if s.sites_created >= 1 {
+            return Err(RegistryError::OneSitePerSession);
+        }
+        self.recognised(&kbo, &self.directory(&kbo)?.recognised, write)?;
+        if self
+            .sites
+            .get(hco)
+            .and_then(|n| n.versions.truth())
+            .is_some()
+        {
+            return Err(conflict(format!("site {hco} already exists")));
+        }
+        Ok(())
+    }
+
+    fn check_create_user(
+        &self,
+        h: u64,
+        caller: &Insz,
+        level: &Level,
+        user: &NewUser,
+        write: &Write,
+    ) -> Result<(), RegistryError> {
+        let kbo = self.level_kbo(level)?;
+        self.gate(&kbo, h)?;
+        self.authorise(&kbo, h, caller, write)?;
+        self.level_visible(level, h)?;
+        if self
+            .user_versions(level, &user.insz)
+            .and_then(Versioned::truth)
+            .is_some()
+        {
+            return Err(conflict(format!(
+                "user {} already exists on {level}",
+                user.insz
+            )));
+        }
+        self.check_account(&user.insz, &user.username, Some(user.password.is_some()))
     }
 
     /// R8 ([`rules::check_recognised`], the planner's definition too).
