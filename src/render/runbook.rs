@@ -574,13 +574,40 @@ fn target_nav(target: &WriteTarget, lang: Lang) -> String {
 }
 
 fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
-    let lang = opts.lang;
     let username = e.changes.get(step.change).and_then(|c| c.username()).map(v);
     let person = |i: &Insz| match &username {
         Some(u) => format!("{u} ({})", v(insz(i, opts))),
         None => v(insz(i, opts)),
     };
-    match &step.write {
+    let w = &step.write;
+    match w {
+        StepWrite::DesignateMainAccessManager { .. }
+        | StepWrite::AddAccessManager { .. }
+        | StepWrite::RemoveAccessManager { .. } => manager_item(w, opts),
+        StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. } => {
+            capacity_item(w, opts)
+        }
+        StepWrite::CreateSubdivision { .. }
+        | StepWrite::UpdateSubdivision { .. }
+        | StepWrite::DeleteSubdivision { .. } => subdivision_item(w, opts),
+        StepWrite::CreateSite { .. }
+        | StepWrite::UpdateSite { .. }
+        | StepWrite::DeleteSite { .. } => site_item(w, opts),
+        StepWrite::CreateUser { .. }
+        | StepWrite::UpdateUser { .. }
+        | StepWrite::DeleteUser { .. }
+        | StepWrite::SetFunctions { .. } => user_item(w, opts, &person),
+        StepWrite::SetApplications { .. } | StepWrite::SetActive { .. } => {
+            target_item(w, opts, &person)
+        }
+    }
+}
+
+/// The step for the designation or an access manager ([`step_item`] passes only these
+/// writes).
+fn manager_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::DesignateMainAccessManager {
             kbo,
             main_access_manager: m,
@@ -634,6 +661,15 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
             ),
             Vec::new(),
         ),
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
+    }
+}
+
+/// The step for a write to the capacity ([`step_item`] passes only these
+/// writes).
+fn capacity_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::ActivateCapacity {
             email,
             local_administrator,
@@ -684,6 +720,15 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
+    }
+}
+
+/// The step for a write to a subdivision ([`step_item`] passes only these
+/// writes).
+fn subdivision_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::CreateSubdivision {
             hco,
             name,
@@ -737,6 +782,15 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
             ),
             Vec::new(),
         ),
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
+    }
+}
+
+/// The step for a write to a site ([`step_item`] passes only these
+/// writes).
+fn site_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::CreateSite {
             subdivision,
             hco,
@@ -793,6 +847,15 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
             ),
             Vec::new(),
         ),
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
+    }
+}
+
+/// The step for a write to a user record and its functions ([`step_item`] passes only these
+/// writes).
+fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::CreateUser { level, user } => {
             let d = &user.details;
             let mut details = vec![
@@ -881,14 +944,23 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
                 Vec::new(),
             )
         }
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
+    }
+}
+
+/// The step for a write to the applications or the status of any level ([`step_item`] passes only these
+/// writes).
+fn target_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
+    let lang = opts.lang;
+    match write {
         StepWrite::SetApplications {
             target,
             applications: apps,
         } => Item::Step(
             pick!(lang,
-                nl => format!("{} Klik op het potloodje onder 'Actie'{}, duid bij beveiligde toepassingen precies deze aan en klik op 'Bevestigen'.", target_nav(target, lang), target_who(target, &person)),
-                fr => format!("{} Cliquez sur le crayon sous « Action »{}, cochez exactement ces applications sécurisées et cliquez sur « Confirmer ».", target_nav(target, lang), target_who(target, &person)),
-                en => format!("{} Click the pencil under 'Actie'{}, tick exactly these secured applications and click 'Bevestigen' (confirm).", target_nav(target, lang), target_who(target, &person)),
+                nl => format!("{} Klik op het potloodje onder 'Actie'{}, duid bij beveiligde toepassingen precies deze aan en klik op 'Bevestigen'.", target_nav(target, lang), target_who(target, person)),
+                fr => format!("{} Cliquez sur le crayon sous « Action »{}, cochez exactement ces applications sécurisées et cliquez sur « Confirmer ».", target_nav(target, lang), target_who(target, person)),
+                en => format!("{} Click the pencil under 'Actie'{}, tick exactly these secured applications and click 'Bevestigen' (confirm).", target_nav(target, lang), target_who(target, person)),
             ),
             vec![secured(apps, lang)],
         ),
@@ -897,36 +969,37 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
                 (Lang::Nl, true) => format!(
                     "{} Zet de status{} op 'Actief'.",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
                 (Lang::Nl, false) => format!(
                     "{} Zet de status{} op niet actief.",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
                 (Lang::Fr, true) => format!(
                     "{} Mettez le statut{} sur « Actif ».",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
                 (Lang::Fr, false) => format!(
                     "{} Mettez le statut{} sur inactif.",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
                 (Lang::En, true) => format!(
                     "{} Set the status{} to 'Actief' (active).",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
                 (Lang::En, false) => format!(
                     "{} Set the status{} to inactive.",
                     target_nav(target, lang),
-                    target_who(target, &person)
+                    target_who(target, person)
                 ),
             },
             Vec::new(),
         ),
+        _ => unreachable!("step_item passes only the writes named in its match arm"),
     }
 }
 
