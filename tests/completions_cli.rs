@@ -73,3 +73,69 @@ fn man_page_is_roff_and_names_the_commands() {
         assert!(page.contains(command), "{command} missing:\n{page}");
     }
 }
+
+/// The text of a man page's section `name` (up to the next `.SH`).
+fn section<'a>(page: &'a str, name: &str) -> &'a str {
+    let start = page
+        .find(&format!(".SH {name}\n"))
+        .unwrap_or_else(|| panic!("no {name} section:\n{page}"));
+    let rest = &page[start + 4..];
+    rest.find("\n.SH ").map_or(rest, |end| &rest[..end])
+}
+
+#[test]
+fn man_page_has_exit_status_and_environment_sections() {
+    let out = csamctl(&["man"]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = String::from_utf8(out.stdout).expect("UTF-8");
+    let exit = section(&page, "\"EXIT STATUS\"");
+    for code in ["0", "1", "2", "3", "130"] {
+        assert!(
+            exit.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+            "exit status {code} missing:\n{exit}"
+        );
+    }
+    assert!(exit.contains("R7"), "3 explains the gate:\n{exit}");
+    let env = section(&page, "ENVIRONMENT");
+    for var in [
+        "CSAM_REGISTRY",
+        "CSAM_TOKEN",
+        "CSAM_TOKEN_FILE",
+        "CSAM_ACTOR",
+        "CSAM_PW_*",
+        "NO_COLOR",
+        "CLICOLOR_FORCE",
+        "TERM",
+    ] {
+        let tag = format!("\\fB{}\\fR", var.replace('-', "\\-"));
+        assert!(env.contains(&tag), "{var} missing:\n{env}");
+    }
+    // Each variable once, even though several commands read it.
+    assert_eq!(env.matches("\\fBCSAM_TOKEN\\fR").count(), 1, "{env}");
+}
+
+#[test]
+fn a_subcommands_man_page_is_printed_by_its_path() {
+    let out = csamctl(&["man", "registry", "serve"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(page.contains(".TH csamctl-registry-serve 1"), "{page}");
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    // `registry serve` reads no CSAM_ACTOR; its page lists only what it reads.
+    let env = section(&page, "ENVIRONMENT");
+    assert!(!env.contains("CSAM_ACTOR"), "{env}");
+    assert!(env.contains("NO_COLOR"), "{env}");
+
+    let out = csamctl(&["man", "registry", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("registry frobnicate"),
+        "the error names the path"
+    );
+    assert!(out.stdout.is_empty());
+}

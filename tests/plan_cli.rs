@@ -192,3 +192,31 @@ fn the_demo_identity_may_not_plan_for_another_enterprise() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--max-deletion-ratio"));
 }
+
+/// Nothing listens at the registry's address (a closed port on 127.0.0.1): the error
+/// comes back, exit 1, and names the address, instead of retrying silently.
+#[test]
+fn an_unreachable_registry_is_named_with_its_address() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+        .arg("plan")
+        .arg(example_path("single-unit.yaml"))
+        .current_dir(dir.path())
+        .env("CSAM_REGISTRY", &address)
+        .env("CSAM_TOKEN", "csam_not_used")
+        .env_remove("CSAM_TOKEN_FILE")
+        .env_remove("CSAM_ACTOR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("csamctl runs");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("cannot connect to the registry at {address}")),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty(), "no plan printed: {}", stdout(&out));
+}

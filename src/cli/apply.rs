@@ -40,6 +40,7 @@ use clap::ValueEnum;
 use super::args::{OutputArgs, SafetyArgs};
 use super::notice::{self, NoticeFile};
 use super::plan::{self as plan_cmd, PlanError};
+use super::progress::ProgressView;
 use super::registry::parse_duration;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
@@ -390,65 +391,27 @@ fn confirm() -> bool {
     std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == "yes"
 }
 
-/// Progress: indicatif bars per enterprise on a terminal, plain lines otherwise; the
-/// crash-test hook (feature `test-hooks` only) counts acknowledged writes here.
+/// Progress ([`ProgressView`]: one overall bar plus a line per running enterprise on a
+/// terminal, plain lines otherwise); the crash-test hook (feature `test-hooks` only)
+/// counts acknowledged writes here.
 struct Progress {
     #[cfg(feature = "test-hooks")]
     kill: KillAfterWrites,
-    names: std::collections::BTreeMap<Kbo, String>,
-    bars: Option<(
-        indicatif::MultiProgress,
-        std::collections::BTreeMap<Kbo, indicatif::ProgressBar>,
-    )>,
+    view: ProgressView,
 }
 
 impl Progress {
     fn new(plan: &Plan) -> Self {
-        let names = plan
-            .enterprises
-            .iter()
-            .map(|e| (e.kbo, e.name.clone()))
-            .collect();
-        let bars = fancy(&std::io::stderr()).then(|| {
-            let multi = indicatif::MultiProgress::new();
-            let style = indicatif::ProgressStyle::with_template(
-                "{prefix:.bold} [{bar:30}] {pos}/{len} steps {msg} (ETA {eta})",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            let bars = plan
-                .enterprises
-                .iter()
-                .map(|e| {
-                    let bar = multi.add(indicatif::ProgressBar::new(e.steps().count() as u64));
-                    bar.set_style(style.clone());
-                    bar.set_prefix(format!("{} {}", e.kbo, e.name));
-                    (e.kbo, bar)
-                })
-                .collect();
-            (multi, bars)
-        });
+        let stderr = std::io::stderr();
         Progress {
             #[cfg(feature = "test-hooks")]
             kill: KillAfterWrites::from_env(),
-            names,
-            bars,
+            view: ProgressView::new(plan, super::terminal::live(&stderr), fancy(&stderr)),
         }
-    }
-
-    fn name(&self, kbo: &Kbo) -> String {
-        format!(
-            "{kbo} {}",
-            self.names.get(kbo).map(String::as_str).unwrap_or_default()
-        )
     }
 
     fn finish(&self) {
-        if let Some((_, bars)) = &self.bars {
-            for bar in bars.values() {
-                bar.finish();
-            }
-        }
+        self.view.finish();
     }
 }
 
@@ -458,39 +421,7 @@ impl Observer for Progress {
         if let Event::StepDone { .. } = &event {
             self.kill.count_write();
         }
-        match (&self.bars, event) {
-            (Some((_, bars)), Event::StepDone { kbo, .. }) => {
-                if let Some(b) = bars.get(&kbo) {
-                    b.inc(1);
-                }
-            }
-            (Some((_, bars)), Event::LoggedOut { kbo }) => {
-                if let Some(b) = bars.get(&kbo) {
-                    let n = b.message().parse::<usize>().unwrap_or(0) + 1;
-                    b.set_message(format!("{n} log-outs"));
-                }
-            }
-            (Some(_), _) => {}
-            (
-                None,
-                Event::EnterpriseStarted {
-                    kbo,
-                    steps,
-                    barriers,
-                },
-            ) => eprintln!(
-                "{}: {steps} step(s) in {barriers} round(s) of sessions",
-                self.name(&kbo)
-            ),
-            (None, Event::StepFailed { kbo, step, code }) => {
-                eprintln!("{}: step {step} failed ({code})", self.name(&kbo));
-            }
-            (None, Event::Retrying { kbo, code }) => {
-                eprintln!("{}: retrying after {code}", self.name(&kbo));
-            }
-            (None, Event::EnterpriseEnded { kbo }) => eprintln!("{}: finished", self.name(&kbo)),
-            (None, _) => {}
-        }
+        self.view.event(&event);
     }
 }
 

@@ -13,11 +13,13 @@ mod files;
 mod import_csv;
 mod notice;
 mod plan;
+pub mod progress;
 mod registry;
 mod runbook;
 mod schema;
 mod sessions;
 pub mod settings;
+pub mod terminal;
 mod validate;
 
 use std::io::IsTerminal;
@@ -41,6 +43,30 @@ pub mod exit {
     pub const WAITING_ON_GATE: i32 = 3;
     /// Interrupted (Ctrl-C, or `by-hand` stopped by the person).
     pub const INTERRUPTED: i32 = 130;
+
+    /// Every exit status and what it means, for the man page's EXIT STATUS section.
+    pub const ALL: &[(i32, &str)] = &[
+        (
+            OK,
+            "Success (validate: no errors, warnings allowed; plan: a plan was printed).",
+        ),
+        (
+            ERROR,
+            "Error: bad input, a refused plan, an unreachable registry or a registry failure after retries. Nothing is half-written; running the command again converges.",
+        ),
+        (
+            CHANGES,
+            "plan --detailed-exitcode: the plan has changes. drift: the CSAM export differs from the registry or the desired state.",
+        ),
+        (
+            WAITING_ON_GATE,
+            "apply: an enterprise waits on the head access manager's designation (R7); nothing failed, run apply again once it is validated.",
+        ),
+        (
+            INTERRUPTED,
+            "Interrupted (Ctrl-C): what was in flight finished and its sessions were logged out; run the command again to go on.",
+        ),
+    ];
 }
 
 /// How a command ended. Every command's `run` returns one (or an error, which `main`
@@ -92,6 +118,10 @@ pub type CommandResult = Result<Outcome, miette::Report>;
 #[derive(Debug, Parser)]
 #[command(name = "csamctl", version, about, long_about = None)]
 pub struct Cli {
+    /// Colour: auto (a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb; CLICOLOR_FORCE
+    /// forces it), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = terminal::ColorChoice::Auto)]
+    pub color: terminal::ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -160,10 +190,10 @@ pub struct ValidateArgs {
     pub show_personal_data: bool,
 }
 
-/// Whether output to this stream may use colour and graphics: a terminal, and
-/// `NO_COLOR` not set.
+/// Whether output to this stream may use colour and graphics: `--color` and the
+/// environment decide ([`terminal::decide_colour`]).
 pub fn fancy(stream: &impl IsTerminal) -> bool {
-    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    terminal::colour(stream)
 }
 
 /// Runs the command line and returns the process exit code: one runtime for every
@@ -181,6 +211,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    terminal::set_choice(cli.color);
     errors::install();
     let result = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

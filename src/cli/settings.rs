@@ -298,11 +298,9 @@ pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, S
             let Identity::Token(token) = &settings.identity else {
                 return Err(SettingsError::MissingToken(url.clone()));
             };
-            Ok(Arc::new(HttpRegistry::new(
-                url,
-                token.expose(),
-                settings.http,
-            )?))
+            let registry = HttpRegistry::new(url, token.expose(), settings.http)?;
+            registry.probe().await?;
+            Ok(Arc::new(registry))
         }
         RegistryAddress::File(path) => {
             let registry = open_file_blocking(path, settings.is_default).await?;
@@ -334,11 +332,9 @@ pub async fn connect_operator(
             if token.0.is_empty() {
                 return Err(SettingsError::EmptyToken);
             }
-            Ok(Arc::new(HttpOperator::new(
-                url,
-                token.expose(),
-                settings.http,
-            )?))
+            let operator = HttpOperator::new(url, token.expose(), settings.http)?;
+            operator.probe().await?;
+            Ok(Arc::new(operator))
         }
         RegistryAddress::File(path) => {
             let registry = open_file_blocking(path, settings.is_default).await?;

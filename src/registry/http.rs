@@ -42,7 +42,9 @@ pub struct HttpOptions {
 impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
-            connect_timeout: Duration::from_secs(5),
+            // Short: an address that does not answer is a wrong address or a server
+            // that is down, and the person waiting should hear so, with the address.
+            connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(60),
         }
     }
@@ -57,6 +59,17 @@ pub enum HttpClientError {
     /// reqwest could not build the client (TLS set-up).
     #[error("cannot set up the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// Nothing accepted a connection at the address (refused, no route, name unknown,
+    /// or no answer within the connect timeout).
+    #[error(
+        "cannot connect to the registry at {address}: {reason} (is `csamctl registry serve` running there, and is CSAM_REGISTRY / --registry right?)"
+    )]
+    Unreachable {
+        /// The registry's address.
+        address: String,
+        /// What the connection attempt ran into.
+        reason: String,
+    },
 }
 
 /// A bearer token: never shown by `Debug`.
@@ -102,6 +115,26 @@ impl Endpoint {
         })
     }
 
+    /// One request without retries, to say early and clearly when nothing listens at
+    /// the address. Only a failure to connect counts: an answer of any kind, even an
+    /// error, shows that the address is right (the retrying callers handle the rest).
+    async fn probe(&self) -> Result<(), HttpClientError> {
+        match self
+            .client
+            .get(self.url(Operation::Limits, &[]))
+            .send()
+            .await
+        {
+            Err(e) if e.is_connect() || (e.is_timeout() && !e.is_body()) => {
+                Err(HttpClientError::Unreachable {
+                    address: self.base.clone(),
+                    reason: root_cause(&e),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn url(&self, op: Operation, params: &[&str]) -> String {
         format!("{}{}", self.base, op.url_path(params))
     }
@@ -117,7 +150,10 @@ impl Endpoint {
         key: Option<&IdempotencyKey>,
     ) -> Result<T, RegistryError> {
         let response = self.send(token, op, params, query, body, key).await?;
-        let bytes = response.bytes().await.map_err(transport)?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport(e, &self.base))?;
         // An empty answer (204) reads as JSON null, which `()` accepts.
         let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         serde_json::from_slice(bytes).map_err(|e| RegistryError::Internal {
@@ -152,11 +188,11 @@ impl Endpoint {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(json);
         }
-        let response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(|e| transport(e, &self.base))?;
         if response.status().is_success() {
             return Ok(response);
         }
-        Err(refusal(response).await)
+        Err(refusal(response, &self.base).await)
     }
 }
 
@@ -171,8 +207,18 @@ impl<T: Serialize> ErasedBody for T {
     }
 }
 
-/// What a failed exchange means for the caller.
-fn transport(e: reqwest::Error) -> RegistryError {
+/// The innermost cause of an error (`Connection refused (os error 111)`), which is
+/// what a person can act on; reqwest's own message only says "error sending request".
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
+}
+
+/// What a failed exchange with the registry at `base` means for the caller.
+fn transport(e: reqwest::Error, base: &str) -> RegistryError {
     if e.is_builder() {
         return RegistryError::Internal {
             reason: format!("request could not be built: {e}"),
@@ -186,13 +232,13 @@ fn transport(e: reqwest::Error) -> RegistryError {
         "the connection to the registry broke off"
     };
     RegistryError::Unavailable {
-        reason: what.to_string(),
+        reason: format!("{what} at {base}: {}", root_cause(&e)),
     }
 }
 
 /// The typed error of a non-success answer: the problem document's own error when
 /// there is one, otherwise what the status says.
-async fn refusal(response: reqwest::Response) -> RegistryError {
+async fn refusal(response: reqwest::Response, base: &str) -> RegistryError {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -201,7 +247,7 @@ async fn refusal(response: reqwest::Response) -> RegistryError {
         .map(str::to_string);
     let bytes = match response.bytes().await {
         Ok(bytes) => bytes,
-        Err(e) => return transport(e),
+        Err(e) => return transport(e, base),
     };
     if let Ok(problem) = serde_json::from_slice::<Problem>(&bytes) {
         return problem.error;
@@ -240,6 +286,13 @@ impl HttpRegistry {
             endpoint: Endpoint::new(base, options)?,
             token: Bearer(token.to_string()),
         })
+    }
+
+    /// Checks once, without retries, that something accepts connections at the
+    /// address: [`HttpClientError::Unreachable`] (naming it) within the connect timeout
+    /// otherwise.
+    pub async fn probe(&self) -> Result<(), HttpClientError> {
+        self.endpoint.probe().await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -391,6 +444,11 @@ impl HttpOperator {
         })
     }
 
+    /// [`HttpRegistry::probe`] for the operator surface.
+    pub async fn probe(&self) -> Result<(), HttpClientError> {
+        self.endpoint.probe().await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         op: Operation,
@@ -501,6 +559,27 @@ mod tests {
         let err = r.limits().await.expect_err("nobody listens");
         assert_eq!(err.code(), "unavailable");
         assert!(err.is_retryable());
+        assert!(
+            err.to_string().contains(&format!("http://{addr}")),
+            "the address is named: {err}"
+        );
+    }
+
+    /// The probe says at once that nothing listens, naming the address and the cause.
+    #[tokio::test]
+    async fn the_probe_names_an_unreachable_address() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let r = HttpRegistry::new(&format!("http://{addr}"), "t", HttpOptions::default())
+            .expect("client");
+        let err = r.probe().await.expect_err("nobody listens");
+        let HttpClientError::Unreachable { address, reason } = &err else {
+            panic!("not Unreachable: {err:?}");
+        };
+        assert_eq!(address, &format!("http://{addr}"));
+        assert!(!reason.is_empty());
+        assert!(err.to_string().contains(&format!("http://{addr}")), "{err}");
     }
 
     #[test]
