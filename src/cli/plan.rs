@@ -31,6 +31,8 @@ pub enum PlanFormat {
     Json,
     /// Markdown for a pull-request comment (split into parts below 65,535 characters).
     Markdown,
+    /// One standalone HTML page: the same summary, diagram and folded diff, no scripts.
+    Html,
 }
 
 /// `csamctl plan`.
@@ -118,6 +120,7 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
         PlanFormat::Text => render::text::render(&plan, &opts),
         PlanFormat::Json => render::json::render(&plan, &opts),
         PlanFormat::Markdown => render::markdown::render(&plan, &opts).join("\n"),
+        PlanFormat::Html => render::html::render(&plan, &opts),
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());

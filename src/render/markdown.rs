@@ -56,6 +56,11 @@ fn cell(s: &str) -> String {
 /// `R6` → `[R6](docs/rules.md#r6)`: every rule code of the text (a capital R and one
 /// digit 1–9, not inside a word) links to its section.
 pub fn link_rules(s: &str) -> String {
+    link_rules_with(s, |d| format!("[R{d}]({RULES_DOC}#r{d})"))
+}
+
+/// Every rule code of the text replaced by `link(digit)` (Markdown or HTML links).
+pub(crate) fn link_rules_with(s: &str, link: impl Fn(char) -> String) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     let mut i = 0;
@@ -66,7 +71,7 @@ pub fn link_rules(s: &str) -> String {
         let ends = chars.get(i + 2).is_none_or(|n| !n.is_alphanumeric());
         match (c, digit) {
             ('R', Some(d)) if starts && ends => {
-                let _ = write!(out, "[R{d}]({RULES_DOC}#r{d})");
+                out.push_str(&link(*d));
                 i += 2;
             }
             _ => {
@@ -214,7 +219,7 @@ fn enterprise_blocks(e: &EnterprisePlan, opts: &RenderOptions, blocks: &mut Vec<
         blocks.last_mut().expect("the intro block"),
         "**Sessions** — each ends with a log-out, so that the next one sees its writes ([R1]({RULES_DOC}#r1)):\n"
     );
-    blocks.push(format!("{}\n", summary::mermaid(e)));
+    blocks.push(format!("```mermaid\n{}```\n\n", summary::mermaid(e)));
 
     // The detailed plan, folded; a block holds whole sessions.
     let open = |continued: bool| {

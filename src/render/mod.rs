@@ -10,6 +10,7 @@
 
 pub mod apply_report;
 pub mod export;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod runbook;

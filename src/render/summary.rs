@@ -285,9 +285,10 @@ fn mermaid_text(s: &str) -> String {
 
 /// A Mermaid flowchart of the enterprise's chain: every session, its log-out (one edge
 /// per session, so the drawn log-outs equal the counted ones), the gate (R7), the
-/// coordination-centre notice (R9) and the propagation wait (R6).
+/// coordination-centre notice (R9) and the propagation wait (R6). The source only: the
+/// Markdown fences it, the HTML page puts it in a `<pre class="mermaid">`.
 pub fn mermaid(e: &EnterprisePlan) -> String {
-    let mut out = String::from("```mermaid\nflowchart TD\n");
+    let mut out = String::from("flowchart TD\n");
     let mut ends: Vec<String> = Vec::new();
     let link = |out: &mut String, ends: &[String], to: &str| {
         for from in ends {
@@ -341,7 +342,6 @@ pub fn mermaid(e: &EnterprisePlan) -> String {
             }
         }
     }
-    out.push_str("```\n");
     out
 }
 

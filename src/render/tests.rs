@@ -326,3 +326,78 @@ fn times_are_utc_iso_8601() {
     assert_eq!(super::utc_time(951_782_400_000), "2000-02-29T00:00:00Z");
     assert_eq!(super::utc_time(-1_500), "1969-12-31T23:59:58Z");
 }
+
+/// The tags of an HTML page in order (`details`, `/details`, …), comments skipped.
+fn html_tags(page: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let end = rest.find('>').expect("every < of markup is closed");
+        let inner = &rest[..end];
+        assert!(!inner.contains('<'), "a raw < inside a tag: {inner}");
+        let name: String = inner
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '/' || *c == '!')
+            .collect();
+        tags.push(name.to_ascii_lowercase());
+        rest = &rest[end + 1..];
+    }
+    tags
+}
+
+#[test]
+fn the_html_page_is_standalone_escaped_and_tells_the_same_story() {
+    let mut want = desired(SMALL);
+    let hostile = r#"<b>O'Brien & "Sons"</b>"#;
+    want.enterprises[0].name = hostile.to_string();
+    want.enterprises[0].capacities[0].people[0].last_name = hostile.to_string();
+    let (plan, _) = from_nothing(&want);
+    let page = html::render(&plan, &RenderOptions::default());
+
+    // Standalone: one document, no script, nothing fetched.
+    assert!(page.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"));
+    assert!(page.ends_with("</body>\n</html>\n"));
+    let lower = page.to_ascii_lowercase();
+    for needle in ["<script", "src=", "<link", "http://", "https://", "@import"] {
+        assert!(!lower.contains(needle), "{needle} in the page");
+    }
+    // Escaped: the hostile name never appears raw, only as text.
+    assert!(!page.contains(hostile), "raw markup from a name");
+    assert!(page.contains("&lt;b&gt;O&#39;Brien &amp; &quot;Sons&quot;&lt;/b&gt;"));
+    assert!(!page.contains("<b>"), "no markup from the plan");
+    // Every element opened is closed, in order (void elements aside).
+    let mut open: Vec<String> = Vec::new();
+    for tag in html_tags(&page) {
+        if tag.starts_with('!') || ["meta", "br"].contains(&tag.as_str()) {
+            continue;
+        }
+        match tag.strip_prefix('/') {
+            Some(name) => assert_eq!(open.pop().as_deref(), Some(name), "</{name}> closes"),
+            None => open.push(tag),
+        }
+    }
+    assert!(open.is_empty(), "left open: {open:?}");
+
+    // The same summary as the Markdown: people rows, the diagram, the folded diff.
+    let e = &plan.enterprises[0];
+    assert_eq!(
+        page.matches("<tr><td>").count(),
+        summary::people(e).len(),
+        "one row per person and site"
+    );
+    let people = page.find("<th>name</th>").expect("people table");
+    let diagram = page
+        .find("<pre class=\"mermaid\">\nflowchart TD")
+        .expect("diagram");
+    let details = page.find("<details>").expect("folded diff");
+    assert!(people < diagram && diagram < details);
+    let counted = Counts::of_plan(&plan).log_outs;
+    assert_eq!(
+        page.matches("-- &quot;log out&quot; --&gt;").count(),
+        counted
+    );
+    assert_eq!(page.matches("@@ log out of session").count(), counted);
+    assert!(page.contains("<a href=\"docs/rules.md#r1\">R1</a>"));
+    assert!(page.contains("<span class=\"add\">+"), "additions coloured");
+}
