@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use csamctl::model::{
-    Address, Application, CapacityType, Email, Function, Hco, Insz, Kbo, Language,
-    LiveAccessManager, LiveAdministrator, Password, Username, insz_check,
+    AccessManager, Address, Application, CapacityType, Email, Function, Hco, Insz, Kbo, Language,
+    LiveAdministrator, Password, Username, insz_check,
 };
 use csamctl::registry::http::{HttpOperator, HttpOptions, HttpRegistry};
 use csamctl::registry::{
@@ -165,7 +165,7 @@ async fn build(db: &Path, a: &Args) -> f64 {
             &key("build", n),
             &Write::AddAccessManager {
                 kbo,
-                access_manager: LiveAccessManager {
+                access_manager: AccessManager {
                     insz: Insz::parse(am).expect("am"),
                     last_name: "TOEGANG".into(),
                     first_name: "Bench".into(),

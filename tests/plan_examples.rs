@@ -6,8 +6,8 @@ mod plan_support;
 
 use csamctl::diff;
 use csamctl::model::{
-    CapacityType, DesiredState, Email, Hco, Insz, Kbo, Language, LiveAccessManager, LiveState,
-    Phase, Plan,
+    AccessManager, CapacityType, DesiredState, Email, Hco, Insz, Kbo, Language, LiveState, Phase,
+    Plan,
 };
 use csamctl::plan::session_lower_bound;
 use csamctl::registry::{AccountPassword, Level, NewUser, Registry, UserDetails, Write};
@@ -138,7 +138,7 @@ async fn single_unit_partly_built() -> Scenario {
             },
             Write::AddAccessManager {
                 kbo,
-                access_manager: LiveAccessManager {
+                access_manager: AccessManager {
                     insz: insz("91071009018"),
                     last_name: "BOSSUYT".into(),
                     first_name: "Annelies".into(),

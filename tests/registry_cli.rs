@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use csamctl::model::{Insz, Kbo, LiveRepresentative};
+use csamctl::model::{Insz, Kbo, Representative};
 use csamctl::registry::clock::VirtualClock;
 use csamctl::registry::{
     IdempotencyKey, OpenOptions, RegistryOperator, SqliteRegistry, TicketState, Write,
@@ -61,8 +61,8 @@ fn token_of(out: &Output) -> String {
     token.to_string()
 }
 
-fn representative(insz: &str) -> LiveRepresentative {
-    LiveRepresentative {
+fn representative(insz: &str) -> Representative {
+    Representative {
         insz: Insz::parse(insz).expect("valid INSZ"),
         last_name: "VANDENBERGHE".into(),
         first_name: "Griet".into(),

@@ -31,9 +31,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
     Administrator, Cause, Change, ChangeKind, DesignationValue, DesiredState, Enterprise,
-    FieldChange, FieldValue, Finding, HtbStatus, Insz, Kbo, LiveAccessManager, LiveAdministrator,
-    LiveCapacity, LiveRepresentative, LiveState, LiveUser, Object, ObjectValue, Representative,
-    SiteValue, SubdivisionValue, UserLevel, UserValue, Username,
+    FieldChange, FieldValue, Finding, HtbStatus, Insz, Kbo, LiveAdministrator, LiveCapacity,
+    LiveState, LiveUser, Object, ObjectValue, SiteValue, SubdivisionValue, UserLevel, UserValue,
+    Username,
 };
 use crate::model::{CapacityType, CapacityValue};
 
@@ -176,19 +176,6 @@ fn normalise_name(s: &str) -> String {
         .to_uppercase()
 }
 
-fn representative(r: &Representative) -> LiveRepresentative {
-    LiveRepresentative {
-        insz: r.insz,
-        last_name: r.last_name.clone(),
-        first_name: r.first_name.clone(),
-        quality: r.quality.clone(),
-        email: r.email.clone(),
-        phone: r.phone.clone(),
-        mobile: r.mobile.clone(),
-        fax: r.fax.clone(),
-    }
-}
-
 /// R7: a designation when none is requested; nothing while one is pending; a warning
 /// when another person is the validated HTB.
 fn diff_htb(
@@ -218,8 +205,8 @@ fn diff_htb(
                 return;
             };
             let value = DesignationValue {
-                main_access_manager: representative(declared),
-                legal_representative: representative(legal),
+                main_access_manager: declared.clone(),
+                legal_representative: legal.clone(),
             };
             let after = ObjectValue::MainAccessManager(Box::new(value));
             changes.push(Change {
@@ -284,13 +271,7 @@ fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Obje
         }
         out.insert(
             Object::AccessManager { insz: am.insz },
-            ObjectValue::AccessManager(LiveAccessManager {
-                insz: am.insz,
-                last_name: am.last_name.clone(),
-                first_name: am.first_name.clone(),
-                email: am.email.clone(),
-                domains: am.domains.clone(),
-            }),
+            ObjectValue::AccessManager(am.clone()),
         );
     }
     for cap in &e.capacities {

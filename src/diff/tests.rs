@@ -155,18 +155,8 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                     name: e.name.clone(),
                     address: Address::default(),
                     htb_status: HtbStatus::Validated,
-                    main_access_manager: Some(representative(&e.main_access_manager)),
-                    access_managers: e
-                        .access_managers
-                        .iter()
-                        .map(|a| LiveAccessManager {
-                            insz: a.insz,
-                            last_name: a.last_name.clone(),
-                            first_name: a.first_name.clone(),
-                            email: a.email.clone(),
-                            domains: a.domains.clone(),
-                        })
-                        .collect(),
+                    main_access_manager: Some(e.main_access_manager.clone()),
+                    access_managers: e.access_managers.clone(),
                     capacities,
                 },
                 recognised_units: None,

@@ -59,8 +59,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::model::{
-    EnterprisePlan, Insz, Kbo, LiveRepresentative, Password, PasswordRef, Phase, Plan, Session,
-    Step, StepWrite, UserLevel, WriteTarget,
+    EnterprisePlan, Insz, Kbo, Password, PasswordRef, Phase, Plan, Representative, Session, Step,
+    StepWrite, UserLevel, WriteTarget,
 };
 use crate::registry::{
     IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError, SessionId,
@@ -259,9 +259,9 @@ pub struct GateReport {
     /// The ticket number, when known.
     pub ticket: Option<String>,
     /// The legal representative who must sign.
-    pub legal_representative: Option<LiveRepresentative>,
+    pub legal_representative: Option<Representative>,
     /// The HTB to be.
-    pub main_access_manager: Option<LiveRepresentative>,
+    pub main_access_manager: Option<Representative>,
 }
 
 /// When a user change becomes effective for Heracles (R6).
@@ -831,7 +831,7 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
             return report;
         }
     };
-    let mut designation: Option<(Option<String>, LiveRepresentative, LiveRepresentative)> = None;
+    let mut designation: Option<(Option<String>, Representative, Representative)> = None;
     'phases: for phase in &e.phases {
         if shared.cancel.is_cancelled() {
             report.outcome = ChainOutcome::Interrupted;

@@ -361,37 +361,7 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
     let header = reader.headers().map_err(ListingError::Header)?.clone();
-    let mut columns: HashMap<Column, usize> = HashMap::new();
-    let mut french = 0;
-    let mut dutch = 0;
-    for (i, name) in header.iter().enumerate() {
-        if let Some((column, language)) = Column::of_header(name) {
-            // The first column of a name wins; a second one (an "Actie" column never
-            // matches) is ignored.
-            columns.entry(column).or_insert(i);
-            match language {
-                Some(HeaderLanguage::French) => french += 1,
-                Some(HeaderLanguage::Dutch) => dutch += 1,
-                None => {}
-            }
-        }
-    }
-    let missing: Vec<&'static str> = Column::ALL
-        .iter()
-        .filter(|c| !columns.contains_key(c))
-        .map(|c| c.names())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ListingError::MissingColumns {
-            missing,
-            found: header.iter().map(str::to_string).collect(),
-        });
-    }
-    let language = if french > dutch {
-        HeaderLanguage::French
-    } else {
-        HeaderLanguage::Dutch
-    };
+    let (columns, language) = header_columns(&header)?;
     let column = |c: Column| columns.get(&c).copied().unwrap_or(usize::MAX);
     // A trailing separator on the header line is not a column a row must fill.
     let header_used = last_used(&header);
@@ -437,27 +407,10 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
             .position()
             .map_or(row_before, |p| line_at(text, p.byte()) + first_line);
         let field = |c: Column| record.get(column(c)).unwrap_or("");
-        let mut reasons = Vec::new();
-        let used = last_used(&record);
-        if used > header.len() || record.len() < header_used {
-            reasons.push(Skip::FieldCount {
-                found: if used > header.len() {
-                    used
-                } else {
-                    record.len()
-                },
-                expected: header_used,
-            });
-        }
-        let kind = match fold(field(Column::Type)).as_str() {
-            "user" | "gebruiker" | "utilisateur" => Some(AccountType::User),
-            "lb" => Some(AccountType::LocalAdministrator),
-            "sb" => Some(AccountType::SubdivisionAdministrator),
-            _ => {
-                reasons.push(Skip::UnknownType(field(Column::Type).to_string()));
-                None
-            }
-        };
+        let mut reasons: Vec<Skip> = field_count(&record, header.len(), header_used)
+            .into_iter()
+            .collect();
+        let kind = account_type(field(Column::Type), &mut reasons);
         let mut shape = reasons.clone();
         let parsed = parse_row(&field, names, &mut reasons);
         if let Some(
@@ -493,6 +446,71 @@ pub fn read(bytes: &[u8]) -> Result<Listing, ListingError> {
         listing.users.push(account.listed(row, AccountType::User));
     }
     Ok(listing)
+}
+
+/// Where each column is, and the language of the headers (the one most of them are
+/// in); an error naming the columns that are missing.
+fn header_columns(
+    header: &csv::StringRecord,
+) -> Result<(HashMap<Column, usize>, HeaderLanguage), ListingError> {
+    let mut columns: HashMap<Column, usize> = HashMap::new();
+    let mut french = 0;
+    let mut dutch = 0;
+    for (i, name) in header.iter().enumerate() {
+        if let Some((column, language)) = Column::of_header(name) {
+            // The first column of a name wins; a second one (an "Actie" column never
+            // matches) is ignored.
+            columns.entry(column).or_insert(i);
+            match language {
+                Some(HeaderLanguage::French) => french += 1,
+                Some(HeaderLanguage::Dutch) => dutch += 1,
+                None => {}
+            }
+        }
+    }
+    let missing: Vec<&'static str> = Column::ALL
+        .iter()
+        .filter(|c| !columns.contains_key(c))
+        .map(|c| c.names())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ListingError::MissingColumns {
+            missing,
+            found: header.iter().map(str::to_string).collect(),
+        });
+    }
+    let language = if french > dutch {
+        HeaderLanguage::French
+    } else {
+        HeaderLanguage::Dutch
+    };
+    Ok((columns, language))
+}
+
+/// A row with more used fields than the header, or fewer fields than the header uses.
+fn field_count(record: &csv::StringRecord, header_len: usize, header_used: usize) -> Option<Skip> {
+    let used = last_used(record);
+    (used > header_len || record.len() < header_used).then(|| Skip::FieldCount {
+        found: if used > header_len {
+            used
+        } else {
+            record.len()
+        },
+        expected: header_used,
+    })
+}
+
+/// The account type of a row (the "Type" column); an unknown one is a reason to skip it.
+fn account_type(text: &str, reasons: &mut Vec<Skip>) -> Option<AccountType> {
+    match fold(text).as_str() {
+        "user" | "gebruiker" | "utilisateur" => Some(AccountType::User),
+        "lb" => Some(AccountType::LocalAdministrator),
+        "sb" => Some(AccountType::SubdivisionAdministrator),
+        _ => {
+            reasons.push(Skip::UnknownType(text.to_string()));
+            None
+        }
+    }
 }
 
 /// The fields of one row, each checked; what is wrong is added to `reasons`.

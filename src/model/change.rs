@@ -14,8 +14,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
-use super::live::{LiveAccessManager, LiveAdministrator, LiveRepresentative};
+use super::live::LiveAdministrator;
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
 /// The level a user record lives on. Only the site level gives access (R4). The registry
@@ -282,9 +283,9 @@ pub struct UserValue {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesignationValue {
     /// The HTB to be.
-    pub main_access_manager: LiveRepresentative,
+    pub main_access_manager: Representative,
     /// The legal representative who signs.
-    pub legal_representative: LiveRepresentative,
+    pub legal_representative: Representative,
 }
 
 /// An object's value, as the registry holds it (or would hold it).
@@ -295,7 +296,7 @@ pub enum ObjectValue {
     /// that every other value stays small).
     MainAccessManager(Box<DesignationValue>),
     /// An access manager.
-    AccessManager(LiveAccessManager),
+    AccessManager(AccessManager),
     /// A capacity.
     Capacity(CapacityValue),
     /// A subdivision.
@@ -353,7 +354,7 @@ fn list<T: ToString>(items: impl IntoIterator<Item = T>) -> FieldValue {
 
 fn representative_fields(
     names: [&'static str; 8],
-    r: &LiveRepresentative,
+    r: &Representative,
     out: &mut Vec<(&'static str, FieldValue)>,
 ) {
     let values = [

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::values::{
@@ -46,8 +46,9 @@ pub struct Enterprise {
     pub ignore: Ignore,
 }
 
-/// A person acting for the enterprise: the HTB, a co-HTB, or the legal representative.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A person acting for the enterprise: the HTB, a co-HTB, or the legal representative
+/// (as declared and as the registry holds it: one type for both).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Representative {
     /// National register number.
     pub insz: Insz,
@@ -67,8 +68,9 @@ pub struct Representative {
     pub fax: Option<String>,
 }
 
-/// An access manager (toegangsbeheerder) appointed by the HTB.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// An access manager (toegangsbeheerder) appointed by the HTB (as declared and as the
+/// registry holds it: one type for both).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessManager {
     /// National register number.
     pub insz: Insz,

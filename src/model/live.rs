@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, Username};
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
@@ -76,10 +77,10 @@ pub struct LiveEnterprise {
     /// Where the main access manager designation stands (R7).
     pub htb_status: HtbStatus,
     /// The validated main access manager, if any.
-    pub main_access_manager: Option<LiveRepresentative>,
+    pub main_access_manager: Option<Representative>,
     /// Access managers appointed by the HTB. The HTB itself is not listed, although it
     /// is automatically an access manager.
-    pub access_managers: Vec<LiveAccessManager>,
+    pub access_managers: Vec<AccessManager>,
     /// Activated capacities.
     pub capacities: Vec<LiveCapacity>,
 }
@@ -112,43 +113,6 @@ pub enum HtbStatus {
     },
     /// The HTB is validated.
     Validated,
-}
-
-/// A person acting for the enterprise (the HTB, or the legal representative of a
-/// designation request).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveRepresentative {
-    /// National register number.
-    pub insz: Insz,
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Role within the enterprise.
-    pub quality: Option<String>,
-    /// E-mail address.
-    pub email: Option<Email>,
-    /// Telephone.
-    pub phone: Option<String>,
-    /// Mobile telephone.
-    pub mobile: Option<String>,
-    /// Fax.
-    pub fax: Option<String>,
-}
-
-/// An access manager (toegangsbeheerder).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveAccessManager {
-    /// National register number.
-    pub insz: Insz,
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// E-mail address.
-    pub email: Email,
-    /// Domains managed.
-    pub domains: Vec<String>,
 }
 
 /// Who administers a capacity, subdivision or site in the registry.

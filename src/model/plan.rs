@@ -19,8 +19,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::change::{Change, Finding, Severity, UserLevel};
+use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
-use super::live::{LiveAccessManager, LiveAdministrator, LiveRepresentative, LiveState};
+use super::live::{LiveAdministrator, LiveState};
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
 /// What a write of applications or of the active flag changes. The registry contract
@@ -110,16 +111,16 @@ pub enum WriteOf<P> {
         /// The enterprise.
         kbo: Kbo,
         /// The HTB to be.
-        main_access_manager: LiveRepresentative,
+        main_access_manager: Representative,
         /// The legal representative who signs the request.
-        legal_representative: LiveRepresentative,
+        legal_representative: Representative,
     },
     /// Appoints an access manager (HTB only).
     AddAccessManager {
         /// The enterprise.
         kbo: Kbo,
         /// The access manager.
-        access_manager: LiveAccessManager,
+        access_manager: AccessManager,
     },
     /// Removes an access manager (HTB only).
     RemoveAccessManager {

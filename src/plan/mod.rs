@@ -928,40 +928,11 @@ fn plan_enterprise(
         .flat_map(|(i, c)| writes_for(i, c, &replaced_sites, &has_account))
         .collect();
 
-    // Where every site hangs (live or desired), for authority and visibility.
-    let mut parent: BTreeMap<Hco, Hco> = BTreeMap::new();
-    if let Some(l) = live {
-        for sub in l.enterprise.capacities.iter().flat_map(|c| &c.subdivisions) {
-            for site in &sub.sites {
-                parent.insert(site.hco.clone(), sub.hco.clone());
-            }
-        }
-    }
-    for c in &changes {
-        if let (Object::Site { hco }, Some(ObjectValue::Site(v))) = (&c.object, &c.after) {
-            parent.insert(hco.clone(), v.subdivision.clone());
-        }
-    }
-    let new_subdivisions: BTreeSet<Hco> = changes
-        .iter()
-        .filter(|c| c.kind == ChangeKind::Create)
-        .filter_map(|c| match &c.object {
-            Object::Subdivision { hco } => Some(hco.clone()),
-            _ => None,
-        })
-        .collect();
+    let parent = site_parents(live, &changes);
+    let site_parent_new = site_parent_new(&changes, &works);
     let cap_new = changes
         .iter()
         .any(|c| c.kind == ChangeKind::Create && matches!(c.object, Object::Capacity { .. }));
-    let site_parent_new: BTreeMap<Hco, bool> = works
-        .iter()
-        .filter_map(|w| match &w.write {
-            StepWrite::CreateSite {
-                subdivision, hco, ..
-            } => Some((hco.clone(), new_subdivisions.contains(subdivision))),
-            _ => None,
-        })
-        .collect();
 
     if let Some(actor) = actor {
         let roles = Roles::of(actor, live, Some(&declared_htb));
@@ -1043,6 +1014,45 @@ fn plan_enterprise(
         phases,
         estimate,
     }
+}
+
+/// Where every site hangs (live or desired), for authority and visibility.
+fn site_parents(live: Option<&LiveState>, changes: &[Change]) -> BTreeMap<Hco, Hco> {
+    let mut parent: BTreeMap<Hco, Hco> = BTreeMap::new();
+    if let Some(l) = live {
+        for sub in l.enterprise.capacities.iter().flat_map(|c| &c.subdivisions) {
+            for site in &sub.sites {
+                parent.insert(site.hco.clone(), sub.hco.clone());
+            }
+        }
+    }
+    for c in changes {
+        if let (Object::Site { hco }, Some(ObjectValue::Site(v))) = (&c.object, &c.after) {
+            parent.insert(hco.clone(), v.subdivision.clone());
+        }
+    }
+    parent
+}
+
+/// For each site created, whether its subdivision is created by the same plan.
+fn site_parent_new(changes: &[Change], works: &[Work]) -> BTreeMap<Hco, bool> {
+    let new_subdivisions: BTreeSet<Hco> = changes
+        .iter()
+        .filter(|c| c.kind == ChangeKind::Create)
+        .filter_map(|c| match &c.object {
+            Object::Subdivision { hco } => Some(hco.clone()),
+            _ => None,
+        })
+        .collect();
+    works
+        .iter()
+        .filter_map(|w| match &w.write {
+            StepWrite::CreateSite {
+                subdivision, hco, ..
+            } => Some((hco.clone(), new_subdivisions.contains(subdivision))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every change some write of which is outside the actor's authority, as an error.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::diff::tests::{SMALL, applied, desired, hco, insz};
-use crate::model::{LiveAccessManager, LiveSite, LiveUser, Username};
+use crate::model::{AccessManager, LiveSite, LiveUser, Username};
 
 const HTB: &str = "82.12.09-263.12";
 const AM: &str = "69.01.28-100.31";
@@ -214,7 +214,7 @@ fn changes_outside_the_actors_authority_are_errors() {
     // As an access manager she may do everything but change access managers.
     let mut live = applied(&want);
     live[0].enterprise.access_managers.clear();
-    live[0].enterprise.access_managers.push(LiveAccessManager {
+    live[0].enterprise.access_managers.push(AccessManager {
         insz: insz(AM),
         last_name: "DEMEYERE".into(),
         first_name: "Katrien".into(),
@@ -338,7 +338,7 @@ fn saved_plans_detect_drift() {
     assert!(fingerprint::check_fresh(&saved, &live).is_ok());
     let mut moved = live.clone();
     moved[0].version += 1;
-    moved[0].enterprise.access_managers.push(LiveAccessManager {
+    moved[0].enterprise.access_managers.push(AccessManager {
         insz: insz(AM),
         last_name: "DEMEYERE".into(),
         first_name: "Katrien".into(),

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::diagnostic::{mask_text, mask_written_insz};
-use crate::model::{Address, Hco, Insz, Kbo, LiveRepresentative, LiveState, LiveUser, Password};
+use crate::model::{Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, Representative};
 
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
@@ -216,9 +216,9 @@ pub struct Ticket {
     /// When it was validated.
     pub validated_at_ms: Option<Millis>,
     /// The HTB to be.
-    pub main_access_manager: LiveRepresentative,
+    pub main_access_manager: Representative,
     /// The legal representative who signs.
-    pub legal_representative: LiveRepresentative,
+    pub legal_representative: Representative,
 }
 
 /// One condition of the effective-access checklist (docs/rules.md, the manual's

@@ -24,9 +24,9 @@ use serde_json::{Map, Value, json};
 use super::RegistryError;
 use super::api::*;
 use crate::model::{
-    Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo, Language,
-    LiveAccessManager, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
-    LiveRepresentative, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Username,
+    AccessManager, Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
+    Language, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveSite, LiveState,
+    LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
 };
 
 /// The name of the idempotency header of writes.
@@ -505,8 +505,8 @@ schema_via_mirror! {
     LiveEnterprise => LiveEnterpriseDef;
     Address => AddressDef;
     HtbStatus => HtbStatusDef;
-    LiveRepresentative => LiveRepresentativeDef;
-    LiveAccessManager => LiveAccessManagerDef;
+    Representative => LiveRepresentativeDef;
+    AccessManager => LiveAccessManagerDef;
     LiveAdministrator => LiveAdministratorDef;
     LiveCapacity => LiveCapacityDef;
     LiveSubdivision => LiveSubdivisionDef;
@@ -570,9 +570,9 @@ struct LiveEnterpriseDef {
     /// Where the main access manager designation stands (R7).
     htb_status: HtbStatus,
     /// The validated main access manager, if any.
-    main_access_manager: Option<LiveRepresentative>,
+    main_access_manager: Option<Representative>,
     /// Access managers appointed by the HTB (the HTB itself is not listed).
-    access_managers: Vec<LiveAccessManager>,
+    access_managers: Vec<AccessManager>,
     /// Activated capacities.
     capacities: Vec<LiveCapacity>,
 }
@@ -612,7 +612,8 @@ enum HtbStatusDef {
 
 /// A person acting for the enterprise (the HTB, or a legal representative).
 #[derive(Deserialize, JsonSchema)]
-#[serde(remote = "LiveRepresentative")]
+#[serde(remote = "Representative")]
+#[schemars(rename = "LiveRepresentative")]
 #[allow(dead_code)]
 struct LiveRepresentativeDef {
     /// National register number.
@@ -635,7 +636,8 @@ struct LiveRepresentativeDef {
 
 /// An access manager (toegangsbeheerder).
 #[derive(Deserialize, JsonSchema)]
-#[serde(remote = "LiveAccessManager")]
+#[serde(remote = "AccessManager")]
+#[schemars(rename = "LiveAccessManager")]
 #[allow(dead_code)]
 struct LiveAccessManagerDef {
     /// National register number.

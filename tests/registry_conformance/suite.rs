@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use csamctl::model::{
-    Application, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo, Language,
-    LiveAccessManager, LiveAdministrator, LiveRepresentative, Password, Username, insz_check,
+    AccessManager, Application, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz,
+    Kbo, Language, LiveAdministrator, Password, Representative, Username, insz_check,
 };
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
@@ -154,8 +154,8 @@ pub fn refused<T: std::fmt::Debug>(result: Result<T, RegistryError>, code: &str)
     }
 }
 
-fn person_repr(i: &str, last: &str, first: &str) -> LiveRepresentative {
-    LiveRepresentative {
+fn person_repr(i: &str, last: &str, first: &str) -> Representative {
+    Representative {
         insz: insz(i),
         last_name: last.into(),
         first_name: first.into(),
@@ -272,7 +272,7 @@ pub async fn build_ready_tree(env: &Env) {
         &s,
         Write::AddAccessManager {
             kbo: kbo(READY),
-            access_manager: LiveAccessManager {
+            access_manager: AccessManager {
                 insz: insz(AM),
                 last_name: "TOEGANG".into(),
                 first_name: "Test".into(),
@@ -414,7 +414,7 @@ pub async fn procedure_s1_to_s4(env: &Env) {
         &s,
         Write::AddAccessManager {
             kbo: k,
-            access_manager: LiveAccessManager {
+            access_manager: AccessManager {
                 insz: insz(AM),
                 last_name: "TOEGANG".into(),
                 first_name: "Katrien".into(),
@@ -1086,7 +1086,7 @@ pub async fn r7_designation_gate(env: &Env) {
             &hs,
             Write::AddAccessManager {
                 kbo: k,
-                access_manager: LiveAccessManager {
+                access_manager: AccessManager {
                     insz: insz(AM),
                     last_name: "X".into(),
                     first_name: "Y".into(),
@@ -1565,7 +1565,7 @@ pub async fn authority_matrix(env: &Env) {
             vec![Htb],
             Box::new(move |n| Write::AddAccessManager {
                 kbo: k,
-                access_manager: LiveAccessManager {
+                access_manager: csamctl::model::AccessManager {
                     insz: generated_insz(n),
                     last_name: "NIEUW".into(),
                     first_name: "Test".into(),

@@ -107,7 +107,7 @@ impl World {
                     v.push(
                         None,
                         Some((self.processing, 0)),
-                        Some(LiveRepresentative {
+                        Some(Representative {
                             insz,
                             last_name: String::new(),
                             first_name: String::new(),
@@ -217,8 +217,8 @@ impl World {
         id: &str,
         at: Millis,
         kbo: &Kbo,
-        main_access_manager: &LiveRepresentative,
-        legal_representative: &LiveRepresentative,
+        main_access_manager: &Representative,
+        legal_representative: &Representative,
     ) {
         self.tickets.insert(
             id.to_string(),
@@ -375,7 +375,7 @@ impl World {
                 self.capacities.entry((*kbo, *kind)).or_default().push(
                     sid,
                     None,
-                    Some(CapacityRec {
+                    Some(CapacityValue {
                         email: email.clone(),
                         local_administrator: local_admin(local_administrator),
                         applications: applications.clone(),
@@ -514,7 +514,7 @@ impl World {
         session: &SessionId,
         kbo: &Kbo,
         kind: CapacityType,
-        f: impl FnOnce(&mut CapacityRec),
+        f: impl FnOnce(&mut CapacityValue),
     ) -> Option<EntityKey> {
         let v = self.capacities.get_mut(&(*kbo, kind))?;
         let mut rec = v.truth()?.clone();

@@ -36,9 +36,9 @@ use serde::{Deserialize, Serialize};
 use super::RegistryError;
 use super::api::*;
 use crate::model::{
-    Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
-    LiveAccessManager, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
-    LiveRepresentative, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Username,
+    AccessManager, Address, Applications, CapacityType, CapacityValue, Email, Function, Hco,
+    HtbStatus, Insz, Kbo, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveSite,
+    LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
 };
 use crate::rules::{self, Roles, Scope};
 
@@ -257,14 +257,6 @@ struct Node<P, T> {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-struct CapacityRec {
-    email: Email,
-    local_administrator: LiveAdministrator,
-    applications: Applications,
-    active: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
 struct SubdivisionRec {
     name: String,
     email: Email,
@@ -340,9 +332,9 @@ pub struct World {
     processing: u64,
     directory: BTreeMap<Kbo, DirectoryEntry>,
     tickets: BTreeMap<String, Ticket>,
-    htb: BTreeMap<Kbo, Versioned<LiveRepresentative>>,
-    access_managers: BTreeMap<Kbo, BTreeMap<Insz, Versioned<LiveAccessManager>>>,
-    capacities: BTreeMap<(Kbo, CapacityType), Versioned<CapacityRec>>,
+    htb: BTreeMap<Kbo, Versioned<Representative>>,
+    access_managers: BTreeMap<Kbo, BTreeMap<Insz, Versioned<AccessManager>>>,
+    capacities: BTreeMap<(Kbo, CapacityType), Versioned<CapacityValue>>,
     subdivisions: BTreeMap<Hco, Node<(Kbo, CapacityType), SubdivisionRec>>,
     sites: BTreeMap<Hco, Node<Hco, SiteRec>>,
     subdivisions_of: BTreeMap<(Kbo, CapacityType), BTreeSet<Hco>>,
