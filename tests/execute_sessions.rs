@@ -34,6 +34,9 @@ impl Registry for Counting {
     async fn limits(&self) -> Result<Limits, RegistryError> {
         self.inner.limits().await
     }
+    async fn whoami(&self) -> Result<csamctl::registry::Me, RegistryError> {
+        self.inner.whoami().await
+    }
     async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
         let s = self.inner.open_session_keyed(key).await.inspect_err(|e| {
             if matches!(e, RegistryError::TooManySessions { .. }) {

@@ -351,6 +351,54 @@ pub struct Lease {
     pub expires_at_ms: Millis,
 }
 
+/// Who the caller is, as the registry knows them (`GET /v1/me`): the person a bearer
+/// token belongs to, their roles, and the registry's time, so that a client never has
+/// to be told whose a token is, nor guess the time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    /// The person the token belongs to (personal data).
+    pub person: Insz,
+    /// Family name, when the registry knows the person's name (from a role or an
+    /// account); `None` for someone it has no record of.
+    pub last_name: Option<String>,
+    /// Given name, likewise.
+    pub first_name: Option<String>,
+    /// The enterprises where the person has a role or is a party to a designation
+    /// request, in enterprise-number order, as processed now.
+    pub roles: Vec<EnterpriseRoles>,
+    /// Registry time of the answer (wall clock or virtual clock).
+    pub now_ms: Millis,
+}
+
+impl Me {
+    /// The person's roles in one enterprise, if any.
+    pub fn roles_in(&self, kbo: &Kbo) -> Option<&EnterpriseRoles> {
+        self.roles.iter().find(|r| r.kbo == *kbo)
+    }
+}
+
+/// One person's roles in one enterprise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnterpriseRoles {
+    /// The enterprise.
+    pub kbo: Kbo,
+    /// Its name in the KBO directory.
+    pub name: String,
+    /// The validated main access manager (HTB).
+    pub main_access_manager: bool,
+    /// An access manager.
+    pub access_manager: bool,
+    /// The local administrator of the capacity.
+    pub local_administrator: bool,
+    /// Administrator of these subdivisions (HCO numbers).
+    pub subdivisions: Vec<Hco>,
+    /// Administrator of these sites (HCO numbers).
+    pub sites: Vec<Hco>,
+    /// The future main access manager or the legal representative named in a
+    /// designation request for this enterprise (pending or validated).
+    pub designation_party: bool,
+}
+
 /// Counters of the durable store.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegistryStats {

@@ -512,6 +512,13 @@ impl Registry for EmbeddedClient {
         Ok(self.registry.shared.options.config.limits())
     }
 
+    async fn whoami(&self) -> Result<Me, RegistryError> {
+        let person = self.person;
+        self.registry
+            .run(move |s| s.transact(|t| Ok(t.world.whoami(&person, t.now))))
+            .await
+    }
+
     async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
         let person = self.person;
         let key = key.clone();

@@ -313,6 +313,10 @@ impl Registry for HttpRegistry {
         self.call(Operation::Limits, &[], None).await
     }
 
+    async fn whoami(&self) -> Result<super::Me, RegistryError> {
+        self.call(Operation::Me, &[], None).await
+    }
+
     async fn open_session_keyed(&self, key: &IdempotencyKey) -> Result<SessionInfo, RegistryError> {
         self.endpoint
             .call(

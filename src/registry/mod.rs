@@ -39,6 +39,11 @@ pub trait Registry: Send + Sync {
     /// The registry's limits (sessions per person, processing and propagation delays).
     async fn limits(&self) -> Result<Limits, RegistryError>;
 
+    /// Who the caller is (`GET /v1/me`): the person the token belongs to, their names and
+    /// roles per enterprise, and the registry's current time. An unknown token is
+    /// refused with `not_authorised`.
+    async fn whoami(&self) -> Result<Me, RegistryError>;
+
     /// Logs in: opens a session that sees the registry as processed now (R1). Repeating
     /// a log-in with the same key returns the session the first one opened (as it is
     /// now), so a retried log-in whose answer was lost opens no second session.

@@ -52,6 +52,8 @@ pub enum Operation {
     Health,
     /// `Registry::limits`.
     Limits,
+    /// `Registry::whoami`.
+    Me,
     /// `Registry::open_session`.
     OpenSession,
     /// `Registry::list_sessions`.
@@ -102,10 +104,11 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 
 impl Operation {
     /// Every operation, in the order of the document.
-    pub const ALL: [Operation; 21] = [
+    pub const ALL: [Operation; 22] = [
         Operation::OpenApi,
         Operation::Health,
         Operation::Limits,
+        Operation::Me,
         Operation::OpenSession,
         Operation::ListSessions,
         Operation::CloseSession,
@@ -130,7 +133,7 @@ impl Operation {
     pub fn method(self) -> &'static str {
         use Operation::*;
         match self {
-            OpenApi | Health | Limits | ListSessions | Snapshot | ListUsers | Tickets
+            OpenApi | Health | Limits | Me | ListSessions | Snapshot | ListUsers | Tickets
             | PendingNotices | AllTickets | Stats => "GET",
             OpenSession
             | Write
@@ -152,6 +155,7 @@ impl Operation {
             OpenApi => "/openapi.json",
             Health => "/v1/health",
             Limits => "/v1/limits",
+            Me => "/v1/me",
             OpenSession | ListSessions => "/v1/sessions",
             CloseSession => "/v1/sessions/{session}",
             Snapshot => "/v1/sessions/{session}/enterprises/{kbo}",
@@ -177,8 +181,8 @@ impl Operation {
         use Operation::*;
         match self {
             OpenApi | Health => Auth::Public,
-            Limits | OpenSession | ListSessions | CloseSession | Snapshot | ListUsers | Write
-            | Tickets | PendingNotices | EvaluateAccess | AcquireLease | ReleaseLease => {
+            Limits | Me | OpenSession | ListSessions | CloseSession | Snapshot | ListUsers
+            | Write | Tickets | PendingNotices | EvaluateAccess | AcquireLease | ReleaseLease => {
                 Auth::Person
             }
             IssueToken
@@ -198,6 +202,7 @@ impl Operation {
             OpenApi => "openapi",
             Health => "health",
             Limits => "limits",
+            Me => "whoami",
             OpenSession => "open_session",
             ListSessions => "list_sessions",
             CloseSession => "close_session",
@@ -226,6 +231,9 @@ impl Operation {
             Health => "Readiness: answers 200 as soon as the server accepts requests.",
             Limits => {
                 "The registry's limits (sessions per person, processing, propagation and idle delays)."
+            }
+            Me => {
+                "Who the bearer of the token is: the person (INSZ, names), their roles in every enterprise where they have one or are a party to a designation request, and the registry's current time. An unknown token answers 401."
             }
             OpenSession => {
                 "Log in: a session that sees the registry as processed now (R1). With an Idempotency-Key, a repeated log-in returns the session the first one opened (as it is now) and opens none."
@@ -302,6 +310,7 @@ impl Operation {
             OpenApi => Some(any_object),
             Health => Some(schema::<super::Health>),
             Limits => Some(schema::<super::Limits>),
+            Me => Some(schema::<super::Me>),
             OpenSession => Some(schema::<SessionInfo>),
             ListSessions => Some(schema::<Vec<SessionInfo>>),
             CloseSession => Some(schema::<CloseReceipt>),
@@ -325,7 +334,7 @@ impl Operation {
     fn refusals(self) -> &'static [u16] {
         use Operation::*;
         match self {
-            OpenApi | Health | Limits | ListSessions | AllTickets | Stats => &[],
+            OpenApi | Health | Limits | Me | ListSessions | AllTickets | Stats => &[],
             OpenSession => &[429],
             CloseSession => &[403, 409],
             Snapshot | ListUsers => &[400, 403, 404, 409],

@@ -610,6 +610,10 @@ async fn limits(Caller(r): Caller) -> ApiResult<Json<super::Limits>> {
     Ok(Json(r.limits().await?))
 }
 
+async fn whoami(Caller(r): Caller) -> ApiResult<Json<super::Me>> {
+    Ok(Json(r.whoami().await?))
+}
+
 async fn open_session(
     Caller(r): Caller,
     headers: HeaderMap,
@@ -850,6 +854,7 @@ fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
         Operation::OpenApi => on(f, openapi_document),
         Operation::Health => on(f, health),
         Operation::Limits => on(f, limits),
+        Operation::Me => on(f, whoami),
         Operation::OpenSession => on(f, open_session),
         Operation::ListSessions => on(f, list_sessions),
         Operation::CloseSession => on(f, close_session),

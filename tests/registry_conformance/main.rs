@@ -82,6 +82,7 @@ conformance!(
     leases,
     lease_take_over,
     authority_matrix,
+    whoami_names_the_token_person,
 );
 
 /// Acknowledged writes survive closing and reopening the file, with their visibility.

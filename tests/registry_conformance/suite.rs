@@ -1753,3 +1753,83 @@ pub async fn authority_matrix(env: &Env) {
         "a site administrator reads the tree"
     );
 }
+
+/// `GET /v1/me`: the registry says whose a token is, with the person's roles in every
+/// enterprise (as processed now) and its own time; an unknown token is refused.
+pub async fn whoami_names_the_token_person(env: &Env) {
+    build_ready_tree(env).await;
+    let me = |p: &'static str| async move {
+        env.person(p).await.whoami().await.expect("whoami answers")
+    };
+    let htb = me(HTB_READY).await;
+    assert_eq!(htb.person, insz(HTB_READY));
+    let ready = htb.roles_in(&kbo(READY)).expect("a role in READY");
+    assert!(ready.main_access_manager && !ready.access_manager);
+    assert_eq!(ready.name, "ZIEKENHUIS VOORAF VZW");
+    assert!(
+        htb.roles_in(&kbo(UNRECOGNISED)).is_none(),
+        "another enterprise's HTB is not this person"
+    );
+    let am = me(AM).await;
+    let roles = am.roles_in(&kbo(READY)).expect("access manager");
+    assert!(roles.access_manager && !roles.main_access_manager);
+    assert_eq!(
+        (am.last_name.as_deref(), am.first_name.as_deref()),
+        (Some("TOEGANG"), Some("Test"))
+    );
+    let lb = me(LB).await;
+    assert!(lb.roles_in(&kbo(READY)).expect("role").local_administrator);
+    let sub = me(SUBADM).await;
+    assert_eq!(
+        sub.roles_in(&kbo(READY)).expect("role").subdivisions,
+        vec![hco("73000100")]
+    );
+    let site_admin = me(SITEADM).await;
+    assert_eq!(
+        site_admin.roles_in(&kbo(READY)).expect("role").sites,
+        vec![hco("73000101")]
+    );
+    // A user record is not a role; its names are still the person's.
+    let user = me(U1).await;
+    assert!(user.roles.is_empty(), "{:?}", user.roles);
+    assert!(user.last_name.is_some());
+    let stranger = me(STRANGER).await;
+    assert_eq!(stranger.person, insz(STRANGER));
+    assert!(stranger.roles.is_empty() && stranger.last_name.is_none());
+
+    // A designation request makes both its parties known for that enterprise.
+    let legal = env.person(LEGAL).await;
+    let s = login(&*legal).await;
+    write(
+        &*legal,
+        &s,
+        Write::DesignateMainAccessManager {
+            kbo: kbo(MULTI),
+            main_access_manager: person_repr(HTB, "PROEF", "Pieter"),
+            legal_representative: person_repr(LEGAL, "WETTIG", "Hilde"),
+        },
+    )
+    .await
+    .expect("designation requested");
+    for p in [HTB, LEGAL] {
+        let party = me(p).await;
+        let multi = party.roles_in(&kbo(MULTI)).expect("a party to the request");
+        assert!(
+            multi.designation_party && !multi.main_access_manager,
+            "{multi:?}"
+        );
+    }
+
+    // The registry's time, not the caller's: it moves with the (virtual) clock.
+    let before = me(STRANGER).await.now_ms;
+    let after_advance = env.op.advance_clock(90_000).await.expect("clock");
+    let after = me(STRANGER).await.now_ms;
+    assert_eq!(after, after_advance);
+    assert!(after - before >= 90_000, "{before} → {after}");
+
+    // An unknown token is refused, on connecting or on asking.
+    match env.op.connect("csam_not_a_token_of_this_registry").await {
+        Err(e) => assert_eq!(e.code(), "not_authorised"),
+        Ok(r) => refused(r.whoami().await, "not_authorised"),
+    }
+}

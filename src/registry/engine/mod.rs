@@ -660,6 +660,80 @@ impl World {
         self.roles_of(kbo, h, p).any()
     }
 
+    /// Who `caller` is (`GET /v1/me`): their roles in every enterprise of the directory
+    /// as processed now, and the registry's time `now`.
+    pub fn whoami(&self, caller: &Insz, now: Millis) -> Me {
+        let h = self.processing;
+        let roles = self
+            .directory
+            .iter()
+            .filter_map(|(kbo, entry)| {
+                let r = self.roles_of(kbo, h, caller);
+                let designation_party = self.is_ticket_party(kbo, caller);
+                (r.any() || designation_party).then(|| EnterpriseRoles {
+                    kbo: *kbo,
+                    name: entry.name.clone(),
+                    main_access_manager: r.htb,
+                    access_manager: r.access_manager,
+                    local_administrator: r.local_administrator,
+                    subdivisions: r.subdivisions.into_iter().collect(),
+                    sites: r.sites.into_iter().collect(),
+                    designation_party,
+                })
+            })
+            .collect();
+        let (last_name, first_name) = self.name_of(caller, h).unzip();
+        Me {
+            person: *caller,
+            last_name,
+            first_name,
+            roles,
+            now_ms: now,
+        }
+    }
+
+    /// A person's name as some record of the registry gives it (user record, access
+    /// manager, main access manager, designation request), family name first.
+    fn name_of(&self, p: &Insz, h: u64) -> Option<(String, String)> {
+        let pair = |last: &str, first: &str| (last.to_string(), first.to_string());
+        let from_users = self
+            .levels_of
+            .get(p)
+            .into_iter()
+            .flatten()
+            .find_map(|level| {
+                self.user_versions(level, p)
+                    .and_then(|v| v.seen(h))
+                    .map(|u| pair(&u.details.last_name, &u.details.first_name))
+            });
+        let from_managers = || {
+            self.access_managers.values().find_map(|m| {
+                m.get(p)
+                    .and_then(|v| v.seen(h))
+                    .map(|a| pair(&a.last_name, &a.first_name))
+            })
+        };
+        let from_htb = || {
+            self.htb.values().find_map(|v| {
+                v.seen(h)
+                    .filter(|r| r.insz == *p)
+                    .map(|r| pair(&r.last_name, &r.first_name))
+            })
+        };
+        let from_tickets = || {
+            self.tickets.values().find_map(|t| {
+                [&t.main_access_manager, &t.legal_representative]
+                    .into_iter()
+                    .find(|r| r.insz == *p)
+                    .map(|r| pair(&r.last_name, &r.first_name))
+            })
+        };
+        from_users
+            .or_else(from_managers)
+            .or_else(from_htb)
+            .or_else(from_tickets)
+    }
+
     fn pending_ticket(&self, kbo: &Kbo) -> Option<&Ticket> {
         self.tickets
             .values()
