@@ -284,12 +284,17 @@ pub async fn apply(
         on_event: &on_event,
     };
     let leases = execute::acquire_leases(&*registry, &lock, &taking, options).await?;
-    // Registry time now, from the lease answers; only when every enterprise is leased does
-    // holding the leases mean that no crashed apply on them was left unwaited for.
-    let ttl_ms = Millis::try_from(ttl.as_millis()).unwrap_or(Millis::MAX);
-    let registry_now = (leases.held().len() == lock.len())
-        .then(|| leases.held().iter().map(|l| l.expires_at_ms - ttl_ms).max())
-        .flatten();
+    // Registry time now, as the registry tells it; only when every enterprise is leased
+    // does holding the leases mean that no crashed apply on them was left unwaited for.
+    let registry_now = if leases.held().len() == lock.len() {
+        Some(
+            execute::retried(options, |_| registry.whoami())
+                .await?
+                .now_ms,
+        )
+    } else {
+        None
+    };
     let leases = Arc::new(tokio::sync::Mutex::new(leases));
     let renewer = {
         let leases = leases.clone();

@@ -85,6 +85,11 @@ impl Env {
             .env_remove("CSAM_ACTOR")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
+        // Without a token, the registry file acts as the person --actor names: here
+        // the main access manager of AZ VLASLAND, as the default registry's demo does.
+        if !envs.iter().any(|(k, _)| k.starts_with("CSAM_TOKEN")) {
+            c.env("CSAM_ACTOR", VLASLAND_HTB);
+        }
         for name in password_vars() {
             c.env(name, PASSWORD);
         }
@@ -1032,6 +1037,7 @@ fn on_terminal(env: &Env, args: &[&str], input: &str) -> (Option<i32>, String) {
         .env("NO_COLOR", "1")
         .env_remove("CSAM_REGISTRY")
         .env_remove("CSAM_TOKEN")
+        .env("CSAM_ACTOR", VLASLAND_HTB)
         .envs(password_vars().into_iter().map(|v| (v, PASSWORD)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

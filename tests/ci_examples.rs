@@ -770,23 +770,18 @@ fn the_github_plan_job_posts_every_part_and_the_reasons_against_a_stand_in_forge
         .collect();
     assert_eq!(methods, ["GET", "GET", "PATCH", "DELETE", "DELETE"]);
 
-    // 4. A plan that is refused (the acting person has no authority over the enterprise):
-    //    the plan itself is posted, then the reason in a part of its own.
-    std::fs::remove_file(job.path("csam/multi-campus.yaml")).expect("rm");
+    // 4. A plan that is refused (a site the programme does not recognise, R8): the plan
+    //    itself is posted, then the reason in a part of its own.
     runner::write(
         root,
-        "csam/single-unit.yaml",
-        &crate_file("examples/single-unit.yaml"),
+        "csam/multi-campus.yaml",
+        &crate_file("examples/multi-campus.yaml").replace("\"71977103\"", "\"71977109\""),
     );
     let outputs = run_github_plan_job(&job, &doc);
     assert!(!step_output(&outputs, "Fail").status.success());
     let comments = forge.plan_comments();
     assert_eq!(comments.len(), 2, "{comments:?}");
-    assert!(
-        comments[0].1.contains("RADIOLOGIE MANDELVALLEI"),
-        "{}",
-        comments[0].1
-    );
+    assert!(comments[0].1.contains("AZ VLASLAND"), "{}", comments[0].1);
     assert!(comments[0].1.contains("Error:"), "{}", comments[0].1);
     assert!(
         comments[0].1.contains("**Plan refused: "),

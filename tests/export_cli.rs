@@ -14,6 +14,8 @@ fn csamctl(fx: &Fixture, args: &[&str]) -> Output {
         .env("CSAM_REGISTRY", format!("file:{}", fx.path().display()))
         .env_remove("CSAM_TOKEN")
         .env_remove("CSAM_TOKEN_FILE")
+        // A named registry file acts as the person --actor names (here the demo identity).
+        .env("CSAM_ACTOR", "82120926312")
         .env("NO_COLOR", "1")
         .output()
         .expect("csamctl runs")

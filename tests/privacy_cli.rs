@@ -302,6 +302,8 @@ fn a_missing_or_empty_registry_file_is_never_taken_for_a_new_one() {
                 &example("multi-campus.yaml"),
                 "--registry",
                 &registry,
+                "--actor",
+                "82120926312",
             ],
             &[],
         );

@@ -17,12 +17,17 @@
 //!   `a_username_change_is_refused_by_plan_and_apply_before_any_write` checks the audit
 //!   log for that).
 //!
-//! `cargo test` runs [`SEQUENCES`] sequences of [`STEPS`] steps. The ignored soak test
-//! runs longer, with `PROMISE_SEED`, `PROMISE_SEQUENCES` and `PROMISE_STEPS` from the
-//! environment (`cargo test --test promise_differential -- --ignored`).
+//! `cargo test` runs [`SEQUENCES`] sequences of [`STEPS`] steps on the embedded registry.
+//! The ignored soak tests (`bench/promise-soak.sh`) run longer, with `PROMISE_SEED`,
+//! `PROMISE_SEQUENCES` and `PROMISE_STEPS` from the environment: one on the embedded
+//! registry, one against `csamctl registry serve --fault-rate R --fault-seed SEED` on
+//! 127.0.0.1 (`PROMISE_FAULT_RATE`, default 0.2; one served registry per sequence, whose
+//! seed is the fault seed; `PROMISE_CONCURRENCY` sequences at a time), where every read
+//! and write goes over HTTP through injected 503s and dropped connections.
 //!
 //! Every counter-example the generator found is kept below as a named regression test.
 
+mod cli_support;
 mod plan_support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,8 +38,11 @@ use csamctl::config::{self, Limits};
 use csamctl::execute::{
     self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
 };
-use csamctl::model::{Insz, Kbo, Password, PasswordRef, Plan, Severity};
-use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz, read_live};
+use csamctl::model::{Insz, Kbo, LiveState, Password, PasswordRef, Plan, PlanLimits, Severity};
+use csamctl::registry::http::{HttpOptions, HttpRegistry};
+use csamctl::registry::{Registry, RegistryError, RegistryOperator};
+use futures_util::stream::{self, StreamExt};
+use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz};
 
 /// Sequences and steps in `cargo test`.
 const SEQUENCES: u64 = 500;
@@ -503,16 +511,100 @@ fn error_codes(plan: &Plan) -> Vec<String> {
         .collect()
 }
 
+/// A sequence's registry: a registry file used in-process, or the same file served by
+/// `csamctl registry serve` with injected faults, reached over HTTP with each person's
+/// token.
+struct Target {
+    fx: Fixture,
+    served: Option<(cli_support::Served, Persons)>,
+}
+
+/// Each person's client of a served registry.
+type Persons = BTreeMap<Insz, Arc<dyn Registry>>;
+
+impl Target {
+    /// A fresh registry with the examples' reference data; served with `fault_rate`
+    /// and the fault seed `seed` when a rate is given.
+    async fn new(fault_rate: Option<f64>, seed: u64) -> Target {
+        let fx = Fixture::new(EXAMPLES_REFERENCE, Default::default());
+        let Some(rate) = fault_rate else {
+            return Target { fx, served: None };
+        };
+        // Every person the generator may act as, with a token issued on the file.
+        let mut people: Vec<Insz> = (0..=PEOPLE + 5).map(|n| insz(&person_insz(n))).collect();
+        people.push(insz(VLASLAND_HTB));
+        let mut tokens = Vec::new();
+        for p in people {
+            tokens.push((p, fx.registry.issue_token(&p).await.expect("token")));
+        }
+        let (rate, seed) = (rate.to_string(), seed.to_string());
+        let args = ["--fault-rate", rate.as_str(), "--fault-seed", seed.as_str()];
+        let served = tokio::task::block_in_place(|| cli_support::Served::start(&fx.path(), &args));
+        let persons = tokens
+            .into_iter()
+            .map(|(p, token)| {
+                let r =
+                    HttpRegistry::new(&served.url, &token, HttpOptions::default()).expect("client");
+                (p, Arc::new(r) as Arc<dyn Registry>)
+            })
+            .collect();
+        Target {
+            fx,
+            served: Some((served, persons)),
+        }
+    }
+
+    /// The registry as this person sees it.
+    fn as_person(&self, person: &Insz) -> Arc<dyn Registry> {
+        match &self.served {
+            Some((_, persons)) => persons.get(person).cloned().expect("a token was issued"),
+            None => self.fx.as_person(person),
+        }
+    }
+}
+
+/// The live tree as `plan` reads it: one session, every request retried while the
+/// registry calls its error transient (a served registry with faults), a log-out whose
+/// answer was lost counted as done.
+async fn read_live(r: &dyn Registry) -> Result<Vec<LiveState>, RegistryError> {
+    let options = ExecuteOptions::default();
+    let (session, _) = execute::log_in_to_read(r, &options).await?;
+    let k = kbo();
+    let live = match execute::retried(&options, |_| r.snapshot(&session, &k)).await {
+        Ok(l) => vec![l],
+        Err(RegistryError::NotAuthorised { .. }) => vec![],
+        Err(e) => return Err(e),
+    };
+    match execute::retried(&options, |_| r.close_session(&session)).await {
+        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(live),
+        Err(e) => Err(e),
+    }
+}
+
 /// Plans `yaml` as `actor` the way `plan` and `apply` do.
-async fn plan_for(fx: &Fixture, desired: &csamctl::model::DesiredState, actor: &Insz) -> Plan {
-    let r = fx.as_person(actor);
-    let live = read_live(&*r, &[kbo()]).await;
-    let limits = plan_support::limits(&*r).await;
-    csamctl::plan::plan(desired, &live, Some(*actor), &limits)
+async fn plan_for(
+    target: &Target,
+    desired: &csamctl::model::DesiredState,
+    actor: &Insz,
+) -> Result<Plan, String> {
+    let r = target.as_person(actor);
+    let live = read_live(&*r)
+        .await
+        .map_err(|e| format!("reading failed past its retries: {e}"))?;
+    let l = execute::retried(&ExecuteOptions::default(), |_| r.limits())
+        .await
+        .map_err(|e| format!("limits: {e}"))?;
+    let limits = PlanLimits {
+        sessions_per_person: l.sessions_per_person,
+        processing_delay_ms: l.processing_delay_ms,
+        propagation_delay_ms: l.propagation_delay_ms,
+        ..PlanLimits::default()
+    };
+    Ok(csamctl::plan::plan(desired, &live, Some(*actor), &limits))
 }
 
 /// One step: the promise, checked.
-async fn step(fx: &Fixture, yaml: &str, actor: &Insz) -> Result<Outcome, String> {
+async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> {
     let loaded = config::load_bytes(
         &[(PathBuf::from("csam.yaml"), yaml.as_bytes().to_vec())],
         &Limits::default(),
@@ -521,10 +613,10 @@ async fn step(fx: &Fixture, yaml: &str, actor: &Insz) -> Result<Outcome, String>
         return Ok(Outcome::Invalid);
     }
     let desired = loaded.state;
-    let plan = plan_for(fx, &desired, actor).await;
+    let plan = plan_for(fx, &desired, actor).await?;
     if plan.has_errors() {
         // `apply` plans again from what is live and stops on the same errors.
-        let again = plan_for(fx, &desired, actor).await;
+        let again = plan_for(fx, &desired, actor).await?;
         let codes = error_codes(&plan);
         if error_codes(&again) != codes {
             return Err(format!(
@@ -556,7 +648,7 @@ async fn step(fx: &Fixture, yaml: &str, actor: &Insz) -> Result<Outcome, String>
         }
     }
     // Converged: the next plan (by the HTB, who sees everything) is empty.
-    let next = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await;
+    let next = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await?;
     if !next.is_empty() || next.has_errors() {
         let changes: Vec<String> = next
             .enterprises
@@ -582,9 +674,35 @@ struct Tally {
     invalid: usize,
 }
 
-/// One sequence of `steps` edits from the empty capacity, seeded.
-async fn sequence(seed: u64, steps: usize, tally: &mut Tally) -> Result<(), Broken> {
-    let fx = Fixture::new(EXAMPLES_REFERENCE, Default::default());
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.steps += other.steps;
+        self.applied += other.applied;
+        self.writes += other.writes;
+        self.invalid += other.invalid;
+        for (code, n) in other.refused {
+            *self.refused.entry(code).or_insert(0) += n;
+        }
+    }
+}
+
+/// One sequence of `steps` edits from the empty capacity, seeded; its counts, and the
+/// broken promise that ended it, if one did.
+async fn sequence(seed: u64, steps: usize, fault_rate: Option<f64>) -> (Tally, Option<Broken>) {
+    let mut tally = Tally::default();
+    let broken = sequence_steps(seed, steps, fault_rate, &mut tally)
+        .await
+        .err();
+    (tally, broken)
+}
+
+async fn sequence_steps(
+    seed: u64,
+    steps: usize,
+    fault_rate: Option<f64>,
+    tally: &mut Tally,
+) -> Result<(), Broken> {
+    let fx = Target::new(fault_rate, seed).await;
     let mut rng = Rng(seed);
     let mut tree = Tree::default();
     // A starting tree: a subdivision with a site and two people.
@@ -664,16 +782,39 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn run(first_seed: u64, sequences: u64, steps: usize) -> Tally {
+/// How `run` runs its sequences.
+#[derive(Clone, Copy, Debug)]
+struct Mode {
+    /// Served with this fault rate, or embedded (`None`).
+    fault_rate: Option<f64>,
+    /// Sequences at a time.
+    concurrency: usize,
+}
+
+const EMBEDDED: Mode = Mode {
+    fault_rate: None,
+    concurrency: 1,
+};
+
+async fn run(first_seed: u64, sequences: u64, steps: usize, mode: Mode) -> Tally {
     let mut tally = Tally::default();
     let mut broken = Vec::new();
-    for seed in first_seed..first_seed + sequences {
-        if let Err(b) = sequence(seed, steps, &mut tally).await {
-            broken.push(b);
-        }
+    let mut done: Vec<(u64, (Tally, Option<Broken>))> =
+        stream::iter(first_seed..first_seed + sequences)
+            .map(|seed| async move { (seed, sequence(seed, steps, mode.fault_rate).await) })
+            .buffer_unordered(mode.concurrency.max(1))
+            .collect()
+            .await;
+    done.sort_by_key(|(seed, _)| *seed);
+    for (_, (t, b)) in done {
+        tally.add(t);
+        broken.extend(b);
     }
     eprintln!(
-        "promise: {} sequences, {} steps: {} applied ({} writes), {} refused {:?}, {} invalid, {} broken",
+        "promise{}: {} sequences, {} steps: {} applied ({} writes), {} refused {:?}, {} invalid, {} broken",
+        mode.fault_rate
+            .map(|r| format!(" (served, --fault-rate {r})"))
+            .unwrap_or_default(),
         sequences,
         tally.steps,
         tally.applied,
@@ -695,7 +836,7 @@ async fn run(first_seed: u64, sequences: u64, steps: usize) -> Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_plan_accepts_apply_completes() {
-    let tally = run(env_u64("PROMISE_SEED", 1), SEQUENCES, STEPS).await;
+    let tally = run(env_u64("PROMISE_SEED", 1), SEQUENCES, STEPS, EMBEDDED).await;
     // The generator reaches both sides of the promise, and the rules that guard it.
     assert!(tally.applied > tally.steps / 4, "{tally:?}");
     for code in [
@@ -721,6 +862,7 @@ async fn soak_what_plan_accepts_apply_completes() {
         env_u64("PROMISE_SEED", 1_000_000),
         env_u64("PROMISE_SEQUENCES", 4_000),
         steps,
+        EMBEDDED,
     )
     .await;
     eprintln!(
@@ -728,4 +870,46 @@ async fn soak_what_plan_accepts_apply_completes() {
         tally.steps,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The served soak: every sequence against its own `csamctl registry serve
+/// --fault-rate PROMISE_FAULT_RATE --fault-seed SEED` on 127.0.0.1 (bench/promise-soak.sh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a soak: run by bench/promise-soak.sh"]
+async fn soak_served_what_plan_accepts_apply_completes() {
+    let started = std::time::Instant::now();
+    let steps = usize::try_from(env_u64("PROMISE_STEPS", 5)).unwrap_or(5);
+    let fault_rate = std::env::var("PROMISE_FAULT_RATE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.2);
+    let mode = Mode {
+        fault_rate: Some(fault_rate),
+        concurrency: usize::try_from(env_u64("PROMISE_CONCURRENCY", 24)).unwrap_or(24),
+    };
+    let tally = run(
+        env_u64("PROMISE_SEED", 1_000_000),
+        env_u64("PROMISE_SEQUENCES", 334),
+        steps,
+        mode,
+    )
+    .await;
+    eprintln!(
+        "promise soak (served, --fault-rate {fault_rate}): {} steps in {:.1} s",
+        tally.steps,
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// A few sequences against served registries with faults, in `cargo test`: the soak's
+/// served mode itself works (a short run, so it stays cheap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_registry_with_faults_keeps_the_promise() {
+    let mode = Mode {
+        fault_rate: Some(0.2),
+        concurrency: 4,
+    };
+    let tally = run(env_u64("PROMISE_SEED", 1), 4, 2, mode).await;
+    assert_eq!(tally.steps, 4 * 3, "{tally:?}");
+    assert!(tally.applied > 0, "{tally:?}");
 }

@@ -130,7 +130,7 @@ async fn explain(args: &ExplainArgs) -> Result<bool, AccessError> {
         colour: false,
         show_personal_data: args.output.show_personal_data,
     };
-    let registry = settings::connect(&settings).await?;
+    let registry = settings::connect(&settings).await?.registry;
     let report: AccessReport = registry.evaluate_access(&insz, site.as_ref()).await?;
     let mut out = String::new();
     use std::fmt::Write as _;
@@ -185,7 +185,8 @@ async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
     };
     let wanted = reconcile::declared_site_users(&desired);
     {
-        let registry = settings::connect(&settings).await?;
+        let settings::Connected { registry, me } = settings::connect(&settings).await?;
+        settings::check_roles(&me, &desired)?;
         let start = tokio::time::Instant::now();
         let mut reported = None;
         loop {

@@ -94,9 +94,6 @@ pub struct ApplyArgs {
     /// The safety rules and their overrides.
     #[command(flatten)]
     pub safety: SafetyArgs,
-    /// The acting person's INSZ, when acting with a token.
-    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
-    pub actor: Option<String>,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -153,15 +150,17 @@ async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
         },
     };
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let actor = plan_cmd::resolve_actor(&settings, args.actor.as_deref())?;
-    let registry = settings::connect(&settings).await?;
+    let settings::Connected { registry, me } = settings::connect(&settings).await?;
+    if let Source::Desired(desired) = &source {
+        settings::check_roles(&me, desired)?;
+    }
     let options = ExecuteOptions {
         parallelism: args.parallelism,
         ..ExecuteOptions::default()
     };
     let request = ApplyRequest {
         source: &source,
-        actor,
+        actor: Some(me.person),
         safety: &safety_options,
         options: &options,
         lock_timeout: args.lock_timeout,

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use super::args::SafetyArgs;
 use super::files::write_atomically;
-use super::plan::{PlanError, load_desired, procedure_plan, resolve_actor};
+use super::plan::{PlanError, load_desired, procedure_plan};
 use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -47,9 +47,6 @@ pub struct ByHandArgs {
     /// Where the progress is saved (mode 0600), for a stopped run to resume.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE)]
     pub state: PathBuf,
-    /// The acting person's national register number (INSZ).
-    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
-    pub actor: Option<String>,
     /// The safety rules and their overrides (as for `plan`).
     #[command(flatten)]
     pub safety: SafetyArgs,
@@ -105,10 +102,11 @@ pub async fn run(args: &ByHandArgs) -> CommandResult {
 
 async fn run_inner(args: &ByHandArgs) -> Result<End, ByHandError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let registry = settings::connect(&settings).await?;
+    let connected = settings::connect(&settings).await?;
+    let registry = connected.registry.clone();
     let mut progress = match resume(&*registry, &args.state).await? {
         Some(progress) => progress,
-        None => match fresh_plan(args, &settings, &*registry).await? {
+        None => match fresh_plan(args, &connected).await? {
             Some(plan) => ByHand::new(plan),
             None => return Ok(End::Finished),
         },
@@ -141,7 +139,14 @@ async fn run_inner(args: &ByHandArgs) -> Result<End, ByHandError> {
                 .get(enterprise)
                 .and_then(|e| e.phases.get(phase))
         {
-            println!("    (clears at {})", utc_time(now_ms() + *wait_ms as i64));
+            // Registry time: the registry decides when the wait is over.
+            let now = crate::execute::retried(&Default::default(), |_| registry.whoami())
+                .await?
+                .now_ms;
+            println!(
+                "    (clears at {})",
+                utc_time(now.saturating_add(*wait_ms as i64))
+            );
         }
         if matches!(at, Instruction::Gate { .. }) {
             println!(
@@ -234,13 +239,11 @@ async fn resume(registry: &dyn Registry, path: &Path) -> Result<Option<ByHand>, 
 /// there is nothing to do. A plan with errors is an error: it could not be applied.
 async fn fresh_plan(
     args: &ByHandArgs,
-    settings: &RegistrySettings,
-    registry: &dyn Registry,
+    connected: &settings::Connected,
 ) -> Result<Option<Plan>, ByHandError> {
-    let actor = resolve_actor(settings, args.actor.as_deref())?;
     let desired = load_desired(&args.paths, false)
         .ok_or_else(|| ByHandError::Input("the desired state has errors".into()))?;
-    let plan = procedure_plan(registry, &desired, actor, &args.safety.options(), false).await?;
+    let plan = procedure_plan(connected, &desired, &args.safety.options(), false).await?;
     if plan.has_errors() {
         return Err(ByHandError::Input(
             "the plan has errors; nothing to do by hand (see csamctl plan)".into(),
@@ -282,10 +285,4 @@ fn save(path: &Path, progress: &ByHand) -> Result<(), ByHandError> {
 
 fn remove_state(path: &Path) {
     let _ = std::fs::remove_file(path);
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -145,7 +145,10 @@ async fn run_inner(args: &DriftArgs) -> Result<Outcome, DriftError> {
         colour: false,
         show_personal_data: args.output.show_personal_data,
     };
-    let registry = settings::connect(&settings).await?;
+    let settings::Connected { registry, me } = settings::connect(&settings).await?;
+    if let Some(desired) = &desired {
+        settings::check_roles(&me, desired)?;
+    }
     let live = read_live(&*registry, &args.enterprise).await?;
     let report = compare(level, listing, &live, desired.as_ref(), &args.enterprise)?;
     print!("{}", render(&report, args, &opts));

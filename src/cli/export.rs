@@ -91,7 +91,7 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
         return Err(ExportError::PersonalData);
     }
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let registry = settings::connect(&settings).await?;
+    let registry = settings::connect(&settings).await?.registry;
     let live = read(&*registry, &kbos).await?;
     let header = ExportHeader {
         registry: without_userinfo(&settings.address.to_string()),

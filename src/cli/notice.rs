@@ -301,7 +301,7 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
         show_personal_data: args.output.show_personal_data,
     };
     {
-        let registry = settings::connect(&settings).await?;
+        let registry = settings::connect(&settings).await?.registry;
         let options = ExecuteOptions::default();
         let mut notices = owed(&*registry, &kbos, &options).await?;
         notices.retain(|n| sites.is_empty() || sites.contains(&n.site));

@@ -1,10 +1,13 @@
 //! `csamctl plan`: read the live registry, diff, order the changes, check the safety
 //! rules, print the plan (text, JSON or Markdown), and save it with `--out`.
 //!
+//! The acting person is whom the registry says (`GET /v1/me`, see `settings::connect`);
+//! a declared enterprise where they have no role is an error before planning, unless
+//! the file names them its main access manager or legal representative.
 //! Reading is one session: log in, a snapshot of every declared enterprise, log out. An
-//! enterprise the acting person may not read (no role and no designation requested
-//! yet) is planned as not registered; the plan says so, and the authority check then
-//! tells whether this person may request its designation.
+//! enterprise not yet registered (no designation requested yet) is planned as such; the
+//! plan says so, and the authority check then tells whether this person may request its
+//! designation.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,13 +15,13 @@ use std::path::{Path, PathBuf};
 use clap::ValueEnum;
 
 use super::args::{OutputArgs, SafetyArgs};
-use super::settings::{self, DEMO_IDENTITY, Identity, RegistryArgs, RegistrySettings};
+use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
 use crate::config::{self, Limits, diagnostic};
-use crate::model::{DesiredState, Insz, LiveState, Plan};
+use crate::model::{DesiredState, LiveState, Plan};
 use crate::plan::fingerprint;
 use crate::reconcile::{self, Planned};
-use crate::registry::{Registry, RegistryError};
+use crate::registry::RegistryError;
 use crate::render::{self, RenderOptions};
 use crate::safety::SafetyOptions;
 
@@ -55,10 +58,6 @@ pub struct PlanArgs {
     /// The safety rules and their overrides.
     #[command(flatten)]
     pub safety: SafetyArgs,
-    /// The acting person's INSZ, when acting with a token (the registry cannot say
-    /// whose a token is); used to check authority before anything runs.
-    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
-    pub actor: Option<String>,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -71,8 +70,6 @@ pub(super) enum PlanError {
     Settings(#[from] settings::SettingsError),
     #[error("registry: {0}")]
     Registry(#[from] RegistryError),
-    #[error("--actor: {0}")]
-    Actor(String),
     #[error("cannot write the plan to {path}")]
     Save {
         path: PathBuf,
@@ -86,7 +83,6 @@ pub(super) enum PlanError {
 /// Runs `plan`.
 pub async fn run(args: &PlanArgs) -> CommandResult {
     let settings = RegistrySettings::resolve(&args.registry).map_err(PlanError::from)?;
-    let actor = resolve_actor(&settings, args.actor.as_deref())?;
     // Opening the registry (an embedded one replays its journal) and reading the files
     // are independent: both at once.
     let (desired, registry) = {
@@ -99,9 +95,11 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
     let Some(desired) = desired.map_err(PlanError::Task)? else {
         return Ok(Outcome::Failed);
     };
-    let registry = registry
+    let settings::Connected { registry, me } = registry
         .map_err(PlanError::Task)?
         .map_err(PlanError::from)?;
+    settings::check_roles(&me, &desired).map_err(PlanError::from)?;
+    let actor = Some(me.person);
     let safety_options = args.safety.options();
     let Planned {
         plan,
@@ -173,39 +171,17 @@ pub(super) fn load_desired(paths: &[PathBuf], show_personal_data: bool) -> Optio
     Some(loaded.state)
 }
 
-/// The acting person: the demo identity on an embedded registry without a token,
-/// otherwise `--actor` (the registry cannot say whose a token is).
-pub(super) fn resolve_actor(
-    settings: &RegistrySettings,
-    given: Option<&str>,
-) -> Result<Option<Insz>, PlanError> {
-    let given = match given {
-        Some(text) => Some(Insz::parse(text).map_err(|e| PlanError::Actor(e.to_string()))?),
-        None => None,
-    };
-    Ok(match &settings.identity {
-        Identity::Token(_) => given,
-        Identity::Demo => {
-            let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| PlanError::Actor(e.to_string()))?;
-            if given.is_some_and(|g| g != demo) {
-                return Err(PlanError::Actor(
-                    "without a token the embedded registry acts as the demo identity; give the person's token (csamctl registry token) to act as someone else".into(),
-                ));
-            }
-            Some(demo)
-        }
-    })
-}
-
 /// The plan with these safety options, its findings printed to stderr: what `runbook`
-/// and `by-hand` work from (the same reading and planning as `plan`).
+/// and `by-hand` work from (the same roles check, reading and planning as `plan`), as
+/// the person the registry says acts.
 pub(super) async fn procedure_plan(
-    registry: &dyn Registry,
+    connected: &settings::Connected,
     desired: &DesiredState,
-    actor: Option<Insz>,
     safety_options: &SafetyOptions,
     show_personal_data: bool,
 ) -> Result<Plan, PlanError> {
+    settings::check_roles(&connected.me, desired)?;
+    let (registry, actor) = (&*connected.registry, Some(connected.me.person));
     let planned = reconcile::read_and_plan(registry, desired, actor, safety_options).await?;
     say_reclaimed(planned.reclaimed);
     let plan = planned.plan;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use super::args::{OutputArgs, SafetyArgs};
-use super::plan::{PlanError, load_desired, procedure_plan, resolve_actor};
+use super::plan::{PlanError, load_desired, procedure_plan};
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
 use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
@@ -51,9 +51,6 @@ pub struct RunbookArgs {
     /// How personal data is shown.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// The acting person's INSZ, when acting with a token (as for `plan`).
-    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
-    pub actor: Option<String>,
     /// The safety rules and their overrides (as for `plan`).
     #[command(flatten)]
     pub safety: SafetyArgs,
@@ -69,15 +66,13 @@ pub async fn run(args: &RunbookArgs) -> CommandResult {
 
 async fn run_inner(args: &RunbookArgs) -> Result<bool, PlanError> {
     let settings = RegistrySettings::resolve(&args.registry)?;
-    let actor = resolve_actor(&settings, args.actor.as_deref())?;
     let Some(desired) = load_desired(&args.paths, args.output.show_personal_data) else {
         return Ok(false);
     };
-    let registry = settings::connect(&settings).await?;
+    let connected = settings::connect(&settings).await?;
     let plan = procedure_plan(
-        &*registry,
+        &connected,
         &desired,
-        actor,
         &args.safety.options(),
         args.output.show_personal_data,
     )

@@ -77,7 +77,7 @@ enum CommandError {
 
 async fn connect(args: &RegistryArgs) -> Result<std::sync::Arc<dyn Registry>, CommandError> {
     let settings = RegistrySettings::resolve(args)?;
-    Ok(settings::connect(&settings).await?)
+    Ok(settings::connect(&settings).await?.registry)
 }
 
 /// Runs `sessions`.

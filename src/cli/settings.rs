@@ -8,23 +8,30 @@
 //! - `--token-file FILE` / `CSAM_TOKEN_FILE`, or `CSAM_TOKEN` (or `--token`, which
 //!   other users of the machine can read in the process list): the acting person's
 //!   bearer token; a token file wins over a token. Tokens are never echoed.
-//! - An embedded registry with no token acts as the documented demo identity,
+//! - Who acts comes from the registry: [`connect`] asks it (`GET /v1/me`,
+//!   [`Registry::whoami`]) whose the token is. `--actor INSZ` / `CSAM_ACTOR` is then an
+//!   assertion, checked against that answer.
+//! - A registry file needs no token: `--actor INSZ` acts as that person (whoever may
+//!   open the file is its operator anyway). Only the default registry, created from the
+//!   examples' reference data, acts without either, as the documented demo identity
 //!   [`DEMO_IDENTITY`]: the main access manager of the multi-campus example
-//!   (AZ VLASLAND VZW), whose HTB designation the examples' reference data marks as
-//!   validated. A served registry always needs a token.
+//!   (AZ VLASLAND VZW), whose HTB designation that reference data marks as validated.
+//!   A served registry always needs a token.
 //!
 //! Commands flatten [`RegistryArgs`] into their own arguments, call
-//! [`RegistrySettings::resolve`], then [`connect`].
+//! [`RegistrySettings::resolve`], then [`connect`]; commands that work from a desired
+//! state then call [`check_roles`].
 //!
-//! May use clap, the registry module and tokio.
+//! May use clap, the registry module, execute's retry policy and tokio.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::Insz;
+use crate::execute::{self, ExecuteOptions};
+use crate::model::{DesiredState, Insz};
 use crate::registry::embedded::{RegistryFileError, existing_registry_file};
 use crate::registry::http::{HttpClientError, HttpOperator, HttpOptions, HttpRegistry};
-use crate::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
+use crate::registry::{Me, OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
 
 /// The registry used when none is named.
 pub const DEFAULT_REGISTRY: &str = "file:.csamctl/registry.db";
@@ -86,6 +93,11 @@ pub struct RegistryArgs {
         value_name = "FILE"
     )]
     pub token_file: Option<PathBuf>,
+    /// The acting person's INSZ. With a token, an assertion: the command stops when the
+    /// registry says the token is someone else's. On a registry file without a token,
+    /// the person to act as.
+    #[arg(long, env = "CSAM_ACTOR", hide_env_values = true, value_name = "INSZ")]
+    pub actor: Option<String>,
 }
 
 /// Where a registry is.
@@ -127,9 +139,11 @@ impl std::fmt::Display for RegistryAddress {
 /// Who acts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Identity {
-    /// The bearer of a token.
+    /// The bearer of a token (whose it is, the registry says).
     Token(Secret),
-    /// The embedded registry's demo identity ([`DEMO_IDENTITY`]).
+    /// A person named with `--actor` on a registry file, without a token.
+    Person(Insz),
+    /// The default registry's demo identity ([`DEMO_IDENTITY`]).
     Demo,
 }
 
@@ -139,6 +153,45 @@ pub enum SettingsError {
     /// Neither `file:` nor `http(s)://`.
     #[error("{0:?} is not a registry address: use http(s)://host:port or file:PATH")]
     Address(String),
+    /// `--registry ""` or an empty `CSAM_REGISTRY`: a mistake, never the default.
+    #[error(
+        "the registry address is empty (--registry or CSAM_REGISTRY): give http(s)://host:port or file:PATH, or unset CSAM_REGISTRY to use the default {DEFAULT_REGISTRY}"
+    )]
+    EmptyAddress,
+    /// `--actor` is not a national register number.
+    #[error("--actor / CSAM_ACTOR: {0}")]
+    Actor(String),
+    /// A registry file other than the default, with neither a token nor `--actor`.
+    #[error(
+        "{0} does not say who acts: give --actor INSZ (or CSAM_ACTOR) to act as that person on this file, or that person's token (CSAM_TOKEN or CSAM_TOKEN_FILE); only the default registry {DEFAULT_REGISTRY} acts as the demo identity"
+    )]
+    NoActor(String),
+    /// The registry does not know the token.
+    #[error(
+        "{0} does not know this bearer token: check CSAM_TOKEN / CSAM_TOKEN_FILE, or get a token for the person from the registry's operator (csamctl registry token)"
+    )]
+    UnknownToken(String),
+    /// `--actor` names someone else than the token's person.
+    #[error(
+        "--actor / CSAM_ACTOR says {asserted}, but the registry says the token is {person}'s: use that person's token, or correct --actor (or leave it out: the token says who acts)"
+    )]
+    ActorMismatch {
+        /// What `--actor` said.
+        asserted: Insz,
+        /// Whose the token is.
+        person: Insz,
+    },
+    /// The acting person has no role in declared enterprises and may not request their
+    /// designation either: a plan would only guess at trees it cannot read.
+    #[error(
+        "{person} has no role in {enterprises} in the registry, and is not the main access manager or legal representative the file declares for it: act with the token of someone who has a role there (the main access manager, an access manager or an administrator), or ask its main access manager to appoint {person}"
+    )]
+    NoRole {
+        /// The acting person.
+        person: Insz,
+        /// The enterprises, listed for people.
+        enterprises: String,
+    },
     /// The token file could not be read.
     #[error("cannot read the token file {path}")]
     TokenFile {
@@ -153,7 +206,7 @@ pub enum SettingsError {
     EmptyToken,
     /// A served registry needs a token.
     #[error(
-        "{0} needs a bearer token: set CSAM_TOKEN or CSAM_TOKEN_FILE (csamctl registry token prints one)"
+        "{0} needs a bearer token: set CSAM_TOKEN or CSAM_TOKEN_FILE (csamctl registry token prints one); --actor alone acts only on a registry file"
     )]
     MissingToken(String),
     /// A served registry's operator surface needs the operator token.
@@ -190,6 +243,8 @@ pub struct RegistrySettings {
     pub is_default: bool,
     /// Who acts.
     pub identity: Identity,
+    /// `--actor` with a token: whom the token must belong to.
+    pub actor: Option<Insz>,
     /// Timeouts for a served registry.
     pub http: HttpOptions,
 }
@@ -198,9 +253,16 @@ impl RegistrySettings {
     /// Resolves flags and environment (clap has read both) against the defaults.
     pub fn resolve(args: &RegistryArgs) -> Result<Self, SettingsError> {
         let (address, is_default) = match &args.registry {
-            Some(text) if !text.trim().is_empty() => (RegistryAddress::parse(text.trim())?, false),
-            _ => (RegistryAddress::parse(DEFAULT_REGISTRY)?, true),
+            Some(text) if text.trim().is_empty() => return Err(SettingsError::EmptyAddress),
+            Some(text) => (RegistryAddress::parse(text.trim())?, false),
+            None => (RegistryAddress::parse(DEFAULT_REGISTRY)?, true),
         };
+        let actor = args
+            .actor
+            .as_deref()
+            .map(Insz::parse)
+            .transpose()
+            .map_err(|e| SettingsError::Actor(e.to_string()))?;
         let token = match (&args.token_file, &args.token) {
             (Some(path), _) => Some(read_token_file(path)?),
             (None, Some(token)) => Some(token.clone()),
@@ -209,15 +271,22 @@ impl RegistrySettings {
         let identity = match token {
             Some(token) if token.0.trim().is_empty() => return Err(SettingsError::EmptyToken),
             Some(token) => Identity::Token(Secret(token.0.trim().to_string())),
-            None => match &address {
-                RegistryAddress::File(_) => Identity::Demo,
-                RegistryAddress::Http(url) => return Err(SettingsError::MissingToken(url.clone())),
+            None => match (&address, actor) {
+                (RegistryAddress::File(_), Some(person)) => Identity::Person(person),
+                (RegistryAddress::File(_), None) if is_default => Identity::Demo,
+                (RegistryAddress::File(_), None) => {
+                    return Err(SettingsError::NoActor(address.to_string()));
+                }
+                (RegistryAddress::Http(url), _) => {
+                    return Err(SettingsError::MissingToken(url.clone()));
+                }
             },
         };
         Ok(RegistrySettings {
             address,
             is_default,
             identity,
+            actor,
             http: HttpOptions::default(),
         })
     }
@@ -226,6 +295,7 @@ impl RegistrySettings {
     pub fn describe(&self) -> String {
         let who = match &self.identity {
             Identity::Token(_) => "with a bearer token".to_string(),
+            Identity::Person(person) => format!("as {person}"),
             Identity::Demo => match Insz::parse(DEMO_IDENTITY) {
                 Ok(insz) => format!("as the demo identity {insz}"),
                 Err(_) => "as the demo identity".to_string(),
@@ -290,9 +360,90 @@ async fn open_file_blocking(
         })?
 }
 
-/// The registry the settings name, as the acting person sees it. This is what `plan`,
-/// `apply` and the other registry commands call.
-pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, SettingsError> {
+/// A registry as the acting person sees it, and who that person is by its own account.
+#[derive(Clone)]
+pub struct Connected {
+    /// The registry.
+    pub registry: Arc<dyn Registry>,
+    /// Its answer to `GET /v1/me` when connecting: the person, their roles, its time.
+    pub me: Me,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected").field("me", &self.me).finish()
+    }
+}
+
+/// The registry the settings name, as the acting person sees it, with whom the
+/// registry says that person is. This is what `plan`, `apply` and every other command
+/// that acts as a person call. An unknown token, or an `--actor` that is not the
+/// token's person, is an error here, before anything is read or planned; acting as
+/// the demo identity is said once on stderr.
+pub async fn connect(settings: &RegistrySettings) -> Result<Connected, SettingsError> {
+    let unknown_token = |e: RegistryError| match (&settings.identity, e) {
+        (Identity::Token(_), RegistryError::NotAuthorised { .. }) => {
+            SettingsError::UnknownToken(settings.address.to_string())
+        }
+        (_, e) => SettingsError::Registry(e),
+    };
+    let registry = match open_as_person(settings).await {
+        Err(SettingsError::Registry(e)) => return Err(unknown_token(e)),
+        other => other?,
+    };
+    let me = execute::retried(&ExecuteOptions::default(), |_| registry.whoami())
+        .await
+        .map_err(unknown_token)?;
+    if let Some(asserted) = settings.actor
+        && asserted != me.person
+    {
+        return Err(SettingsError::ActorMismatch {
+            asserted,
+            person: me.person,
+        });
+    }
+    if settings.identity == Identity::Demo {
+        let name = match (&me.first_name, &me.last_name) {
+            (Some(first), Some(last)) => format!(" ({first} {last})"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "Acting as the demo identity {}{name} on the default registry {}; give --actor INSZ or a token to act as someone else.",
+            me.person, settings.address
+        );
+    }
+    Ok(Connected { registry, me })
+}
+
+/// Refuses a desired state that declares an enterprise where the acting person has no
+/// role (by the registry's answer `me`), unless the file names them its main access
+/// manager or legal representative, who may request its designation. Planning such an
+/// enterprise would only guess at a tree the person cannot read.
+pub fn check_roles(me: &Me, desired: &DesiredState) -> Result<(), SettingsError> {
+    let missing: Vec<String> = desired
+        .enterprises
+        .iter()
+        .filter(|e| {
+            me.roles_in(&e.kbo).is_none()
+                && e.main_access_manager.insz != me.person
+                && e.legal_representative
+                    .as_ref()
+                    .is_none_or(|l| l.insz != me.person)
+        })
+        .map(|e| format!("enterprise {} ({})", e.kbo, e.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(SettingsError::NoRole {
+        person: me.person,
+        enterprises: missing.join(", "),
+    })
+}
+
+/// The registry the settings name, for the person they name (not yet asked who that
+/// is).
+async fn open_as_person(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, SettingsError> {
     match &settings.address {
         RegistryAddress::Http(url) => {
             let Identity::Token(token) = &settings.identity else {
@@ -306,6 +457,7 @@ pub async fn connect(settings: &RegistrySettings) -> Result<Arc<dyn Registry>, S
             let registry = open_file_blocking(path, settings.is_default).await?;
             match &settings.identity {
                 Identity::Token(token) => Ok(registry.connect(token.expose()).await?),
+                Identity::Person(person) => Ok(registry.as_person(*person)),
                 Identity::Demo => {
                     let demo = Insz::parse(DEMO_IDENTITY).map_err(|e| RegistryError::Internal {
                         reason: format!("demo identity: {e}"),
@@ -352,6 +504,7 @@ mod tests {
             registry: registry.map(str::to_string),
             token: token.map(|t| Secret(t.to_string())),
             token_file: None,
+            actor: None,
         }
     }
 
@@ -386,6 +539,34 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_address_is_an_error_and_a_named_file_needs_an_actor() {
+        assert!(matches!(
+            RegistrySettings::resolve(&args(Some(""), None)),
+            Err(SettingsError::EmptyAddress)
+        ));
+        assert!(matches!(
+            RegistrySettings::resolve(&args(Some("  "), None)),
+            Err(SettingsError::EmptyAddress)
+        ));
+        let err =
+            RegistrySettings::resolve(&args(Some("file:other.db"), None)).expect_err("no actor");
+        assert!(matches!(err, SettingsError::NoActor(_)), "{err}");
+        let mut with_actor = args(Some("file:other.db"), None);
+        with_actor.actor = Some("82.12.09-263.12".into());
+        let s = RegistrySettings::resolve(&with_actor).expect("resolves");
+        assert_eq!(
+            s.identity,
+            Identity::Person(Insz::parse(DEMO_IDENTITY).expect("insz"))
+        );
+        assert!(!s.describe().contains(DEMO_IDENTITY), "INSZ masked");
+        with_actor.actor = Some("82120926313".into());
+        assert!(matches!(
+            RegistrySettings::resolve(&with_actor),
+            Err(SettingsError::Actor(_))
+        ));
+    }
+
+    #[test]
     fn a_token_file_wins_and_is_trimmed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("token");
@@ -394,6 +575,7 @@ mod tests {
             registry: Some("http://127.0.0.1:1".into()),
             token: Some(Secret("csam_from_env".into())),
             token_file: Some(file),
+            actor: None,
         })
         .expect("resolves");
         assert_eq!(s.identity, Identity::Token(Secret("csam_from_file".into())));
@@ -409,9 +591,15 @@ mod tests {
             address: RegistryAddress::File(path.clone()),
             is_default: true,
             identity: Identity::Demo,
+            actor: None,
             http: HttpOptions::default(),
         };
-        let registry = connect(&settings).await.expect("created");
+        let connected = connect(&settings).await.expect("created");
+        assert_eq!(
+            connected.me.person,
+            Insz::parse(DEMO_IDENTITY).expect("insz")
+        );
+        let registry = connected.registry;
         assert!(path.exists());
         let session = registry.open_session().await.expect("login").id;
         let kbo = crate::model::Kbo::parse("0198765470").expect("kbo");
@@ -428,7 +616,7 @@ mod tests {
             is_default: false,
             ..settings.clone()
         };
-        let other = connect(&as_token).await.expect("token accepted");
+        let other = connect(&as_token).await.expect("token accepted").registry;
         let s = other.open_session().await.expect("login").id;
         let err = other
             .snapshot(&s, &kbo)
@@ -441,7 +629,7 @@ mod tests {
         };
         assert!(matches!(
             connect(&bad).await,
-            Err(SettingsError::Registry(RegistryError::NotAuthorised { .. }))
+            Err(SettingsError::UnknownToken(_))
         ));
         // A named file that does not exist is not created.
         let missing = RegistrySettings {

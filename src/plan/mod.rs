@@ -91,7 +91,7 @@ pub fn plan_diff(
         findings.push(Finding::warning(
             "plan::actor_unknown",
             None,
-            "the acting person is not known (the registry cannot say whose a token is), so authority was not checked; pass --actor INSZ",
+            "no acting person was given to the planner, so authority was not checked (csamctl itself always asks the registry who acts)",
         ));
     }
     let mut enterprises = Vec::new();

@@ -72,3 +72,70 @@ pub fn registry_with_token(dir: &Path, person: &str) -> (std::path::PathBuf, Str
     );
     (db, stdout(&token).trim().to_string())
 }
+
+/// A `csamctl registry serve` child on 127.0.0.1 (virtual clock) serving `db`, with its
+/// operator token in `db` + `.operator-token`; killed on drop.
+pub struct Served {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Served {
+    /// Starts serving `db` with the extra `registry serve` arguments.
+    pub fn start(db: &Path, extra: &[&str]) -> Served {
+        use std::io::BufRead as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+            .args([
+                "registry",
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--virtual-clock",
+            ])
+            .arg("--db")
+            .arg(db)
+            .arg("--admin-token-file")
+            .arg(db.with_extension("operator-token"))
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve starts");
+        let stdout = child.stdout.take().expect("piped");
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .expect("the server prints its address");
+        // Whatever it prints later is read (and dropped), so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Served { child, url }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A new bearer token for `person` on the registry file `db`.
+pub fn token_for(db: &Path, person: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+        .args(["registry", "token", "--db"])
+        .arg(db)
+        .args(["--insz", person])
+        .output()
+        .expect("csamctl runs");
+    assert!(out.status.success(), "registry token: {}", transcript(&out));
+    stdout(&out).trim().to_string()
+}
