@@ -3,12 +3,16 @@
 //! with faults. Every command's whole output is collected and checked for personal data
 //! (no full national register number, no password) at the end of each test.
 
+mod cli_support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Duration;
+
+use cli_support::Served;
 
 const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 /// The password every test account is created with.
@@ -472,61 +476,6 @@ fn an_apply_killed_at_any_point_is_resumed_by_the_next() {
     }
 }
 
-/// A served registry child on 127.0.0.1 (virtual clock); killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(env: &Env, extra: &[&str]) -> Served {
-        let mut child = Command::new(CSAMCTL)
-            .args([
-                "registry",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--virtual-clock",
-                "--db",
-            ])
-            .arg(&env.db)
-            .arg("--admin-token-file")
-            .arg(env.db.with_extension("operator-token"))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let first = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server prints its address");
-        let url = first
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        Served { child, url }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 // 20 % of requests answered 503 or dropped: apply still converges, and the audit log
 // shows every write applied once (idempotency keys).
 #[test]
@@ -535,7 +484,7 @@ fn a_flaky_served_registry_converges_without_double_writes() {
     let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
     let multi = multi.to_str().expect("utf-8");
     let token = env.token(VLASLAND_HTB);
-    let served = Served::start(&env, &["--fault-rate", "0.2"]);
+    let served = Served::start(&env.db, &["--fault-rate", "0.2"]);
     let args = ["--registry", served.url.as_str()];
     let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
     let mut converged = false;
@@ -551,7 +500,7 @@ fn a_flaky_served_registry_converges_without_double_writes() {
     assert!(converged, "{}", env.log.lock().expect("lock"));
     drop(served);
     // Convergence, checked on the same file served without faults.
-    let clean_server = Served::start(&env, &[]);
+    let clean_server = Served::start(&env.db, &[]);
     let out = env.run(
         &[
             "plan",
@@ -580,7 +529,7 @@ fn two_applies_on_one_enterprise_do_not_interleave() {
     let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
     let multi = multi.to_str().expect("utf-8");
     let token = env.token(VLASLAND_HTB);
-    let served = Served::start(&env, &["--latency", "2"]);
+    let served = Served::start(&env.db, &["--latency", "2"]);
     let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
     let args = [
         "apply",
@@ -869,7 +818,7 @@ fn an_interrupted_apply_logs_out_reports_and_is_resumed() {
     let multi = multi.to_str().expect("utf-8");
     let token = env.token(VLASLAND_HTB);
     // 40 ms a request: the run lasts long enough for the signal to land mid-way.
-    let served = Served::start(&env, &["--latency", "40"]);
+    let served = Served::start(&env.db, &["--latency", "40"]);
     let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
     let args = ["apply", "--auto-approve", multi, "--registry", &served.url];
     let mut child = env
@@ -1352,7 +1301,7 @@ fn a_served_registry_records_the_r9_step_through_the_operator_surface() {
     let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
     let multi = multi.to_str().expect("utf-8");
     let token = env.token(VLASLAND_HTB);
-    let served = Served::start(&env, &[]);
+    let served = Served::start(&env.db, &[]);
     let who = [("CSAM_TOKEN", token.as_str()), ("CSAM_ACTOR", VLASLAND_HTB)];
     let on_server = |args: &[&str]| {
         let mut all = args.to_vec();

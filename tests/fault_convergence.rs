@@ -4,12 +4,12 @@
 //! applied twice (audit log), no session open and no lease held. `bench/fault-soak.sh`
 //! is the full-size version (20 seeds × the two workloads of the issue).
 
+mod cli_support;
 #[path = "../benches/fleet/mod.rs"]
 mod fleet;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use csamctl::model::insz_check;
 
@@ -46,43 +46,12 @@ fn text(out: &Output) -> String {
     )
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve(db: &Path, seed: u64) -> (Server, String) {
-    let mut child = Command::new(CSAMCTL)
-        .args([
-            "registry",
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--virtual-clock",
-        ])
-        .args(["--fault-rate", "0.2", "--fault-seed", &seed.to_string()])
-        .arg("--db")
-        .arg(db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("serve starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the server prints its address");
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("listening line")
-        .to_string();
-    (Server(child), url)
+/// Serves `db` with 20 % faults in the order `seed` gives.
+fn serve(db: &Path, seed: u64) -> (cli_support::Served, String) {
+    let seed = seed.to_string();
+    let served = cli_support::Served::start(db, &["--fault-rate", "0.2", "--fault-seed", &seed]);
+    let url = served.url.clone();
+    (served, url)
 }
 
 #[test]

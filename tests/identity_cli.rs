@@ -7,9 +7,12 @@
 mod cli_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use cli_support::{Served, crate_root, registry_with_token, stderr, stdout, token_for, transcript};
+use cli_support::{
+    Served, crate_root, csamctl_with as run, registry_with_token, stderr, stdout, token_for,
+    transcript,
+};
 
 /// Geert VANDAMME, validated main access manager of AZ VLASLAND VZW (the demo identity).
 const VLASLAND_HTB: &str = "82120926312";
@@ -29,22 +32,6 @@ fn example(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// `csamctl ARGS` in `dir` with exactly the identity variables given.
-fn run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_csamctl"));
-    c.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CSAM_REGISTRY")
-        .env_remove("CSAM_TOKEN")
-        .env_remove("CSAM_TOKEN_FILE")
-        .env_remove("CSAM_ACTOR");
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.output().expect("csamctl runs")
 }
 
 /// Journal and audit rows of a registry file: what "nothing written" compares.

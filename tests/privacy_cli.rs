@@ -4,6 +4,8 @@
 //! INSZ, a missing or empty registry file is never taken for a new one, and inputs that
 //! are not plain files (a symlink loop, `/dev/zero`, a FIFO) are read once and bounded.
 
+mod cli_support;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -13,20 +15,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The multi-campus example's HTB (validated in the examples' reference data).
 const VLASLAND_HTB: &str = "82120926312";
 
-fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(CSAMCTL);
-    cmd.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("CSAM_REGISTRY")
-        .env_remove("CSAM_TOKEN")
-        .env_remove("CSAM_TOKEN_FILE")
-        .env_remove("CSAM_ACTOR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("csamctl runs")
-}
+use cli_support::csamctl_with as run;
 
 /// Exit code and output, with miette's line wrapping undone (`│` gutters and runs of
 /// white space become one space), so that a message can be searched for whole.

@@ -22,6 +22,23 @@ pub fn csamctl_in(dir: &Path, args: &[&str]) -> Output {
         .expect("csamctl runs")
 }
 
+/// Runs `csamctl` in `dir` without colour, with exactly the registry and identity
+/// variables given in `envs` (none inherited from the test's environment).
+pub fn csamctl_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_csamctl"));
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CSAM_REGISTRY")
+        .env_remove("CSAM_TOKEN")
+        .env_remove("CSAM_TOKEN_FILE")
+        .env_remove("CSAM_ACTOR");
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.output().expect("csamctl runs")
+}
+
 /// What the run printed on stdout.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
