@@ -153,6 +153,28 @@ async fn single_unit_partly_built() -> Scenario {
     Scenario { plan, live, ..s }
 }
 
+/// The block-level parts of a Markdown text in order, as a GFM parser sees them:
+/// `heading`, `table`, `list`, `mermaid`, `code` (another fenced block), `details`.
+fn block_kinds(md: &str) -> Vec<&'static str> {
+    use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag};
+    Parser::new_ext(md, Options::ENABLE_TABLES)
+        .filter_map(|event| match event {
+            Event::Start(Tag::Heading { .. }) => Some("heading"),
+            Event::Start(Tag::Table(_)) => Some("table"),
+            Event::Start(Tag::List(_)) => Some("list"),
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => {
+                Some(if &*lang == "mermaid" {
+                    "mermaid"
+                } else {
+                    "code"
+                })
+            }
+            Event::Html(h) if h.contains("<details>") => Some("details"),
+            _ => None,
+        })
+        .collect()
+}
+
 fn snapshots(name: &str, plan: &Plan) {
     insta::assert_snapshot!(format!("{name}-text"), render::text::render(plan, &PLAIN));
     insta::assert_snapshot!(format!("{name}-json"), render::json::render(plan, &PLAIN));
@@ -167,6 +189,30 @@ fn snapshots(name: &str, plan: &Plan) {
         people < diagram && diagram < details && people.is_some(),
         "{name}: {md}"
     );
+    // Read as a forge reads it (CommonMark with GFM tables): each enterprise opens with
+    // the people table, and its first code block is the Mermaid diagram, before the
+    // folded detailed plan.
+    let kinds = block_kinds(md);
+    let enterprises: Vec<usize> = (0..kinds.len())
+        .filter(|&i| kinds[i] == "heading")
+        .skip(1)
+        .collect();
+    assert_eq!(
+        enterprises.len(),
+        plan.enterprises.len(),
+        "{name}: {kinds:?}"
+    );
+    for start in enterprises {
+        let after = &kinds[start + 1..];
+        assert_eq!(after.first(), Some(&"table"), "{name}: {kinds:?}");
+        assert_eq!(
+            after
+                .iter()
+                .find(|k| ["mermaid", "code", "details"].contains(k)),
+            Some(&"mermaid"),
+            "{name}: {kinds:?}"
+        );
+    }
     // Every counted log-out is drawn, with its reason.
     let counted = render::Counts::of_plan(plan).log_outs;
     let text = render::text::render(plan, &PLAIN);

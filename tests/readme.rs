@@ -1,12 +1,14 @@
-//! The README's commands work as printed: every fenced `sh` block is run, line by line
-//! in one bash session, in a fresh directory holding a copy of `examples/` (what a
-//! fresh clone has), and every line must exit 0 or with the code its comment names
-//! (`# exit 3`).
+//! The README's and docs/ci.md's commands work as printed: every fenced `sh` block is
+//! run, line by line in one bash session, in a fresh directory holding a copy of
+//! `examples/` and `schemas/` (what a fresh clone has), and every line must exit 0 or
+//! with the code its comment names (`# exit 3`). The README's inline `cargo run …`
+//! commands run too.
 //!
 //! `cargo` itself is the one stand-in: building the release binary inside a test would
 //! take minutes and `cargo test` cannot run itself, so a `cargo` script first on PATH
 //! runs `cargo run [flags] -- ARGS` as the csamctl binary this test was built with, and
-//! answers `cargo test` by saying it is the run in progress. Everything else (bash, the
+//! answers `cargo test` by saying it is the run in progress; `cargo build [--release]`
+//! links that binary as `target/{debug,release}/csamctl`. Everything else (bash, the
 //! example scripts, the embedded registry file) is real.
 
 use std::path::{Path, PathBuf};
@@ -78,6 +80,10 @@ case "$1" in
     shift
     exec '{CSAMCTL}' "$@" ;;
   test) echo "cargo test: the run in progress"; exit 0 ;;
+  build)
+    profile=debug
+    for arg in "$@"; do [ "$arg" = --release ] && profile=release; done
+    mkdir -p "target/$profile" && ln -sf '{CSAMCTL}' "target/$profile/csamctl" ;;
   *) echo "the README test's cargo does not know: cargo $*" >&2; exit 97 ;;
 esac
 "#
@@ -89,29 +95,44 @@ esac
     bin
 }
 
-#[test]
-fn the_readme_shell_blocks_run_as_printed_in_a_fresh_directory() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
-    let commands: Vec<(String, i32)> = blocks(&readme, "sh")
-        .iter()
-        .flat_map(|b| commands(b))
-        .collect();
-    assert!(
-        commands.len() >= 6,
-        "the README's sh blocks hold the demo and the single-unit path: {commands:?}"
-    );
+/// Inline code spans of a Markdown text that are whole `cargo run` commands (the prose's
+/// "`cargo run --release -- plan examples/multi-campus.yaml` shows the same plan").
+fn inline_cargo_runs(markdown: &str) -> Vec<(String, i32)> {
+    let mut found = Vec::new();
+    let mut in_fence = false;
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            continue;
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && span.starts_with("cargo run ") {
+                found.push((span.to_string(), 0));
+            }
+        }
+    }
+    found
+}
 
+/// Runs `commands` in one bash session (exports carry from line to line, as in a
+/// terminal) in a fresh directory holding copies of `dirs` of the repository (what a
+/// fresh clone has), with the stand-in `cargo`; fails on the first line whose exit code
+/// is not the expected one. Returns the transcript.
+fn run_as_printed(doc: &str, commands: &[(String, i32)], dirs: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().expect("tempdir");
     let clone = tmp.path().join("csamctl");
-    copy_dir(&root.join("examples"), &clone.join("examples"));
+    for dir in dirs {
+        copy_dir(&root.join(dir), &clone.join(dir));
+    }
     let bin = cargo_shim(tmp.path());
-
-    // One bash session: exports carry from line to line, as in a terminal.
     let mut script = String::from("set +e\n");
     for (i, (command, expected)) in commands.iter().enumerate() {
         script.push_str(&format!(
-            "echo '>>> line {i}'\n{command}\nrc=$?\nif [ \"$rc\" != {expected} ]; then echo \"README line {i} exited $rc, not {expected}\" >&2; exit 1; fi\n"
+            "echo '>>> line {i}'\n{command}\nrc=$?\nif [ \"$rc\" != {expected} ]; then echo \"{doc} line {i} exited $rc, not {expected}\" >&2; exit 1; fi\n"
         ));
     }
     let path = format!(
@@ -137,6 +158,36 @@ fn the_readme_shell_blocks_run_as_printed_in_a_fresh_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "{transcript}");
+    transcript
+}
+
+#[test]
+fn the_readme_shell_blocks_run_as_printed_in_a_fresh_directory() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let blocks = blocks(&readme, "sh");
+    let mut commands: Vec<(String, i32)> = blocks.iter().flat_map(|b| commands(b)).collect();
+    assert!(
+        commands.len() >= 6,
+        "the README's sh blocks hold the demo and the single-unit path: {commands:?}"
+    );
+    // The commands the prose gives inline run too, where the prose gives them: after
+    // the demo (its registry exists then; "run it again: the plan is empty"), before
+    // the single-unit path changes who acts. The schema commands regenerate the
+    // committed schemas unchanged.
+    let inline = inline_cargo_runs(&readme);
+    assert!(
+        inline.len() >= 3,
+        "the plan, schema and openapi commands: {inline:?}"
+    );
+    let first = blocks.first().map_or(0, |b| self::commands(b).len());
+    commands.splice(first..first, inline);
+    commands.push((
+        "git diff --no-index --exit-code ../schemas-committed schemas".to_string(),
+        0,
+    ));
+    commands.insert(0, ("cp -r schemas ../schemas-committed".to_string(), 0));
+    let transcript = run_as_printed("README", &commands, &["examples", "schemas"]);
     // What the README says the demo prints, it prints.
     let said = readme.split_whitespace().collect::<Vec<_>>().join(" ");
     let claim = "done (138/138 steps, 9 log-outs)";
@@ -167,5 +218,37 @@ fn the_block_reader_finds_commands_and_expected_exit_codes() {
             ("a --b    c   # exit 3".to_string(), 3),
             ("d".to_string(), 0)
         ]
+    );
+}
+
+#[test]
+fn the_ci_walkthrough_runs_as_printed() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/ci.md")).expect("docs/ci.md");
+    let commands: Vec<(String, i32)> = blocks(&doc, "sh")
+        .iter()
+        .flat_map(|b| commands(b))
+        .collect();
+    assert!(
+        commands.len() >= 10,
+        "docs/ci.md walks through build, validate, plan, apply: {commands:?}"
+    );
+    for step in [
+        "validate",
+        "--format markdown",
+        "--format html",
+        "apply",
+        "verify",
+    ] {
+        assert!(
+            commands.iter().any(|(c, _)| c.contains(step)),
+            "the walkthrough has no {step}"
+        );
+    }
+    let transcript = run_as_printed("docs/ci.md", &commands, &["examples"]);
+    // The plan comment is what the pull request shows: the summary first.
+    assert!(
+        transcript.contains("| name | username | INSZ | site | functions | change |"),
+        "{transcript}"
     );
 }
