@@ -44,6 +44,19 @@ pub struct EnterpriseProgress {
 }
 
 impl EnterpriseProgress {
+    /// An enterprise that has not started.
+    pub fn waiting(label: String, steps: usize) -> Self {
+        EnterpriseProgress {
+            label,
+            steps,
+            done: 0,
+            failed: 0,
+            log_outs: 0,
+            retries: 0,
+            state: State::Waiting,
+        }
+    }
+
     /// `0123.456.789 Name: 12/40 steps · 3 log-outs · 1 retry`.
     pub fn line(&self) -> String {
         let mut line = format!(
@@ -83,15 +96,7 @@ impl ProgressModel {
             model.order.push(e.kbo);
             model.enterprises.insert(
                 e.kbo,
-                EnterpriseProgress {
-                    label: format!("{} {}", e.kbo, e.name),
-                    steps: e.steps().count(),
-                    done: 0,
-                    failed: 0,
-                    log_outs: 0,
-                    retries: 0,
-                    state: State::Waiting,
-                },
+                EnterpriseProgress::waiting(format!("{} {}", e.kbo, e.name), e.steps().count()),
             );
         }
         model
@@ -298,18 +303,9 @@ mod tests {
         let mut model = ProgressModel::default();
         for (k, steps) in kbos {
             model.order.push(*k);
-            model.enterprises.insert(
-                *k,
-                EnterpriseProgress {
-                    label: format!("{k} Unit"),
-                    steps: *steps,
-                    done: 0,
-                    failed: 0,
-                    log_outs: 0,
-                    retries: 0,
-                    state: State::Waiting,
-                },
-            );
+            model
+                .enterprises
+                .insert(*k, EnterpriseProgress::waiting(format!("{k} Unit"), *steps));
         }
         model
     }

@@ -552,19 +552,24 @@ mod tests {
         assert!(!format!("{r:?}").contains("csam_secret"));
     }
 
+    /// A client for a closed port on 127.0.0.1 (bound, then let go), and its address.
+    fn nobody_listening() -> (HttpRegistry, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = format!("http://{}", listener.local_addr().expect("addr"));
+        drop(listener);
+        let r = HttpRegistry::new(&addr, "t", HttpOptions::default()).expect("client");
+        (r, addr)
+    }
+
     /// Nothing listens on the address: a retryable error, not a hang or a panic.
     #[tokio::test]
     async fn refused_connection_is_retryable() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
-        let r = HttpRegistry::new(&format!("http://{addr}"), "t", HttpOptions::default())
-            .expect("client");
+        let (r, addr) = nobody_listening();
         let err = r.limits().await.expect_err("nobody listens");
         assert_eq!(err.code(), "unavailable");
         assert!(err.is_retryable());
         assert!(
-            err.to_string().contains(&format!("http://{addr}")),
+            err.to_string().contains(&addr),
             "the address is named: {err}"
         );
     }
@@ -572,18 +577,14 @@ mod tests {
     /// The probe says at once that nothing listens, naming the address and the cause.
     #[tokio::test]
     async fn the_probe_names_an_unreachable_address() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        drop(listener);
-        let r = HttpRegistry::new(&format!("http://{addr}"), "t", HttpOptions::default())
-            .expect("client");
+        let (r, addr) = nobody_listening();
         let err = r.probe().await.expect_err("nobody listens");
         let HttpClientError::Unreachable { address, reason } = &err else {
             panic!("not Unreachable: {err:?}");
         };
-        assert_eq!(address, &format!("http://{addr}"));
+        assert_eq!(address, &addr);
         assert!(!reason.is_empty());
-        assert!(err.to_string().contains(&format!("http://{addr}")), "{err}");
+        assert!(err.to_string().contains(&addr), "{err}");
     }
 
     #[test]

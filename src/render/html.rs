@@ -7,7 +7,7 @@
 //! Nothing is loaded from the network and no script is needed to read the page: the
 //! diagram is its Mermaid source in a `<pre class="mermaid">` (readable as it is; a page
 //! that adds mermaid.js draws it), the diff is coloured by CSS classes. Every text from
-//! the plan is escaped for HTML (`&`, `<`, `>`, `"`, `'`), so names and purposes cannot
+//! the plan is escaped for HTML (`&`, `<`, `>`, `"`), so names and purposes cannot
 //! open markup.
 
 use std::fmt::Write as _;
@@ -22,7 +22,8 @@ table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.2em .5em;tex
 code,pre{background:#f4f4f4}pre{padding:.5em;overflow-x:auto}\
 .add{color:#116611}.del{color:#aa1111}.chg{color:#8a6d00}.bar{color:#555;font-weight:bold}";
 
-/// Text escaped for HTML content and attribute values.
+/// Text escaped for HTML content and for attribute values in double quotes (the only
+/// kind these pages write).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -31,7 +32,6 @@ pub fn escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
             c => out.push(c),
         }
     }

@@ -1102,20 +1102,11 @@ fn linked(s: &str) -> String {
     out
 }
 
+/// HTML text, with the code markers turned into `<code>` elements.
 fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            OPEN => out.push_str("<code>"),
-            CLOSE => out.push_str("</code>"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::html::escape(s)
+        .replace(OPEN, "<code>")
+        .replace(CLOSE, "</code>")
 }
 
 fn html(title: &str, lang: Lang, items: &[Item]) -> String {
