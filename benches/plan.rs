@@ -10,7 +10,15 @@
 //!   cargo bench --bench plan -- apply FLEET DB              (carry the plan out: setup)
 //!   cargo bench --bench plan -- parse FLEET                 (serde-saphyr → Value)
 //!   cargo bench --bench plan -- plan FLEET DB               (what `csamctl plan` does)
+//!   cargo bench --bench plan -- split FLEET N DIR           (the fleet as N files)
+//!   cargo bench --bench plan -- floor PARSER FLEET          (one untyped parse, see below)
+//!   cargo bench --bench plan -- open DB                     (open the embedded registry)
 //! Timing modes run 3 times and print the best and median wall time.
+//!
+//! `floor` is what `bench/plan.sh` and `bench/validate.sh` compare csamctl with (issue
+//! 15): one process parsing the file into untyped values with `serde_yaml`
+//! (→ `serde_yaml::Value`), `saphyr` (its tree loader) or `serde-saphyr`
+//! (→ `serde_json::Value`), leaving the tree unfreed at exit as csamctl does.
 //!
 //! The fleet is the one of `benches/validate.rs` (same shape and sizes), except that
 //! one person is the main access manager of every enterprise: plan reads every
@@ -70,13 +78,73 @@ fn main() {
             &args[1],
             parse_untyped,
         ),
+        Some("split") => split(&args[1], &args[2], &args[3]),
+        Some("floor") => floor(&args[1], &args[2]),
+        Some("open") => {
+            let start = Instant::now();
+            let registry =
+                SqliteRegistry::open(&args[1], OpenOptions::stored_clock()).expect("registry");
+            println!("{:.3}", start.elapsed().as_secs_f64());
+            std::mem::forget(registry);
+        }
         Some("plan") => time("csamctl plan", &args[1], |bytes| {
             let summary = runtime.block_on(plan(&args[1], bytes, &args[2]));
             println!("  {summary}");
         }),
         _ => eprintln!(
-            "usage: plan (gen E S P FLEET REFERENCE | init REFERENCE DB | apply FLEET DB | parse FLEET | plan FLEET DB)"
+            "usage: plan (gen E S P FLEET REFERENCE | init REFERENCE DB | apply FLEET DB | parse FLEET | plan FLEET DB | split FLEET N DIR | floor serde_yaml|saphyr|serde-saphyr FLEET | open DB)"
         ),
+    }
+}
+
+/// One parse of the file into untyped values by one of the floor parsers.
+fn floor(parser: &str, path: &str) {
+    let text = std::fs::read_to_string(path).expect("read");
+    match parser {
+        "serde_yaml" => {
+            let value: serde_yaml::Value = serde_yaml::from_str(&text).expect("parse");
+            std::mem::forget(value);
+        }
+        "saphyr" => {
+            use saphyr::LoadableYamlNode as _;
+            let docs = saphyr::Yaml::load_from_str(&text).expect("parse");
+            std::mem::forget(docs);
+        }
+        "serde-saphyr" => {
+            let mut options = serde_saphyr::Options::default();
+            options.budget = None;
+            let value: serde_json::Value =
+                serde_saphyr::from_str_with_options(&text, options).expect("parse");
+            std::mem::forget(value);
+        }
+        other => panic!("no floor parser {other}"),
+    }
+    std::mem::forget(text);
+}
+
+/// Cuts the fleet's enterprises into `n` files of about equal size in `dir`.
+fn split(path: &str, n: &str, dir: &str) {
+    let n: usize = n.parse().expect("number of files");
+    let text = std::fs::read_to_string(path).expect("read");
+    let body = text
+        .split_once("enterprises:\n")
+        .map(|(_, b)| b)
+        .expect("a fleet");
+    let mut items: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (at, _) in body.match_indices("\n  - kbo:") {
+        items.push(&body[start..=at]);
+        start = at + 1;
+    }
+    items.push(&body[start..]);
+    let per = items.len().div_ceil(n);
+    for (i, chunk) in items.chunks(per).enumerate() {
+        let file = format!("{dir}/fleet-{i:02}.yaml");
+        std::fs::write(
+            file,
+            format!("version: 1\nenterprises:\n{}", chunk.concat()),
+        )
+        .expect("write");
     }
 }
 

@@ -409,10 +409,20 @@ pub fn pos_at(text: &str, offset: usize) -> Pos {
     }
 }
 
-type ParseFailure = (Pos, String, &'static str, &'static str);
+/// Why a text does not parse: where, the message, the diagnostic code, and what to do.
+pub type ParseFailure = (Pos, String, &'static str, &'static str);
 
-/// Parses YAML text into a [`Node`] tree within the budgets.
+/// Parses YAML text into a [`Node`] tree within the budgets: a large file of the usual
+/// shape on every core (see [`super::split`]), anything else in one go.
 pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+    match super::split::parse_split(text, limits) {
+        Some(node) => Ok(node),
+        None => parse_whole(text, limits),
+    }
+}
+
+/// Parses YAML text into a [`Node`] tree within the budgets, on this thread.
+pub fn parse_whole(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
     let mut options = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;

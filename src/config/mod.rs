@@ -7,6 +7,7 @@ pub mod diagnostic;
 pub mod load;
 pub mod node;
 pub mod schema;
+mod split;
 pub mod validate;
 pub mod walk;
 
@@ -53,7 +54,7 @@ impl Loaded {
 /// `csam.yaml` / `./csam/`), as one desired state.
 pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
     match load::discover(paths) {
-        Ok(files) => validate_each(files, |found, sources| {
+        Ok(files) => validate_each(files, |_, found, sources| {
             load::read_and_parse(&found.path, limits, sources)
         }),
         Err(d) => Loaded {
@@ -72,54 +73,151 @@ pub fn load_bytes(files: &[(PathBuf, Vec<u8>)], limits: &Limits) -> Loaded {
         path: path.clone(),
         named: true,
     });
-    let mut contents = files.iter().map(|(_, bytes)| bytes);
-    validate_each(found.collect(), |found, sources| {
-        let bytes = contents.next().map(Vec::as_slice).unwrap_or_default();
+    validate_each(found.collect(), |i, found, sources| {
+        let bytes = files.get(i).map(|(_, b)| b.as_slice()).unwrap_or_default();
         load::parse_bytes(&found.path, bytes, limits, sources)
     })
 }
 
-/// Parses and validates file after file, keeping only one YAML tree in memory at a time.
-fn validate_each(
-    files: Vec<load::Found>,
-    mut parse: impl FnMut(
+/// One file parsed into sources of its own (file ids from 0), to be put after the
+/// files already read.
+struct Parsed {
+    sources: Sources,
+    outcome: Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>,
+}
+
+impl Parsed {
+    /// Moves the file into `sources`, renumbering what refers to it.
+    fn into(
+        self,
+        sources: &mut Sources,
+    ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>> {
+        let base = sources.files.len();
+        sources.files.extend(self.sources.files);
+        match self.outcome {
+            Ok((file, root)) => Ok((base + file, root)),
+            Err(mut d) => {
+                if d.place.file != usize::MAX {
+                    d.place.file += base;
+                }
+                Err(d)
+            }
+        }
+    }
+}
+
+type ParseFile<'p> = dyn Fn(
+        usize,
         &load::Found,
         &mut Sources,
-    ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>,
-) -> Loaded {
+    ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>
+    + Sync
+    + 'p;
+
+fn parse_one(i: usize, found: &load::Found, parse: &ParseFile<'_>) -> Parsed {
     let mut sources = Sources::default();
-    let mut diagnostics = Vec::new();
-    let mut state = DesiredState::default();
-    let mut index = validate::StateIndex::default();
-    let mut skipped = Vec::new();
-    for found in files {
-        let (file, root) = match parse(&found, &mut sources) {
+    let outcome = parse(i, found, &mut sources);
+    Parsed { sources, outcome }
+}
+
+/// Parses the files on every core and validates them in order on this thread: worker
+/// `w` of `n` parses files `w`, `w + n`, ... and hands each over through a channel of
+/// one, so at most two trees per worker wait in memory.
+fn validate_each(
+    files: Vec<load::Found>,
+    parse: impl Fn(
+        usize,
+        &load::Found,
+        &mut Sources,
+    ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>
+    + Sync,
+) -> Loaded {
+    let workers = std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .min(files.len())
+        .min(8);
+    let parse: &ParseFile<'_> = &parse;
+    if workers < 2 {
+        let mut validation = Validation::default();
+        for (i, found) in files.into_iter().enumerate() {
+            let parsed = parse_one(i, &found, parse);
+            validation.add(found, parsed);
+        }
+        return validation.finish();
+    }
+    std::thread::scope(|scope| {
+        let files = &files;
+        let channels: Vec<_> = (0..workers)
+            .map(|w| {
+                let (send, receive) = std::sync::mpsc::sync_channel::<Parsed>(1);
+                scope.spawn(move || {
+                    for (i, found) in files.iter().enumerate().skip(w).step_by(workers) {
+                        if send.send(parse_one(i, found, parse)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                receive
+            })
+            .collect();
+        let mut validation = Validation::default();
+        for (i, found) in files.iter().enumerate() {
+            let parsed = match channels[i % workers].recv() {
+                Ok(parsed) => parsed,
+                // A worker that panicked: the panic is a bug, surfaced by the scope.
+                Err(_) => break,
+            };
+            validation.add(found.clone(), parsed);
+        }
+        validation.finish()
+    })
+}
+
+/// Validating file after file: the state so far, and only one YAML tree at a time.
+#[derive(Default)]
+struct Validation {
+    sources: Sources,
+    diagnostics: Vec<Diagnostic>,
+    state: DesiredState,
+    index: validate::StateIndex,
+    skipped: Vec<PathBuf>,
+}
+
+impl Validation {
+    fn add(&mut self, found: load::Found, parsed: Parsed) {
+        let (file, root) = match parsed.into(&mut self.sources) {
             Ok(parsed) => parsed,
             Err(d) => {
-                diagnostics.push(*d);
-                continue;
+                self.diagnostics.push(*d);
+                return;
             }
         };
+        let sources = &mut self.sources;
         if !found.named && !validate::is_desired_state(&root) {
             sources.files[file].text = std::sync::Arc::from("");
-            skipped.push(found.path);
-            continue;
+            self.skipped.push(found.path);
+            return;
         }
         let text = sources.files[file].text.clone();
         let mut walk = walk::Walk::new(file, &text);
-        let enterprises = validate::document(&mut walk, &mut index, &root);
+        let enterprises = validate::document(&mut walk, &mut self.index, &root);
         // The tree is dropped here: only the validated model and the text stay.
         drop(root);
         sources.files[file].secret_spans = std::mem::take(&mut walk.secret_spans);
         sources.files[file].personal_spans = std::mem::take(&mut walk.personal_spans);
-        diagnostics.append(&mut walk.diagnostics);
-        state.enterprises.extend(enterprises);
+        self.diagnostics.append(&mut walk.diagnostics);
+        self.state.enterprises.extend(enterprises);
     }
-    diagnostics.sort_by_key(|d| (d.place.file, d.place.pos.line, d.place.pos.column));
-    Loaded {
-        state,
-        diagnostics,
-        sources,
-        skipped,
+
+    fn finish(mut self) -> Loaded {
+        self.diagnostics
+            .sort_by_key(|d| (d.place.file, d.place.pos.line, d.place.pos.column));
+        Loaded {
+            state: self.state,
+            diagnostics: self.diagnostics,
+            sources: self.sources,
+            skipped: self.skipped,
+        }
     }
 }

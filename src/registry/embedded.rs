@@ -3,8 +3,13 @@
 //! Each operation is one store transaction: catch up with journal entries other
 //! processes appended, let time act (idle expiry, processing), decide, append the facts
 //! (and audit entry, and idempotent answer), commit, apply. The world is kept in memory
-//! and rebuilt from the journal at open, or whenever a commit failed after the world
-//! had already changed. rusqlite is synchronous, so every operation runs on
+//! and rebuilt at open, or whenever a commit failed after the world had already
+//! changed: from the latest checkpoint (the world serialised as of one journal
+//! position) and the journal after it. Checkpoints are written after commits, never
+//! inside one: while writing, once the journal has grown by [`CHECKPOINT_WHILE_WRITING`]
+//! facts and a quarter since the last; on opening and closing, when the tail is longer
+//! than a few hundred facts. A crash between a commit and its checkpoint costs only a
+//! longer replay at the next opening. rusqlite is synchronous, so every operation runs on
 //! `tokio::task::spawn_blocking` behind one mutex: operations are serialised, which is
 //! what the engine's rules need anyway (one decision sees every earlier one).
 //!
@@ -155,6 +160,48 @@ pub fn existing_registry_file(path: &Path) -> Result<(), RegistryFileError> {
 struct Loaded {
     world: World,
     clock: Arc<dyn Clock>,
+    /// The journal position of the stored checkpoint this process knows of.
+    checkpoint_seq: u64,
+}
+
+/// The layout of a checkpoint: bump it whenever the serialised form of [`World`]
+/// changes, so that an older checkpoint is passed over (the journal replayed in full
+/// and a new checkpoint written) rather than misread.
+const CHECKPOINT_FORMAT: i64 = 1;
+
+/// While writing, a checkpoint follows once the journal has grown by this many facts
+/// since the last one and by a quarter of its length: writing checkpoints then costs
+/// time in proportion to the journal, however long it gets.
+const CHECKPOINT_WHILE_WRITING: u64 = 5_000;
+
+/// On opening (after a crash left a long tail) and on closing, a tail this long is
+/// worth a checkpoint, so that the next opening replays little.
+const CHECKPOINT_ON_OPEN_OR_CLOSE: u64 = 200;
+
+impl Loaded {
+    fn tail(&self) -> u64 {
+        self.world.journal_seq().saturating_sub(self.checkpoint_seq)
+    }
+
+    /// Stores a checkpoint of the world as it is (every fact in it is committed).
+    fn checkpoint(&mut self, store: &Store) -> Result<(), StoreError> {
+        let seq = self.world.journal_seq();
+        let bytes = serde_json::to_vec(&self.world)
+            .map_err(|source| StoreError::Journal { seq, source })?;
+        let tx = store.begin()?;
+        sqlite::set_checkpoint(&tx, seq, CHECKPOINT_FORMAT, &bytes)?;
+        tx.commit()?;
+        self.checkpoint_seq = seq;
+        Ok(())
+    }
+
+    /// A checkpoint when the tail is at least `min` facts long. Failing to write one
+    /// loses nothing (the journal has every fact), so it is not an error.
+    fn checkpoint_if_behind(&mut self, store: &Store, min: u64) {
+        if self.tail() >= min {
+            let _ = self.checkpoint(store);
+        }
+    }
 }
 
 struct Inner {
@@ -279,19 +326,43 @@ impl Txn<'_> {
     }
 }
 
-/// Replays the journal into a fresh world.
+/// Rebuilds the world: the stored checkpoint, then the journal after it.
 fn rebuild(store: &Store, options: &OpenOptions) -> Result<Loaded, StoreError> {
     let clock = options.new_clock();
-    let mut world = World::new(options.config.clone());
     let tx = store.begin()?;
-    for (seq, fact) in sqlite::journal_since(&tx, 0)? {
+    let mut world = restore(&tx, options)?.unwrap_or_else(|| World::new(options.config.clone()));
+    clock.advance(world.clock_advanced_ms());
+    let checkpoint_seq = world.journal_seq();
+    for (seq, fact) in sqlite::journal_since(&tx, checkpoint_seq)? {
         if let Fact::ClockAdvanced { by_ms } = &fact {
             clock.advance(*by_ms);
         }
         world.apply(seq, &fact);
     }
     tx.commit()?;
-    Ok(Loaded { world, clock })
+    Ok(Loaded {
+        world,
+        clock,
+        checkpoint_seq,
+    })
+}
+
+/// The world of the stored checkpoint, when there is one this csamctl can read.
+fn restore(
+    tx: &rusqlite::Transaction<'_>,
+    options: &OpenOptions,
+) -> Result<Option<World>, StoreError> {
+    let Some((seq, format, bytes)) = sqlite::checkpoint(tx)? else {
+        return Ok(None);
+    };
+    if format != CHECKPOINT_FORMAT {
+        return Ok(None);
+    }
+    // An unreadable checkpoint is passed over: the journal is the record.
+    Ok(serde_json::from_slice::<World>(&bytes)
+        .ok()
+        .filter(|world| world.journal_seq() == seq)
+        .map(|world| world.with_config(options.config.clone())))
 }
 
 impl SqliteRegistry {
@@ -303,7 +374,8 @@ impl SqliteRegistry {
             clock: settle_clock(&store, options.clock)?,
             ..options
         };
-        let loaded = rebuild(&store, &options)?;
+        let mut loaded = rebuild(&store, &options)?;
+        loaded.checkpoint_if_behind(&store, CHECKPOINT_ON_OPEN_OR_CLOSE);
         Ok(SqliteRegistry {
             shared: Arc::new(Shared {
                 path,
@@ -417,7 +489,7 @@ impl Shared {
             inner.loaded = Some(rebuild(&inner.store, &self.options)?);
         }
         let Inner { store, loaded } = &mut *inner;
-        let Some(Loaded { world, clock }) = loaded.as_mut() else {
+        let Some(Loaded { world, clock, .. }) = loaded.as_mut() else {
             return Err(RegistryError::Internal {
                 reason: "registry state not loaded".into(),
             });
@@ -451,7 +523,13 @@ impl Shared {
         };
         match outcome {
             Ok(result) if !storage_failed(&result) => match tx.commit() {
-                Ok(()) => result,
+                Ok(()) => {
+                    if let Some(loaded) = loaded {
+                        let due = CHECKPOINT_WHILE_WRITING.max(loaded.checkpoint_seq / 4);
+                        loaded.checkpoint_if_behind(store, due);
+                    }
+                    result
+                }
                 Err(e) => {
                     *loaded = None;
                     Err(StoreError::from(e).into())
@@ -467,6 +545,20 @@ impl Shared {
             Ok(Ok(_)) => Err(RegistryError::Internal {
                 reason: "unreachable outcome".into(),
             }),
+        }
+    }
+}
+
+impl Drop for Shared {
+    /// Closing: a checkpoint of what this process wrote since the last one.
+    fn drop(&mut self) {
+        if let Ok(inner) = self.inner.get_mut()
+            && let Inner {
+                store,
+                loaded: Some(loaded),
+            } = inner
+        {
+            loaded.checkpoint_if_behind(store, CHECKPOINT_ON_OPEN_OR_CLOSE);
         }
     }
 }
@@ -931,5 +1023,122 @@ impl RegistryOperator for SqliteRegistry {
             })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFERENCE: &str = include_str!("../../examples/reference.yaml");
+
+    /// A world as JSON: maps compare whatever their order in memory.
+    fn value(world: &World) -> serde_json::Value {
+        serde_json::to_value(world).expect("world")
+    }
+
+    /// The world as the journal alone rebuilds it.
+    fn replayed(path: &Path) -> World {
+        let store = Store::open(path).expect("store");
+        let tx = store.begin().expect("begin");
+        let mut world = World::new(EngineConfig::default());
+        for (seq, fact) in sqlite::journal_since(&tx, 0).expect("journal") {
+            world.apply(seq, &fact);
+        }
+        world
+    }
+
+    fn loaded<R>(registry: &SqliteRegistry, f: impl FnOnce(&Store, &mut Loaded) -> R) -> R {
+        let mut inner = registry.shared.inner.lock().expect("lock");
+        let Inner {
+            store,
+            loaded: Some(loaded),
+        } = &mut *inner
+        else {
+            panic!("not loaded");
+        };
+        f(store, loaded)
+    }
+
+    /// Log-ins, log-outs (processed a second later) and clock moves: facts of several
+    /// kinds, one session left open.
+    async fn activity(registry: &SqliteRegistry, rounds: usize) {
+        let person = registry.as_person(Insz::parse("82120926312").expect("insz"));
+        for _ in 0..rounds {
+            let s = person.open_session().await.expect("log in").id;
+            person.close_session(&s).await.expect("log out");
+            registry.advance_clock(1_000).await.expect("clock");
+        }
+        person.open_session().await.expect("log in");
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_and_the_journal_after_it_rebuild_the_journals_world() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        let registry =
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry");
+        activity(&registry, 3).await;
+        let checkpointed = loaded(&registry, |store, l| {
+            l.checkpoint(store).expect("checkpoint");
+            l.world.journal_seq()
+        });
+        // Facts committed after the checkpoint, then a crash (no checkpoint at closing).
+        activity(&registry, 3).await;
+        let stats = registry.stats().await.expect("stats");
+        std::mem::forget(registry);
+
+        let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let (from, world) = loaded(&reopened, |_, l| (l.checkpoint_seq, l.world.clone()));
+        assert_eq!(from, checkpointed, "restored from the checkpoint");
+        assert!(world.journal_seq() > checkpointed, "and the tail replayed");
+        assert_eq!(value(&world), value(&replayed(&path)));
+        let after = reopened.stats().await.expect("stats");
+        assert_eq!(after.now_ms, stats.now_ms, "the clock as it was");
+        assert_eq!(after.journal_entries, stats.journal_entries);
+    }
+
+    #[tokio::test]
+    async fn closing_after_a_long_tail_leaves_a_checkpoint() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        let registry =
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry");
+        activity(&registry, 80).await;
+        let seq = loaded(&registry, |_, l| l.world.journal_seq());
+        assert!(seq >= CHECKPOINT_ON_OPEN_OR_CLOSE);
+        drop(registry);
+        let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let (from, world) = loaded(&reopened, |_, l| (l.checkpoint_seq, l.world.clone()));
+        assert_eq!(from, seq);
+        assert_eq!(value(&world), value(&replayed(&path)));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_checkpoint_is_passed_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        let registry =
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry");
+        activity(&registry, 2).await;
+        let seq = loaded(&registry, |_, l| l.world.journal_seq());
+        std::mem::forget(registry);
+        for (format, bytes) in [
+            (CHECKPOINT_FORMAT + 1, &b"{}"[..]),
+            (CHECKPOINT_FORMAT, b"[1,"),
+        ] {
+            let store = Store::open(&path).expect("store");
+            let tx = store.begin().expect("begin");
+            tx.execute("DELETE FROM checkpoint", []).expect("delete");
+            sqlite::set_checkpoint(&tx, seq, format, bytes).expect("checkpoint");
+            tx.commit().expect("commit");
+            let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+            let world = loaded(&reopened, |_, l| l.world.clone());
+            assert_eq!(value(&world), value(&replayed(&path)));
+            std::mem::forget(reopened);
+        }
     }
 }

@@ -9,6 +9,11 @@
 //!   outcome, for every write (refused ones too) and operator action (append-only).
 //! - `tokens`: SHA-256 of each bearer token and the person it is bound to; never the
 //!   token itself.
+//! - `checkpoint`: the engine's world as of one journal position, written now and then
+//!   after the facts it holds were committed (see `embedded`). Opening a file reads it
+//!   and replays only the journal after it; a crash before a checkpoint only means a
+//!   longer replay. The journal stays the record: a checkpoint of another format, or
+//!   none, means replaying it all.
 //! - `meta`: settings of the file itself: the clock it runs on (`clock` = `wall` or
 //!   `virtual`), so that operator commands open it the way the server does.
 //!
@@ -77,6 +82,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE meta (
         key    TEXT PRIMARY KEY,
         value  TEXT NOT NULL
+    );
+    "#,
+    // 3: the latest checkpoint of the engine's world (one row), so that opening a file
+    // replays only the journal after it.
+    r#"
+    CREATE TABLE checkpoint (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        journal_seq  INTEGER NOT NULL,
+        format       INTEGER NOT NULL,
+        world        BLOB NOT NULL
     );
     "#,
 ];
@@ -319,6 +334,34 @@ pub fn journal_since(tx: &Transaction<'_>, after: u64) -> Result<Vec<(u64, Fact)
         out.push((seq, fact));
     }
     Ok(out)
+}
+
+/// The latest checkpoint: (journal position, format, serialised world).
+pub fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u8>)>, StoreError> {
+    Ok(tx
+        .prepare_cached("SELECT journal_seq, format, world FROM checkpoint WHERE id = 1")?
+        .query_row([], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
+}
+
+/// Stores a checkpoint of the world as of journal position `seq`, unless the stored one
+/// is already as recent (another process may have written a later one).
+pub fn set_checkpoint(
+    tx: &Transaction<'_>,
+    seq: u64,
+    format: i64,
+    world: &[u8],
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO checkpoint (id, journal_seq, format, world) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET journal_seq = excluded.journal_seq,
+             format = excluded.format, world = excluded.world
+         WHERE excluded.journal_seq > checkpoint.journal_seq OR excluded.format != checkpoint.format",
+    )?
+    .execute(params![seq as i64, format, world])?;
+    Ok(())
 }
 
 /// Appends a fact; returns its journal position.

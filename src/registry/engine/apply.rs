@@ -17,6 +17,7 @@ impl World {
                         person: *person,
                         opened_at: *at,
                         last_activity: *at,
+                        read_at: 0,
                         sees: self.processing,
                         state: SessionState::Open,
                         sites_created: 0,

@@ -169,7 +169,7 @@ pub enum Fact {
 }
 
 /// One version of an entity.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Version<T> {
     session: Option<SessionId>,
     processing: Option<u64>,
@@ -178,7 +178,7 @@ struct Version<T> {
 }
 
 /// An entity's history of versions; `None` values are deletions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Versioned<T> {
     versions: Vec<Version<T>>,
 }
@@ -250,13 +250,13 @@ impl<T> Versioned<T> {
 }
 
 /// A subdivision or site: its fixed parent and its versions.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Node<P, T> {
     parent: P,
     versions: Versioned<T>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct SubdivisionRec {
     name: String,
     email: Email,
@@ -265,7 +265,7 @@ struct SubdivisionRec {
     active: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct SiteRec {
     name: String,
     email: Option<Email>,
@@ -274,7 +274,7 @@ struct SiteRec {
     active: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct UserRec {
     details: UserDetails,
     active: bool,
@@ -282,7 +282,7 @@ struct UserRec {
     functions: BTreeSet<Function>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct DirectoryEntry {
     name: String,
     address: Address,
@@ -290,17 +290,22 @@ struct DirectoryEntry {
     recognised: BTreeMap<Hco, BTreeSet<Hco>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 enum SessionState {
     Open,
     Closing { process_at: Millis },
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Session {
     person: Insz,
     opened_at: Millis,
+    /// The last journalled activity: log-in or a write.
     last_activity: Millis,
+    /// The last read in this process: not journalled (see the store docs), so not in a
+    /// checkpoint either, which must be the world the journal alone rebuilds.
+    #[serde(skip)]
+    read_at: Millis,
     sees: u64,
     state: SessionState,
     sites_created: u32,
@@ -308,13 +313,20 @@ struct Session {
     touched: Vec<EntityKey>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 enum EntityKey {
     AccessManager(Kbo, Insz),
     Capacity(Kbo, CapacityType),
     Subdivision(Hco),
     Site(Hco),
     User(Level, Insz),
+}
+
+impl Session {
+    /// The last activity, journalled or read: the idle timer runs from it.
+    fn active_at(&self) -> Millis {
+        self.last_activity.max(self.read_at)
+    }
 }
 
 /// A head radiologist of a site (R9), see [`World::head_radiologists`].
@@ -325,8 +337,12 @@ struct HeadRadiologist<'a> {
 }
 
 /// The whole registry as the engine knows it.
-#[derive(Clone, Debug, Default)]
+///
+/// Serialisable as a checkpoint of the journal: everything but the limits (which come
+/// from whoever opens the registry) and reads (see [`Session`]).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct World {
+    #[serde(skip)]
     config: EngineConfig,
     journal_seq: u64,
     processing: u64,
@@ -334,11 +350,14 @@ pub struct World {
     tickets: BTreeMap<String, Ticket>,
     htb: BTreeMap<Kbo, Versioned<Representative>>,
     access_managers: BTreeMap<Kbo, BTreeMap<Insz, Versioned<AccessManager>>>,
+    #[serde(with = "pairs")]
     capacities: BTreeMap<(Kbo, CapacityType), Versioned<CapacityValue>>,
     subdivisions: BTreeMap<Hco, Node<(Kbo, CapacityType), SubdivisionRec>>,
     sites: BTreeMap<Hco, Node<Hco, SiteRec>>,
+    #[serde(with = "pairs")]
     subdivisions_of: BTreeMap<(Kbo, CapacityType), BTreeSet<Hco>>,
     sites_of: BTreeMap<Hco, BTreeSet<Hco>>,
+    #[serde(with = "pairs")]
     users: BTreeMap<Level, BTreeMap<Insz, Versioned<UserRec>>>,
     levels_of: HashMap<Insz, BTreeSet<Level>>,
     accounts: HashMap<Insz, Username>,
@@ -349,6 +368,30 @@ pub struct World {
     leases: BTreeMap<Kbo, (Insz, Lease)>,
     lease_counter: u64,
     clock_advanced_ms: u64,
+}
+
+/// Maps whose keys are not strings, written as lists of pairs (a JSON object's keys are
+/// strings).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map)
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 fn not_authorised(reason: impl Into<String>) -> RegistryError {
@@ -439,6 +482,12 @@ impl World {
         }
     }
 
+    /// A world restored from a checkpoint, run with these limits (a checkpoint holds
+    /// none: they belong to whoever opens the registry).
+    pub fn with_config(self, config: EngineConfig) -> Self {
+        World { config, ..self }
+    }
+
     /// The limits.
     pub fn config(&self) -> &EngineConfig {
         &self.config
@@ -466,7 +515,7 @@ impl World {
         for (id, s) in &self.sessions {
             match s.state {
                 SessionState::Open => {
-                    let expires = s.last_activity.saturating_add(idle);
+                    let expires = s.active_at().saturating_add(idle);
                     if now >= expires {
                         let process_at = expires.saturating_add(delay);
                         facts.push(Fact::SessionClosed {
@@ -551,7 +600,7 @@ impl World {
     ) -> Result<(), RegistryError> {
         self.open_session(caller, id)?;
         if let Some(s) = self.sessions.get_mut(id) {
-            s.last_activity = s.last_activity.max(now);
+            s.read_at = s.read_at.max(now);
         }
         Ok(())
     }
@@ -565,8 +614,8 @@ impl World {
             .map(|(id, s)| SessionInfo {
                 id: id.clone(),
                 opened_at_ms: s.opened_at,
-                last_activity_ms: s.last_activity,
-                expires_at_ms: s.last_activity.saturating_add(idle),
+                last_activity_ms: s.active_at(),
+                expires_at_ms: s.active_at().saturating_add(idle),
                 sees_processing: s.sees,
             })
             .collect()
@@ -578,8 +627,8 @@ impl World {
         self.sessions.get(id).map(|s| SessionInfo {
             id: id.clone(),
             opened_at_ms: s.opened_at,
-            last_activity_ms: s.last_activity,
-            expires_at_ms: s.last_activity.saturating_add(idle),
+            last_activity_ms: s.active_at(),
+            expires_at_ms: s.active_at().saturating_add(idle),
             sees_processing: s.sees,
         })
     }
