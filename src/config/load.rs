@@ -421,8 +421,18 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
     }
 }
 
-/// Parses YAML text into a [`Node`] tree within the budgets, on this thread.
+/// Parses YAML text into a [`Node`] tree within the budgets, on this thread: the
+/// quick way when it can ([`super::fast`]), else the reference way.
 pub fn parse_whole(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+    match super::fast::parse(text, limits) {
+        Some(node) => Ok(node),
+        None => parse_reference(text, limits),
+    }
+}
+
+/// Parses YAML text into a [`Node`] tree within the budgets through serde-saphyr: the
+/// reference reading of a file, and the one that explains every error.
+pub fn parse_reference(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
     let mut options = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;

@@ -4,6 +4,7 @@
 //! Only this module builds a [`DesiredState`]. May use `model`, serde-saphyr and miette.
 
 pub mod diagnostic;
+mod fast;
 pub mod load;
 pub mod node;
 pub mod schema;
