@@ -302,6 +302,25 @@ fn apply_converges_from_empty_through_the_gate_and_after_changes() {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(stdout.contains("0 failed, 0 not attempted"), "{stdout}");
     assert!(stdout.contains("effective for Heracles from"), "{stdout}");
+    // The propagation lines name the person: names, username, masked INSZ, one line
+    // per person with every site of theirs.
+    let effective: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("effective for Heracles"))
+        .collect();
+    assert!(
+        effective
+            .iter()
+            .all(|l| l.contains(", **.**.**-**") && l.contains("): effective for Heracles")),
+        "{stdout}"
+    );
+    let mut people: Vec<&str> = effective
+        .iter()
+        .filter_map(|l| l.split(':').next())
+        .collect();
+    let lines = people.len();
+    people.dedup();
+    assert_eq!(people.len(), lines, "one line per person: {stdout}");
     // How long it took against the plan's own lower bound.
     assert!(
         stdout.contains("Took ") && stdout.contains("the plan's lower bound is"),
@@ -390,16 +409,64 @@ fn apply_converges_from_empty_through_the_gate_and_after_changes() {
     // Verify: the propagation delay has not passed on the virtual clock yet.
     let out = env.on_file(&["verify", changed], &[]);
     assert_eq!(code(&out), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Propagated"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Grouped by person, named, each condition in plain words, each fix once.
+    assert!(
+        stdout.contains("VAN PARYS Noor (noorvanparys, **.**.**-**3.31): NO access on 1 site"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "- 20 minutes have passed since the last change (R6): the last change takes effect"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("What to do:").count(), 1, "{stdout}");
+    assert!(!stdout.contains("Propagated"), "{stdout}");
     env.advance("21m");
     let out = env.on_file(
         &["explain-access", "90051712331", "--site", "71977104"],
         &[],
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(stdout.contains("[pass] Propagated"), "{}", text(&out));
+    assert!(
+        stdout.starts_with("Heracles access of VAN PARYS Noor (noorvanparys, **.**.**-**3.31)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[pass] 20 minutes have passed since the last change (R6)"),
+        "{}",
+        text(&out)
+    );
     // The coordination centre does not know the new head radiologist yet (R9).
-    assert!(stdout.contains("[FAIL] HeadRadiologistKnown"), "{stdout}");
+    assert!(
+        stdout.contains("[FAIL] the coordination centre knows the site's head radiologist (R9): "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("HeadRadiologistKnown"), "{stdout}");
+    // A site where the person has no user: said once, named from their other record,
+    // not as five failures that all follow from it.
+    let out = env.on_file(
+        &["explain-access", "90051712331", "--site", "71977101"],
+        &[],
+    );
+    assert_eq!(code(&out), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(stdout.contains("VAN PARYS Noor (noorvanparys"), "{stdout}");
+    assert!(
+        stdout.contains("NO access: no user on this site"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .matches("[FAIL] the person has a user on the site itself (R4)")
+            .count(),
+        1,
+        "{stdout}"
+    );
+    for consequence in ["the user is active", "a function", "20 minutes have passed"] {
+        assert!(!stdout.contains(consequence), "{consequence}: {stdout}");
+    }
     assert!(
         stdout.contains("csamctl coordination-centre") && stdout.contains("--record-sent"),
         "{stdout}"
@@ -1351,7 +1418,8 @@ fn verify_wait_says_at_once_what_time_cannot_fix() {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(stderr.contains("Not waiting"), "{stderr}");
     assert!(
-        stderr.contains("HeadRadiologistKnown") && stderr.contains("csamctl coordination-centre"),
+        stderr.contains("the coordination centre knows the site's head radiologist (R9)")
+            && stderr.contains("csamctl coordination-centre"),
         "{stderr}"
     );
     assert!(

@@ -59,8 +59,8 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::model::{
-    EnterprisePlan, Insz, Kbo, Password, PasswordRef, Phase, Plan, Representative, Session, Step,
-    StepWrite, UserLevel, WriteTarget,
+    EnterprisePlan, Insz, Kbo, Object, Password, PasswordRef, PersonName, Phase, Plan,
+    Representative, Session, Step, StepWrite, UserLevel, WriteTarget,
 };
 use crate::registry::{
     IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError, SessionId,
@@ -273,6 +273,8 @@ pub struct EffectiveAccess {
     pub level: UserLevel,
     /// Registry time from which the change takes effect.
     pub effective_from_ms: Millis,
+    /// The person's names and username, from the plan, for the report.
+    pub name: Option<PersonName>,
 }
 
 /// How an enterprise's chain ended.
@@ -873,7 +875,13 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
                             r.outcome = outcome.clone();
                         }
                         if let StepOutcome::Done { .. } = outcome {
-                            note_effective(&mut report, step, run.processed_at_ms, &shared.limits);
+                            note_effective(
+                                &mut report,
+                                e,
+                                step,
+                                run.processed_at_ms,
+                                &shared.limits,
+                            );
                             if let StepWrite::DesignateMainAccessManager {
                                 main_access_manager,
                                 legal_representative,
@@ -938,6 +946,7 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
 
 fn note_effective(
     report: &mut EnterpriseReport,
+    plan: &EnterprisePlan,
     step: &Step,
     processed_at: Millis,
     limits: &Limits,
@@ -968,11 +977,18 @@ fn note_effective(
         .find(|x| x.insz == insz && x.level == level)
     {
         Some(x) => x.effective_from_ms = x.effective_from_ms.max(from),
-        None => report.effective.push(EffectiveAccess {
-            insz,
-            level,
-            effective_from_ms: from,
-        }),
+        None => {
+            let name = plan.changes.iter().find_map(|c| match &c.object {
+                Object::User { level: l, insz: i } if *l == level && *i == insz => c.person_name(),
+                _ => None,
+            });
+            report.effective.push(EffectiveAccess {
+                insz,
+                level,
+                effective_from_ms: from,
+                name,
+            });
+        }
     }
 }
 

@@ -519,14 +519,26 @@ impl Change {
         }
     }
 
-    /// The username of a user change (the desired one when there is one).
-    pub fn username(&self) -> Option<&Username> {
+    /// A user change's record: the desired one, or the live one of a deletion.
+    fn user_value(&self) -> Option<&UserValue> {
         match (&self.after, &self.before) {
-            (Some(ObjectValue::User(u)), _) | (None, Some(ObjectValue::User(u))) => {
-                Some(&u.username)
-            }
+            (Some(ObjectValue::User(u)), _) | (None, Some(ObjectValue::User(u))) => Some(u),
             _ => None,
         }
+    }
+
+    /// The names and username of a user change's record (after, or before a deletion).
+    pub fn person_name(&self) -> Option<super::PersonName> {
+        self.user_value().map(|u| super::PersonName {
+            last_name: u.last_name.clone(),
+            first_name: u.first_name.clone(),
+            username: u.username.clone(),
+        })
+    }
+
+    /// The username of a user change (the desired one when there is one).
+    pub fn username(&self) -> Option<&Username> {
+        self.user_value().map(|u| &u.username)
     }
 }
 

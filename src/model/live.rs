@@ -241,6 +241,29 @@ pub struct LiveUser {
     pub functions: BTreeSet<Function>,
 }
 
+/// How reports name a person beside the (masked) INSZ: the names and username of
+/// their user record, so that an access manager recognises whom a line is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PersonName {
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// The person's CSAM username.
+    pub username: Username,
+}
+
+impl LiveUser {
+    /// The names and username of this record.
+    pub fn person_name(&self) -> PersonName {
+        PersonName {
+            last_name: self.last_name.clone(),
+            first_name: self.first_name.clone(),
+            username: self.username.clone(),
+        }
+    }
+}
+
 impl LiveEnterprise {
     /// Every site of every subdivision of every capacity.
     pub fn sites(&self) -> impl Iterator<Item = &LiveSite> {

@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::diagnostic::{mask_text, mask_written_insz};
-use crate::model::{Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, Representative};
+use crate::model::{
+    Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative,
+};
 
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
@@ -296,6 +298,9 @@ pub struct UnitAccess {
     pub has_access: bool,
     /// When the last change propagates (R6), if it has not yet.
     pub effective_from_ms: Option<Millis>,
+    /// The names and username of the person's user record on this unit, when one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<PersonName>,
 }
 
 /// The effective-access evaluation for one person.
@@ -307,6 +312,10 @@ pub struct AccessReport {
     pub evaluated_at_ms: Millis,
     /// One entry per unit the caller may see.
     pub units: Vec<UnitAccess>,
+    /// The person's names and username, from any user record of theirs the caller may
+    /// see (also when the evaluated site has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<PersonName>,
 }
 
 /// A request for an apply lease.

@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{RenderOptions, utc_time};
+use super::{RenderOptions, access};
 use crate::execute::{ApplyReport, ChainOutcome, StepOutcome};
-use crate::model::UserLevel;
 
 /// Where the signed designation request goes (manual S1.7–S1.10).
 pub const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
@@ -56,14 +55,6 @@ impl Timing {
         }
         line.push('.');
         line
-    }
-}
-
-fn level_words(level: &UserLevel) -> String {
-    match level {
-        UserLevel::Site { hco } => format!("site {hco}"),
-        UserLevel::Subdivision { hco } => format!("subdivision {hco} (no Heracles access, R4)"),
-        UserLevel::Capacity { .. } => "the capacity (no Heracles access, R4)".into(),
     }
 }
 
@@ -135,14 +126,18 @@ pub fn text(
             }
             let _ = writeln!(out, "      {GATE_INSTRUCTIONS}");
         }
-        for x in &e.effective {
-            let _ = writeln!(
-                out,
-                "      {} on {}: effective for Heracles from {} (R6)",
-                opts.insz(&x.insz),
-                level_words(&x.level),
-                utc_time(x.effective_from_ms)
-            );
+        let effective: Vec<access::Effective<'_>> = e
+            .effective
+            .iter()
+            .map(|x| access::Effective {
+                insz: x.insz,
+                name: x.name.as_ref(),
+                level: &x.level,
+                from_ms: x.effective_from_ms,
+            })
+            .collect();
+        for line in access::effective_lines(&effective, opts) {
+            let _ = writeln!(out, "      {line}");
         }
     }
     let _ = writeln!(
@@ -201,7 +196,8 @@ pub fn json(
                 })),
                 "effective": e.effective.iter().map(|x| json!({
                     "insz": opts.insz(&x.insz),
-                    "level": level_words(&x.level),
+                    "name": x.name,
+                    "level": access::level_words(&x.level),
                     "effective_from_ms": x.effective_from_ms,
                 })).collect::<Vec<_>>(),
             })

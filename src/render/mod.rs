@@ -6,8 +6,9 @@
 //! ever holds a [`crate::model::PasswordRef`] (where the password will be read), shown as
 //! "sensitive".
 //!
-//! May use `model`, `execute`'s report values, `similar` and `jiff`.
+//! May use `model`, `execute`'s and the registry's report values, `similar` and `jiff`.
 
+pub mod access;
 pub mod apply_report;
 pub mod export;
 pub mod html;

@@ -2,6 +2,7 @@
 //! effective-access checklist.
 
 use super::*;
+use crate::model::PersonName;
 
 impl World {
     /// One enterprise's tree as the session sees it. Anyone with a role in the
@@ -425,13 +426,15 @@ impl World {
                 .cloned()
                 .collect(),
         };
-        let mut units = Vec::new();
-        for level in &levels {
-            let allowed = caller == person
+        let allowed = |level: &Level| {
+            caller == person
                 || self
                     .level_kbo(level)
-                    .is_ok_and(|kbo| self.holds(&kbo, h, caller, &rules::level_scope(level)));
-            if !allowed {
+                    .is_ok_and(|kbo| self.holds(&kbo, h, caller, &rules::level_scope(level)))
+        };
+        let mut units = Vec::new();
+        for level in &levels {
+            if !allowed(level) {
                 if site.is_some() {
                     return Err(not_authorised(format!(
                         "no authority over the users of {level}"
@@ -441,10 +444,32 @@ impl World {
             }
             units.push(self.evaluate_level(person, level, h, now)?);
         }
+        // The names come from the evaluated units, else from any other user record of
+        // the person the caller may see (a site where they have no user yet).
+        let name = units.iter().find_map(|u| u.user.clone()).or_else(|| {
+            self.levels_of
+                .get(person)
+                .into_iter()
+                .flatten()
+                .filter(|l| allowed(l))
+                .find_map(|l| self.person_name(l, person, h))
+        });
         Ok(AccessReport {
             person: *person,
             evaluated_at_ms: now,
             units,
+            name,
+        })
+    }
+
+    /// The names and username of the person's user record on `level`, as `h` sees it.
+    fn person_name(&self, level: &Level, person: &Insz, h: u64) -> Option<PersonName> {
+        let u = self.user_versions(level, person)?.seen(h)?;
+        let username = self.accounts.get(person)?;
+        Some(PersonName {
+            last_name: u.details.last_name.clone(),
+            first_name: u.details.first_name.clone(),
+            username: username.clone(),
         })
     }
 
@@ -661,6 +686,7 @@ impl World {
             has_access: conditions.iter().all(|c| c.passed),
             conditions,
             effective_from_ms: effective_from,
+            user: self.person_name(level, person, h),
         })
     }
 }
