@@ -24,9 +24,9 @@ use csamctl::model::{
 };
 use csamctl::registry::http::{HttpOperator, HttpOptions, HttpRegistry};
 use csamctl::registry::{
-    AccountPassword, IdempotencyKey, Level, NewUser, OpenOptions, PageRequest, RecognisedUnit,
-    Reference, ReferenceEnterprise, Registry, RegistryOperator, SessionId, SqliteRegistry,
-    UserDetails, UserPage, Write,
+    AccountPassword, IdempotencyKey, NewUser, OpenOptions, PageRequest, RecognisedUnit, Reference,
+    ReferenceEnterprise, Registry, RegistryOperator, SessionId, SqliteRegistry, UserDetails,
+    UserLevel, UserPage, Write,
 };
 
 const KBO: &str = "0666111173";
@@ -82,7 +82,7 @@ fn key(tag: &str, n: u64) -> IdempotencyKey {
 
 fn create_user(n: u32, site: &Hco) -> Write {
     Write::CreateUser {
-        level: Level::Site { hco: site.clone() },
+        level: UserLevel::Site { hco: site.clone() },
         user: NewUser {
             insz: insz(n),
             username: Username::parse(&format!("bench{n:08}")).expect("username"),

@@ -12,7 +12,7 @@ use csamctl::model::{
     Application, CapacityType, DesiredState, Email, Function, Hco, Insz, Kbo, Language, LiveState,
     Password, Username,
 };
-use csamctl::registry::{AccountPassword, Level, NewUser, Registry, UserDetails, Write};
+use csamctl::registry::{AccountPassword, NewUser, Registry, UserDetails, UserLevel, Write};
 use csamctl::render::export::{self, Export, ExportHeader};
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
@@ -170,7 +170,7 @@ async fn hand_made_changes_are_exported() {
         vec![
             // A new person on a site, and an existing person on one more site.
             Write::CreateUser {
-                level: Level::Site {
+                level: UserLevel::Site {
                     hco: hco("71977201"),
                 },
                 user: new_user(
@@ -181,7 +181,7 @@ async fn hand_made_changes_are_exported() {
                 ),
             },
             Write::CreateUser {
-                level: Level::Site {
+                level: UserLevel::Site {
                     hco: hco("71977103"),
                 },
                 user: new_user(
@@ -193,7 +193,7 @@ async fn hand_made_changes_are_exported() {
             },
             // Another function for one person on one site.
             Write::SetFunctions {
-                level: Level::Site {
+                level: UserLevel::Site {
                     hco: hco("71977101"),
                 },
                 insz: insz("74092538693"),
@@ -239,7 +239,7 @@ async fn wrong_level_users_are_a_comment_and_a_warning() {
     by_hand(
         &*r,
         vec![Write::CreateUser {
-            level: Level::Capacity {
+            level: UserLevel::Capacity {
                 kbo: Kbo::parse("0198765470").expect("kbo"),
                 kind: CapacityType::MammographyUnit,
             },
@@ -287,7 +287,7 @@ async fn records_that_differ_between_sites_are_warned_about() {
     by_hand(
         &*r,
         vec![Write::UpdateUser {
-            level: Level::Site {
+            level: UserLevel::Site {
                 hco: hco("71977102"),
             },
             insz: insz("69012810031"),

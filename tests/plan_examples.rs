@@ -10,7 +10,7 @@ use csamctl::model::{
     Plan,
 };
 use csamctl::plan::session_lower_bound;
-use csamctl::registry::{AccountPassword, Level, NewUser, Registry, UserDetails, Write};
+use csamctl::registry::{AccountPassword, NewUser, Registry, UserDetails, UserLevel, Write};
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
 
@@ -87,7 +87,7 @@ async fn multi_campus_partly_built() -> Scenario {
                 administrator: csamctl::model::LiveAdministrator::Itself,
             },
             Write::CreateUser {
-                level: Level::Capacity {
+                level: UserLevel::Capacity {
                     kbo: Kbo::parse("0198765470").expect("kbo"),
                     kind: CapacityType::MammographyUnit,
                 },

@@ -16,7 +16,7 @@ mod plan_support;
 use csamctl::model::{Insz, Kbo, insz_check};
 use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
-    AccountPassword, IdempotencyKey, Level, NewUser, RegistryError, UserDetails, Write,
+    AccountPassword, IdempotencyKey, NewUser, RegistryError, UserDetails, UserLevel, Write,
 };
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
@@ -291,7 +291,7 @@ async fn leave_wrong_level_user(fx: &Fixture, n: usize) {
     let s = r.open_session().await.expect("log in").id;
     let kbo = Kbo::parse(READY).expect("kbo");
     let write = Write::CreateUser {
-        level: Level::Capacity {
+        level: UserLevel::Capacity {
             kbo,
             kind: csamctl::model::CapacityType::MammographyUnit,
         },

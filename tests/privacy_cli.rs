@@ -6,9 +6,10 @@
 
 mod cli_support;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use cli_support::Served;
 
 const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -68,42 +69,6 @@ fn assert_private(db: &Path) -> usize {
     }
     assert!(checked >= 1, "{} exists", db.display());
     checked
-}
-
-/// A served registry child on 127.0.0.1; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    fn start(db: &Path) -> Served {
-        let mut child = Command::new(CSAMCTL)
-            .args(["registry", "serve", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("serve starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("first line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Served { child, url }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[cfg(unix)]
@@ -166,7 +131,7 @@ fn registry_files_are_private_however_they_are_made() {
         .stdout,
     )
     .expect("utf-8");
-    let served = Served::start(&db);
+    let served = Served::start_with(&db, &[]);
     let out = run(
         d,
         &[

@@ -14,10 +14,10 @@ use crate::model::{
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
 /// The level a user record lives on (the model's type: the plan names levels the same
-/// way). Only `Level::Site` gives access (R4).
-pub use crate::model::UserLevel as Level;
+/// way). Only `UserLevel::Site` gives access (R4).
+pub use crate::model::UserLevel;
 /// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
-pub use crate::model::WriteTarget as Target;
+pub use crate::model::WriteTarget;
 
 /// Milliseconds since the Unix epoch, in registry time (wall clock or virtual clock).
 pub type Millis = i64;
@@ -557,7 +557,7 @@ impl PageRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LevelUser {
     /// The level (a site, or a wrong level, R4).
-    pub level: Level,
+    pub level: UserLevel,
     /// The user record.
     pub user: LiveUser,
 }
@@ -581,21 +581,21 @@ impl UserPage {
             for sub in &cap.subdivisions {
                 for site in &sub.sites {
                     out.extend(site.users.iter().map(|u| LevelUser {
-                        level: Level::Site {
+                        level: UserLevel::Site {
                             hco: site.hco.clone(),
                         },
                         user: u.clone(),
                     }));
                 }
                 out.extend(sub.wrong_level_users.iter().map(|u| LevelUser {
-                    level: Level::Subdivision {
+                    level: UserLevel::Subdivision {
                         hco: sub.hco.clone(),
                     },
                     user: u.clone(),
                 }));
             }
             out.extend(cap.wrong_level_users.iter().map(|u| LevelUser {
-                level: Level::Capacity {
+                level: UserLevel::Capacity {
                     kbo: live.enterprise.kbo,
                     kind: cap.kind,
                 },

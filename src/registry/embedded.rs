@@ -590,10 +590,10 @@ fn masked_target(write: &Write) -> String {
         | Write::DeleteUser { level, insz }
         | Write::SetFunctions { level, insz, .. } => format!("user {insz} on {level}"),
         Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target {
-            Target::Capacity { kbo, kind } => format!("capacity {kind} of {kbo}"),
-            Target::Subdivision { hco } => format!("subdivision {hco}"),
-            Target::Site { hco } => format!("site {hco}"),
-            Target::User { level, insz } => format!("user {insz} on {level}"),
+            WriteTarget::Capacity { kbo, kind } => format!("capacity {kind} of {kbo}"),
+            WriteTarget::Subdivision { hco } => format!("subdivision {hco}"),
+            WriteTarget::Site { hco } => format!("site {hco}"),
+            WriteTarget::User { level, insz } => format!("user {insz} on {level}"),
         },
     }
 }

@@ -90,8 +90,8 @@ pub fn registry_with_token(dir: &Path, person: &str) -> (std::path::PathBuf, Str
     (db, stdout(&token).trim().to_string())
 }
 
-/// A `csamctl registry serve` child on 127.0.0.1 (virtual clock) serving `db`, with its
-/// operator token in `db` + `.operator-token`; killed on drop.
+/// A real `csamctl registry serve` child on 127.0.0.1 (a free port) serving `db`;
+/// killed on drop. Every test that runs a served registry starts it here.
 pub struct Served {
     child: std::process::Child,
     /// `http://127.0.0.1:PORT`.
@@ -99,22 +99,23 @@ pub struct Served {
 }
 
 impl Served {
-    /// Starts serving `db` with the extra `registry serve` arguments.
+    /// Serves `db` on the virtual clock, with its operator token in `db` +
+    /// `.operator-token`, and the extra `registry serve` arguments.
     pub fn start(db: &Path, extra: &[&str]) -> Served {
+        let token_file = db.with_extension("operator-token");
+        let token_file = token_file.to_str().expect("utf-8 path");
+        let mut args = vec!["--virtual-clock", "--admin-token-file", token_file];
+        args.extend(extra);
+        Served::start_with(db, &args)
+    }
+
+    /// Serves `db` with exactly these extra `registry serve` arguments.
+    pub fn start_with(db: &Path, args: &[&str]) -> Served {
         use std::io::BufRead as _;
         let mut child = Command::new(env!("CARGO_BIN_EXE_csamctl"))
-            .args([
-                "registry",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--virtual-clock",
-            ])
-            .arg("--db")
+            .args(["registry", "serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
-            .arg("--admin-token-file")
-            .arg(db.with_extension("operator-token"))
-            .args(extra)
+            .args(args)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use csamctl::model::{Application, Function};
-use csamctl::registry::{IdempotencyKey, Level, SessionId, Write, WriteReceipt};
+use csamctl::registry::{IdempotencyKey, SessionId, UserLevel, Write, WriteReceipt};
 use tokio::sync::{Mutex, Notify};
 
 use crate::child::{ServedRegistry, fresh_registry};
@@ -148,7 +148,7 @@ async fn acknowledged_writes_survive_sigkill() {
         let found = live
             .enterprise
             .sites()
-            .filter(|site| matches!(level, Level::Site { hco } if *hco == site.hco))
+            .filter(|site| matches!(level, UserLevel::Site { hco } if *hco == site.hco))
             .flat_map(|site| &site.users)
             .find(|u| u.insz == user.insz)
             .unwrap_or_else(|| panic!("write {} is there", s.n));

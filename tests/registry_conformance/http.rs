@@ -407,7 +407,7 @@ async fn retried_writes_apply_once_through_faults() {
     let mut attempts = 0;
     for i in 0..n {
         let w = Write::SetActive {
-            target: csamctl::registry::Target::User {
+            target: csamctl::registry::WriteTarget::User {
                 level: site("73000101"),
                 insz: insz(U1),
             },

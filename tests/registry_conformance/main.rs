@@ -239,7 +239,7 @@ async fn throughput_probe() {
     let start = std::time::Instant::now();
     for i in 0..n {
         let w = csamctl::registry::Write::SetActive {
-            target: csamctl::registry::Target::Site {
+            target: csamctl::registry::WriteTarget::Site {
                 hco: hco("73000101"),
             },
             active: i % 2 == 0,

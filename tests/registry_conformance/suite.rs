@@ -13,9 +13,9 @@ use csamctl::model::{
 };
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
-    AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, Level, NewUser, PageRequest,
-    Registry, RegistryError, RegistryOperator, SessionId, TakeOver, Target, TicketState,
-    UserDetails, UserPage, Write, WriteReceipt,
+    AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, NewUser, PageRequest, Registry,
+    RegistryError, RegistryOperator, SessionId, TakeOver, TicketState, UserDetails, UserLevel,
+    UserPage, Write, WriteReceipt, WriteTarget,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -211,8 +211,8 @@ pub fn create_site(sub: &str, h: &str, admin: LiveAdministrator) -> Write {
     }
 }
 
-pub fn site(h: &str) -> Level {
-    Level::Site { hco: hco(h) }
+pub fn site(h: &str) -> UserLevel {
+    UserLevel::Site { hco: hco(h) }
 }
 
 pub fn details(last: &str) -> UserDetails {
@@ -240,7 +240,7 @@ pub fn new_user(person: Insz, name: &str, functions: &[Function], apps: &[Applic
     }
 }
 
-pub fn create_user(level: Level, person: &str, name: &str) -> Write {
+pub fn create_user(level: UserLevel, person: &str, name: &str) -> Write {
     Write::CreateUser {
         level,
         user: new_user(
@@ -252,7 +252,7 @@ pub fn create_user(level: Level, person: &str, name: &str) -> Write {
     }
 }
 
-pub fn set_functions(level: Level, person: &str, functions: &[Function]) -> Write {
+pub fn set_functions(level: UserLevel, person: &str, functions: &[Function]) -> Write {
     Write::SetFunctions {
         level,
         insz: insz(person),
@@ -657,7 +657,7 @@ pub async fn r1_snapshot_visibility(env: &Env) {
             &*htb,
             &early,
             Write::SetActive {
-                target: Target::Capacity {
+                target: WriteTarget::Capacity {
                     kbo: k,
                     kind: CapacityType::MammographyUnit,
                 },
@@ -823,7 +823,7 @@ pub async fn r4_wrong_level_gives_no_access(env: &Env) {
     let htb = env.person(HTB_READY).await;
     let s = login(&*htb).await;
     let mut w = create_user(
-        Level::Subdivision {
+        UserLevel::Subdivision {
             hco: hco("73000100"),
         },
         U3,
@@ -887,7 +887,7 @@ pub async fn r5_applications_on_every_level(env: &Env) {
         &*htb,
         &s,
         Write::SetApplications {
-            target: Target::User {
+            target: WriteTarget::User {
                 level: site("73000101"),
                 insz: insz(U1),
             },
@@ -900,7 +900,7 @@ pub async fn r5_applications_on_every_level(env: &Env) {
         &*htb,
         &s,
         Write::SetApplications {
-            target: Target::Site {
+            target: WriteTarget::Site {
                 hco: hco("73000101"),
             },
             applications: [Application::EHealthBox].into(),
@@ -1259,7 +1259,7 @@ pub async fn paged_user_listing(env: &Env) {
         &*htb,
         &s,
         create_user(
-            Level::Subdivision {
+            UserLevel::Subdivision {
                 hco: hco("73000100"),
             },
             U3,
@@ -1280,7 +1280,7 @@ pub async fn paged_user_listing(env: &Env) {
     );
     assert!(
         all.iter()
-            .any(|u| matches!(u.level, Level::Subdivision { .. }))
+            .any(|u| matches!(u.level, UserLevel::Subdivision { .. }))
     );
 
     let mut listed = Vec::new();
@@ -1588,7 +1588,7 @@ pub async fn authority_matrix(env: &Env) {
             "set capacity active",
             vec![Htb, AccessManager],
             Box::new(move |_| Write::SetActive {
-                target: Target::Capacity { kbo: k, kind: cap },
+                target: WriteTarget::Capacity { kbo: k, kind: cap },
                 active: true,
             }),
         ),
@@ -1596,7 +1596,7 @@ pub async fn authority_matrix(env: &Env) {
             "user on the capacity level",
             vec![Htb, AccessManager, LocalAdministrator],
             Box::new(move |n| Write::CreateUser {
-                level: Level::Capacity { kbo: k, kind: cap },
+                level: UserLevel::Capacity { kbo: k, kind: cap },
                 user: new_user(
                     generated_insz(n),
                     &format!("capuser{n:05}"),
@@ -1624,7 +1624,7 @@ pub async fn authority_matrix(env: &Env) {
             "update other subdivision 73000200",
             vec![Htb, AccessManager, LocalAdministrator],
             Box::new(|_| Write::SetApplications {
-                target: Target::Subdivision {
+                target: WriteTarget::Subdivision {
                     hco: hco("73000200"),
                 },
                 applications: structure_apps(),
@@ -1639,7 +1639,7 @@ pub async fn authority_matrix(env: &Env) {
                 SubdivisionAdministrator,
             ],
             Box::new(|_| Write::SetActive {
-                target: Target::Site {
+                target: WriteTarget::Site {
                     hco: hco("73000101"),
                 },
                 active: true,
@@ -1697,7 +1697,7 @@ pub async fn authority_matrix(env: &Env) {
             "users of other subdivision's site 73000201",
             vec![Htb, AccessManager, LocalAdministrator],
             Box::new(|_| Write::SetActive {
-                target: Target::User {
+                target: WriteTarget::User {
                     level: site("73000201"),
                     insz: insz(U2),
                 },

@@ -553,7 +553,7 @@ impl World {
     fn modify_user(
         &mut self,
         session: &SessionId,
-        level: &Level,
+        level: &UserLevel,
         insz: &Insz,
         f: impl FnOnce(&mut UserRec),
     ) -> Option<EntityKey> {
@@ -567,20 +567,20 @@ impl World {
     fn modify_target(
         &mut self,
         session: &SessionId,
-        target: &Target,
+        target: &WriteTarget,
         f: impl FnOnce(&mut Applications, &mut bool),
     ) -> Option<EntityKey> {
         match target {
-            Target::Capacity { kbo, kind } => self.modify_capacity(session, kbo, *kind, |c| {
+            WriteTarget::Capacity { kbo, kind } => self.modify_capacity(session, kbo, *kind, |c| {
                 f(&mut c.applications, &mut c.active)
             }),
-            Target::Subdivision { hco } => {
+            WriteTarget::Subdivision { hco } => {
                 self.modify_subdivision(session, hco, |s| f(&mut s.applications, &mut s.active))
             }
-            Target::Site { hco } => {
+            WriteTarget::Site { hco } => {
                 self.modify_site(session, hco, |s| f(&mut s.applications, &mut s.active))
             }
-            Target::User { level, insz } => self.modify_user(session, level, insz, |u| {
+            WriteTarget::User { level, insz } => self.modify_user(session, level, insz, |u| {
                 f(&mut u.applications, &mut u.active)
             }),
         }

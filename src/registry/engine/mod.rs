@@ -319,7 +319,7 @@ enum EntityKey {
     Capacity(Kbo, CapacityType),
     Subdivision(Hco),
     Site(Hco),
-    User(Level, Insz),
+    User(UserLevel, Insz),
 }
 
 impl Session {
@@ -358,8 +358,8 @@ pub struct World {
     subdivisions_of: BTreeMap<(Kbo, CapacityType), BTreeSet<Hco>>,
     sites_of: BTreeMap<Hco, BTreeSet<Hco>>,
     #[serde(with = "pairs")]
-    users: BTreeMap<Level, BTreeMap<Insz, Versioned<UserRec>>>,
-    levels_of: HashMap<Insz, BTreeSet<Level>>,
+    users: BTreeMap<UserLevel, BTreeMap<Insz, Versioned<UserRec>>>,
+    levels_of: HashMap<Insz, BTreeSet<UserLevel>>,
     accounts: HashMap<Insz, Username>,
     usernames: HashMap<Username, Insz>,
     sessions: BTreeMap<SessionId, Session>,
@@ -828,11 +828,11 @@ impl World {
     }
 
     /// The enterprise a level belongs to.
-    fn level_kbo(&self, level: &Level) -> Result<Kbo, RegistryError> {
+    fn level_kbo(&self, level: &UserLevel) -> Result<Kbo, RegistryError> {
         match level {
-            Level::Capacity { kbo, .. } => Ok(*kbo),
-            Level::Subdivision { hco } => Ok(self.subdivision_node(hco)?.parent.0),
-            Level::Site { hco } => {
+            UserLevel::Capacity { kbo, .. } => Ok(*kbo),
+            UserLevel::Subdivision { hco } => Ok(self.subdivision_node(hco)?.parent.0),
+            UserLevel::Site { hco } => {
                 let site = self.site_node(hco)?;
                 Ok(self.subdivision_node(&site.parent)?.parent.0)
             }
@@ -840,20 +840,20 @@ impl World {
     }
 
     /// R1: a child can only be created under a parent the session sees.
-    fn level_visible(&self, level: &Level, h: u64) -> Result<(), RegistryError> {
+    fn level_visible(&self, level: &UserLevel, h: u64) -> Result<(), RegistryError> {
         let (seen, exists) = match level {
-            Level::Capacity { kbo, kind } => {
+            UserLevel::Capacity { kbo, kind } => {
                 let v = self.capacities.get(&(*kbo, *kind));
                 (
                     v.and_then(|v| v.seen(h)).is_some(),
                     v.and_then(Versioned::truth).is_some(),
                 )
             }
-            Level::Subdivision { hco } => {
+            UserLevel::Subdivision { hco } => {
                 let v = self.subdivision_node(hco)?;
                 (v.versions.seen(h).is_some(), v.versions.truth().is_some())
             }
-            Level::Site { hco } => {
+            UserLevel::Site { hco } => {
                 let v = self.site_node(hco)?;
                 (v.versions.seen(h).is_some(), v.versions.truth().is_some())
             }
@@ -912,7 +912,7 @@ impl World {
         }
     }
 
-    fn user_versions(&self, level: &Level, insz: &Insz) -> Option<&Versioned<UserRec>> {
+    fn user_versions(&self, level: &UserLevel, insz: &Insz) -> Option<&Versioned<UserRec>> {
         self.users.get(level).and_then(|m| m.get(insz))
     }
 
@@ -990,7 +990,7 @@ impl World {
             }
             Write::DeleteSite { hco } => {
                 self.site_target(h, caller, hco, write)?;
-                if self.has_users(&Level::Site { hco: hco.clone() }) {
+                if self.has_users(&UserLevel::Site { hco: hco.clone() }) {
                     return Err(conflict(format!(
                         "site {hco} still has users; delete them first"
                     )));
@@ -1006,12 +1006,16 @@ impl World {
             }
             Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target
             {
-                Target::Capacity { kbo, kind } => {
+                WriteTarget::Capacity { kbo, kind } => {
                     self.capacity_target(h, caller, kbo, *kind, write)?
                 }
-                Target::Subdivision { hco } => self.subdivision_target(h, caller, hco, write)?,
-                Target::Site { hco } => self.site_target(h, caller, hco, write)?,
-                Target::User { level, insz } => self.user_target(h, caller, level, insz, write)?,
+                WriteTarget::Subdivision { hco } => {
+                    self.subdivision_target(h, caller, hco, write)?
+                }
+                WriteTarget::Site { hco } => self.site_target(h, caller, hco, write)?,
+                WriteTarget::User { level, insz } => {
+                    self.user_target(h, caller, level, insz, write)?
+                }
             },
         }
         Ok(Fact::Wrote {
@@ -1113,7 +1117,7 @@ impl World {
         let dir = self.directory(kbo)?;
         self.gate(kbo, h)?;
         self.authorise(kbo, h, caller, write)?;
-        self.level_visible(&Level::Capacity { kbo: *kbo, kind }, h)?;
+        self.level_visible(&UserLevel::Capacity { kbo: *kbo, kind }, h)?;
         if s.users_created {
             return Err(RegistryError::StructureAfterUsers);
         }
@@ -1148,7 +1152,7 @@ impl World {
                     .is_some_and(|n| n.versions.truth().is_some())
             })
         });
-        if live_sites || self.has_users(&Level::Subdivision { hco: hco.clone() }) {
+        if live_sites || self.has_users(&UserLevel::Subdivision { hco: hco.clone() }) {
             return Err(conflict(format!(
                 "subdivision {hco} still has sites or users; delete them first"
             )));
@@ -1170,7 +1174,7 @@ impl World {
         self.gate(&kbo, h)?;
         self.authorise(&kbo, h, caller, write)?;
         self.level_visible(
-            &Level::Subdivision {
+            &UserLevel::Subdivision {
                 hco: subdivision.clone(),
             },
             h,
@@ -1197,7 +1201,7 @@ impl World {
         &self,
         h: u64,
         caller: &Insz,
-        level: &Level,
+        level: &UserLevel,
         user: &NewUser,
         write: &Write,
     ) -> Result<(), RegistryError> {
@@ -1238,7 +1242,7 @@ impl World {
         })
     }
 
-    fn has_users(&self, level: &Level) -> bool {
+    fn has_users(&self, level: &UserLevel) -> bool {
         self.users
             .get(level)
             .is_some_and(|m| m.values().any(|v| v.truth().is_some()))
@@ -1296,7 +1300,7 @@ impl World {
         &self,
         h: u64,
         caller: &Insz,
-        level: &Level,
+        level: &UserLevel,
         insz: &Insz,
         write: &Write,
     ) -> Result<(), RegistryError> {

@@ -90,7 +90,7 @@ impl World {
                         applications: site.applications.clone(),
                         active: site.active,
                         users: self.live_users(
-                            &Level::Site {
+                            &UserLevel::Site {
                                 hco: site_hco.clone(),
                             },
                             h,
@@ -107,7 +107,7 @@ impl World {
                     active: sub.active,
                     sites,
                     wrong_level_users: self.live_users(
-                        &Level::Subdivision {
+                        &UserLevel::Subdivision {
                             hco: sub_hco.clone(),
                         },
                         h,
@@ -123,7 +123,7 @@ impl World {
                 active: cap.active,
                 subdivisions,
                 wrong_level_users: self.live_users(
-                    &Level::Capacity {
+                    &UserLevel::Capacity {
                         kbo: *kbo,
                         kind: *kind,
                     },
@@ -167,12 +167,12 @@ impl World {
         };
         for kind in CapacityType::ALL {
             let key = (*kbo, *kind);
-            let mut levels = vec![Level::Capacity {
+            let mut levels = vec![UserLevel::Capacity {
                 kbo: *kbo,
                 kind: *kind,
             }];
             for sub in self.subdivisions_of.get(&key).into_iter().flatten() {
-                levels.push(Level::Subdivision { hco: sub.clone() });
+                levels.push(UserLevel::Subdivision { hco: sub.clone() });
                 if let Some(node) = self.subdivisions.get(sub) {
                     people.extend(
                         node.versions
@@ -181,7 +181,7 @@ impl World {
                     );
                 }
                 for site in self.sites_of.get(sub).into_iter().flatten() {
-                    levels.push(Level::Site { hco: site.clone() });
+                    levels.push(UserLevel::Site { hco: site.clone() });
                     if let Some(node) = self.sites.get(site) {
                         people.extend(
                             node.versions
@@ -215,7 +215,7 @@ impl World {
 
     fn live_users(
         &self,
-        level: &Level,
+        level: &UserLevel,
         h: u64,
         seen: &mut impl FnMut(Option<u64>),
     ) -> Vec<LiveUser> {
@@ -237,7 +237,7 @@ impl World {
     /// the order of the snapshot's tree: per capacity, per subdivision its sites and
     /// then the subdivision itself, then the capacity itself (see
     /// [`UserPage::from_live`]).
-    fn visible_levels(&self, kbo: &Kbo, h: u64) -> Vec<Level> {
+    fn visible_levels(&self, kbo: &Kbo, h: u64) -> Vec<UserLevel> {
         let mut out = Vec::new();
         for kind in CapacityType::ALL {
             let key = (*kbo, *kind);
@@ -258,16 +258,16 @@ impl World {
                         .get(site_hco)
                         .is_some_and(|n| n.versions.seen(h).is_some())
                     {
-                        out.push(Level::Site {
+                        out.push(UserLevel::Site {
                             hco: site_hco.clone(),
                         });
                     }
                 }
-                out.push(Level::Subdivision {
+                out.push(UserLevel::Subdivision {
                     hco: sub_hco.clone(),
                 });
             }
-            out.push(Level::Capacity {
+            out.push(UserLevel::Capacity {
                 kbo: *kbo,
                 kind: *kind,
             });
@@ -323,7 +323,7 @@ impl World {
     /// behind both the checklist's condition and the pending notices.
     fn head_radiologists(&self, site: &Hco, horizon: Option<u64>) -> Vec<HeadRadiologist<'_>> {
         self.users
-            .get(&Level::Site { hco: site.clone() })
+            .get(&UserLevel::Site { hco: site.clone() })
             .into_iter()
             .flatten()
             .filter_map(|(insz, v)| {
@@ -408,10 +408,10 @@ impl World {
         now: Millis,
     ) -> Result<AccessReport, RegistryError> {
         let h = self.processing;
-        let levels: Vec<Level> = match site {
+        let levels: Vec<UserLevel> = match site {
             Some(hco) => {
                 self.site_node(hco)?;
-                vec![Level::Site { hco: hco.clone() }]
+                vec![UserLevel::Site { hco: hco.clone() }]
             }
             None => self
                 .levels_of
@@ -476,7 +476,7 @@ impl World {
     fn evaluate_level(
         &self,
         person: &Insz,
-        level: &Level,
+        level: &UserLevel,
         h: u64,
         now: Millis,
     ) -> Result<UnitAccess, RegistryError> {
@@ -485,12 +485,12 @@ impl World {
             results.insert(c, (ok, detail));
         };
         let (kbo, kind, sub_hco, site_hco) = match level {
-            Level::Capacity { kbo, kind } => (*kbo, *kind, None, None),
-            Level::Subdivision { hco } => {
+            UserLevel::Capacity { kbo, kind } => (*kbo, *kind, None, None),
+            UserLevel::Subdivision { hco } => {
                 let (kbo, kind) = self.subdivision_node(hco)?.parent;
                 (kbo, kind, Some(hco.clone()), None)
             }
-            Level::Site { hco } => {
+            UserLevel::Site { hco } => {
                 let sub = self.site_node(hco)?.parent.clone();
                 let (kbo, kind) = self.subdivision_node(&sub)?.parent;
                 (kbo, kind, Some(sub), Some(hco.clone()))
@@ -547,7 +547,7 @@ impl World {
             .get(person)
             .into_iter()
             .flatten()
-            .filter(|l| !matches!(l, Level::Site { .. }))
+            .filter(|l| !matches!(l, UserLevel::Site { .. }))
             .filter(|l| self.level_kbo(l).is_ok_and(|k| k == kbo))
             .filter(|l| {
                 self.user_versions(l, person)
