@@ -2,6 +2,8 @@
 //! in their `run:` / `script:` lines parses with the real clap definitions, so that a
 //! renamed or removed flag breaks this test before it breaks someone's pipeline.
 
+mod cli_support;
+
 use clap::Parser;
 use csamctl::cli::Cli;
 use serde_json::Value;
@@ -451,17 +453,16 @@ mod served {
     //! A real `csamctl registry serve` on 127.0.0.1 over a registry file made from the
     //! examples' reference data, and a token of AZ VLASLAND's main access manager.
 
-    use std::io::{BufRead, BufReader};
     use std::path::Path;
-    use std::process::{Child, Command, Stdio};
-    use std::sync::mpsc;
-    use std::time::Duration;
+    use std::process::Command;
+
+    use super::cli_support;
 
     pub const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
     pub const VLASLAND_HTB: &str = "82120926312";
 
     pub struct Served {
-        child: Child,
+        _server: cli_support::Served,
         pub url: String,
         pub token: String,
     }
@@ -484,37 +485,13 @@ mod served {
             let token = csamctl(&["registry", "token", "--db", db, "--insz", VLASLAND_HTB])
                 .trim()
                 .to_string();
-            let mut child = Command::new(CSAMCTL)
-                .args(["registry", "serve", "--listen", "127.0.0.1:0", "--db", db])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("serve starts");
-            let stdout = child.stdout.take().expect("piped");
-            let (tx, rx) = mpsc::channel();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            let first = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the server prints its address");
-            let url = first
-                .strip_prefix("listening on ")
-                .expect("listening line")
-                .to_string();
-            Served { child, url, token }
-        }
-    }
-
-    impl Drop for Served {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let server = cli_support::Served::start_with(Path::new(db), &[]);
+            let url = server.url.clone();
+            Served {
+                _server: server,
+                url,
+                token,
+            }
         }
     }
 }
