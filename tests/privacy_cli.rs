@@ -11,7 +11,6 @@ use std::process::{Command, Output};
 
 use cli_support::Served;
 
-const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// The multi-campus example's HTB (validated in the examples' reference data).
 const VLASLAND_HTB: &str = "82120926312";
