@@ -176,10 +176,19 @@ pub type NewUser = crate::model::NewUserOf<AccountPassword>;
 pub type Write = crate::model::WriteOf<AccountPassword>;
 
 impl Write {
-    /// The same write with any password removed: what the journal and the idempotency
-    /// fingerprint keep.
+    /// The same write with any password removed: what the journal keeps.
     pub fn without_secrets(&self) -> Write {
         self.clone().map_password(|_| None)
+    }
+
+    /// The new account's password, when the write carries one.
+    pub fn secret(&self) -> Option<AccountPassword> {
+        let mut secret = None;
+        let _ = self.clone().map_password(|p| {
+            secret = Some(p);
+            None::<AccountPassword>
+        });
+        secret
     }
 }
 

@@ -569,6 +569,27 @@ struct EmbeddedClient {
     person: Insz,
 }
 
+/// The idempotency fingerprint of a write: the SHA-256 of the write without its
+/// password and, when it carries one, of the password's keyed hash (HMAC-SHA-256 under
+/// the registry's own key). So the same key with another password is another request
+/// and is refused, while neither the password nor a hash that guesses could be tested
+/// against (without the key) is stored. Writes without a password keep the fingerprint
+/// they always had.
+fn write_print(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<String, RegistryError> {
+    let mut bytes =
+        serde_json::to_vec(&write.without_secrets()).map_err(|e| RegistryError::Internal {
+            reason: e.to_string(),
+        })?;
+    if let Some(secret) = write.secret() {
+        let key = sqlite::secret_key(tx)?;
+        bytes.extend_from_slice(b"\npassword:");
+        bytes.extend_from_slice(
+            hex::encode(sqlite::keyed_hash(&key, secret.0.expose().as_bytes())).as_bytes(),
+        );
+    }
+    Ok(sqlite::fingerprint(&bytes))
+}
+
 fn masked_target(write: &Write) -> String {
     match write {
         Write::DesignateMainAccessManager { kbo, .. }
@@ -750,14 +771,7 @@ impl Registry for EmbeddedClient {
         self.registry
             .run(move |s| {
                 s.transact(|t| {
-                    let stored = write.without_secrets();
-                    let print = sqlite::fingerprint(
-                        serde_json::to_string(&stored)
-                            .map_err(|e| RegistryError::Internal {
-                                reason: e.to_string(),
-                            })?
-                            .as_bytes(),
-                    );
+                    let print = write_print(t.tx, &write)?;
                     if let Some(first) = t.replayed(&person, &key, &print)? {
                         return Ok(first);
                     }

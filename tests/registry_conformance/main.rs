@@ -76,6 +76,7 @@ conformance!(
     r8_recognised_units_only,
     usernames_unique_and_immutable,
     idempotent_writes,
+    idempotent_secrets,
     paged_user_listing,
     session_limit,
     keyed_log_in,

@@ -1229,6 +1229,47 @@ pub async fn idempotent_writes(env: &Env) {
     refused(other.write(&os, &k, &w).await, "not_authorised");
 }
 
+/// Idempotency with a secret: the same key with the same password is a repeat; with
+/// another password it is another request and is refused (the registry compares a keyed
+/// hash, never the password). A refused write is not remembered: its key, with another
+/// change, is decided afresh.
+pub async fn idempotent_secrets(env: &Env) {
+    build_ready_tree(env).await;
+    let htb = env.person(HTB_READY).await;
+    let s = login(&*htb).await;
+    let user = |n: u32, name: &str| Write::CreateUser {
+        level: site("73000102"),
+        user: new_user(
+            generated_insz(n),
+            name,
+            &[],
+            &[Application::Heracles, Application::EHealthBox],
+        ),
+    };
+    let k = key();
+    let w = user(900, "geheimproef1");
+    let first = htb.write(&s, &k, &w).await.expect("first");
+    assert_eq!(htb.write(&s, &k, &w).await.expect("replay"), first);
+    let mut other_password = w.clone();
+    if let Write::CreateUser { user, .. } = &mut other_password {
+        user.password = Some(AccountPassword(
+            Password::new("Ander2026!y".to_string()).expect("valid password"),
+        ));
+    }
+    refused(
+        htb.write(&s, &k, &other_password).await,
+        "idempotency_key_reused",
+    );
+    let k2 = key();
+    refused(
+        htb.write(&s, &k2, &user(901, "geheimproef1")).await,
+        "username_taken",
+    );
+    htb.write(&s, &k2, &user(901, "geheimproef2"))
+        .await
+        .expect("a refused write's key is decided again");
+}
+
 /// The paged listing of an enterprise's users is the snapshot's users, in order, page
 /// by page; the session's view does not move while it pages (R1); bad pages are refused.
 pub async fn paged_user_listing(env: &Env) {
