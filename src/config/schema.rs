@@ -185,7 +185,8 @@ struct SiteDoc {
 #[allow(dead_code)]
 struct HcoDoc(#[schemars(pattern(r"^\d{1,16}$"))] String);
 
-/// A username: letters a-z and digits, 8 to 30 characters, immutable.
+/// A username: letters a-z and digits, 8 to 30 characters, immutable; upper case is
+/// folded to lower case.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 struct UsernameDoc(#[schemars(pattern(r"^[A-Za-z0-9]{8,30}$"))] String);

@@ -149,8 +149,12 @@ impl Serialize for Insz {
 
 impl<'de> Deserialize<'de> for Insz {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Insz::parse(&s).map_err(serde::de::Error::custom)
+        canonical(
+            d,
+            |s| all_digits(s, Some(11)),
+            "an INSZ written as 11 digits",
+            Insz::parse,
+        )
     }
 }
 
@@ -265,8 +269,12 @@ impl Serialize for Kbo {
 
 impl<'de> Deserialize<'de> for Kbo {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Kbo::parse(&s).map_err(serde::de::Error::custom)
+        canonical(
+            d,
+            |s| all_digits(s, Some(10)),
+            "an enterprise number written as 10 digits",
+            Kbo::parse,
+        )
     }
 }
 
@@ -330,8 +338,12 @@ impl Serialize for Hco {
 
 impl<'de> Deserialize<'de> for Hco {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Hco::parse(&s).map_err(serde::de::Error::custom)
+        canonical(
+            d,
+            |s| all_digits(s, None),
+            "an HCO number written as digits",
+            Hco::parse,
+        )
     }
 }
 
@@ -396,9 +408,37 @@ impl Serialize for Username {
 
 impl<'de> Deserialize<'de> for Username {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Username::parse(&s).map_err(serde::de::Error::custom)
+        canonical(
+            d,
+            |s| !s.bytes().any(|b| b.is_ascii_uppercase()),
+            "a username written in lower case",
+            Username::parse,
+        )
     }
+}
+
+/// Deserialises an identifier from its one canonical spelling (the one its `Serialize`
+/// writes), refusing the other spellings its `parse` takes from people (separators,
+/// upper case). serde reads what machines wrote: the registry API, whose patterns name
+/// that spelling, saved plans and the journal; people's files go through `parse`. The
+/// message never repeats the value (it may be a national register number).
+fn canonical<'de, D: Deserializer<'de>, T, E: fmt::Display>(
+    d: D,
+    is_canonical: fn(&str) -> bool,
+    spelling: &str,
+    parse: fn(&str) -> Result<T, E>,
+) -> Result<T, D::Error> {
+    let s = String::deserialize(d)?;
+    if !is_canonical(&s) {
+        return Err(serde::de::Error::custom(format!(
+            "expected {spelling}, without separators or spaces"
+        )));
+    }
+    parse(&s).map_err(serde::de::Error::custom)
+}
+
+fn all_digits(s: &str, len: Option<usize>) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && len.is_none_or(|n| s.len() == n)
 }
 
 /// Where a password is to be found when an account is created: never the password.
@@ -597,6 +637,25 @@ mod tests {
     }
 
     #[test]
+    fn serde_takes_the_canonical_spelling_only() {
+        let insz: Insz = serde_json::from_str("\"82120926312\"").expect("canonical INSZ");
+        assert_eq!(serde_json::to_string(&insz).unwrap(), "\"82120926312\"");
+        let err = serde_json::from_str::<Insz>("\"82.12.09-263.12\"").unwrap_err();
+        assert!(err.to_string().contains("11 digits"), "{err}");
+        assert!(
+            !err.to_string().contains("263"),
+            "the number is not repeated: {err}"
+        );
+        assert!(serde_json::from_str::<Kbo>("\"0198765470\"").is_ok());
+        for written in ["0198.765.470", "198765470", "BE0198765470"] {
+            assert!(Kbo::parse(written).is_ok(), "people may write {written}");
+            assert!(serde_json::from_str::<Kbo>(&format!("\"{written}\"")).is_err());
+        }
+        assert!(serde_json::from_str::<Hco>("\"71977101\"").is_ok());
+        assert!(serde_json::from_str::<Hco>("\" 71977101\"").is_err());
+    }
+
+    #[test]
     fn kbo_check_numbers_congruent_mod_97_are_accepted() {
         // Regression: python-stdnum accepts 0575.733.6 99 (99 ≡ 2 mod 97).
         assert_eq!(Kbo::parse("575733699").unwrap().compact(), "0575733699");
@@ -622,6 +681,12 @@ mod tests {
             Err(UsernameError::Character('.'))
         );
         assert_eq!(Username::parse("short1"), Err(UsernameError::Length(6)));
+        // serde takes the canonical spelling only (what the API's pattern says).
+        assert!(serde_json::from_str::<Username>("\"AnnJanssens2\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<Username>("\"annjanssens2\"").ok(),
+            Username::parse("AnnJanssens2").ok()
+        );
         assert!(Username::parse(&"a".repeat(30)).is_ok());
         assert_eq!(
             Username::parse(&"a".repeat(31)),

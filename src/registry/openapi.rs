@@ -290,6 +290,16 @@ impl Operation {
         }
     }
 
+    /// The largest request body taken, in bytes; a larger one is answered 413. A write
+    /// or a query is a few kilobytes (8 MiB leaves room for batches); reference data
+    /// (the KBO directory) may be as large as the files csamctl reads (64 MiB).
+    pub fn body_limit(self) -> usize {
+        match self {
+            Operation::LoadReference => 64 << 20,
+            _ => 8 << 20,
+        }
+    }
+
     fn request(self) -> Option<SchemaFn> {
         use Operation::*;
         match self {
@@ -335,7 +345,7 @@ impl Operation {
         use Operation::*;
         match self {
             OpenApi | Health | Limits | Me | ListSessions | AllTickets | Stats => &[],
-            OpenSession => &[429],
+            OpenSession => &[400, 429],
             CloseSession => &[403, 409],
             Snapshot | ListUsers => &[400, 403, 404, 409],
             Write => &[400, 403, 404, 409, 422],
@@ -425,6 +435,8 @@ fn status_text(status: u16) -> &'static str {
         401 => "No or an unknown bearer token (`not_authorised`)",
         403 => "Refused: no authority (`not_authorised`)",
         404 => "Not found (`not_found`)",
+        405 => "This method is not offered on this path (`invalid_request`)",
+        413 => "The request body is larger than this operation takes (`invalid_request`)",
         409 => {
             "Refused by the registry's state or rules (`session_closed`, `session_stale`, `parent_not_visible`, `one_site_per_session`, `structure_after_users`, `username_taken`, `username_immutable`, `gate_pending`, `conflict`, `lease_held`)"
         }
@@ -463,23 +475,25 @@ macro_rules! string_schemas {
 string_schemas! {
     Insz => "Insz", {
         "type": "string",
+        "format": "insz",
         "pattern": "^[0-9]{11}$",
-        "description": "A national register or BIS number (INSZ), 11 digits, check number valid. Personal data."
+        "description": "A national register or BIS number (INSZ): 11 digits without separators. Format `insz`: the last two digits are 97 minus the first nine modulo 97 (for people born from 2000 on, of 2 followed by the first nine), and the month (digits 3-4) is 00-12, or 20-32 or 40-52 for BIS numbers. A number that fails these checks is refused with 400. Personal data."
     };
     Kbo => "Kbo", {
         "type": "string",
+        "format": "kbo",
         "pattern": "^[01][0-9]{9}$",
-        "description": "An enterprise number (KBO), 10 digits, check number valid."
+        "description": "An enterprise number (KBO): 10 digits without separators. Format `kbo`: the last two digits are 97 minus the first eight modulo 97. A number that fails this check is refused with 400."
     };
     Hco => "Hco", {
         "type": "string",
         "pattern": "^[0-9]{1,16}$",
-        "description": "An HCO number (subdivision or site)."
+        "description": "An HCO number (subdivision or site): digits only."
     };
     Username => "Username", {
         "type": "string",
         "pattern": "^[a-z0-9]{8,30}$",
-        "description": "A CSAM username: 8 to 30 of a-z and 0-9, unique case-insensitively, immutable."
+        "description": "A CSAM username in its one spelling, lower case: 8 to 30 of a-z and 0-9. Upper case is refused (400), not folded. Unique case-insensitively, immutable."
     };
     Email => "Email", {
         "type": "string",
@@ -818,6 +832,11 @@ fn parameter(
     })
 }
 
+/// 1 to 200 printable ASCII characters (`IdempotencyKey::new`).
+fn idempotency_key_schema() -> Schema {
+    json_schema!({ "type": "string", "pattern": "^[!-~]{1,200}$" })
+}
+
 fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
     let mut parameters = Vec::new();
     for name in op.path_parameters() {
@@ -835,14 +854,14 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
             "header",
             true,
             "1-200 printable ASCII characters chosen by the client; a repeated key returns the first answer and writes nothing.",
-            json_schema!({ "type": "string", "minLength": 1, "maxLength": 200 }),
+            idempotency_key_schema(),
         )),
         Operation::OpenSession => parameters.push(parameter(
             IDEMPOTENCY_KEY,
             "header",
             false,
             "1-200 printable ASCII characters chosen by the client; a repeated key returns the session the first log-in opened and opens none.",
-            json_schema!({ "type": "string", "minLength": 1, "maxLength": 200 }),
+            idempotency_key_schema(),
         )),
         Operation::Snapshot => parameters.push(parameter(
             "If-None-Match",
@@ -856,8 +875,8 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
                 "after",
                 "query",
                 false,
-                "The `next` cursor of the previous page.",
-                json_schema!({ "type": "string" }),
+                "The `next` cursor of the previous page. Opaque to clients; this registry's are `o` and an offset, and anything else is refused with 400.",
+                json_schema!({ "type": "string", "pattern": "^o[0-9]{1,18}$" }),
             ));
             parameters.push(parameter(
                 "limit",
@@ -891,6 +910,13 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
     }
     if op.auth() == Auth::Operator {
         refusals.insert(403);
+    }
+    if op.request().is_some() {
+        refusals.extend([400, 413]);
+    }
+    if !op.path_parameters().is_empty() {
+        // A parameter that is not a KBO number, session or lease id.
+        refusals.insert(400);
     }
     for status in refusals {
         responses.insert(status.to_string(), problem_response(g, status));

@@ -36,7 +36,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -523,10 +523,43 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
+        match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(mut value)) => {
+                integral_numbers(&mut value);
+                serde_path_to_error::deserialize(value)
+                    .map(ApiJson)
+                    .map_err(|e| ApiError::invalid(format!("the JSON body: {e}")))
+            }
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError {
+                    error: RegistryError::InvalidRequest {
+                        reason: "the request body is larger than this operation takes (see the OpenAPI document)".into(),
+                    },
+                    status: 413,
+                })
+            }
             Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
         }
+    }
+}
+
+/// Writes numbers with a zero fraction (`7064.0`) as integers: JSON Schema, and so the
+/// contract, counts them as integers, while serde would refuse them for an integer field.
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                // Below 2^53 the conversion is exact.
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 
@@ -850,7 +883,7 @@ fn filter(method: &str) -> MethodFilter {
 /// The handler of one operation, on the operation's method.
 fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
     let f = filter(op.method());
-    match op {
+    let router = match op {
         Operation::OpenApi => on(f, openapi_document),
         Operation::Health => on(f, health),
         Operation::Limits => on(f, limits),
@@ -873,7 +906,8 @@ fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
         Operation::AdvanceClock => on(f, advance_clock),
         Operation::Stats => on(f, stats),
         Operation::LoadReference => on(f, load_reference),
-    }
+    };
+    router.layer(DefaultBodyLimit::max(op.body_limit()))
 }
 
 fn router(state: Arc<AppState>) -> Router {

@@ -483,3 +483,72 @@ async fn latency_delays_person_requests() {
     assert!(err.is_retryable());
     assert!(err.to_string().contains("in time"), "{err}");
 }
+
+/// The wire takes what the document says and nothing else: a username in upper case is
+/// refused (not folded), an oversized body is 413, a method a path does not offer is 405
+/// with `Allow`; each as a problem document, and nothing is written.
+#[tokio::test]
+async fn bodies_and_methods_outside_the_contract_are_refused() {
+    let (_dir, db) = fresh_registry();
+    let server = ServedRegistry::start(&db, &[]);
+    let env = server.env();
+    build_ready_tree(&env).await;
+    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
+    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let s = htb.open_session().await.expect("login").id;
+    let http = client();
+    let write_url = format!("{}{}", server.url, Operation::Write.url_path(&[&s.0]));
+    let before = env.op.stats().await.expect("stats").journal_entries;
+
+    let mut upper =
+        serde_json::to_value(create_user(site("73000102"), U4, "hoofdletter1")).expect("json");
+    upper["user"]["username"] = "HoofdLetter1".into();
+    let refused = http
+        .post(&write_url)
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "k-upper")
+        .json(&upper)
+        .send()
+        .await
+        .expect("answered");
+    let p = problem(refused, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert!(p.detail.contains("lower case"), "{}", p.detail);
+
+    let limit = Operation::Write.body_limit();
+    let huge = format!("{{\"change\": \"{}\"}}", "x".repeat(limit));
+    let too_large = http
+        .post(&write_url)
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "k-huge")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("answered");
+    problem(too_large, StatusCode::PAYLOAD_TOO_LARGE, "invalid_request").await;
+
+    let wrong_method = http
+        .put(&write_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(
+        wrong_method
+            .headers()
+            .get(reqwest::header::ALLOW)
+            .and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    problem(
+        wrong_method,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(
+        env.op.stats().await.expect("stats").journal_entries,
+        before,
+        "nothing written"
+    );
+}
