@@ -426,7 +426,7 @@ impl World {
                 .cloned()
                 .collect(),
         };
-        let allowed = |level: &Level| {
+        let allowed = |level: &UserLevel| {
             caller == person
                 || self
                     .level_kbo(level)
@@ -463,7 +463,7 @@ impl World {
     }
 
     /// The names and username of the person's user record on `level`, as `h` sees it.
-    fn person_name(&self, level: &Level, person: &Insz, h: u64) -> Option<PersonName> {
+    fn person_name(&self, level: &UserLevel, person: &Insz, h: u64) -> Option<PersonName> {
         let u = self.user_versions(level, person)?.seen(h)?;
         let username = self.accounts.get(person)?;
         Some(PersonName {
