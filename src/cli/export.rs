@@ -67,6 +67,10 @@ pub(super) enum ExportError {
     )]
     NotReadable(Kbo),
     #[error(
+        "enterprise {kbo}: the acting person may not read the users of {levels}, so an export would declare those levels without their users; act with the token of its main access manager or an access manager"
+    )]
+    UsersNotReadable { kbo: Kbo, levels: String },
+    #[error(
         "refusing to print full national register numbers: give --out FILE (written with mode 0600), or --show-personal-data to print them anyway"
     )]
     PersonalData,
@@ -163,6 +167,21 @@ async fn read(registry: &dyn Registry, kbos: &[Kbo]) -> Result<Vec<LiveState>, E
         .find(|k| !live.iter().any(|l| l.enterprise.kbo == **k))
     {
         return Err(ExportError::NotReadable(*kbo));
+    }
+    if let Some(state) = live
+        .iter()
+        .find(|l| !l.enterprise.unreadable_users.is_empty())
+    {
+        let levels: Vec<String> = state
+            .enterprise
+            .unreadable_users
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Err(ExportError::UsersNotReadable {
+            kbo: state.enterprise.kbo,
+            levels: levels.join(", "),
+        });
     }
     Ok(live)
 }

@@ -129,7 +129,10 @@ fn diff_enterprise(
     }
     diff_htb(e, live, &htb_status, &mut changes, findings);
 
-    let desired_objects = desired_objects(e, findings);
+    let mut desired_objects = desired_objects(e, findings);
+    if let Some(l) = live {
+        leave_unreadable_users_alone(&mut desired_objects, l, findings);
+    }
     let ignored = &e.ignore.usernames;
     let declared_kinds: BTreeSet<CapacityType> = e.capacities.iter().map(|c| c.kind).collect();
     let live_objects = match live {
@@ -166,6 +169,54 @@ fn diff_enterprise(
         readable: live.is_some(),
         changes,
     }
+}
+
+/// The registry shows user records only where the reader has authority over them (a
+/// site administrator reads that site's users); the other levels are listed as
+/// unreadable, with empty user lists. The users declared there are taken out of the
+/// comparison, so that they are neither created (they may well exist) nor changed, and a
+/// warning says which levels were left alone. The live side holds no users there, so
+/// nothing is deleted either.
+fn leave_unreadable_users_alone(
+    desired: &mut BTreeMap<Object, ObjectValue>,
+    live: &LiveState,
+    findings: &mut Vec<Finding>,
+) {
+    let unreadable: BTreeSet<&UserLevel> = live.enterprise.unreadable_users.iter().collect();
+    if unreadable.is_empty() {
+        return;
+    }
+    let mut left_alone: BTreeMap<&UserLevel, usize> = BTreeMap::new();
+    desired.retain(|object, _| match object {
+        Object::User { level, .. } => match unreadable.get(level) {
+            Some(level) => {
+                *left_alone.entry(level).or_default() += 1;
+                false
+            }
+            None => true,
+        },
+        _ => true,
+    });
+    if left_alone.is_empty() {
+        return;
+    }
+    const SHOWN: usize = 5;
+    let mut levels: Vec<String> = left_alone
+        .iter()
+        .take(SHOWN)
+        .map(|(level, n)| format!("{level} ({n} declared)"))
+        .collect();
+    if left_alone.len() > SHOWN {
+        levels.push(format!("{} more", left_alone.len() - SHOWN));
+    }
+    findings.push(Finding::warning(
+        "diff::users_not_readable",
+        Some(live.enterprise.kbo),
+        format!(
+            "the acting person has no authority to read the users of {}; the users declared there are left alone (not created, changed or deleted): plan them as someone with authority over them",
+            levels.join(", ")
+        ),
+    ));
 }
 
 /// Compares names as people do: case, surrounding and repeated white space aside.

@@ -158,6 +158,7 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                     main_access_manager: Some(e.main_access_manager.clone()),
                     access_managers: e.access_managers.clone(),
                     capacities,
+                    unreadable_users: Vec::new(),
                 },
                 recognised_units: None,
                 accounts: Vec::new(),
@@ -437,5 +438,40 @@ fn drift_names_what_appeared_disappeared_and_changed() {
                 format!("user {} on site 71977101", gone.username)
             ),
         ]
+    );
+}
+
+/// A site administrator's snapshot leaves out the other site's users and says so: the
+/// users declared there are neither created nor deleted, and a warning names the site.
+#[test]
+fn users_the_reader_may_not_read_are_left_alone() {
+    let want = desired(SMALL);
+    let mut live = applied(&want);
+    // What a reader without authority over 71977102 gets: no users there, and the
+    // level listed as unreadable.
+    site_mut(&mut live, "71977102").users.clear();
+    live[0].enterprise.unreadable_users = vec![UserLevel::Site {
+        hco: Hco::parse("71977102").expect("hco"),
+    }];
+    // A change on the readable site is still planned.
+    site_mut(&mut live, "71977101").users.pop();
+    let d = diff(&want, &live);
+    let changes = kinds(&d);
+    assert!(
+        changes.iter().all(|(_, what)| !what.contains("71977102")),
+        "{changes:?}"
+    );
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].0, ChangeKind::Create);
+    let warning = d
+        .findings
+        .iter()
+        .find(|f| f.code == "diff::users_not_readable")
+        .expect("a warning");
+    assert_eq!(warning.severity, Severity::Warning);
+    assert!(
+        warning.message.contains("71977102 (2 declared)"),
+        "{}",
+        warning.message
     );
 }

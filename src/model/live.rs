@@ -83,6 +83,12 @@ pub struct LiveEnterprise {
     pub access_managers: Vec<AccessManager>,
     /// Activated capacities.
     pub capacities: Vec<LiveCapacity>,
+    /// The levels whose user records the reader has no authority to read (a site
+    /// administrator reads only that site's users): their user lists are empty here
+    /// because they were not read, not because they have no users. The planner leaves
+    /// the users of these levels alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_users: Vec<super::change::UserLevel>,
 }
 
 /// A postal address from the KBO directory.

@@ -598,6 +598,10 @@ struct LiveEnterpriseDef {
     access_managers: Vec<AccessManager>,
     /// Activated capacities.
     capacities: Vec<LiveCapacity>,
+    /// The levels whose user records the caller has no authority to read: their user
+    /// lists are empty because they were not read. Absent when every level was read.
+    #[serde(default)]
+    unreadable_users: Vec<crate::model::UserLevel>,
 }
 
 /// A postal address from the KBO directory.

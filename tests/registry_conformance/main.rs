@@ -84,6 +84,7 @@ conformance!(
     lease_take_over,
     authority_matrix,
     whoami_names_the_token_person,
+    revocation_is_immediate,
 );
 
 /// Acknowledged writes survive closing and reopening the file, with their visibility.

@@ -650,8 +650,33 @@ impl World {
             .is_some_and(|r| r.insz == *p)
     }
 
-    /// The person's roles in an enterprise as a session at `h` sees it.
+    /// The person's roles in an enterprise for a request in a session at `h`: those
+    /// held in the session's view *and* still held in what is processed now. So a
+    /// removed access manager or administrator loses the authority at their next
+    /// request, also in a session opened before the removal; a role granted after
+    /// log-in needs a new session, which is what seeing the granted structure needs
+    /// anyway (R1).
     fn roles_of(&self, kbo: &Kbo, h: u64, p: &Insz) -> Roles {
+        let then = self.roles_at(kbo, h, p);
+        if h == self.processing {
+            return then;
+        }
+        let now = self.roles_at(kbo, self.processing, p);
+        Roles {
+            htb: then.htb && now.htb,
+            access_manager: then.access_manager && now.access_manager,
+            local_administrator: then.local_administrator && now.local_administrator,
+            subdivisions: then
+                .subdivisions
+                .intersection(&now.subdivisions)
+                .cloned()
+                .collect(),
+            sites: then.sites.intersection(&now.sites).cloned().collect(),
+        }
+    }
+
+    /// The person's roles in an enterprise as processed up to `h`.
+    fn roles_at(&self, kbo: &Kbo, h: u64, p: &Insz) -> Roles {
         let mut roles = Roles {
             htb: self.is_htb(kbo, h, p),
             access_manager: self

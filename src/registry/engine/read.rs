@@ -6,7 +6,9 @@ use crate::model::PersonName;
 
 impl World {
     /// One enterprise's tree as the session sees it. Anyone with a role in the
-    /// enterprise (or a party to its designation) may read the whole tree.
+    /// enterprise (or a party to its designation) may read its structure; user records
+    /// only where the caller has authority over them (domain.md, "Authority"): the
+    /// others are left out and their levels listed in `unreadable_users`.
     pub fn snapshot(
         &self,
         caller: &Insz,
@@ -38,6 +40,7 @@ impl World {
         } else {
             HtbStatus::None
         };
+        let mut unreadable = Vec::new();
         let mut access_managers = Vec::new();
         for v in self
             .access_managers
@@ -89,12 +92,14 @@ impl World {
                         administrator: site.administrator.clone(),
                         applications: site.applications.clone(),
                         active: site.active,
-                        users: self.live_users(
-                            &UserLevel::Site {
+                        users: self.readable_users(
+                            caller,
+                            UserLevel::Site {
                                 hco: site_hco.clone(),
                             },
                             h,
                             &mut seen,
+                            &mut unreadable,
                         ),
                     });
                 }
@@ -106,12 +111,14 @@ impl World {
                     applications: sub.applications.clone(),
                     active: sub.active,
                     sites,
-                    wrong_level_users: self.live_users(
-                        &UserLevel::Subdivision {
+                    wrong_level_users: self.readable_users(
+                        caller,
+                        UserLevel::Subdivision {
                             hco: sub_hco.clone(),
                         },
                         h,
                         &mut seen,
+                        &mut unreadable,
                     ),
                 });
             }
@@ -122,13 +129,15 @@ impl World {
                 applications: cap.applications.clone(),
                 active: cap.active,
                 subdivisions,
-                wrong_level_users: self.live_users(
-                    &UserLevel::Capacity {
+                wrong_level_users: self.readable_users(
+                    caller,
+                    UserLevel::Capacity {
                         kbo: *kbo,
                         kind: *kind,
                     },
                     h,
                     &mut seen,
+                    &mut unreadable,
                 ),
             });
         }
@@ -142,6 +151,7 @@ impl World {
                 main_access_manager: htb,
                 access_managers,
                 capacities,
+                unreadable_users: unreadable,
             },
             recognised_units: Some(
                 dir.recognised
@@ -213,6 +223,31 @@ impl World {
             .collect()
     }
 
+    /// True when `caller` may read the user records of `level` now: the authority
+    /// that writing them needs.
+    pub(super) fn may_read_users(&self, caller: &Insz, level: &UserLevel, h: u64) -> bool {
+        self.level_kbo(level)
+            .is_ok_and(|kbo| self.holds(&kbo, h, caller, &rules::level_scope(level)))
+    }
+
+    /// The users of a level, when the caller may read them; otherwise none, and the
+    /// level is listed in `unreadable`.
+    fn readable_users(
+        &self,
+        caller: &Insz,
+        level: UserLevel,
+        h: u64,
+        seen: &mut impl FnMut(Option<u64>),
+        unreadable: &mut Vec<UserLevel>,
+    ) -> Vec<LiveUser> {
+        if self.may_read_users(caller, &level, h) {
+            self.live_users(&level, h, seen)
+        } else {
+            unreadable.push(level);
+            Vec::new()
+        }
+    }
+
     fn live_users(
         &self,
         level: &UserLevel,
@@ -275,8 +310,8 @@ impl World {
         out
     }
 
-    /// One page of an enterprise's user records as the session sees them, in the
-    /// snapshot's order, skipping `offset` records; `next` is the offset of the page
+    /// One page of an enterprise's user records as the session sees them (those the
+    /// caller may read, as in the snapshot), in the snapshot's order, skipping `offset` records; `next` is the offset of the page
     /// after, if there is one. A session's view never changes while it is open (R1), so
     /// offsets are stable cursors for the whole listing.
     pub fn users_page(
@@ -295,6 +330,9 @@ impl World {
         let mut skipped = 0usize;
         let mut out = Vec::with_capacity(limit.min(4096));
         for level in self.visible_levels(kbo, h) {
+            if !self.may_read_users(caller, &level, h) {
+                continue;
+            }
             for (insz, v) in self.users.get(&level).into_iter().flatten() {
                 let (Some(u), Some(username)) = (v.seen(h), self.accounts.get(insz)) else {
                     continue;
