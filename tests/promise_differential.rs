@@ -11,7 +11,11 @@
 //! - if the desired state does not validate, the step is undone (validation is not what
 //!   is tested here);
 //! - if `plan` accepts, the real executor carries the plan out against the real engine
-//!   with zero refusals, and the next plan (as the main access manager) is empty;
+//!   with zero refusals, and the next plan is empty: the actor's, and the main access
+//!   manager's — except, exactly, for what the main access manager would have planned
+//!   before for the users the actor may not read (reads are scoped by authority: a
+//!   site administrator reads only that site's users; the plan leaves the others alone
+//!   and says so with the warning `diff::users_not_readable`);
 //! - if `plan` refuses, planning again the way `apply` does refuses with the same codes,
 //!   and so `apply` stops before its first write (the CLI regression test
 //!   `a_username_change_is_refused_by_plan_and_apply_before_any_write` checks the audit
@@ -38,7 +42,10 @@ use csamctl::config::{self, Limits};
 use csamctl::execute::{
     self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
 };
-use csamctl::model::{Insz, Kbo, LiveState, Password, PasswordRef, Plan, PlanLimits, Severity};
+use csamctl::model::{
+    Change, DesiredState, Insz, Kbo, LiveState, Object, Password, PasswordRef, Plan, PlanLimits,
+    Severity, UserLevel,
+};
 use csamctl::registry::http::{HttpOptions, HttpRegistry};
 use csamctl::registry::{Registry, RegistryError, RegistryOperator};
 use futures_util::stream::{self, StreamExt};
@@ -490,6 +497,10 @@ enum Outcome {
     Refused(Vec<String>),
     /// The plan was carried out with this many writes, and the next plan is empty.
     Applied(usize),
+    /// The plan was carried out with `writes` writes; the actor could not read the
+    /// users of some levels, their next plan is empty, and the HTB's holds exactly what
+    /// the HTB would have planned there before: `left` changes and errors.
+    AppliedInPart { writes: usize, left: usize },
 }
 
 /// A broken promise: what the sequence did, and what went wrong.
@@ -582,11 +593,16 @@ async fn read_live(r: &dyn Registry) -> Result<Vec<LiveState>, RegistryError> {
 }
 
 /// Plans `yaml` as `actor` the way `plan` and `apply` do.
-async fn plan_for(
+async fn plan_for(target: &Target, desired: &DesiredState, actor: &Insz) -> Result<Plan, String> {
+    Ok(plan_and_live(target, desired, actor).await?.0)
+}
+
+/// Plans as `actor`; the plan, and the live state it was made from.
+async fn plan_and_live(
     target: &Target,
-    desired: &csamctl::model::DesiredState,
+    desired: &DesiredState,
     actor: &Insz,
-) -> Result<Plan, String> {
+) -> Result<(Plan, Vec<LiveState>), String> {
     let r = target.as_person(actor);
     let live = read_live(&*r)
         .await
@@ -600,7 +616,48 @@ async fn plan_for(
         propagation_delay_ms: l.propagation_delay_ms,
         ..PlanLimits::default()
     };
-    Ok(csamctl::plan::plan(desired, &live, Some(*actor), &limits))
+    Ok((
+        csamctl::plan::plan(desired, &live, Some(*actor), &limits),
+        live,
+    ))
+}
+
+/// A change as the comparison of plans sees it: its kind and object.
+fn describe(c: &Change) -> String {
+    format!("{:?} {:?}", c.kind, c.object)
+}
+
+/// What a plan says about the users of `levels` (all of the plan for `None`): its
+/// changes there, and its errors about them.
+fn said(plan: &Plan, levels: Option<&BTreeSet<UserLevel>>) -> BTreeSet<String> {
+    let at = |o: &Object| match levels {
+        None => true,
+        Some(levels) => matches!(o, Object::User { level, .. } if levels.contains(level)),
+    };
+    let errors = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| levels.is_none() || f.object.as_ref().is_some_and(at))
+        .map(|f| format!("error {} {:?}", f.code, f.object));
+    plan.changes()
+        .filter(|c| at(&c.object))
+        .map(describe)
+        .chain(errors)
+        .collect()
+}
+
+/// True when the desired state declares a user on one of `levels`.
+fn declares_users_at(desired: &DesiredState, levels: &BTreeSet<UserLevel>) -> bool {
+    desired.enterprises.iter().any(|e| {
+        e.capacities.iter().any(|c| {
+            c.people.iter().any(|p| {
+                p.sites
+                    .keys()
+                    .any(|hco| levels.contains(&UserLevel::Site { hco: hco.clone() }))
+            })
+        })
+    })
 }
 
 /// One step: the promise, checked.
@@ -613,7 +670,7 @@ async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> 
         return Ok(Outcome::Invalid);
     }
     let desired = loaded.state;
-    let plan = plan_for(fx, &desired, actor).await?;
+    let (plan, live) = plan_and_live(fx, &desired, actor).await?;
     if plan.has_errors() {
         // `apply` plans again from what is live and stops on the same errors.
         let again = plan_for(fx, &desired, actor).await?;
@@ -626,6 +683,29 @@ async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> 
         }
         return Ok(Outcome::Refused(codes));
     }
+    // The levels whose users the actor may not read: their plan leaves them alone, and
+    // says so. What the HTB would plan there now must be what is left after this apply.
+    let unreadable: BTreeSet<UserLevel> = live
+        .iter()
+        .flat_map(|l| l.enterprise.unreadable_users.iter().cloned())
+        .collect();
+    let hidden_before = if unreadable.is_empty() {
+        None
+    } else {
+        if !plan
+            .findings
+            .iter()
+            .any(|f| f.code == "diff::users_not_readable" && f.severity == Severity::Warning)
+            && declares_users_at(&desired, &unreadable)
+        {
+            return Err(format!(
+                "the plan left users it could not read alone without saying so: {:?}",
+                plan.findings
+            ));
+        }
+        let htb_plan = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await?;
+        Some(said(&htb_plan, Some(&unreadable)))
+    };
     let report = execute::execute(
         &plan,
         fx.as_person(actor),
@@ -647,19 +727,33 @@ async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> 
             }
         }
     }
-    // Converged: the next plan (by the HTB, who sees everything) is empty.
-    let next = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await?;
+    // Converged, for the acting person: their next plan is empty.
+    let next = plan_for(fx, &desired, actor).await?;
     if !next.is_empty() || next.has_errors() {
-        let changes: Vec<String> = next
-            .enterprises
-            .iter()
-            .flat_map(|e| &e.changes)
-            .map(|c| format!("{:?} {:?}", c.kind, c.object))
-            .collect();
         return Err(format!(
-            "apply completed but the next plan is not empty: {changes:?} {:?}",
+            "apply completed but the actor's next plan is not empty: {:?} {:?}",
+            said(&next, None),
             next.findings
         ));
+    }
+    // And for the HTB, who reads everything: what is left is exactly what the HTB would
+    // have planned, before this apply, for the users the actor could not read.
+    let next = plan_for(fx, &desired, &insz(VLASLAND_HTB)).await?;
+    let left = said(&next, None);
+    let expected = hidden_before.clone().unwrap_or_default();
+    if left != expected {
+        return Err(format!(
+            "apply completed but the HTB's next plan is not what the actor could not read: left {left:?}, expected {expected:?}, {:?}\nthe actor's plan: {:?} {:?}",
+            next.findings,
+            said(&plan, None),
+            plan.findings
+        ));
+    }
+    if hidden_before.is_some() {
+        return Ok(Outcome::AppliedInPart {
+            writes,
+            left: expected.len(),
+        });
     }
     Ok(Outcome::Applied(writes))
 }
@@ -669,6 +763,10 @@ async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> 
 struct Tally {
     steps: usize,
     applied: usize,
+    /// Applied while some levels' users could not be read (and were left alone).
+    in_part: usize,
+    /// Of those, the applies that left something for someone who may read it.
+    left_for_others: usize,
     writes: usize,
     refused: BTreeMap<String, usize>,
     invalid: usize,
@@ -678,6 +776,8 @@ impl Tally {
     fn add(&mut self, other: Tally) {
         self.steps += other.steps;
         self.applied += other.applied;
+        self.in_part += other.in_part;
+        self.left_for_others += other.left_for_others;
         self.writes += other.writes;
         self.invalid += other.invalid;
         for (code, n) in other.refused {
@@ -737,7 +837,7 @@ async fn sequence_steps(
         let what = format!("{} as {}", did.join("; "), &actor_text[8..]);
         let outcome = step(&fx, &tree.yaml(), &actor).await;
         match check(&mut story, &what, outcome, tally)? {
-            Outcome::Applied(_) => {}
+            Outcome::Applied(_) | Outcome::AppliedInPart { .. } => {}
             Outcome::Invalid | Outcome::Refused(_) => tree = before,
         }
     }
@@ -764,6 +864,14 @@ fn check(
                 Outcome::Applied(n) => {
                     tally.applied += 1;
                     tally.writes += n;
+                }
+                Outcome::AppliedInPart { writes, left } => {
+                    tally.applied += 1;
+                    tally.in_part += 1;
+                    tally.writes += writes;
+                    if *left > 0 {
+                        tally.left_for_others += 1;
+                    }
                 }
             }
             Ok(o)
@@ -811,13 +919,15 @@ async fn run(first_seed: u64, sequences: u64, steps: usize, mode: Mode) -> Tally
         broken.extend(b);
     }
     eprintln!(
-        "promise{}: {} sequences, {} steps: {} applied ({} writes), {} refused {:?}, {} invalid, {} broken",
+        "promise{}: {} sequences, {} steps: {} applied ({} of them in part, {} leaving changes for others; {} writes), {} refused {:?}, {} invalid, {} broken",
         mode.fault_rate
             .map(|r| format!(" (served, --fault-rate {r})"))
             .unwrap_or_default(),
         sequences,
         tally.steps,
         tally.applied,
+        tally.in_part,
+        tally.left_for_others,
         tally.writes,
         tally.refused.values().sum::<usize>(),
         tally.refused,
@@ -839,6 +949,7 @@ async fn what_plan_accepts_apply_completes() {
     let tally = run(env_u64("PROMISE_SEED", 1), SEQUENCES, STEPS, EMBEDDED).await;
     // The generator reaches both sides of the promise, and the rules that guard it.
     assert!(tally.applied > tally.steps / 4, "{tally:?}");
+    assert!(tally.left_for_others > 0, "{tally:?}");
     for code in [
         "plan::not_authorised",
         "plan::username_immutable",
@@ -912,4 +1023,41 @@ async fn a_served_registry_with_faults_keeps_the_promise() {
     let tally = run(env_u64("PROMISE_SEED", 1), 4, 2, mode).await;
     assert_eq!(tally.steps, 4 * 3, "{tally:?}");
     assert!(tally.applied > 0, "{tally:?}");
+}
+
+/// Runs one seed's sequence, which must keep every promise and include an apply by
+/// someone who could not read some of the users the desired state declares.
+async fn regression(seed: u64) {
+    let (tally, broken) = sequence(seed, STEPS, None).await;
+    if let Some(b) = broken {
+        panic!("{}\n=> {}", b.story.join("\n"), b.what);
+    }
+    assert!(tally.left_for_others > 0, "{tally:?}");
+}
+
+/// Seed 12: the administrator of site 71977201 re-activates a person on 71977101 and
+/// adds another there. They may not read 71977101's users: their plan is empty with a
+/// warning, and the two changes stay for the HTB's plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_12_a_site_administrator_leaves_another_sites_users_to_the_htb() {
+    regression(12).await;
+}
+
+/// Seed 147: a site administrator changes the e-mail of a person on another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_147_an_e_mail_on_another_site_is_left_to_the_htb() {
+    regression(147).await;
+}
+
+/// Seed 398: a desired state that renames a user on a site the actor may not read:
+/// the error (`plan::username_immutable`) is the HTB's to see, before and after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_398_an_error_among_unreadable_users_stays_for_the_htb() {
+    regression(398).await;
+}
+
+/// Seed 483: a site administrator removes a person from, and adds one to, another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_483_adds_and_removals_on_another_site_are_left_to_the_htb() {
+    regression(483).await;
 }

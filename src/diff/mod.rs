@@ -171,6 +171,10 @@ fn diff_enterprise(
     }
 }
 
+/// The warning of a plan that left the users of some levels alone because the acting
+/// person may not read them: such a plan is about what it shows, and says so.
+pub const USERS_NOT_READABLE: &str = "diff::users_not_readable";
+
 /// The registry shows user records only where the reader has authority over them (a
 /// site administrator reads that site's users); the other levels are listed as
 /// unreadable, with empty user lists. The users declared there are taken out of the
@@ -210,7 +214,7 @@ fn leave_unreadable_users_alone(
         levels.push(format!("{} more", left_alone.len() - SHOWN));
     }
     findings.push(Finding::warning(
-        "diff::users_not_readable",
+        USERS_NOT_READABLE,
         Some(live.enterprise.kbo),
         format!(
             "the acting person has no authority to read the users of {}; the users declared there are left alone (not created, changed or deleted): plan them as someone with authority over them",

@@ -227,11 +227,23 @@ pub fn summary(plan: &Plan) -> String {
             counts.describe()
         );
     }
+    // A plan by someone who may not read every level's users is about what they read:
+    // the summary says so, never "matches".
+    let partial = plan
+        .findings
+        .iter()
+        .any(|f| f.code == crate::diff::USERS_NOT_READABLE);
     if plan.is_empty() {
+        if partial {
+            return "No changes in what the acting person may read. The users of levels they may not read were left alone, not compared (see the warning): plan as someone with authority over them to compare those.".into();
+        }
         return "No changes. The registry matches the desired state.".into();
     }
     let counts = Counts::of_plan(plan);
     let mut s = format!("Plan: {}", counts.describe());
+    if partial {
+        s.push_str(" (in what the acting person may read: the users of other levels are left alone, see the warning)");
+    }
     let ready = match duration(plan.estimate.ready_ms) {
         d if d.starts_with("under") => d,
         d => format!("about {d}"),

@@ -124,6 +124,27 @@ fn the_summary_line() {
         summary(&none),
         "No changes. The registry matches the desired state."
     );
+    // Someone who may not read a site's users never hears that everything matches.
+    let mut partial = applied(&want);
+    let e = &mut partial[0].enterprise;
+    for site in e
+        .capacities
+        .iter_mut()
+        .flat_map(|c| &mut c.subdivisions)
+        .flat_map(|s| &mut s.sites)
+    {
+        e.unreadable_users.push(crate::model::UserLevel::Site {
+            hco: site.hco.clone(),
+        });
+        site.users.clear();
+    }
+    let unread = crate::plan::plan(&want, &partial, Some(insz(HTB)), &PlanLimits::default());
+    assert!(unread.is_empty());
+    assert!(
+        summary(&unread).starts_with("No changes in what the acting person may read."),
+        "{}",
+        summary(&unread)
+    );
     drop(live);
     assert_eq!(duration(59_999), "under 1 min");
     assert_eq!(duration(60_000), "1 min");

@@ -7,7 +7,7 @@ use crate::model::PersonName;
 impl World {
     /// One enterprise's tree as the session sees it. Anyone with a role in the
     /// enterprise (or a party to its designation) may read its structure; user records
-    /// only where the caller has authority over them (docs/rules.md, "Authority"): the
+    /// only where the caller has authority over them (docs/rules.md, "Who may read what"): the
     /// others are left out and their levels listed in `unreadable_users`.
     pub fn snapshot(
         &self,
