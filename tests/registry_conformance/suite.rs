@@ -1793,7 +1793,11 @@ pub async fn authority_matrix(env: &Env) {
 /// Every user record a person can read of an enterprise, through the snapshot and
 /// through the paged listing (which must agree), with the levels the snapshot says it
 /// left out; `None` when the person may read nothing (403).
-async fn readable(env: &Env, role: Role, k: &Kbo) -> Option<(BTreeSet<(Level, Insz)>, Vec<Level>)> {
+async fn readable(
+    env: &Env,
+    role: Role,
+    k: &Kbo,
+) -> Option<(BTreeSet<(UserLevel, Insz)>, Vec<UserLevel>)> {
     let r = env.person(role.person()).await;
     let s = login(&*r).await;
     let live = match r.snapshot(&s, k).await {
@@ -1808,7 +1812,7 @@ async fn readable(env: &Env, role: Role, k: &Kbo) -> Option<(BTreeSet<(Level, In
             return None;
         }
     };
-    let from_snapshot: BTreeSet<(Level, Insz)> = UserPage::all_from_live(&live)
+    let from_snapshot: BTreeSet<(UserLevel, Insz)> = UserPage::all_from_live(&live)
         .into_iter()
         .map(|u| (u.level, u.user.insz))
         .collect();
@@ -1835,11 +1839,11 @@ async fn readable(env: &Env, role: Role, k: &Kbo) -> Option<(BTreeSet<(Level, In
 /// are named, so that a planner does not take their users for missing.
 async fn read_rows(env: &Env, k: &Kbo) {
     use Role::*;
-    let cap = Level::Capacity {
+    let cap = UserLevel::Capacity {
         kbo: *k,
         kind: CapacityType::MammographyUnit,
     };
-    let sub = |h: &str| Level::Subdivision { hco: hco(h) };
+    let sub = |h: &str| UserLevel::Subdivision { hco: hco(h) };
     let everything = vec![
         site("73000101"),
         site("73000102"),
@@ -1872,12 +1876,12 @@ async fn read_rows(env: &Env, k: &Kbo) {
             mismatches.push(format!("{role:?}: read the enterprise without a role"));
             continue;
         }
-        let expected_unreadable: Vec<Level> = everything
+        let expected_unreadable: Vec<UserLevel> = everything
             .iter()
             .filter(|l| !readable_levels.contains(l))
             .cloned()
             .collect();
-        let unreadable_set: BTreeSet<&Level> = unreadable.iter().collect();
+        let unreadable_set: BTreeSet<&UserLevel> = unreadable.iter().collect();
         if unreadable_set != expected_unreadable.iter().collect::<BTreeSet<_>>() {
             mismatches.push(format!(
                 "{role:?}: unreadable levels {unreadable:?}, expected {expected_unreadable:?}"
@@ -1998,7 +2002,7 @@ pub async fn revocation_is_immediate(env: &Env) {
         &*am,
         &am_session,
         Write::SetActive {
-            target: Target::Capacity {
+            target: WriteTarget::Capacity {
                 kbo: k,
                 kind: CapacityType::MammographyUnit,
             },
@@ -2042,7 +2046,7 @@ pub async fn revocation_is_immediate(env: &Env) {
             &*am,
             &am_session,
             Write::SetActive {
-                target: Target::Capacity {
+                target: WriteTarget::Capacity {
                     kbo: k,
                     kind: CapacityType::MammographyUnit,
                 },
