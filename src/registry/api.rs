@@ -749,3 +749,66 @@ pub struct PendingNotice {
     /// First name.
     pub first_name: String,
 }
+
+/// One write of a batch: the change with its own idempotency key, which works exactly
+/// as the `Idempotency-Key` header of a single write (the same key sent alone or in a
+/// batch is the same key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BatchWrite {
+    /// 1 to 200 printable ASCII characters chosen by the client.
+    pub idempotency_key: IdempotencyKey,
+    /// The change.
+    pub write: Write,
+}
+
+/// Many writes in one request (`POST /v1/sessions/{session}/write-batches`). The
+/// registry carries them out in order, each exactly as if it had been sent alone right
+/// after the one before: its own rules, its own idempotency, its own answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BatchRequest {
+    /// 1 to [`BatchRequest::MAX_WRITES`] writes, in the order they are carried out.
+    pub writes: Vec<BatchWrite>,
+}
+
+impl BatchRequest {
+    /// The most writes one batch holds.
+    pub const MAX_WRITES: usize = 500;
+
+    /// Checks the number of writes.
+    pub fn check_len(len: usize) -> Result<(), super::RegistryError> {
+        if len == 0 || len > Self::MAX_WRITES {
+            return Err(super::RegistryError::InvalidRequest {
+                reason: format!("a batch holds 1 to {} writes", Self::MAX_WRITES),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The answer to one write of a batch: its receipt, or the problem document a single
+/// write would have been refused with (its `status` included).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum BatchResult {
+    /// Acknowledged: durable from now on (or acknowledged before, under the same key).
+    Acknowledged {
+        /// The receipt, the same a single write gets.
+        receipt: WriteReceipt,
+    },
+    /// Refused, changing nothing; a refused write may be sent again under its key.
+    Refused {
+        /// Why, as a single write's problem document.
+        problem: Problem,
+    },
+}
+
+/// One answer per write of a batch, in the order of the request (see
+/// [`super::Registry::write_batch`]).
+pub type BatchOutcomes = Vec<Result<WriteReceipt, super::RegistryError>>;
+
+/// The answer to a batch: one result per write, in the order of the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BatchResponse {
+    /// One per write of the request, in the same order.
+    pub results: Vec<BatchResult>,
+}

@@ -619,6 +619,55 @@ fn masked_target(write: &Write) -> String {
     }
 }
 
+/// One write of `person` in `session` under `key`, inside an operation's transaction:
+/// the first answer again for a key used before, otherwise the engine's decision,
+/// journalled, remembered under the key and audited (refusals are audited too).
+fn write_in(
+    t: &mut Txn<'_>,
+    person: &Insz,
+    session: &SessionId,
+    key: &IdempotencyKey,
+    write: &Write,
+) -> Result<WriteReceipt, RegistryError> {
+    let print = write_print(t.tx, write)?;
+    if let Some(first) = t.replayed(person, key, &print)? {
+        return Ok(first);
+    }
+    let target = masked_target(write);
+    let decision = t.world.decide_write(person, session, write, t.now);
+    let audit = |t: &Txn<'_>, outcome: &str| {
+        t.audit(AuditEntry {
+            at_ms: t.now,
+            actor: person.compact(),
+            session: Some(&session.0),
+            action: write.kind(),
+            target: &target,
+            idempotency_key: Some(key.as_str()),
+            outcome,
+        })
+    };
+    let fact = match decision {
+        Ok(fact) => fact,
+        Err(e) => {
+            audit(t, e.code())?;
+            return Err(e);
+        }
+    };
+    let ticket_id = match &fact {
+        Fact::Wrote { ticket, .. } => ticket.clone(),
+        _ => None,
+    };
+    let seq = t.record(fact)?;
+    let receipt = WriteReceipt {
+        journal_seq: seq,
+        acknowledged_at_ms: t.now,
+        ticket: ticket_id.and_then(|id| t.world.ticket(&id).cloned()),
+    };
+    t.remember(person, key, &print, &receipt, seq)?;
+    audit(t, "ok")?;
+    Ok(receipt)
+}
+
 #[async_trait]
 impl Registry for EmbeddedClient {
     async fn limits(&self) -> Result<Limits, RegistryError> {
@@ -769,45 +818,33 @@ impl Registry for EmbeddedClient {
         let key = key.clone();
         let write = write.clone();
         self.registry
+            .run(move |s| s.transact(|t| write_in(t, &person, &session, &key, &write)))
+            .await
+    }
+
+    async fn write_batch(
+        &self,
+        session: &SessionId,
+        writes: &[BatchWrite],
+    ) -> Result<BatchOutcomes, RegistryError> {
+        BatchRequest::check_len(writes.len())?;
+        let person = self.person;
+        let session = session.clone();
+        let writes = writes.to_vec();
+        // One transaction for the whole batch: one commit, and a storage failure
+        // anywhere leaves nothing of it behind (the whole request failed, and a retry
+        // decides every write again).
+        self.registry
             .run(move |s| {
                 s.transact(|t| {
-                    let print = write_print(t.tx, &write)?;
-                    if let Some(first) = t.replayed(&person, &key, &print)? {
-                        return Ok(first);
-                    }
-                    let target = masked_target(&write);
-                    let decision = t.world.decide_write(&person, &session, &write, t.now);
-                    let audit = |t: &Txn<'_>, outcome: &str| {
-                        t.audit(AuditEntry {
-                            at_ms: t.now,
-                            actor: person.compact(),
-                            session: Some(&session.0),
-                            action: write.kind(),
-                            target: &target,
-                            idempotency_key: Some(key.as_str()),
-                            outcome,
-                        })
-                    };
-                    let fact = match decision {
-                        Ok(fact) => fact,
-                        Err(e) => {
-                            audit(t, e.code())?;
-                            return Err(e);
+                    let mut out = Vec::with_capacity(writes.len());
+                    for w in &writes {
+                        match write_in(t, &person, &session, &w.idempotency_key, &w.write) {
+                            Err(e) if e.fails_request() => return Err(e),
+                            answer => out.push(answer),
                         }
-                    };
-                    let ticket_id = match &fact {
-                        Fact::Wrote { ticket, .. } => ticket.clone(),
-                        _ => None,
-                    };
-                    let seq = t.record(fact)?;
-                    let receipt = WriteReceipt {
-                        journal_seq: seq,
-                        acknowledged_at_ms: t.now,
-                        ticket: ticket_id.and_then(|id| t.world.ticket(&id).cloned()),
-                    };
-                    t.remember(&person, &key, &print, &receipt, seq)?;
-                    audit(t, "ok")?;
-                    Ok(receipt)
+                    }
+                    Ok(out)
                 })
             })
             .await

@@ -22,10 +22,11 @@ use serde::de::DeserializeOwned;
 
 use super::openapi::{IDEMPOTENCY_KEY, Operation, percent_encode};
 use super::{
-    AccessQuery, AccessReport, ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice,
-    IdempotencyKey, IssuedToken, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
-    Problem, Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId,
-    SessionInfo, Ticket, TokenRequest, UserPage, Write, WriteReceipt,
+    AccessQuery, AccessReport, BatchOutcomes, BatchRequest, BatchResponse, BatchResult, BatchWrite,
+    ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice, IdempotencyKey, IssuedToken,
+    Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice, Problem, Reference, Registry,
+    RegistryError, RegistryOperator, RegistryStats, SessionId, SessionInfo, Ticket, TokenRequest,
+    UserPage, Write, WriteReceipt,
 };
 use crate::model::{Hco, Insz, Kbo, LiveState};
 
@@ -390,6 +391,37 @@ impl Registry for HttpRegistry {
                 Some(key),
             )
             .await
+    }
+
+    async fn write_batch(
+        &self,
+        session: &SessionId,
+        writes: &[BatchWrite],
+    ) -> Result<BatchOutcomes, RegistryError> {
+        BatchRequest::check_len(writes.len())?;
+        let request = BatchRequest {
+            writes: writes.to_vec(),
+        };
+        let response: BatchResponse = self
+            .call(Operation::WriteBatch, &[&session.0], Some(&request))
+            .await?;
+        if response.results.len() != writes.len() {
+            return Err(RegistryError::Internal {
+                reason: format!(
+                    "malformed answer to write_batch: {} results for {} writes",
+                    response.results.len(),
+                    writes.len()
+                ),
+            });
+        }
+        Ok(response
+            .results
+            .into_iter()
+            .map(|result| match result {
+                BatchResult::Acknowledged { receipt } => Ok(receipt),
+                BatchResult::Refused { problem } => Err(problem.error),
+            })
+            .collect())
     }
 
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {

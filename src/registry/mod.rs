@@ -85,6 +85,34 @@ pub trait Registry: Send + Sync {
         write: &Write,
     ) -> Result<WriteReceipt, RegistryError>;
 
+    /// Carries out many changes in a session in one request, in order, each exactly as
+    /// if sent alone right after the one before: its own rules, its own idempotency key
+    /// (a write acknowledged before under its key answers with its first receipt) and
+    /// its own answer, one per write in the order given. A refusal of one write does not
+    /// stop the others.
+    ///
+    /// The outer error is the request's as a whole: malformed or too long
+    /// (`invalid_request`, nothing carried out), or unavailable or failed (nothing
+    /// carried out, or an answer lost on the way after everything was). Because every
+    /// write carries its key, repeating the whole batch is safe either way: what was
+    /// acknowledged answers with its first receipt. The default sends the writes one by
+    /// one, for registries without a batch request of their own.
+    async fn write_batch(
+        &self,
+        session: &SessionId,
+        writes: &[BatchWrite],
+    ) -> Result<BatchOutcomes, RegistryError> {
+        BatchRequest::check_len(writes.len())?;
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            match self.write(session, &w.idempotency_key, &w.write).await {
+                Err(e) if e.fails_request() => return Err(e),
+                answer => out.push(answer),
+            }
+        }
+        Ok(out)
+    }
+
     /// The HTB designation tickets of an enterprise the caller acts for or requested.
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError>;
 
@@ -337,6 +365,16 @@ impl RegistryError {
             RegistryError::TooManySessions { .. } => Some(std::time::Duration::from_secs(5)),
             _ => None,
         }
+    }
+
+    /// True for a failure of the registry rather than a decision about the request
+    /// (`unavailable`, `internal`): in a batch it fails the whole request, never one
+    /// write of it.
+    pub fn fails_request(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::Unavailable { .. } | RegistryError::Internal { .. }
+        )
     }
 
     /// True when the request may succeed in a new session (log out, log in, repeat).

@@ -66,6 +66,8 @@ pub enum Operation {
     ListUsers,
     /// `Registry::write`.
     Write,
+    /// `Registry::write_batch`.
+    WriteBatch,
     /// `Registry::tickets`.
     Tickets,
     /// `Registry::pending_notices`.
@@ -104,7 +106,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 
 impl Operation {
     /// Every operation, in the order of the document.
-    pub const ALL: [Operation; 22] = [
+    pub const ALL: [Operation; 23] = [
         Operation::OpenApi,
         Operation::Health,
         Operation::Limits,
@@ -115,6 +117,7 @@ impl Operation {
         Operation::Snapshot,
         Operation::ListUsers,
         Operation::Write,
+        Operation::WriteBatch,
         Operation::Tickets,
         Operation::PendingNotices,
         Operation::EvaluateAccess,
@@ -137,6 +140,7 @@ impl Operation {
             | PendingNotices | AllTickets | Stats => "GET",
             OpenSession
             | Write
+            | WriteBatch
             | EvaluateAccess
             | AcquireLease
             | IssueToken
@@ -161,6 +165,7 @@ impl Operation {
             Snapshot => "/v1/sessions/{session}/enterprises/{kbo}",
             ListUsers => "/v1/sessions/{session}/enterprises/{kbo}/users",
             Write => "/v1/sessions/{session}/writes",
+            WriteBatch => "/v1/sessions/{session}/write-batches",
             Tickets => "/v1/enterprises/{kbo}/tickets",
             PendingNotices => "/v1/enterprises/{kbo}/head-radiologist-notices",
             EvaluateAccess => "/v1/access-evaluations",
@@ -182,9 +187,8 @@ impl Operation {
         match self {
             OpenApi | Health => Auth::Public,
             Limits | Me | OpenSession | ListSessions | CloseSession | Snapshot | ListUsers
-            | Write | Tickets | PendingNotices | EvaluateAccess | AcquireLease | ReleaseLease => {
-                Auth::Person
-            }
+            | Write | WriteBatch | Tickets | PendingNotices | EvaluateAccess | AcquireLease
+            | ReleaseLease => Auth::Person,
             IssueToken
             | AllTickets
             | ValidateTicket
@@ -209,6 +213,7 @@ impl Operation {
             Snapshot => "snapshot",
             ListUsers => "list_users",
             Write => "write",
+            WriteBatch => "write_batch",
             Tickets => "tickets",
             PendingNotices => "pending_notices",
             EvaluateAccess => "evaluate_access",
@@ -250,6 +255,9 @@ impl Operation {
             }
             Write => {
                 "Carry out one change in the session. The Idempotency-Key header is required: a repeated key returns the first answer and changes nothing."
+            }
+            WriteBatch => {
+                "Carry out many changes in the session in one request (1 to 500), in order, each exactly as if sent alone right after the one before: its own rules, its own `idempotency_key` (the same key as a single write's Idempotency-Key header) and its own result. The answer is 200 with one result per write, in order: `acknowledged` with the receipt, or `refused` with the problem document (and status) the write alone would have got; a refusal does not stop the writes after it. A non-200 answer is about the request as a whole (malformed, unavailable): repeating the same batch is safe, since acknowledged writes answer with their first receipt."
             }
             Tickets => {
                 "The HTB designation tickets of an enterprise the caller acts for or requested."
@@ -304,6 +312,7 @@ impl Operation {
         use Operation::*;
         match self {
             Write => Some(schema::<super::Write>),
+            WriteBatch => Some(schema::<BatchRequest>),
             EvaluateAccess => Some(schema::<AccessQuery>),
             AcquireLease => Some(schema::<LeaseRequest>),
             IssueToken => Some(schema::<TokenRequest>),
@@ -327,6 +336,7 @@ impl Operation {
             Snapshot => Some(schema::<LiveState>),
             ListUsers => Some(schema::<UserPage>),
             Write => Some(schema::<WriteReceipt>),
+            WriteBatch => Some(schema::<BatchResponse>),
             Tickets | AllTickets => Some(schema::<Vec<Ticket>>),
             PendingNotices => Some(schema::<Vec<PendingNotice>>),
             EvaluateAccess => Some(schema::<AccessReport>),
@@ -349,6 +359,7 @@ impl Operation {
             CloseSession => &[403, 409],
             Snapshot | ListUsers => &[400, 403, 404, 409],
             Write => &[400, 403, 404, 409, 422],
+            WriteBatch => &[400],
             Tickets | ReleaseLease => &[403, 404],
             PendingNotices => &[400, 403, 404],
             EvaluateAccess => &[400, 403, 404],
@@ -986,7 +997,8 @@ pub fn document() -> Value {
                 "server's operator token, which `registry serve` reads from (or creates in) its ",
                 "`--admin-token-file` (default: the database path plus `.admin-token`, mode 0600).\n\n",
                 "Errors are RFC 9457 problem documents (`application/problem+json`) whose `code` ",
-                "is stable. 503 and 429 carry Retry-After. Writes require an Idempotency-Key."
+                "is stable. 503 and 429 carry Retry-After. Writes require an Idempotency-Key; ",
+                "a batch of writes carries one per write."
             ),
         },
         "tags": [

@@ -56,9 +56,10 @@ use super::engine::EngineConfig;
 use super::openapi::{self, Auth, IDEMPOTENCY_KEY, Operation};
 use super::sqlite::token_hash;
 use super::{
-    AccessQuery, ClockAdvance, ClockKind, ClockReading, HeadRadiologistNotice, IdempotencyKey,
-    IssuedToken, LeaseId, LeaseRequest, OpenOptions, PageRequest, Problem, Reference, Registry,
-    RegistryError, RegistryOperator, SessionId, SqliteRegistry, TokenRequest, Write,
+    AccessQuery, BatchRequest, BatchResponse, BatchResult, ClockAdvance, ClockKind, ClockReading,
+    HeadRadiologistNotice, IdempotencyKey, IssuedToken, LeaseId, LeaseRequest, OpenOptions,
+    PageRequest, Problem, Reference, Registry, RegistryError, RegistryOperator, SessionId,
+    SqliteRegistry, TokenRequest, Write,
 };
 use crate::model::Kbo;
 
@@ -752,6 +753,28 @@ async fn write(
     Ok(Json(r.write(&session, &key, &write).await?))
 }
 
+/// Always 200 with one result per write: a refused write is a result, not the answer's
+/// status (see `Operation::WriteBatch`).
+async fn write_batch(
+    Caller(r): Caller,
+    ApiPath(session): ApiPath<SessionId>,
+    ApiJson(batch): ApiJson<BatchRequest>,
+) -> ApiResult<Json<BatchResponse>> {
+    BatchRequest::check_len(batch.writes.len())?;
+    let results = r
+        .write_batch(&session, &batch.writes)
+        .await?
+        .into_iter()
+        .map(|answer| match answer {
+            Ok(receipt) => BatchResult::Acknowledged { receipt },
+            Err(error) => BatchResult::Refused {
+                problem: Problem::new(error.clone(), openapi::status_of(&error)),
+            },
+        })
+        .collect();
+    Ok(Json(BatchResponse { results }))
+}
+
 async fn tickets(
     Caller(r): Caller,
     ApiPath(kbo): ApiPath<Kbo>,
@@ -894,6 +917,7 @@ fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
         Operation::Snapshot => on(f, snapshot),
         Operation::ListUsers => on(f, list_users),
         Operation::Write => on(f, write),
+        Operation::WriteBatch => on(f, write_batch),
         Operation::Tickets => on(f, tickets),
         Operation::PendingNotices => on(f, pending_notices),
         Operation::EvaluateAccess => on(f, evaluate_access),

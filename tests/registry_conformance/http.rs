@@ -4,7 +4,10 @@
 
 use csamctl::registry::http::{HttpOptions, HttpRegistry};
 use csamctl::registry::openapi::{self, Operation};
-use csamctl::registry::{Problem, Registry, RegistryOperator, Write};
+use csamctl::registry::{
+    BatchRequest, BatchResponse, BatchResult, BatchWrite, Problem, Registry, RegistryOperator,
+    SessionId, Write,
+};
 use reqwest::StatusCode;
 
 use crate::child::{ServedRegistry, fresh_registry};
@@ -358,12 +361,18 @@ async fn every_kind_of_fault_is_retryable() {
     );
 }
 
-/// Through a flaky registry (a third of the requests faulted), retrying each write with
-/// its idempotency key applies it exactly once, even when the answer was lost after the
-/// write was done.
-#[tokio::test]
-async fn retried_writes_apply_once_through_faults() {
-    let (_dir, db) = fresh_registry();
+/// A served registry on a file holding the ready tree, faulting `fault_rate` of the
+/// person-facing requests, and a session of the ready enterprise's HTB in it.
+async fn flaky_session(
+    fault_rate: &str,
+) -> (
+    tempfile::TempDir,
+    ServedRegistry,
+    Env,
+    HttpRegistry,
+    SessionId,
+) {
+    let (dir, db) = fresh_registry();
     {
         // The tree is built in-process on the file before the flaky server starts.
         let registry = csamctl::registry::SqliteRegistry::open(
@@ -376,7 +385,7 @@ async fn retried_writes_apply_once_through_faults() {
         })
         .await;
     }
-    let server = ServedRegistry::start(&db, &["--fault-rate", "0.34"]);
+    let server = ServedRegistry::start(&db, &["--fault-rate", fault_rate]);
     let env = server.env();
     let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
     let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
@@ -401,18 +410,31 @@ async fn retried_writes_apply_once_through_faults() {
         }
     }
     let s = session.expect("logged in within 100 tries");
+    (dir, server, env, htb, s)
+}
 
+/// Suspends (odd `i`: reactivates) user U1 on site 73000101.
+fn toggle_u1(i: usize) -> Write {
+    Write::SetActive {
+        target: csamctl::registry::WriteTarget::User {
+            level: site("73000101"),
+            insz: insz(U1),
+        },
+        active: i % 2 == 1,
+    }
+}
+
+/// Through a flaky registry (a third of the requests faulted), retrying each write with
+/// its idempotency key applies it exactly once, even when the answer was lost after the
+/// write was done.
+#[tokio::test]
+async fn retried_writes_apply_once_through_faults() {
+    let (_dir, _server, env, htb, s) = flaky_session("0.34").await;
     let before = env.op.stats().await.expect("stats");
     let n = 40;
     let mut attempts = 0;
     for i in 0..n {
-        let w = Write::SetActive {
-            target: csamctl::registry::WriteTarget::User {
-                level: site("73000101"),
-                insz: insz(U1),
-            },
-            active: i % 2 == 1,
-        };
+        let w = toggle_u1(i);
         let k = key();
         loop {
             attempts += 1;
@@ -431,6 +453,83 @@ async fn retried_writes_apply_once_through_faults() {
         "each write journalled exactly once in {attempts} attempts"
     );
     assert!(attempts > n, "some attempts were faulted");
+}
+
+/// The same with batches: a batch whose answer was lost (or never came) is sent again
+/// whole, under the same keys; every write is journalled exactly once and the answers
+/// of the batch that got through are receipts for all of them.
+#[tokio::test]
+async fn retried_batches_apply_once_through_faults() {
+    let (_dir, _server, env, htb, s) = flaky_session("0.5").await;
+    let before = env.op.stats().await.expect("stats");
+    let (batches, size) = (8, 10);
+    let mut attempts = 0;
+    for b in 0..batches {
+        let batch: Vec<BatchWrite> = (0..size).map(|i| item(toggle_u1(b * size + i))).collect();
+        let answers = loop {
+            attempts += 1;
+            assert!(attempts < 20 * batches, "too many faults in a row");
+            match htb.write_batch(&s, &batch).await {
+                Ok(answers) => break answers,
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => panic!("refused: {e}"),
+            }
+        };
+        assert_eq!(codes(&answers), vec!["ok"; size]);
+    }
+    let after = env.op.stats().await.expect("stats");
+    assert_eq!(
+        after.journal_entries - before.journal_entries,
+        (batches * size) as u64,
+        "each write journalled exactly once in {attempts} batch attempts"
+    );
+    assert!(attempts > batches, "some attempts were faulted");
+}
+
+/// A batch with a refused write is answered 200, the refusal inside as the problem
+/// document (with the status) the write alone would have got; a malformed batch is a
+/// 400 problem document for the request as a whole.
+#[tokio::test]
+async fn batch_answers_are_200_with_a_result_per_write() {
+    let (_dir, db) = fresh_registry();
+    let server = ServedRegistry::start(&db, &[]);
+    let env = server.env();
+    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
+    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let s = login(&htb).await;
+    let url = format!("{}{}", server.url, Operation::WriteBatch.url_path(&[&s.0]));
+    let batch = BatchRequest {
+        writes: vec![
+            item(activate_capacity(READY, None)),
+            item(activate_capacity(READY, None)),
+        ],
+    };
+    let response = client()
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&batch)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: BatchResponse = response.json().await.expect("a batch response");
+    assert!(matches!(
+        &answer.results[0],
+        BatchResult::Acknowledged { .. }
+    ));
+    let BatchResult::Refused { problem: refusal } = &answer.results[1] else {
+        panic!("the second activation is refused: {answer:?}");
+    };
+    assert_eq!((refusal.status, refusal.error.code()), (409, "conflict"));
+
+    let malformed = client()
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "writes": [{ "write": {} }] }))
+        .send()
+        .await
+        .expect("answered");
+    problem(malformed, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
 
 /// SIGTERM stops the server cleanly (exit 0, after saying so), and the file it served

@@ -85,6 +85,8 @@ conformance!(
     authority_matrix,
     whoami_names_the_token_person,
     revocation_is_immediate,
+    batched_writes,
+    batch_authority_per_write,
 );
 
 /// Acknowledged writes survive closing and reopening the file, with their visibility.

@@ -13,9 +13,9 @@ use csamctl::model::{
 };
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
-    AccessCondition, AccountPassword, IdempotencyKey, LeaseRequest, NewUser, PageRequest, Registry,
-    RegistryError, RegistryOperator, SessionId, TakeOver, TicketState, UserDetails, UserLevel,
-    UserPage, Write, WriteReceipt, WriteTarget,
+    AccessCondition, AccountPassword, BatchRequest, BatchWrite, IdempotencyKey, LeaseRequest,
+    NewUser, PageRequest, Registry, RegistryError, RegistryOperator, SessionId, TakeOver,
+    TicketState, UserDetails, UserLevel, UserPage, Write, WriteReceipt, WriteTarget,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -2078,4 +2078,203 @@ pub async fn revocation_is_immediate(env: &Env) {
     refused(am.snapshot(&again, &k).await, "not_authorised");
     let s = login(&*htb).await;
     assert!(htb.snapshot(&s, &k).await.is_ok());
+// ----- batches of writes --------------------------------------------------------------
+
+/// A batch item under a fresh key.
+pub fn item(w: Write) -> BatchWrite {
+    BatchWrite {
+        idempotency_key: key(),
+        write: w,
+    }
+}
+
+/// The codes of a batch's answers (`ok` for an acknowledged write).
+pub fn codes(answers: &[Result<WriteReceipt, RegistryError>]) -> Vec<&'static str> {
+    answers
+        .iter()
+        .map(|a| a.as_ref().map_or_else(RegistryError::code, |_| "ok"))
+        .collect()
+}
+
+/// A batch is its writes sent one after another: each judged on its own in order (R2
+/// and R3 within the batch, partial failure answered per write), each with its own
+/// idempotency key (a repeated batch, a key sent alone or twice in one batch), and the
+/// session sees none of them (R1) until it is processed.
+pub async fn batched_writes(env: &Env) {
+    build_ready_tree_without_sites(env).await;
+    let htb = env.person(HTB_READY).await;
+    let s = login(&*htb).await;
+    let batch = vec![
+        item(create_site(
+            "73000100",
+            "73000101",
+            LiveAdministrator::Itself,
+        )),
+        // R2: the second site of the session, refused; the rest goes on.
+        item(create_site(
+            "73000100",
+            "73000102",
+            LiveAdministrator::Itself,
+        )),
+        item(activate_capacity(READY, None)),
+        item(Write::SetActive {
+            target: WriteTarget::Subdivision {
+                hco: hco("73000100"),
+            },
+            active: false,
+        }),
+        item(create_user(
+            UserLevel::Subdivision {
+                hco: hco("73000100"),
+            },
+            U1,
+            "gebruikereen",
+        )),
+        // R3: structure after a user of the same session.
+        item(create_subdivision(
+            READY,
+            "73000200",
+            LiveAdministrator::Itself,
+        )),
+        // R1: the site of this very session is not visible to it.
+        item(create_user(site("73000101"), U2, "gebruikertwee")),
+    ];
+    let before = env.op.stats().await.expect("stats");
+    let first = htb.write_batch(&s, &batch).await.expect("batch answered");
+    assert_eq!(
+        codes(&first),
+        [
+            "ok",
+            "one_site_per_session",
+            "conflict",
+            "ok",
+            "ok",
+            "structure_after_users",
+            "parent_not_visible"
+        ]
+    );
+    let acknowledged = env.op.stats().await.expect("stats");
+    assert_eq!(
+        acknowledged.journal_entries - before.journal_entries,
+        3,
+        "only the acknowledged writes are journalled"
+    );
+
+    // The same batch again (a retry whose answer was lost): the acknowledged writes
+    // answer with their first receipts and are not journalled again; the refused ones
+    // are decided again (here the session has a user by now, so the second site is
+    // refused by R3 before R2).
+    let again = htb.write_batch(&s, &batch).await.expect("repeated batch");
+    for (i, (a, f)) in again.iter().zip(&first).enumerate() {
+        match f {
+            Ok(_) => assert_eq!(a, f, "write {i}"),
+            Err(_) => assert!(a.is_err(), "write {i} still refused"),
+        }
+    }
+    assert_eq!(
+        env.op.stats().await.expect("stats").journal_entries,
+        acknowledged.journal_entries
+    );
+    // A key of a batch is the same key sent alone, and the other way round.
+    let alone = htb
+        .write(&s, &batch[3].idempotency_key, &batch[3].write)
+        .await
+        .expect("replayed alone");
+    assert_eq!(Ok(alone), first[3]);
+    let single_key = key();
+    let capacity_on = Write::SetActive {
+        target: WriteTarget::Capacity {
+            kbo: kbo(READY),
+            kind: CapacityType::MammographyUnit,
+        },
+        active: true,
+    };
+    let single = htb
+        .write(&s, &single_key, &capacity_on)
+        .await
+        .expect("single write");
+    let twice = BatchWrite {
+        idempotency_key: single_key.clone(),
+        write: capacity_on,
+    };
+    let reused = BatchWrite {
+        idempotency_key: single_key,
+        write: activate_capacity(READY, Some(LB)),
+    };
+    let answers = htb
+        .write_batch(&s, &[twice.clone(), reused, twice])
+        .await
+        .expect("batch answered");
+    assert_eq!(answers[0], Ok(single.clone()));
+    refused(answers[1].clone(), "idempotency_key_reused");
+    assert_eq!(answers[2], Ok(single));
+
+    // R1 unchanged: the session sees none of its own writes; the next one, once this
+    // one is processed, sees them all.
+    let own = htb.snapshot(&s, &kbo(READY)).await.expect("snapshot");
+    let subs = &own.enterprise.capacities[0].subdivisions;
+    assert!(subs.iter().all(|sub| sub.sites.is_empty() && sub.active));
+    logout(&*htb, &s).await;
+    let s = login(&*htb).await;
+    let live = htb.snapshot(&s, &kbo(READY)).await.expect("snapshot");
+    let subs = &live.enterprise.capacities[0].subdivisions;
+    assert_eq!(subs.len(), 1, "the refused subdivision was not created");
+    assert_eq!(subs[0].sites.len(), 1);
+    assert!(!subs[0].active);
+    assert_eq!(subs[0].wrong_level_users.len(), 1);
+
+    // A closed session: every write is refused as a single one would be, except those
+    // acknowledged before, which answer with their first receipt.
+    logout(&*htb, &s).await;
+    let closed = htb
+        .write_batch(
+            &s,
+            &[batch[0].clone(), item(activate_capacity(READY, None))],
+        )
+        .await
+        .expect("batch answered");
+    assert_eq!(closed[0], first[0]);
+    refused(closed[1].clone(), "session_closed");
+
+    // The request as a whole: 1 to the maximum number of writes.
+    let s = login(&*htb).await;
+    refused(htb.write_batch(&s, &[]).await, "invalid_request");
+    let too_many: Vec<BatchWrite> = (0..=BatchRequest::MAX_WRITES)
+        .map(|_| item(activate_capacity(READY, None)))
+        .collect();
+    refused(htb.write_batch(&s, &too_many).await, "invalid_request");
+    logout(&*htb, &s).await;
+}
+
+/// Authority is judged per write: a batch of a person with a role in one enterprise
+/// and none in another has the one acknowledged and the other refused.
+pub async fn batch_authority_per_write(env: &Env) {
+    let other = env.person(HTB_UNRECOGNISED).await;
+    let s = login(&*other).await;
+    let access_manager = |k: &str| Write::AddAccessManager {
+        kbo: kbo(k),
+        access_manager: LiveAccessManager {
+            insz: insz(AM),
+            last_name: "TOEGANG".into(),
+            first_name: "Test".into(),
+            email: email("tb@vooraf.example"),
+            domains: vec![],
+        },
+    };
+    let answers = other
+        .write_batch(
+            &s,
+            &[
+                item(access_manager(READY)),
+                item(access_manager(UNRECOGNISED)),
+                item(activate_capacity(UNRECOGNISED, None)),
+            ],
+        )
+        .await
+        .expect("batch answered");
+    assert_eq!(
+        codes(&answers),
+        ["not_authorised", "ok", "capacity_not_recognised"]
+    );
+    logout(&*other, &s).await;
 }
