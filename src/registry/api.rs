@@ -793,7 +793,7 @@ pub enum BatchResult {
     /// Acknowledged: durable from now on (or acknowledged before, under the same key).
     Acknowledged {
         /// The receipt, the same a single write gets.
-        receipt: WriteReceipt,
+        receipt: Box<WriteReceipt>,
     },
     /// Refused, changing nothing; a refused write may be sent again under its key.
     Refused {

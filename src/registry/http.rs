@@ -418,7 +418,7 @@ impl Registry for HttpRegistry {
             .results
             .into_iter()
             .map(|result| match result {
-                BatchResult::Acknowledged { receipt } => Ok(receipt),
+                BatchResult::Acknowledged { receipt } => Ok(*receipt),
                 BatchResult::Refused { problem } => Err(problem.error),
             })
             .collect())

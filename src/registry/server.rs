@@ -766,7 +766,9 @@ async fn write_batch(
         .await?
         .into_iter()
         .map(|answer| match answer {
-            Ok(receipt) => BatchResult::Acknowledged { receipt },
+            Ok(receipt) => BatchResult::Acknowledged {
+                receipt: Box::new(receipt),
+            },
             Err(error) => BatchResult::Refused {
                 problem: Problem::new(error.clone(), openapi::status_of(&error)),
             },

@@ -2253,7 +2253,7 @@ pub async fn batch_authority_per_write(env: &Env) {
     let s = login(&*other).await;
     let access_manager = |k: &str| Write::AddAccessManager {
         kbo: kbo(k),
-        access_manager: LiveAccessManager {
+        access_manager: AccessManager {
             insz: insz(AM),
             last_name: "TOEGANG".into(),
             first_name: "Test".into(),
