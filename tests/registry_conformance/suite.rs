@@ -2078,6 +2078,8 @@ pub async fn revocation_is_immediate(env: &Env) {
     refused(am.snapshot(&again, &k).await, "not_authorised");
     let s = login(&*htb).await;
     assert!(htb.snapshot(&s, &k).await.is_ok());
+}
+
 // ----- batches of writes --------------------------------------------------------------
 
 /// A batch item under a fresh key.
