@@ -19,6 +19,9 @@ const COMMITTED_OPENAPI: &str = concat!(
 );
 
 fn client() -> reqwest::Client {
+    // reqwest is built without a crypto provider of its own: install the one csamctl
+    // uses, so that a test run alone (not after a csamctl client was built) works too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder().build().expect("client")
 }
 
