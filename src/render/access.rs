@@ -245,13 +245,7 @@ pub fn verify(wanted: usize, denied: &[Denied], opts: &RenderOptions, timed_out:
     if !fixes.is_empty() {
         let _ = writeln!(out, "What to do:");
         for (condition, n) in fixes {
-            let _ = writeln!(
-                out,
-                "  {} ({n} {}): {}",
-                condition_words(condition),
-                plural(n, "record", "records"),
-                fix(condition)
-            );
+            condition_line(&mut out, condition, n);
         }
     }
     let _ = writeln!(
@@ -265,6 +259,18 @@ pub fn verify(wanted: usize, denied: &[Denied], opts: &RenderOptions, timed_out:
         }
     );
     out
+}
+
+/// One line of "what to do": a failing condition in plain words, how many records it
+/// holds back, and its fix (shared by `verify` and `verify --wait`'s refusal to wait).
+fn condition_line(out: &mut String, condition: AccessCondition, n: usize) {
+    let _ = writeln!(
+        out,
+        "  {} ({n} {}): {}",
+        condition_words(condition),
+        plural(n, "record", "records"),
+        fix(condition)
+    );
 }
 
 /// Why `verify --wait` does not wait: what fails besides the propagation delay (R6),
@@ -290,13 +296,7 @@ pub fn cannot_wait(denied: &[Denied], wanted: usize) -> String {
         "Not waiting: --wait only waits out the 20-minute propagation (R6), and {stuck} of {wanted} declared user record(s) fail on something time does not fix:\n"
     );
     for (condition, n) in by_condition {
-        let _ = writeln!(
-            out,
-            "  {} ({n} {}): {}",
-            condition_words(condition),
-            plural(n, "record", "records"),
-            fix(condition)
-        );
+        condition_line(&mut out, condition, n);
     }
     out
 }
