@@ -403,9 +403,18 @@ pub async fn connect(settings: &RegistrySettings) -> Result<Connected, SettingsE
         });
     }
     if settings.identity == Identity::Demo {
-        let name = match (&me.first_name, &me.last_name) {
-            (Some(first), Some(last)) => format!(" ({first} {last})"),
-            _ => String::new(),
+        // A registry may know the person without a name yet (no user record): then
+        // nothing, rather than empty brackets.
+        let parts: Vec<&str> = [&me.first_name, &me.last_name]
+            .into_iter()
+            .flatten()
+            .map(|part| part.trim())
+            .filter(|part| !part.is_empty())
+            .collect();
+        let name = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join(" "))
         };
         eprintln!(
             "Acting as the demo identity {}{name} on the default registry {}; give --actor INSZ or a token to act as someone else.",
