@@ -30,6 +30,7 @@ use crate::config::diagnostic::mask_text;
 use crate::import::listing::HeaderLanguage;
 use crate::import::{self, InszShown, Layout, Listing, Outcome};
 use crate::model::{Function, Hco, Language};
+use crate::render::plural;
 
 /// The largest CSV read: a site's user list is a few kilobytes.
 const MAX_CSV_BYTES: u64 = 16 * 1024 * 1024;
@@ -328,8 +329,4 @@ fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<String> {
         "writable".to_string()
     };
     Ok(mode)
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
