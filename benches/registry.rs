@@ -122,6 +122,7 @@ fn reference(sites: u32) -> Reference {
                 sites: (0..sites).map(site_hco).collect(),
             }],
         }],
+        accounts: Vec::new(),
     }
 }
 

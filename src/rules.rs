@@ -10,7 +10,8 @@
 //! - [`required_applications`] / [`missing_applications`]: the secured applications
 //!   each level needs (R5), physicians included.
 //! - [`check_username`]: a person keeps the username of their first account forever,
-//!   and a username belongs to one person (S3.4).
+//!   and a username belongs to one person (S3.4); [`password_required`]: only a new
+//!   account needs an initial password.
 //! - [`check_recognised`]: only the programme's recognised units may be activated or
 //!   created (R8).
 //!
@@ -296,6 +297,13 @@ pub fn check_username(
         }),
         _ => Ok(()),
     }
+}
+
+/// Whether creating a user record is refused for want of an initial password: only a
+/// person without an account needs one (an account outlives its user records, and one
+/// CSAM already holds, learned from its users export, needs none either).
+pub fn password_required(has_account: bool, password_given: bool) -> bool {
+    !has_account && !password_given
 }
 
 // ----- recognised units (R8) --------------------------------------------------------------

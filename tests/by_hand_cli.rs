@@ -69,7 +69,13 @@ impl Env {
 
     /// `csamctl by-hand` on a pseudo-terminal.
     fn by_hand(&self) -> Terminal {
-        let line = format!("'{CSAMCTL}' by-hand '{}' --lang en", example());
+        self.on_terminal("by-hand")
+    }
+
+    /// `csamctl COMMAND PATH --lang en` on a pseudo-terminal (`by-hand`, or its other
+    /// name `apply --by-hand`).
+    fn on_terminal(&self, command: &str) -> Terminal {
+        let line = format!("'{CSAMCTL}' {command} '{}' --lang en", example());
         let mut child = self
             .command("script")
             .args(["-q", "-e", "-c", &line, "/dev/null"])
@@ -226,8 +232,8 @@ fn a_whole_onboarding_by_hand_survives_stop_ctrl_c_and_kill_and_ends_as_apply_wo
     assert!(killed.success());
     let _ = t.wait();
 
-    // Resume to the end.
-    let mut t = env.by_hand();
+    // Resume to the end, under the command's other name.
+    let mut t = env.on_terminal("apply --by-hand");
     t.expect("Resuming at step 46 of");
     t.done(steps - 45);
     let (exit, shown) = t.wait();
@@ -257,6 +263,25 @@ fn a_whole_onboarding_by_hand_survives_stop_ctrl_c_and_kill_and_ends_as_apply_wo
     assert_eq!(
         without_header(&by_hand.stdout),
         without_header(&by_apply.stdout)
+    );
+
+    // Each confirmed notice step recorded that the notice was sent, as
+    // `coordination-centre --record-sent` does: nothing is owed to the coordination
+    // centre (R9), and after the 20 minutes of propagation (R6) everyone has access.
+    let out = env.csamctl(&["coordination-centre", &example()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("No head radiologist"),
+        "{out:?}"
+    );
+    let db = env.db.display().to_string();
+    let out = env.csamctl(&["registry", "clock", "--db", &db, "--advance", "20m"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = env.csamctl(&["verify", &example()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("63 of 63 declared user record(s)"),
+        "{out:?}"
     );
 }
 

@@ -38,10 +38,12 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use super::args::{OutputArgs, SafetyArgs};
+use super::by_hand;
 use super::notice::{self, NoticeFile};
 use super::plan::{self as plan_cmd, PlanError};
 use super::progress::ProgressView;
 use super::registry::parse_duration;
+use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
 use crate::execute::{ApplyReport, Cancel, Event, ExecuteOptions, LeaseEvent, Observer};
@@ -73,6 +75,26 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Carry the plan out by hand in the CSAM web application, one step at a time on a
+    /// terminal, each confirmed step recorded in the registry: the same as `csamctl
+    /// by-hand` (needs --lang).
+    #[arg(long, requires = "lang", conflicts_with_all = ["plan", "auto_approve", "format"])]
+    pub by_hand: bool,
+    /// With --by-hand: the language of the steps.
+    #[arg(long, value_enum, requires = "by_hand")]
+    pub lang: Option<RunbookLang>,
+    /// With --by-hand: where the progress is saved (mode 0600), for a stopped run to resume.
+    #[arg(long, value_name = "FILE", default_value = by_hand::DEFAULT_STATE)]
+    pub state: PathBuf,
+    /// With --by-hand, on a served registry: the operator token file, to record a sent
+    /// coordination-centre notice (R9).
+    #[arg(
+        long,
+        env = "CSAM_OPERATOR_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub operator_token_file: Option<PathBuf>,
     /// Most sessions in progress at once, over all enterprises; a session holds its
     /// place from log-in until the registry has processed it, so 1 walks the plan one
     /// session after another. The registry's sessions-per-person limit also applies.
@@ -125,8 +147,20 @@ enum ApplyError {
     Parallelism,
 }
 
-/// Runs `apply`.
+/// Runs `apply`; with `--by-hand`, `by-hand`.
 pub async fn run(args: &ApplyArgs) -> CommandResult {
+    if let (true, Some(lang)) = (args.by_hand, args.lang) {
+        return by_hand::run(by_hand::ByHandRun {
+            paths: &args.paths,
+            lang,
+            state: &args.state,
+            notice_dir: &args.notice_dir,
+            operator_token_file: args.operator_token_file.as_deref(),
+            safety: &args.safety,
+            registry: &args.registry,
+        })
+        .await;
+    }
     Ok(run_inner(args).await?)
 }
 

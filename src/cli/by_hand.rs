@@ -15,21 +15,33 @@
 //! the summary, masks it. Without a terminal the command refuses (exit 1): confirming
 //! steps nobody did would make the registry a false record.
 //!
+//! A confirmed coordination-centre step (R9) is recorded as `coordination-centre
+//! --record-sent` records it, through the registry's operator (an embedded file needs
+//! nothing more; a served registry the operator's token file). At the end, as `apply`
+//! does, the notice is written for every head radiologist the registry still says is
+//! owed (a skipped notice step, a crashed earlier run), from the registry's state.
+//!
+//! `csamctl apply --by-hand` is the same command. The workflow itself is
+//! [`crate::execute::by_hand::walk`]; this file reads the flags, resumes or plans,
+//! shows and asks ([`ByHandHooks`]), saves the progress, and chooses the outcome.
+//!
 //! Exit codes: 0 all steps answered, 1 error, 3 stopped at a gate (R7), 130 stopped.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::args::SafetyArgs;
 use super::files::write_atomically;
+use super::notice;
 use super::plan::{PlanError, load_desired, procedure_plan};
 use super::runbook::RunbookLang;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
-use crate::execute::EnvAndFiles;
-use crate::execute::by_hand::ByHand;
-use crate::model::{Instruction, Plan};
-use crate::registry::Registry;
+use crate::execute::by_hand::{self, Answer, ByHand, ByHandHooks, RecordError, Walked};
+use crate::execute::{EnvAndFiles, ExecuteOptions};
+use crate::model::{Instruction, Kbo, Plan};
+use crate::registry::{Millis, Registry, RegistryOperator};
 use crate::render::runbook::{self, RunbookFormat, RunbookOptions};
 use crate::render::utc_time;
 
@@ -47,12 +59,58 @@ pub struct ByHandArgs {
     /// Where the progress is saved (mode 0600), for a stopped run to resume.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE)]
     pub state: PathBuf,
+    /// Where the coordination-centre notice (R9) is written (mode 0600) for every head
+    /// radiologist still owed at the end.
+    #[arg(long, value_name = "DIR", default_value = notice::DEFAULT_NOTICE_DIR)]
+    pub notice_dir: PathBuf,
+    /// To record a sent coordination-centre notice (R9) on a served registry: the
+    /// server's operator token file (a registry file needs none).
+    #[arg(
+        long,
+        env = "CSAM_OPERATOR_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub operator_token_file: Option<PathBuf>,
     /// The safety rules and their overrides (as for `plan`).
     #[command(flatten)]
     pub safety: SafetyArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// One by-hand run, from `by-hand`'s flags or `apply --by-hand`'s.
+#[derive(Debug, Clone, Copy)]
+pub struct ByHandRun<'a> {
+    /// Desired-state files and directories.
+    pub paths: &'a [PathBuf],
+    /// The language of the steps.
+    pub lang: RunbookLang,
+    /// Where the progress is saved.
+    pub state: &'a Path,
+    /// Where the notice is written.
+    pub notice_dir: &'a Path,
+    /// The operator token file, for a served registry.
+    pub operator_token_file: Option<&'a Path>,
+    /// The safety rules.
+    pub safety: &'a SafetyArgs,
+    /// The registry and who acts.
+    pub registry: &'a RegistryArgs,
+}
+
+impl<'a> From<&'a ByHandArgs> for ByHandRun<'a> {
+    fn from(args: &'a ByHandArgs) -> Self {
+        ByHandRun {
+            paths: &args.paths,
+            lang: args.lang,
+            state: &args.state,
+            notice_dir: &args.notice_dir,
+            operator_token_file: args.operator_token_file.as_deref(),
+            safety: &args.safety,
+            registry: &args.registry,
+        }
+    }
 }
 
 /// Why `by-hand` failed.
@@ -71,6 +129,8 @@ enum ByHandError {
     Settings(#[from] settings::SettingsError),
     #[error("registry: {0}")]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Notice(#[from] notice::NoticeError),
     #[error("{0}")]
     Input(String),
     #[error("cannot save the progress to {path}")]
@@ -81,117 +141,166 @@ enum ByHandError {
     },
 }
 
-/// How the run ended.
-enum End {
-    Finished,
-    Stopped,
-    Gate,
-}
-
-/// Runs `by-hand`.
-pub async fn run(args: &ByHandArgs) -> CommandResult {
+/// Runs `by-hand` (and `apply --by-hand`).
+pub async fn run(args: ByHandRun<'_>) -> CommandResult {
     if !std::io::stdin().is_terminal() {
         return Err(ByHandError::NoTerminal.into());
     }
     Ok(match run_inner(args).await? {
-        End::Finished => Outcome::Ok,
-        End::Stopped => Outcome::Interrupted,
-        End::Gate => Outcome::WaitingOnGate,
+        Walked::Finished => Outcome::Ok,
+        Walked::Stopped => Outcome::Interrupted,
+        Walked::Gate => Outcome::WaitingOnGate,
     })
 }
 
-async fn run_inner(args: &ByHandArgs) -> Result<End, ByHandError> {
-    let settings = RegistrySettings::resolve(&args.registry)?;
+async fn run_inner(args: ByHandRun<'_>) -> Result<Walked, ByHandError> {
+    let settings = RegistrySettings::resolve(args.registry)?;
     let connected = settings::connect(&settings).await?;
     let registry = connected.registry.clone();
-    let mut progress = match resume(&*registry, &args.state).await? {
+    let mut progress = match resume(&*registry, args.state).await? {
         Some(progress) => progress,
         None => match fresh_plan(args, &connected).await? {
             Some(plan) => ByHand::new(plan),
-            None => return Ok(End::Finished),
+            None => return Ok(Walked::Finished),
         },
     };
-    let opts = |show_personal_data| RunbookOptions {
-        lang: args.lang.into(),
-        format: RunbookFormat::Markdown,
-        show_personal_data,
+    let operator = operator(&settings, args.operator_token_file, &progress).await?;
+    let total = progress.procedure().len();
+    let mut terminal = Terminal {
+        stdin: std::io::stdin().lock(),
+        opts: RunbookOptions {
+            lang: args.lang.into(),
+            format: RunbookFormat::Markdown,
+            show_personal_data: false,
+        },
+        state: args.state,
+        total,
     };
-    let procedure = progress.procedure();
-    let mut stdin = std::io::stdin().lock();
-    while let Some(at) = progress.current() {
+    let walked = by_hand::walk(
+        &mut progress,
+        &*registry,
+        &EnvAndFiles,
+        operator.as_deref(),
+        &mut terminal,
+    )
+    .await?;
+    match walked {
+        Walked::Stopped => println!(
+            "Stopped at step {} of {total}. Run csamctl by-hand again to go on from there.",
+            progress.position + 1
+        ),
+        Walked::Gate => {
+            println!(
+                "Nothing else can be done for this enterprise until the designation is validated; run csamctl by-hand again then."
+            );
+            remove_state(args.state);
+        }
+        Walked::Finished => {
+            remove_state(args.state);
+            println!(
+                "\nDone: {total} step(s) answered, {} skipped (the next plan has the skipped ones again).",
+                progress.skipped.len()
+            );
+        }
+    }
+    if walked != Walked::Stopped {
+        owed_notice(&*registry, &progress.plan, args.notice_dir).await?;
+    }
+    Ok(walked)
+}
+
+/// The registry's operator, to record sent coordination-centre notices (R9): only when
+/// the procedure has a notice step. A served registry without the operator's token has
+/// none; a confirmed notice step then says how to record it instead.
+async fn operator(
+    settings: &RegistrySettings,
+    token_file: Option<&Path>,
+    progress: &ByHand,
+) -> Result<Option<Arc<dyn RegistryOperator>>, ByHandError> {
+    if !progress.has_notice() {
+        return Ok(None);
+    }
+    match settings::connect_operator(settings, token_file).await {
+        Ok(operator) => Ok(Some(operator)),
+        Err(settings::SettingsError::MissingOperatorToken(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// As `apply` does at the end of every run: the notice for every head radiologist the
+/// registry says is still owed in the plan's enterprises, written and named.
+async fn owed_notice(registry: &dyn Registry, plan: &Plan, dir: &Path) -> Result<(), ByHandError> {
+    let kbos: Vec<Kbo> = plan.enterprises.iter().map(|e| e.kbo).collect();
+    let owed = notice::owed(registry, &kbos, &ExecuteOptions::default()).await?;
+    if !owed.is_empty() {
+        let file = notice::write_notice(dir, &owed)?;
+        println!("{}", notice::send_advice(&file));
+    }
+    Ok(())
+}
+
+/// The terminal the person answers on.
+struct Terminal<'a> {
+    stdin: std::io::StdinLock<'static>,
+    opts: RunbookOptions,
+    state: &'a Path,
+    total: usize,
+}
+
+impl ByHandHooks for Terminal<'_> {
+    type Error = ByHandError;
+
+    fn show(&mut self, progress: &ByHand, at: &Instruction, clears_at: Option<Millis>) {
         // The full number only where it must be typed or sent.
-        let typed = matches!(at, Instruction::Write { .. } | Instruction::Notice { .. });
-        let Some((text, details)) = runbook::instruction(&progress.plan, &at, &opts(typed)) else {
-            break;
+        let opts = RunbookOptions {
+            show_personal_data: matches!(
+                at,
+                Instruction::Write { .. } | Instruction::Notice { .. }
+            ),
+            ..self.opts
+        };
+        let Some((text, details)) = runbook::instruction(&progress.plan, at, &opts) else {
+            return;
         };
         println!(
             "\nStep {} of {}: {text}",
             progress.position + 1,
-            procedure.len()
+            self.total
         );
         for d in &details {
             println!("    - {d}");
         }
-        if let Instruction::Wait { enterprise, phase } = at
-            && let Some(crate::model::Phase::Propagation { wait_ms }) = progress
-                .plan
-                .enterprises
-                .get(enterprise)
-                .and_then(|e| e.phases.get(phase))
-        {
-            // Registry time: the registry decides when the wait is over.
-            let now = crate::execute::retried(&Default::default(), |_| registry.whoami())
-                .await?
-                .now_ms;
-            println!(
-                "    (clears at {})",
-                utc_time(now.saturating_add(*wait_ms as i64))
-            );
+        if let Some(at) = clears_at {
+            println!("    (clears at {})", utc_time(at));
         }
-        if matches!(at, Instruction::Gate { .. }) {
-            println!(
-                "Nothing else can be done for this enterprise until the designation is validated; run csamctl by-hand again then."
-            );
-            remove_state(&args.state);
-            return Ok(End::Gate);
-        }
+    }
+
+    fn ask(&mut self) -> Answer {
         loop {
-            let answer = ask(&mut stdin, "[d]one, [s]kip or s[t]op?");
-            match answer.as_deref() {
-                Some("d" | "done") => match progress.done(&*registry, &EnvAndFiles).await {
-                    Ok(()) => break,
-                    Err(refusal) => {
-                        println!("Not recorded: {refusal}");
-                        println!(
-                            "Check the step in CSAM; answer done again once it is right, or skip it."
-                        );
-                    }
-                },
-                Some("s" | "skip") => {
-                    progress.skip();
-                    break;
-                }
-                Some("t" | "stop") | None => {
-                    save(&args.state, &progress)?;
-                    println!(
-                        "Stopped at step {} of {}. Run csamctl by-hand again to go on from there.",
-                        progress.position + 1,
-                        procedure.len()
-                    );
-                    return Ok(End::Stopped);
-                }
-                Some(_) => {}
+            print!("[d]one, [s]kip or s[t]op? ");
+            let _ = std::io::stdout().flush();
+            let mut line = String::new();
+            match self.stdin.read_line(&mut line) {
+                Ok(0) | Err(_) => return Answer::Stop,
+                Ok(_) => {}
+            }
+            match line.trim().to_lowercase().as_str() {
+                "d" | "done" => return Answer::Done,
+                "s" | "skip" => return Answer::Skip,
+                "t" | "stop" => return Answer::Stop,
+                _ => {}
             }
         }
-        save(&args.state, &progress)?;
     }
-    remove_state(&args.state);
-    println!(
-        "\nDone: {} step(s) answered, {} skipped (the next plan has the skipped ones again).",
-        procedure.len(),
-        progress.skipped.len()
-    );
-    Ok(End::Finished)
+
+    fn refused(&mut self, why: &RecordError) {
+        println!("Not recorded: {why}");
+        println!("Check the step in CSAM; answer done again once it is right, or skip it.");
+    }
+
+    fn save(&mut self, progress: &ByHand) -> Result<(), ByHandError> {
+        save(self.state, progress)
+    }
 }
 
 /// The saved progress, if there is one whose registry session is still open (or that
@@ -238,10 +347,10 @@ async fn resume(registry: &dyn Registry, path: &Path) -> Result<Option<ByHand>, 
 /// A new plan from the desired state and the registry; `None` (after saying so) when
 /// there is nothing to do. A plan with errors is an error: it could not be applied.
 async fn fresh_plan(
-    args: &ByHandArgs,
+    args: ByHandRun<'_>,
     connected: &settings::Connected,
 ) -> Result<Option<Plan>, ByHandError> {
-    let desired = load_desired(&args.paths, false)
+    let desired = load_desired(args.paths, false)
         .ok_or_else(|| ByHandError::Input("the desired state has errors".into()))?;
     let plan = procedure_plan(connected, &desired, &args.safety.options(), false).await?;
     if plan.has_errors() {
@@ -254,16 +363,6 @@ async fn fresh_plan(
         return Ok(None);
     }
     Ok(Some(plan))
-}
-
-fn ask(stdin: &mut std::io::StdinLock<'_>, question: &str) -> Option<String> {
-    print!("{question} ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    match stdin.read_line(&mut line) {
-        Ok(0) | Err(_) => None,
-        Ok(_) => Some(line.trim().to_lowercase()),
-    }
 }
 
 fn save(path: &Path, progress: &ByHand) -> Result<(), ByHandError> {

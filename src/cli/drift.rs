@@ -9,10 +9,14 @@
 //!
 //! Recording goes through the registry's own writes and rules, so only what a write can
 //! say is recorded: a user record CSAM does not have is deleted from the record, and a
-//! user's status is set to what CSAM shows. An account CSAM has and the record does not,
-//! another username or another type cannot be recorded (csamctl creates accounts only
-//! with their initial password, and usernames never change): they are reported with
-//! what to do.
+//! user's status is set to what CSAM shows. An account CSAM has and the record does not
+//! is recorded as an account that exists (reference data, through the registry's
+//! operator: an embedded file needs nothing more, a served registry the operator's
+//! token file): a user record for that person then needs no initial password, which is
+//! how people adopted with `import-csv` get their user records recorded by `by-hand`.
+//! The export says nothing of functions or applications, so the user record itself is
+//! not made up from it. Another username or another type cannot be recorded (usernames
+//! never change): they are reported with what to do.
 //!
 //! Exit codes: 0 no drift, 2 drift (also after recording: the report is of what was
 //! found), 1 error.
@@ -30,7 +34,7 @@ use crate::import::listing::{self, Listing};
 use crate::model::{
     AccountType, CapacityType, DesiredState, Hco, Kbo, LiveState, UserLevel, WriteOf, WriteTarget,
 };
-use crate::registry::{IdempotencyKey, Registry, RegistryError, Write};
+use crate::registry::{IdempotencyKey, Reference, ReferenceAccount, Registry, RegistryError, Write};
 use crate::render::RenderOptions;
 
 /// The largest export read: a level's user list is a few kilobytes.
@@ -73,6 +77,15 @@ pub struct DriftArgs {
     /// With --record: record every recordable difference without asking.
     #[arg(long, requires = "record")]
     pub yes: bool,
+    /// With --record on a served registry: the server's operator token file, to record
+    /// accounts that exist in CSAM (a registry file needs none).
+    #[arg(
+        long,
+        env = "CSAM_OPERATOR_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub operator_token_file: Option<PathBuf>,
     /// How personal data is shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -94,6 +107,8 @@ enum DriftError {
 /// The two comparisons.
 struct Report {
     level: UserLevel,
+    /// False when the registry has no such level yet (every listed account is extra).
+    level_recorded: bool,
     listing: Listing,
     registry: Vec<Drift>,
     desired: Option<Vec<Drift>>,
@@ -153,7 +168,13 @@ async fn run_inner(args: &DriftArgs) -> Result<Outcome, DriftError> {
     let report = compare(level, listing, &live, desired.as_ref(), &args.enterprise)?;
     print!("{}", render(&report, args, &opts));
     if args.record {
-        record(&*registry, &report, args.yes, &opts).await?;
+        let target = Target {
+            registry: &*registry,
+            settings: &settings,
+            operator_token_file: args.operator_token_file.as_deref(),
+            enterprise: args.enterprise,
+        };
+        record(&target, &report, args.yes, &opts).await?;
     }
     Ok(if report.has_drift() {
         Outcome::Drift
@@ -193,12 +214,10 @@ fn compare(
             active: u.active,
         })
         .collect();
-    let in_registry = drift::expected_live(&live.enterprise, &level).ok_or_else(|| {
-        DriftError::Input(format!(
-            "the registry has no {} in enterprise {kbo}",
-            level_words(&level)
-        ))
-    })?;
+    // A level the registry does not have yet (a unit being adopted): nothing expected.
+    let in_registry = drift::expected_live(&live.enterprise, &level);
+    let level_recorded = in_registry.is_some();
+    let in_registry = in_registry.unwrap_or_default();
     let desired = match desired {
         None => None,
         Some(state) => {
@@ -217,6 +236,7 @@ fn compare(
         }
     };
     Ok(Report {
+        level_recorded,
         registry: drift::compare(&listed, &in_registry),
         desired,
         level,
@@ -312,6 +332,13 @@ fn render_text(report: &Report, args: &DriftArgs, opts: &RenderOptions) -> Strin
         level_words(&report.level),
         args.enterprise
     );
+    if !report.level_recorded {
+        let _ = writeln!(
+            out,
+            "\nThe local registry has no {} yet: every account of the export is only in CSAM.",
+            level_words(&report.level)
+        );
+    }
     for (title, against, drift) in sections(report) {
         if drift.is_empty() {
             let _ = writeln!(out, "\nCSAM and {title}: no drift.");
@@ -405,53 +432,116 @@ fn render_json(report: &Report, args: &DriftArgs, opts: &RenderOptions) -> Strin
     )
 }
 
-/// The registry write that records what CSAM shows, or why none can.
-fn recording(level: &UserLevel, d: &Drift) -> Result<Write, &'static str> {
+/// How a difference is recorded: a registry write, or an account CSAM holds.
+enum Recording {
+    Write(Box<Write>),
+    Account(ReferenceAccount),
+}
+
+/// How the registry records what CSAM shows, or why it cannot.
+fn recording(level: &UserLevel, kbo: Kbo, d: &Drift) -> Result<Recording, &'static str> {
     match &d.kind {
-        DriftKind::Extra => Err("csamctl records only accounts it creates"),
+        DriftKind::Extra => match &d.account.username {
+            Some(username) => Ok(Recording::Account(ReferenceAccount {
+                enterprise: kbo,
+                insz: d.account.insz,
+                username: username.clone(),
+            })),
+            None => Err("the export names no username"),
+        },
         DriftKind::Username { .. } => Err("usernames never change"),
         DriftKind::Level { .. } => Err("the type of an account cannot change"),
         _ if d.account.kind != AccountType::User => {
             Err("administrator accounts are recorded with their level")
         }
-        DriftKind::Missing => Ok(WriteOf::DeleteUser {
+        DriftKind::Missing => Ok(Recording::Write(Box::new(WriteOf::DeleteUser {
             level: level.clone(),
             insz: d.account.insz,
-        }),
-        DriftKind::Status { listed, .. } => Ok(WriteOf::SetActive {
+        }))),
+        DriftKind::Status { listed, .. } => Ok(Recording::Write(Box::new(WriteOf::SetActive {
             target: WriteTarget::User {
                 level: level.clone(),
                 insz: d.account.insz,
             },
             active: *listed,
-        }),
+        }))),
     }
 }
 
-/// Records the registry differences that a write can say, each after the person
-/// confirms (or all, with `--yes`), in one session; prints what was recorded.
+/// Where differences are recorded.
+struct Target<'a> {
+    registry: &'a dyn Registry,
+    settings: &'a RegistrySettings,
+    operator_token_file: Option<&'a std::path::Path>,
+    enterprise: Kbo,
+}
+
+/// Records the registry differences that can be recorded, each after the person
+/// confirms (or all, with `--yes`): accounts CSAM holds through the operator, the rest
+/// as writes in one session; prints what was recorded.
 async fn record(
-    registry: &dyn Registry,
+    target: &Target<'_>,
     report: &Report,
     yes: bool,
     opts: &RenderOptions,
 ) -> Result<(), DriftError> {
-    let mut chosen = Vec::new();
+    let mut writes = Vec::new();
+    let mut accounts = Vec::new();
     for d in &report.registry {
         let (what, _) = words(d, "the registry");
-        match recording(&report.level, d) {
+        match recording(&report.level, target.enterprise, d) {
             Err(why) => eprintln!("not recorded: {}: {what} ({why})", person(&d.account, opts)),
-            Ok(write) => {
+            Ok(how) => {
                 if yes || confirm(&format!("record {}: {what}?", person(&d.account, opts))) {
-                    chosen.push((d, write));
+                    match how {
+                        Recording::Write(write) => writes.push((d, *write)),
+                        Recording::Account(account) => accounts.push((d, account)),
+                    }
                 }
             }
         }
     }
-    if chosen.is_empty() {
+    if writes.is_empty() && accounts.is_empty() {
         eprintln!("Nothing recorded.");
         return Ok(());
     }
+    if !accounts.is_empty() {
+        record_accounts(target, &accounts, opts).await?;
+    }
+    if !writes.is_empty() {
+        record_writes(target.registry, &writes, opts).await?;
+    }
+    Ok(())
+}
+
+/// Records accounts that exist in CSAM, as reference data through the operator.
+async fn record_accounts(
+    target: &Target<'_>,
+    accounts: &[(&Drift, ReferenceAccount)],
+    opts: &RenderOptions,
+) -> Result<(), DriftError> {
+    let operator = settings::connect_operator(target.settings, target.operator_token_file).await?;
+    let reference = Reference {
+        enterprises: Vec::new(),
+        accounts: accounts.iter().map(|(_, a)| a.clone()).collect(),
+    };
+    crate::execute::retried(&Default::default(), |_| operator.load_reference(&reference))
+        .await?;
+    for (d, _) in accounts {
+        eprintln!(
+            "recorded: {}: the account exists in CSAM (its user record needs no password; it is recorded when a by-hand step creates it)",
+            person(&d.account, opts)
+        );
+    }
+    Ok(())
+}
+
+/// Records what writes can say, in one session.
+async fn record_writes(
+    registry: &dyn Registry,
+    chosen: &[(&Drift, Write)],
+    opts: &RenderOptions,
+) -> Result<(), DriftError> {
     let session = registry.open_session().await?.id;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

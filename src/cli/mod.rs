@@ -240,7 +240,7 @@ async fn dispatch(command: Command) -> CommandResult {
         Command::CoordinationCentre(args) => notice::run(&args).await,
         Command::Registry(args) => registry::run(&args).await,
         Command::ImportCsv(args) => import_csv::run(&args),
-        Command::ByHand(args) => by_hand::run(&args).await,
+        Command::ByHand(args) => by_hand::run((&args).into()).await,
         Command::Drift(args) => drift::run(&args).await,
         Command::Export(args) => export::run(&args).await,
         Command::Runbook(args) => runbook::run(&args).await,

@@ -329,11 +329,9 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
         let operator =
             settings::connect_operator(&settings, args.operator_token_file.as_deref()).await?;
         for n in &notices {
-            execute::retried(&options, |_| {
-                operator.notify_head_radiologist(&n.site, &n.person)
-            })
-            .await
-            .map_err(|e| format!("recording site {} failed: {e}", n.site))?;
+            execute::notice::record_notice_sent(&*operator, &n.site, &n.person)
+                .await
+                .map_err(|e| format!("recording site {} failed: {e}", n.site))?;
         }
         println!(
             "Recorded: the coordination centre knows {} head radiologist(s) (R9).",

@@ -532,6 +532,9 @@ fn check_accounts(
             has_account.insert(insz);
             owner.entry(username.clone()).or_insert(insz);
         };
+        for a in &l.accounts {
+            note(&a.username, a.insz);
+        }
         for cap in &e.capacities {
             for u in &cap.wrong_level_users {
                 note(&u.username, u.insz);
@@ -577,7 +580,7 @@ fn check_accounts(
                 .about(object.clone()),
             );
         }
-        if u.password.is_none() && !has_account.contains(insz) {
+        if crate::rules::password_required(has_account.contains(insz), u.password.is_some()) {
             findings.push(
                 Finding::warning(
                     "diff::password_missing",

@@ -15,14 +15,18 @@
 //! as `apply` would ([`steps::idempotency_key`]), so a step confirmed twice (its answer
 //! lost in a crash) is recorded once.
 //!
+//! [`walk`] is the whole workflow, one instruction after another: the caller's
+//! [`ByHandHooks`] show each step, ask for the answer and save the progress, so that
+//! `by-hand` and `apply --by-hand` (and a test) are thin callers of the same loop.
+//!
 //! May use `model`, the registry trait and the password source.
 
 use serde::{Deserialize, Serialize};
 
 use super::steps;
 use super::{PasswordSource, PasswordSourceError};
-use crate::model::{Instruction, Plan, StepWrite};
-use crate::registry::{Registry, RegistryError, SessionId};
+use crate::model::{Instruction, Phase, Plan, StepWrite};
+use crate::registry::{Millis, Registry, RegistryError, RegistryOperator, SessionId};
 
 /// The progress of a by-hand apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -51,6 +55,12 @@ pub enum RecordError {
     /// A write outside a session: the log-in was not confirmed (or the session ended).
     #[error("not logged in: confirm the log-in step first")]
     NotLoggedIn,
+    /// A coordination-centre notice was sent, and there is no operator to record it
+    /// (a served registry without the operator's token).
+    #[error(
+        "that the notice was sent is recorded through the registry's operator: pass --operator-token-file (or skip, and record it later with csamctl coordination-centre --record-sent)"
+    )]
+    NoOperator,
 }
 
 impl ByHand {
@@ -75,11 +85,15 @@ impl ByHand {
     }
 
     /// Records that the person did the current instruction, then moves on. On an error
-    /// nothing moved: the same instruction is current again.
+    /// nothing moved: the same instruction is current again. A sent coordination-centre
+    /// notice (R9) is recorded through `operator`, the registry's operator, who stands
+    /// for the coordination centre (`None`: none is at hand, and the step is refused
+    /// with [`RecordError::NoOperator`]).
     pub async fn done(
         &mut self,
         registry: &dyn Registry,
         passwords: &dyn PasswordSource,
+        operator: Option<&dyn RegistryOperator>,
     ) -> Result<(), RecordError> {
         let Some(at) = self.current() else {
             return Ok(());
@@ -119,10 +133,34 @@ impl ByHand {
                 }
                 self.session = None;
             }
-            Instruction::Gate { .. } | Instruction::Notice { .. } | Instruction::Wait { .. } => {}
+            Instruction::Notice { .. } => {
+                // Confirming the step says the notice was sent: recorded as
+                // `coordination-centre --record-sent` records it.
+                if let Some((site, person)) = self.notice_of(&at) {
+                    let operator = operator.ok_or(RecordError::NoOperator)?;
+                    super::notice::record_notice_sent(operator, &site, &person).await?;
+                }
+            }
+            Instruction::Gate { .. } | Instruction::Wait { .. } => {}
         }
         self.position += 1;
         Ok(())
+    }
+
+    /// The site and head radiologist of a notice instruction of this plan.
+    pub fn notice_of(&self, at: &Instruction) -> Option<(crate::model::Hco, crate::model::Insz)> {
+        let Instruction::Notice {
+            enterprise,
+            phase,
+            notice,
+        } = *at
+        else {
+            return None;
+        };
+        match self.plan.enterprises.get(enterprise)?.phases.get(phase)? {
+            Phase::Notices { notices } => notices.get(notice).map(|n| (n.site.clone(), n.insz)),
+            _ => None,
+        }
     }
 
     /// The person skipped the current instruction: nothing is recorded. Skipping a
@@ -165,6 +203,25 @@ impl ByHand {
         }
     }
 
+    /// The delay of a propagation wait instruction (R6), if `at` is one.
+    pub fn propagation_wait(&self, at: &Instruction) -> Option<u64> {
+        let Instruction::Wait { enterprise, phase } = *at else {
+            return None;
+        };
+        match self.plan.enterprises.get(enterprise)?.phases.get(phase)? {
+            Phase::Propagation { wait_ms } => Some(*wait_ms),
+            _ => None,
+        }
+    }
+
+    /// Whether the procedure has a coordination-centre notice step (R9), which needs
+    /// the registry's operator to be recorded.
+    pub fn has_notice(&self) -> bool {
+        self.procedure()
+            .iter()
+            .any(|i| matches!(i, Instruction::Notice { .. }))
+    }
+
     /// True when every instruction was answered.
     pub fn finished(&self) -> bool {
         self.position >= self.procedure().len()
@@ -181,4 +238,88 @@ impl ByHand {
             .iter()
             .any(|s| &s.id == session))
     }
+}
+
+/// A person's answer to one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Done in CSAM: record it.
+    Done,
+    /// Not done: record nothing, go on (the next plan has it again).
+    Skip,
+    /// Stop here (also: the input ended); the progress is saved to resume.
+    Stop,
+}
+
+/// How a walk through the procedure ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Walked {
+    /// Every instruction was answered.
+    Finished,
+    /// The person stopped; the progress was saved.
+    Stopped,
+    /// A designation gate (R7): nothing else can be done for the enterprise until it is
+    /// validated; the progress is of no further use.
+    Gate,
+}
+
+/// What the person sees and answers during a by-hand walk; the command implements it.
+pub trait ByHandHooks {
+    /// Why saving failed.
+    type Error: From<RegistryError>;
+    /// Shows the current instruction of `progress`; `clears_at` is the registry time at
+    /// which a propagation wait (R6) is over.
+    fn show(&mut self, progress: &ByHand, at: &Instruction, clears_at: Option<Millis>);
+    /// The person's answer to the instruction shown.
+    fn ask(&mut self) -> Answer;
+    /// The registry refused to record the step (or it could not be recorded); the same
+    /// step is asked again.
+    fn refused(&mut self, why: &RecordError);
+    /// Saves the progress (after every answer and on a stop).
+    fn save(&mut self, progress: &ByHand) -> Result<(), Self::Error>;
+}
+
+/// Walks the procedure from `progress`'s position: shows each instruction, records
+/// each one confirmed, saves after every answer. A gate (R7) ends the walk.
+pub async fn walk<H: ByHandHooks>(
+    progress: &mut ByHand,
+    registry: &dyn Registry,
+    passwords: &dyn PasswordSource,
+    operator: Option<&dyn RegistryOperator>,
+    hooks: &mut H,
+) -> Result<Walked, H::Error> {
+    while let Some(at) = progress.current() {
+        let clears_at = match progress.propagation_wait(&at) {
+            // Registry time: the registry decides when the wait is over.
+            Some(wait_ms) => {
+                let now = super::retried(&Default::default(), |_| registry.whoami())
+                    .await?
+                    .now_ms;
+                Some(now.saturating_add(i64::try_from(wait_ms).unwrap_or(i64::MAX)))
+            }
+            None => None,
+        };
+        hooks.show(progress, &at, clears_at);
+        if matches!(at, Instruction::Gate { .. }) {
+            return Ok(Walked::Gate);
+        }
+        loop {
+            match hooks.ask() {
+                Answer::Done => match progress.done(registry, passwords, operator).await {
+                    Ok(()) => break,
+                    Err(why) => hooks.refused(&why),
+                },
+                Answer::Skip => {
+                    progress.skip();
+                    break;
+                }
+                Answer::Stop => {
+                    hooks.save(progress)?;
+                    return Ok(Walked::Stopped);
+                }
+            }
+        }
+        hooks.save(progress)?;
+    }
+    Ok(Walked::Finished)
 }

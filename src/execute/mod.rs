@@ -45,6 +45,7 @@
 //! later session.
 
 pub mod by_hand;
+pub mod notice;
 pub mod retry;
 pub mod steps;
 

@@ -433,6 +433,24 @@ pub struct RegistryStats {
 pub struct Reference {
     /// The KBO directory entries and the programme's recognised units.
     pub enterprises: Vec<ReferenceEnterprise>,
+    /// Accounts that already exist in CSAM, as a users export of the CSAM web
+    /// application lists them: a user record for such a person needs no initial
+    /// password (an account outlives its records). Optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<ReferenceAccount>,
+}
+
+/// An account that already exists in CSAM: a national register number and the
+/// username it keeps for good (S3.4), and the enterprise whose users export listed it
+/// (whose readers may see that account).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceAccount {
+    /// The enterprise (in the directory) whose users export listed the account.
+    pub enterprise: Kbo,
+    /// The person.
+    pub insz: Insz,
+    /// The account's username.
+    pub username: crate::model::Username,
 }
 
 /// One enterprise of the reference data.

@@ -447,6 +447,7 @@ impl SqliteRegistry {
     /// Loads (merges) reference data.
     pub fn load_reference_blocking(&self, reference: Reference) -> Result<(), RegistryError> {
         self.shared.transact(|t| {
+            t.world.check_reference(&reference)?;
             let n = reference.enterprises.len();
             t.record(Fact::ReferenceLoaded { reference })?;
             t.audit(AuditEntry {

@@ -85,6 +85,9 @@ impl World {
     }
 
     fn apply_reference(&mut self, reference: &Reference) {
+        for a in &reference.accounts {
+            self.create_account(&a.insz, &a.username);
+        }
         let mut bumped = false;
         for e in &reference.enterprises {
             let entry = self.directory.entry(e.kbo).or_default();
@@ -120,6 +123,11 @@ impl World {
                         }),
                     );
                 }
+            }
+        }
+        for a in &reference.accounts {
+            if let Some(entry) = self.directory.get_mut(&a.enterprise) {
+                entry.listed_accounts.insert(a.insz);
             }
         }
     }

@@ -288,6 +288,10 @@ struct DirectoryEntry {
     address: Address,
     /// Recognised subdivision HCO → its site HCOs (R8).
     recognised: BTreeMap<Hco, BTreeSet<Hco>>,
+    /// People whose existing CSAM account a users export of this enterprise listed
+    /// (reference data): their accounts are part of the enterprise's snapshot.
+    #[serde(default)]
+    listed_accounts: BTreeSet<Insz>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,6 +401,18 @@ mod pairs {
 fn not_authorised(reason: impl Into<String>) -> RegistryError {
     RegistryError::NotAuthorised {
         reason: reason.into(),
+    }
+}
+
+/// The registry's refusal for a username rule ([`rules::check_username`]).
+fn username_refused(problem: rules::UsernameProblem) -> RegistryError {
+    match problem {
+        rules::UsernameProblem::Immutable { existing } => RegistryError::UsernameImmutable {
+            existing: existing.to_string(),
+        },
+        rules::UsernameProblem::Taken { username } => RegistryError::UsernameTaken {
+            username: username.to_string(),
+        },
     }
 }
 
@@ -909,16 +925,40 @@ impl World {
             |p| self.accounts.get(p).cloned(),
             |u| self.usernames.get(u).copied(),
         )
-        .map_err(|problem| match problem {
-            rules::UsernameProblem::Immutable { existing } => RegistryError::UsernameImmutable {
-                existing: existing.to_string(),
-            },
-            rules::UsernameProblem::Taken { username } => RegistryError::UsernameTaken {
-                username: username.to_string(),
-            },
-        })?;
-        if !self.accounts.contains_key(insz) && password_given == Some(false) {
+        .map_err(username_refused)?;
+        if password_given
+            .is_some_and(|given| rules::password_required(self.accounts.contains_key(insz), given))
+        {
             return Err(RegistryError::PasswordRequired);
+        }
+        Ok(())
+    }
+
+    /// Whether reference data may be loaded: every account it lists belongs to an
+    /// enterprise of the directory (or of the same data) and keeps the username rules
+    /// ([`rules::check_username`]) against the accounts there are and against the
+    /// others it lists.
+    pub fn check_reference(&self, reference: &Reference) -> Result<(), RegistryError> {
+        let mut listed: HashMap<Insz, Username> = HashMap::new();
+        let mut owners: HashMap<Username, Insz> = HashMap::new();
+        for a in &reference.accounts {
+            if !self.directory.contains_key(&a.enterprise)
+                && !reference.enterprises.iter().any(|e| e.kbo == a.enterprise)
+            {
+                return Err(not_found(format!(
+                    "enterprise {} in the KBO directory",
+                    a.enterprise
+                )));
+            }
+            rules::check_username(
+                &a.insz,
+                &a.username,
+                |p| self.accounts.get(p).or(listed.get(p)).cloned(),
+                |u| self.usernames.get(u).or(owners.get(u)).copied(),
+            )
+            .map_err(username_refused)?;
+            listed.insert(a.insz, a.username.clone());
+            owners.insert(a.username.clone(), a.insz);
         }
         Ok(())
     }

@@ -168,9 +168,14 @@ impl World {
 
     /// The accounts of everyone who has or had a user record or an administrator
     /// account anywhere in the enterprise, deleted parts included, as far as a session
-    /// at `h` sees (so that equal views stay equal, R1).
+    /// at `h` sees (so that equal views stay equal, R1), and of everyone a users export
+    /// of the enterprise listed (reference data).
     fn enterprise_accounts(&self, kbo: &Kbo, h: u64) -> Vec<LiveAccount> {
-        let mut people = BTreeSet::new();
+        let mut people: BTreeSet<Insz> = self
+            .directory
+            .get(kbo)
+            .map(|d| d.listed_accounts.clone())
+            .unwrap_or_default();
         let admin_of = |a: &LiveAdministrator| match a {
             LiveAdministrator::Account { insz, .. } => Some(*insz),
             _ => None,
