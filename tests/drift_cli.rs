@@ -4,7 +4,8 @@
 //! another type) is reported per person with the INSZ masked (exit 2), in Dutch and
 //! French exports, as text, JSON and Markdown; `--record --yes` takes what a registry
 //! write can say (a deleted user record, a status) into the registry, and the next
-//! check no longer reports it.
+//! check no longer reports it; and an account CSAM holds, so that a person adopted with
+//! `import-csv` (no password reference) gets their user record created without one.
 
 mod cli_support;
 
@@ -287,8 +288,10 @@ fn record_takes_what_a_write_can_say_into_the_registry() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines = |prefix: &str| stderr.lines().filter(|l| l.starts_with(prefix)).count();
-    assert_eq!(lines("recorded: "), 2, "{stderr}");
-    assert_eq!(lines("not recorded: "), 3, "{stderr}");
+    // The deleted record, the status, and the stranger's account (which CSAM holds);
+    // not another username or type.
+    assert_eq!(lines("recorded: "), 3, "{stderr}");
+    assert_eq!(lines("not recorded: "), 2, "{stderr}");
 
     // The registry was processed at log-out: the next check no longer sees them.
     let out = env.drift(&csv, &["--format", "json"]);
@@ -318,6 +321,90 @@ fn an_unreadable_export_is_an_error_that_says_so() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("De gebruikers exporteren"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn an_account_csam_holds_is_recorded_and_its_user_record_needs_no_password() {
+    let env = Env::applied();
+    let stranger = [(
+        "JANSSENS".to_string(),
+        "Piet".to_string(),
+        STRANGER.1.to_string(),
+        "USER",
+        STRANGER.0.to_string(),
+        true,
+    )];
+    let csv = env.write("wervik.csv", &dutch(&stranger));
+    // Adopted into a copy of the example: no password reference, an e-mail to fill in.
+    let yaml = env.dir.path().join("csam.yaml");
+    std::fs::copy(manifest("examples/multi-campus.yaml"), &yaml).expect("copied");
+    let yaml = yaml.display().to_string();
+    let csv_text = csv.display().to_string();
+    let out = env
+        .command(&["import-csv", &csv_text, "--site", SITE, "--into", &yaml])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let filled = std::fs::read_to_string(&yaml).expect("merged").replacen(
+        "email: TODO",
+        "email: piet.janssens@azvlasland.example",
+        1,
+    );
+    std::fs::write(&yaml, filled).expect("filled in");
+
+    // The local registry does not know the account: creating the user would be refused.
+    let out = env.command(&["plan", &yaml]).output().expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("diff::password_missing"),
+        "{}",
+        text(&out)
+    );
+
+    let out = env.drift(&csv, &["--record", "--yes"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "recorded: Piet JANSSENS (pietjanssens) **.**.**-**7.04: the account exists in CSAM"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(STRANGER.0), "{stderr}");
+
+    // Known now: no warning, and apply creates the user record without a password.
+    let out = env.command(&["plan", &yaml]).output().expect("runs");
+    assert!(!text(&out).contains("password_missing"), "{}", text(&out));
+    let out = env
+        .command(&["apply", &yaml, "--auto-approve"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let out = env.drift(&csv, &["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        !registry_kinds(&json).contains(&"extra".to_string()),
+        "the user record is recorded: {json}"
+    );
+
+    // An account that contradicts one the registry has (the username of another
+    // person) is refused whole, and nothing is recorded.
+    let thief = [(
+        "PEETERS".to_string(),
+        "Lien".to_string(),
+        STRANGER.1.to_string(),
+        "USER",
+        "85073003328".to_string(),
+        true,
+    )];
+    let csv = env.write("other.csv", &dutch(&thief));
+    let out = env.drift(&csv, &["--record", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("username pietjanssens is already taken"),
         "{}",
         text(&out)
     );

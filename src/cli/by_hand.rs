@@ -262,11 +262,7 @@ impl ByHandHooks for Terminal<'_> {
         let Some((text, details)) = runbook::instruction(&progress.plan, at, &opts) else {
             return;
         };
-        println!(
-            "\nStep {} of {}: {text}",
-            progress.position + 1,
-            self.total
-        );
+        println!("\nStep {} of {}: {text}", progress.position + 1, self.total);
         for d in &details {
             println!("    - {d}");
         }

@@ -34,7 +34,9 @@ use crate::import::listing::{self, Listing};
 use crate::model::{
     AccountType, CapacityType, DesiredState, Hco, Kbo, LiveState, UserLevel, WriteOf, WriteTarget,
 };
-use crate::registry::{IdempotencyKey, Reference, ReferenceAccount, Registry, RegistryError, Write};
+use crate::registry::{
+    IdempotencyKey, Reference, ReferenceAccount, Registry, RegistryError, Write,
+};
 use crate::render::RenderOptions;
 
 /// The largest export read: a level's user list is a few kilobytes.
@@ -525,8 +527,7 @@ async fn record_accounts(
         enterprises: Vec::new(),
         accounts: accounts.iter().map(|(_, a)| a.clone()).collect(),
     };
-    crate::execute::retried(&Default::default(), |_| operator.load_reference(&reference))
-        .await?;
+    crate::execute::retried(&Default::default(), |_| operator.load_reference(&reference)).await?;
     for (d, _) in accounts {
         eprintln!(
             "recorded: {}: the account exists in CSAM (its user record needs no password; it is recorded when a by-hand step creates it)",
