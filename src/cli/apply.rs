@@ -3,6 +3,9 @@
 //! questions at the terminal ([`ApplyHooks`]), prints the report
 //! ([`crate::render::apply_report`]) and chooses the outcome.
 //!
+//! `apply --by-hand` is `csamctl by-hand` under the name the issue asked for: it hands
+//! its flags to [`super::by_hand::run`] and nothing here runs.
+//!
 //! The order matters:
 //! 1. refuse early when there is no terminal to confirm on and no `--auto-approve`;
 //! 2. load the desired state (or the saved plan) and connect;
