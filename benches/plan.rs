@@ -33,11 +33,11 @@ mod fleet;
 
 use fleet::{MainAccessManager, parse_untyped, time};
 
-use csamctl::execute::steps::{idempotency_key, registry_write};
-use csamctl::model::{
-    Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, StepWrite, insz_check,
+use csamctl::execute::steps::idempotency_key;
+use csamctl::model::{Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, insz_check};
+use csamctl::registry::{
+    AccountPassword, OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry,
 };
-use csamctl::registry::{OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry};
 
 /// The person acting for every enterprise.
 fn actor() -> Insz {
@@ -249,13 +249,12 @@ async fn run(op: &SqliteRegistry, r: &dyn Registry, plan: &Plan) -> usize {
                     for session in sessions {
                         let id = r.open_session().await.expect("log in").id;
                         for step in &session.steps {
-                            let pw = matches!(
-                                &step.write,
-                                StepWrite::CreateUser { user, .. } if user.password.is_some()
-                            )
-                            .then(|| password.clone());
+                            let pw = step
+                                .password
+                                .as_ref()
+                                .map(|_| AccountPassword(password.clone()));
                             let key = idempotency_key(plan, step).expect("key");
-                            r.write(&id, &key, &registry_write(&step.write, pw))
+                            r.write(&id, &key, &step.write, pw.as_ref())
                                 .await
                                 .unwrap_or_else(|e| panic!("{}: {e}", step.id));
                             written += 1;

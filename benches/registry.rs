@@ -80,6 +80,11 @@ fn key(tag: &str, n: u64) -> IdempotencyKey {
     IdempotencyKey::new(format!("bench-{tag}-{n}")).expect("key")
 }
 
+/// The password every account the benchmark creates gets.
+fn test_password() -> AccountPassword {
+    AccountPassword(Password::new("Proef2026!x".into()).expect("password"))
+}
+
 fn create_user(n: u32, site: &Hco) -> Write {
     Write::CreateUser {
         level: UserLevel::Site { hco: site.clone() },
@@ -97,9 +102,6 @@ fn create_user(n: u32, site: &Hco) -> Write {
             active: true,
             applications: [Application::Heracles].into(),
             functions: [Function::Technologist].into(),
-            password: Some(AccountPassword(
-                Password::new("Proef2026!x".into()).expect("password"),
-            )),
         },
     }
 }
@@ -156,6 +158,7 @@ async fn build(db: &Path, a: &Args) -> f64 {
             local_administrator: None,
             applications: [Application::Heracles, Application::EHealthBox].into(),
         },
+        None,
     )
     .await
     .expect("capacity");
@@ -174,6 +177,7 @@ async fn build(db: &Path, a: &Args) -> f64 {
                     domains: vec![],
                 },
             },
+            None,
         )
         .await
         .expect("access manager");
@@ -193,6 +197,7 @@ async fn build(db: &Path, a: &Args) -> f64 {
             administrator: LiveAdministrator::Itself,
             applications: [Application::Heracles, Application::EHealthBox].into(),
         },
+        None,
     )
     .await
     .expect("subdivision");
@@ -211,6 +216,7 @@ async fn build(db: &Path, a: &Args) -> f64 {
                 administrator: LiveAdministrator::Itself,
                 applications: [Application::Heracles, Application::EHealthBox].into(),
             },
+            None,
         )
         .await
         .expect("site");
@@ -227,9 +233,14 @@ async fn build(db: &Path, a: &Args) -> f64 {
                 break;
             }
             n += 1;
-            htb.write(&s, &key("build", n), &create_user(made, &site))
-                .await
-                .expect("user");
+            htb.write(
+                &s,
+                &key("build", n),
+                &create_user(made, &site),
+                Some(&test_password()),
+            )
+            .await
+            .expect("user");
             made += 1;
         }
         logout(&*htb, &s).await;
@@ -429,7 +440,12 @@ async fn main() {
                 let user = base + n as u32;
                 let site = site_hco(user % sites);
                 person
-                    .write(&s, &key("http", n), &create_user(user, &site))
+                    .write(
+                        &s,
+                        &key("http", n),
+                        &create_user(user, &site),
+                        Some(&test_password()),
+                    )
                     .await
                     .expect("write");
                 done += 1;

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
     Application, Applications, Function, Hco, HtbStatus, Insz, LiveState, UserLevel, Username,
-    WriteOf, WriteTarget, default_structure_applications, default_user_applications,
+    Write, WriteTarget, default_structure_applications, default_user_applications,
 };
 
 // ----- authority ------------------------------------------------------------------------
@@ -158,9 +158,9 @@ impl Roles {
 
 /// Whether `person` may request the designation: the future HTB or the legal
 /// representative named in it.
-pub fn may_designate<P>(person: &Insz, write: &WriteOf<P>) -> bool {
+pub fn may_designate(person: &Insz, write: &Write) -> bool {
     match write {
-        WriteOf::DesignateMainAccessManager {
+        Write::DesignateMainAccessManager {
             main_access_manager,
             legal_representative,
             ..
@@ -170,10 +170,10 @@ pub fn may_designate<P>(person: &Insz, write: &WriteOf<P>) -> bool {
 }
 
 /// Whether `person`, with `roles` in the write's enterprise, may make `write`.
-pub fn authorised<P>(
+pub fn authorised(
     person: &Insz,
     roles: &Roles,
-    write: &WriteOf<P>,
+    write: &Write,
     parent_of: &impl Fn(&Hco) -> Option<Hco>,
 ) -> Result<(), Scope> {
     let scope = required_scope(write, parent_of);
@@ -195,27 +195,24 @@ pub fn level_scope(level: &UserLevel) -> Scope {
 
 /// The scope a write needs. `parent_of` gives a site's subdivision: a site is managed
 /// by whoever manages its subdivision, its users also by the site's administrator.
-pub fn required_scope<P>(write: &WriteOf<P>, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> Scope {
+pub fn required_scope(write: &Write, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> Scope {
     let site_scope = |hco: &Hco| match parent_of(hco) {
         Some(sub) => Scope::Subdivision(sub),
         None => Scope::CapacityContent,
     };
     match write {
-        WriteOf::DesignateMainAccessManager { .. } => Scope::Designation,
-        WriteOf::AddAccessManager { .. } | WriteOf::RemoveAccessManager { .. } => Scope::Enterprise,
-        WriteOf::ActivateCapacity { .. } | WriteOf::UpdateCapacity { .. } => Scope::Capacity,
-        WriteOf::CreateSubdivision { .. } | WriteOf::DeleteSubdivision { .. } => {
-            Scope::CapacityContent
-        }
-        WriteOf::UpdateSubdivision { hco, .. } => Scope::Subdivision(hco.clone()),
-        WriteOf::CreateSite { subdivision, .. } => Scope::Subdivision(subdivision.clone()),
-        WriteOf::UpdateSite { hco, .. } | WriteOf::DeleteSite { hco } => site_scope(hco),
-        WriteOf::CreateUser { level, .. }
-        | WriteOf::UpdateUser { level, .. }
-        | WriteOf::DeleteUser { level, .. }
-        | WriteOf::SetFunctions { level, .. } => level_scope(level),
-        WriteOf::SetApplications { target, .. } | WriteOf::SetActive { target, .. } => match target
-        {
+        Write::DesignateMainAccessManager { .. } => Scope::Designation,
+        Write::AddAccessManager { .. } | Write::RemoveAccessManager { .. } => Scope::Enterprise,
+        Write::ActivateCapacity { .. } | Write::UpdateCapacity { .. } => Scope::Capacity,
+        Write::CreateSubdivision { .. } | Write::DeleteSubdivision { .. } => Scope::CapacityContent,
+        Write::UpdateSubdivision { hco, .. } => Scope::Subdivision(hco.clone()),
+        Write::CreateSite { subdivision, .. } => Scope::Subdivision(subdivision.clone()),
+        Write::UpdateSite { hco, .. } | Write::DeleteSite { hco } => site_scope(hco),
+        Write::CreateUser { level, .. }
+        | Write::UpdateUser { level, .. }
+        | Write::DeleteUser { level, .. }
+        | Write::SetFunctions { level, .. } => level_scope(level),
+        Write::SetApplications { target, .. } | Write::SetActive { target, .. } => match target {
             WriteTarget::Capacity { .. } => Scope::Capacity,
             WriteTarget::Subdivision { hco } => Scope::Subdivision(hco.clone()),
             WriteTarget::Site { hco } => site_scope(hco),
@@ -331,16 +328,13 @@ pub enum NotRecognised {
 }
 
 /// R8: a write that creates a capacity, subdivision or site must name a recognised unit.
-pub fn check_recognised<P>(
-    units: &RecognisedUnits,
-    write: &WriteOf<P>,
-) -> Result<(), NotRecognised> {
+pub fn check_recognised(units: &RecognisedUnits, write: &Write) -> Result<(), NotRecognised> {
     match write {
-        WriteOf::ActivateCapacity { .. } if units.is_empty() => Err(NotRecognised::Capacity),
-        WriteOf::CreateSubdivision { hco, .. } if !units.contains_key(hco) => {
+        Write::ActivateCapacity { .. } if units.is_empty() => Err(NotRecognised::Capacity),
+        Write::CreateSubdivision { hco, .. } if !units.contains_key(hco) => {
             Err(NotRecognised::Subdivision(hco.clone()))
         }
-        WriteOf::CreateSite {
+        Write::CreateSite {
             subdivision, hco, ..
         } if !units.get(subdivision).is_some_and(|s| s.contains(hco)) => Err(NotRecognised::Site {
             site: hco.clone(),

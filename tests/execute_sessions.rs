@@ -15,8 +15,9 @@ use csamctl::execute::{
 use csamctl::model::{Hco, Insz, Kbo, LiveState, Password, PasswordRef, Phase, PlanLimits};
 use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
-    AccessReport, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest, Limits,
-    PendingNotice, Registry, RegistryError, SessionId, SessionInfo, Ticket, Write, WriteReceipt,
+    AccessReport, AccountPassword, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest,
+    Limits, PendingNotice, Registry, RegistryError, SessionId, SessionInfo, Ticket, Write,
+    WriteReceipt,
 };
 use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, read_live};
 
@@ -64,10 +65,11 @@ impl Registry for Counting {
         session: &SessionId,
         key: &IdempotencyKey,
         write: &Write,
+        password: Option<&AccountPassword>,
     ) -> Result<WriteReceipt, RegistryError> {
         // Give the other sessions a chance to run meanwhile, as a remote registry would.
         tokio::task::yield_now().await;
-        self.inner.write(session, key, write).await
+        self.inner.write(session, key, write, password).await
     }
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
         self.inner.tickets(kbo).await

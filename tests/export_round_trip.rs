@@ -89,7 +89,12 @@ async fn by_hand(r: &dyn Registry, writes: Vec<Write>) {
     for (i, w) in writes.iter().enumerate() {
         let key = csamctl::registry::IdempotencyKey::new(format!("by-hand-{i}-{}", w.kind()))
             .expect("key");
-        r.write(&s, &key, w).await.expect("write by hand");
+        // Every user these tests create is a new account: it needs its password.
+        let password = matches!(w, Write::CreateUser { .. })
+            .then(|| AccountPassword(Password::new(PASSWORD.into()).expect("password")));
+        r.write(&s, &key, w, password.as_ref())
+            .await
+            .expect("write by hand");
     }
     r.close_session(&s).await.expect("log out");
 }
@@ -114,9 +119,6 @@ fn new_user(insz_text: &str, username: &str, names: (&str, &str), f: Function) -
         active: true,
         applications: [Application::Heracles].into(),
         functions: [f].into(),
-        password: Some(AccountPassword(
-            Password::new(PASSWORD.into()).expect("password"),
-        )),
     }
 }
 

@@ -64,7 +64,13 @@ async fn by_hand(r: &dyn Registry, writes: Vec<Write>) {
     for (i, w) in writes.iter().enumerate() {
         let key = csamctl::registry::IdempotencyKey::new(format!("by-hand-{i}-{}", w.kind()))
             .expect("key");
-        r.write(&s, &key, w).await.expect("write by hand");
+        // The user written by hand is a new account: it needs a password.
+        let password = matches!(w, Write::CreateUser { .. }).then(|| {
+            AccountPassword(csamctl::model::Password::new(PASSWORD.into()).expect("password"))
+        });
+        r.write(&s, &key, w, password.as_ref())
+            .await
+            .expect("write by hand");
     }
     r.close_session(&s).await.expect("log out");
 }
@@ -105,9 +111,6 @@ async fn multi_campus_partly_built() -> Scenario {
                     active: true,
                     applications: [csamctl::model::Application::Heracles].into(),
                     functions: [csamctl::model::Function::HeadRadiologist].into(),
-                    password: Some(AccountPassword(
-                        csamctl::model::Password::new(PASSWORD.into()).expect("password"),
-                    )),
                 },
             },
         ],

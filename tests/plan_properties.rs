@@ -309,13 +309,12 @@ async fn leave_wrong_level_user(fx: &Fixture, n: usize) {
             active: true,
             applications: [csamctl::model::Application::Heracles].into(),
             functions: [csamctl::model::Function::Technologist].into(),
-            password: Some(AccountPassword(
-                csamctl::model::Password::new(PASSWORD.into()).expect("password"),
-            )),
         },
     };
+    let password =
+        AccountPassword(csamctl::model::Password::new(PASSWORD.into()).expect("password"));
     let key = IdempotencyKey::new(format!("by-hand-wrong-level-{n}")).expect("key");
-    match r.write(&s, &key, &write).await {
+    match r.write(&s, &key, &write, Some(&password)).await {
         // No visible capacity yet: nothing to leave behind.
         Ok(_) | Err(RegistryError::ParentNotVisible { .. } | RegistryError::NotFound { .. }) => {}
         Err(e) => panic!("by hand: {e}"),

@@ -114,6 +114,7 @@ async fn operator_commands_work_end_to_end() {
                 main_access_manager: representative(MANDELVALLEI_HTB),
                 legal_representative: representative("68082130564"),
             },
+            None,
         )
         .await
         .expect("designation requested");

@@ -70,7 +70,7 @@ fn assert_procedure(plan: &Plan, text: &str, lang: Lang) {
     assert!(!text.contains(PASSWORD));
     for e in &plan.enterprises {
         for s in e.steps() {
-            if let csamctl::model::StepWrite::CreateUser { user, .. } = &s.write {
+            if let csamctl::model::Write::CreateUser { user, .. } = &s.write {
                 assert!(!text.contains(&user.insz.formatted()), "INSZ masked");
                 assert!(text.contains(&user.insz.masked()));
                 assert!(text.contains(user.username.as_str()));

@@ -32,7 +32,7 @@ use super::{CommandResult, Outcome};
 use crate::diff::drift::{self, Account, Drift, DriftKind, Expected};
 use crate::import::listing::{self, Listing};
 use crate::model::{
-    AccountType, CapacityType, DesiredState, Hco, Kbo, LiveState, UserLevel, WriteOf, WriteTarget,
+    AccountType, CapacityType, DesiredState, Hco, Kbo, LiveState, UserLevel, WriteTarget,
 };
 use crate::registry::{
     IdempotencyKey, Reference, ReferenceAccount, Registry, RegistryError, Write,
@@ -456,11 +456,11 @@ fn recording(level: &UserLevel, kbo: Kbo, d: &Drift) -> Result<Recording, &'stat
         _ if d.account.kind != AccountType::User => {
             Err("administrator accounts are recorded with their level")
         }
-        DriftKind::Missing => Ok(Recording::Write(Box::new(WriteOf::DeleteUser {
+        DriftKind::Missing => Ok(Recording::Write(Box::new(Write::DeleteUser {
             level: level.clone(),
             insz: d.account.insz,
         }))),
-        DriftKind::Status { listed, .. } => Ok(Recording::Write(Box::new(WriteOf::SetActive {
+        DriftKind::Status { listed, .. } => Ok(Recording::Write(Box::new(Write::SetActive {
             target: WriteTarget::User {
                 level: level.clone(),
                 insz: d.account.insz,
@@ -554,7 +554,7 @@ async fn record_writes(
             std::process::id(),
             write.kind()
         ))?;
-        match registry.write(&session, &key, write).await {
+        match registry.write(&session, &key, write, None).await {
             Ok(_) => eprintln!(
                 "recorded: {}: {}",
                 person(&d.account, opts),

@@ -25,8 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use super::steps;
 use super::{PasswordSource, PasswordSourceError};
-use crate::model::{Instruction, Phase, Plan, StepWrite};
-use crate::registry::{Millis, Registry, RegistryError, RegistryOperator, SessionId};
+use crate::model::{Instruction, Phase, Plan, Write};
+use crate::registry::{
+    AccountPassword, Millis, Registry, RegistryError, RegistryOperator, SessionId,
+};
 
 /// The progress of a by-hand apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,16 +113,16 @@ impl ByHand {
                 let Some(step) = self.plan.step_of(&at) else {
                     return Ok(());
                 };
-                let password = match &step.write {
-                    StepWrite::CreateUser { user, .. } => match &user.password {
-                        Some(reference) => Some(passwords.resolve(reference)?),
-                        None => None,
-                    },
+                let password = match (&step.write, &step.password) {
+                    (Write::CreateUser { .. }, Some(reference)) => {
+                        Some(AccountPassword(passwords.resolve(reference)?))
+                    }
                     _ => None,
                 };
                 let key = steps::idempotency_key(&self.plan, step)?;
-                let write = steps::registry_write(&step.write, password);
-                registry.write(session, &key, &write).await?;
+                registry
+                    .write(session, &key, &step.write, password.as_ref())
+                    .await?;
             }
             Instruction::LogOut { .. } => {
                 if let Some(session) = &self.session {

@@ -61,11 +61,11 @@ use tokio::task::JoinSet;
 
 use crate::model::{
     EnterprisePlan, Insz, Kbo, Object, Password, PasswordRef, PersonName, Phase, Plan,
-    Representative, Session, Step, StepWrite, UserLevel, WriteTarget,
+    Representative, Session, Step, UserLevel, Write, WriteTarget,
 };
 use crate::registry::{
-    IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError, SessionId,
-    TakeOver, TicketState,
+    AccountPassword, IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError,
+    SessionId, TakeOver, TicketState,
 };
 use retry::{Backoff, RetryPolicy, Verdict, with_retries};
 
@@ -794,8 +794,8 @@ fn resolve_passwords(
 ) -> Result<BTreeMap<String, Password>, (String, String)> {
     let mut out = BTreeMap::new();
     for step in e.steps() {
-        if let StepWrite::CreateUser { user, .. } = &step.write
-            && let Some(reference) = &user.password
+        if let Write::CreateUser { user, .. } = &step.write
+            && let Some(reference) = &step.password
         {
             match shared.passwords.resolve(reference) {
                 Ok(p) => {
@@ -883,7 +883,7 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
                                 run.processed_at_ms,
                                 &shared.limits,
                             );
-                            if let StepWrite::DesignateMainAccessManager {
+                            if let Write::DesignateMainAccessManager {
                                 main_access_manager,
                                 legal_representative,
                                 ..
@@ -957,15 +957,15 @@ fn note_effective(
         return;
     }
     let (level, insz) = match &step.write {
-        StepWrite::CreateUser { level, user } => (level.clone(), user.insz),
-        StepWrite::UpdateUser { level, insz, .. } | StepWrite::SetFunctions { level, insz, .. } => {
+        Write::CreateUser { level, user } => (level.clone(), user.insz),
+        Write::UpdateUser { level, insz, .. } | Write::SetFunctions { level, insz, .. } => {
             (level.clone(), *insz)
         }
-        StepWrite::SetApplications {
+        Write::SetApplications {
             target: WriteTarget::User { level, insz },
             ..
         }
-        | StepWrite::SetActive {
+        | Write::SetActive {
             target: WriteTarget::User { level, insz },
             ..
         } => (level.clone(), *insz),
@@ -1286,12 +1286,16 @@ async fn write_step(
     step: &Step,
     passwords: &BTreeMap<String, Password>,
 ) -> Result<crate::registry::WriteReceipt, RegistryError> {
-    let write = steps::registry_write(&step.write, passwords.get(&step.id.0).cloned());
+    let password = passwords.get(&step.id.0).cloned().map(AccountPassword);
     with_retries(
         &shared.options.retry,
         backoff(&shared.options),
         observed_verdict(shared, kbo),
-        |_| shared.registry.write(session, key, &write),
+        |_| {
+            shared
+                .registry
+                .write(session, key, &step.write, password.as_ref())
+        },
     )
     .await
     .map_err(|g| g.error)

@@ -1,18 +1,11 @@
-//! From a plan's steps to registry requests: the [`Write`] a [`StepWrite`] stands for,
-//! with the password resolved at apply time, and the idempotency key of a step.
+//! From a plan's steps to registry requests: the idempotency key of a step.
 //!
-//! A plan holds [`StepWrite`]: the registry's write with a password *reference*; the
-//! registry's [`Write`] is the same type with the password itself.
+//! A step's write is the registry's [`crate::model::Write`] as it is; a new account's
+//! password travels beside it, resolved from the step's [`crate::model::PasswordRef`]
+//! at apply time.
 
-use crate::model::{Password, Plan, Step, StepWrite};
-use crate::registry::{AccountPassword, IdempotencyKey, RegistryError, Write};
-
-/// The registry write of a step. `password` is the secret the step's
-/// [`crate::model::PasswordRef`] points at, resolved by the caller for a
-/// [`StepWrite::CreateUser`] that has one; it is ignored for every other write.
-pub fn registry_write(step: &StepWrite, password: Option<Password>) -> Write {
-    step.clone().map_password(|_| password.map(AccountPassword))
-}
+use crate::model::{Plan, Step};
+use crate::registry::{IdempotencyKey, RegistryError};
 
 /// The idempotency key of a step of a plan: `csamctl-<plan id>-<step id>`. Re-running
 /// the same plan repeats the same keys, so a write acknowledged before a crash is not

@@ -2,14 +2,15 @@
 //!
 //! A [`Plan`] is plain data (like uv's installer plan or octoDNS's): `plan` builds it,
 //! `safety` checks it, `render` prints it, a saved plan file stores it, and the executor
-//! carries it out. Every [`Step`] holds the [`StepWrite`] to send — the registry
-//! contract's `Write`, one to one, except that a new account's password is a
-//! [`PasswordRef`] resolved at apply time — and a [`StepId`], stable for the plan, from
+//! carries it out. Every [`Step`] holds the [`Write`] to send — the registry contract's
+//! write, one type for both — with, beside it, a new account's password as a
+//! [`PasswordRef`] resolved at apply time, and a [`StepId`], stable for the plan, from
 //! which (with [`Plan::id`]) the executor derives the write's idempotency key.
 //!
-//! The mirror types ([`StepWrite`], [`WriteTarget`], [`PlannedUser`], [`UserDetails`])
-//! exist because data flows one way: `plan` may use `model` only, never the registry.
-//! Their serde form equals the contract's, so a plan file reads like the wire format.
+//! The write types ([`Write`], [`NewUser`], [`WriteTarget`], [`UserDetails`]) live here
+//! because data flows one way: `plan` may use `model` only, never the registry; the
+//! registry contract uses them as they are. A saved plan stores a step's write with its
+//! password reference inside `user` ([`WithPassword`]), the wire's form.
 //!
 //! No I/O, no async; serde only.
 
@@ -73,11 +74,10 @@ pub struct UserDetails {
     pub local_email: Option<Email>,
 }
 
-/// A new user record on a level. Its initial password (`P`) is a reference in a plan
-/// ([`PlannedUser`]) and the secret itself on its way to the registry.
+/// A new user record on a level. A new account's initial password travels beside the
+/// write ([`WithPassword`]), on the wire inside the user as `password`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "NewUser")]
-pub struct NewUserOf<P> {
+pub struct NewUser {
     /// The person.
     pub insz: Insz,
     /// The person's username: new, or the one the person already has.
@@ -91,21 +91,13 @@ pub struct NewUserOf<P> {
     /// Functions on this level (a plan leaves them empty: functions follow in a later
     /// session, S4.9).
     pub functions: BTreeSet<Function>,
-    /// The initial password, needed only when the person has no account yet: in a plan
-    /// where the executor reads it; on its way to the registry the secret, never stored.
-    pub password: Option<P>,
 }
 
-/// A new user record as planned: the password is a reference, read at apply time.
-pub type PlannedUser = NewUserOf<PasswordRef>;
-
 /// Every change the planner can make, as the registry carries it; the serde tag `change`
-/// names it. A new account's password (`P`) is a reference in a plan ([`StepWrite`]) and
-/// the secret itself on its way to the registry.
+/// names it. A new account's initial password travels beside it ([`WithPassword`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "change", rename_all = "snake_case")]
-#[schemars(rename = "Write")]
-pub enum WriteOf<P> {
+pub enum Write {
     /// Requests the designation of a main access manager (S1); yields a ticket (R7).
     DesignateMainAccessManager {
         /// The enterprise.
@@ -223,7 +215,7 @@ pub enum WriteOf<P> {
         /// The level (a site, unless reproducing a wrong-level leftover).
         level: UserLevel,
         /// The user.
-        user: NewUserOf<P>,
+        user: NewUser,
     },
     /// Changes a user record's names, language and e-mail addresses.
     UpdateUser {
@@ -266,10 +258,7 @@ pub enum WriteOf<P> {
     },
 }
 
-/// A plan's write: a new account's password is a reference.
-pub type StepWrite = WriteOf<PasswordRef>;
-
-impl<P> WriteOf<P> {
+impl Write {
     /// The write's name, as the serde tag (`create_site`).
     pub fn kind(&self) -> &'static str {
         match self {
@@ -318,151 +307,92 @@ impl<P> WriteOf<P> {
                 }
         )
     }
+}
 
-    /// The same write with a new account's password replaced by what `password` makes
-    /// of it (nothing: no password): how a plan's reference becomes the secret the
-    /// registry needs, and how the registry drops the secret before storing a write.
-    pub fn map_password<Q>(self, password: impl FnOnce(P) -> Option<Q>) -> WriteOf<Q> {
-        match self {
-            WriteOf::DesignateMainAccessManager {
-                kbo,
-                main_access_manager,
-                legal_representative,
-            } => WriteOf::DesignateMainAccessManager {
-                kbo,
-                main_access_manager,
-                legal_representative,
-            },
-            WriteOf::AddAccessManager {
-                kbo,
-                access_manager,
-            } => WriteOf::AddAccessManager {
-                kbo,
-                access_manager,
-            },
-            WriteOf::RemoveAccessManager { kbo, insz } => {
-                WriteOf::RemoveAccessManager { kbo, insz }
+/// A write and, beside it, a new account's initial password: a [`PasswordRef`] in a
+/// saved plan, the secret itself on its way to the registry (never stored).
+///
+/// Its serde form is the write with the password inside its `user` (`null` when there
+/// is none, and no `password` key for the other writes): the form a saved plan file and
+/// the registry's wire have always carried, so neither changed when the password moved
+/// out of [`NewUser`]. Its JSON Schema is the [`Write`]'s (the registry's OpenAPI document
+/// adds the password to `NewUser`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithPassword<P> {
+    /// The write.
+    pub write: Write,
+    /// The initial password, for a [`Write::CreateUser`] of a person with no account yet.
+    pub password: Option<P>,
+}
+
+/// The serde form of a [`Write::CreateUser`] with its password (see [`WithPassword`]).
+#[derive(Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+enum CreateUserForm<'a, P> {
+    CreateUser {
+        level: &'a UserLevel,
+        user: NewUserForm<'a, P>,
+    },
+}
+
+#[derive(Serialize)]
+struct NewUserForm<'a, P> {
+    #[serde(flatten)]
+    user: &'a NewUser,
+    password: Option<&'a P>,
+}
+
+impl<P: Serialize> WithPassword<P> {
+    /// Serialises a borrowed write and password in the form of [`WithPassword`].
+    pub fn serialize_parts<S: serde::Serializer>(
+        write: &Write,
+        password: Option<&P>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match write {
+            Write::CreateUser { level, user } => CreateUserForm::CreateUser {
+                level,
+                user: NewUserForm { user, password },
             }
-            WriteOf::ActivateCapacity {
-                kbo,
-                kind,
-                email,
-                local_administrator,
-                applications,
-            } => WriteOf::ActivateCapacity {
-                kbo,
-                kind,
-                email,
-                local_administrator,
-                applications,
-            },
-            WriteOf::UpdateCapacity {
-                kbo,
-                kind,
-                email,
-                local_administrator,
-            } => WriteOf::UpdateCapacity {
-                kbo,
-                kind,
-                email,
-                local_administrator,
-            },
-            WriteOf::CreateSubdivision {
-                kbo,
-                kind,
-                hco,
-                name,
-                email,
-                administrator,
-                applications,
-            } => WriteOf::CreateSubdivision {
-                kbo,
-                kind,
-                hco,
-                name,
-                email,
-                administrator,
-                applications,
-            },
-            WriteOf::UpdateSubdivision {
-                hco,
-                name,
-                email,
-                administrator,
-            } => WriteOf::UpdateSubdivision {
-                hco,
-                name,
-                email,
-                administrator,
-            },
-            WriteOf::DeleteSubdivision { hco } => WriteOf::DeleteSubdivision { hco },
-            WriteOf::CreateSite {
-                subdivision,
-                hco,
-                name,
-                email,
-                administrator,
-                applications,
-            } => WriteOf::CreateSite {
-                subdivision,
-                hco,
-                name,
-                email,
-                administrator,
-                applications,
-            },
-            WriteOf::UpdateSite {
-                hco,
-                name,
-                email,
-                administrator,
-            } => WriteOf::UpdateSite {
-                hco,
-                name,
-                email,
-                administrator,
-            },
-            WriteOf::DeleteSite { hco } => WriteOf::DeleteSite { hco },
-            WriteOf::CreateUser { level, user } => WriteOf::CreateUser {
-                level,
-                user: NewUserOf {
-                    insz: user.insz,
-                    username: user.username,
-                    details: user.details,
-                    active: user.active,
-                    applications: user.applications,
-                    functions: user.functions,
-                    password: user.password.and_then(password),
-                },
-            },
-            WriteOf::UpdateUser {
-                level,
-                insz,
-                details,
-            } => WriteOf::UpdateUser {
-                level,
-                insz,
-                details,
-            },
-            WriteOf::DeleteUser { level, insz } => WriteOf::DeleteUser { level, insz },
-            WriteOf::SetFunctions {
-                level,
-                insz,
-                functions,
-            } => WriteOf::SetFunctions {
-                level,
-                insz,
-                functions,
-            },
-            WriteOf::SetApplications {
-                target,
-                applications,
-            } => WriteOf::SetApplications {
-                target,
-                applications,
-            },
-            WriteOf::SetActive { target, active } => WriteOf::SetActive { target, active },
+            .serialize(s),
+            other => other.serialize(s),
         }
+    }
+}
+
+impl<P: Serialize> Serialize for WithPassword<P> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Self::serialize_parts(&self.write, self.password.as_ref(), s)
+    }
+}
+
+impl<'de, P: serde::de::DeserializeOwned> Deserialize<'de> for WithPassword<P> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut value = serde_json::Value::deserialize(d)?;
+        let password = match value.get_mut("user").and_then(|u| u.as_object_mut()) {
+            Some(user) => match user.remove("password") {
+                Some(p) => Option::<P>::deserialize(p).map_err(D::Error::custom)?,
+                None => None,
+            },
+            None => None,
+        };
+        let write = Write::deserialize(value).map_err(D::Error::custom)?;
+        Ok(WithPassword { write, password })
+    }
+}
+
+impl<P> schemars::JsonSchema for WithPassword<P> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Write::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        g.subschema_for::<Write>()
     }
 }
 
@@ -482,13 +412,49 @@ impl fmt::Display for StepId {
 
 /// One registry write in a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StepForm", into = "StepForm")]
 pub struct Step {
     /// Identity within the plan.
     pub id: StepId,
     /// The index of the change in [`EnterprisePlan::changes`] this step carries out.
     pub change: usize,
     /// What to send.
-    pub write: StepWrite,
+    pub write: Write,
+    /// Where the executor reads a new account's initial password, for a
+    /// [`Write::CreateUser`] of a person who has no account yet.
+    pub password: Option<PasswordRef>,
+}
+
+/// A step as a saved plan stores it: the password reference inside the write's `user`.
+#[derive(Serialize, Deserialize)]
+struct StepForm {
+    id: StepId,
+    change: usize,
+    write: WithPassword<PasswordRef>,
+}
+
+impl From<StepForm> for Step {
+    fn from(form: StepForm) -> Self {
+        Step {
+            id: form.id,
+            change: form.change,
+            write: form.write.write,
+            password: form.write.password,
+        }
+    }
+}
+
+impl From<Step> for StepForm {
+    fn from(step: Step) -> Self {
+        StepForm {
+            id: step.id,
+            change: step.change,
+            write: WithPassword {
+                write: step.write,
+                password: step.password,
+            },
+        }
+    }
 }
 
 /// One log-in … log-out of the acting person. Its writes become visible to later

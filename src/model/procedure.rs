@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::{Phase, Plan, StepWrite};
+use super::plan::{Phase, Plan, Write};
 
 /// One thing the person does, by its place in the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +99,7 @@ impl Plan {
                     Phase::Sessions { sessions } => {
                         for (s, session) in sessions.iter().enumerate() {
                             let designation = session.steps.iter().all(|st| {
-                                matches!(st.write, StepWrite::DesignateMainAccessManager { .. })
+                                matches!(st.write, Write::DesignateMainAccessManager { .. })
                             });
                             out.push(Instruction::LogIn {
                                 enterprise: e,

@@ -59,8 +59,8 @@ use crate::diff::{self, Diff, EnterpriseDiff};
 use crate::model::{
     CapacityType, Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding,
     Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, LiveAdministrator, LiveState,
-    Object, ObjectValue, Phase, Plan, PlanLimits, PlannedUser, Session, Step, StepId, StepWrite,
-    UserDetails, UserLevel, UserValue, WriteTarget,
+    NewUser, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step, StepId,
+    UserDetails, UserLevel, UserValue, Write, WriteTarget,
 };
 
 use crate::rules::{self, Roles};
@@ -162,7 +162,9 @@ struct Work {
     slot: Slot,
     /// Order inside a session, see [`rank`].
     rank: Rank,
-    write: StepWrite,
+    write: Write,
+    /// A new account's initial password reference, beside a [`Write::CreateUser`].
+    password: Option<PasswordRef>,
 }
 
 /// The order of writes inside a session (the declaration order): the deletions that
@@ -217,27 +219,23 @@ impl Rank {
     }
 }
 
-fn rank(slot: &Slot, write: &StepWrite) -> Rank {
+fn rank(slot: &Slot, write: &Write) -> Rank {
     match (slot, write) {
-        (_, StepWrite::DesignateMainAccessManager { .. }) => Rank::Opening,
-        (Slot::First, StepWrite::DeleteUser { .. }) => Rank::Opening,
-        (Slot::Site(_), StepWrite::DeleteUser { .. }) => Rank::MovedSiteUsers,
-        (Slot::Site(_), StepWrite::DeleteSite { .. }) => Rank::MovedSite,
-        (Slot::Late, StepWrite::DeleteUser { .. }) => Rank::LeftoverUsers,
-        (Slot::Late, StepWrite::DeleteSite { .. }) => Rank::LeftoverSites,
-        (Slot::Late, StepWrite::DeleteSubdivision { .. }) => Rank::LeftoverSubdivisions,
-        (Slot::Late, StepWrite::RemoveAccessManager { .. }) => Rank::LeftoverManagers,
-        (_, StepWrite::RemoveAccessManager { .. } | StepWrite::AddAccessManager { .. }) => {
-            Rank::Managers
-        }
-        (_, StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. }) => {
-            Rank::Capacity
-        }
-        (_, StepWrite::CreateSubdivision { .. }) => Rank::Subdivisions,
-        (_, StepWrite::CreateSite { .. }) => Rank::Sites,
-        (Slot::Users, StepWrite::DeleteUser { .. }) => Rank::ReplacedUsers,
-        (_, StepWrite::CreateUser { .. }) => Rank::Users,
-        (Slot::Functions, StepWrite::SetFunctions { .. }) => Rank::Functions,
+        (_, Write::DesignateMainAccessManager { .. }) => Rank::Opening,
+        (Slot::First, Write::DeleteUser { .. }) => Rank::Opening,
+        (Slot::Site(_), Write::DeleteUser { .. }) => Rank::MovedSiteUsers,
+        (Slot::Site(_), Write::DeleteSite { .. }) => Rank::MovedSite,
+        (Slot::Late, Write::DeleteUser { .. }) => Rank::LeftoverUsers,
+        (Slot::Late, Write::DeleteSite { .. }) => Rank::LeftoverSites,
+        (Slot::Late, Write::DeleteSubdivision { .. }) => Rank::LeftoverSubdivisions,
+        (Slot::Late, Write::RemoveAccessManager { .. }) => Rank::LeftoverManagers,
+        (_, Write::RemoveAccessManager { .. } | Write::AddAccessManager { .. }) => Rank::Managers,
+        (_, Write::ActivateCapacity { .. } | Write::UpdateCapacity { .. }) => Rank::Capacity,
+        (_, Write::CreateSubdivision { .. }) => Rank::Subdivisions,
+        (_, Write::CreateSite { .. }) => Rank::Sites,
+        (Slot::Users, Write::DeleteUser { .. }) => Rank::ReplacedUsers,
+        (_, Write::CreateUser { .. }) => Rank::Users,
+        (Slot::Functions, Write::SetFunctions { .. }) => Rank::Functions,
         _ => Rank::Updates,
     }
 }
@@ -267,12 +265,13 @@ fn writes_for(
 ) -> Vec<Work> {
     let kbo = c.kbo;
     let mut out = Vec::new();
-    let mut push = |slot: Slot, write: StepWrite| {
+    let mut push = |slot: Slot, write: Write| {
         out.push(Work {
             change: index,
             rank: rank(&slot, &write),
             slot,
             write,
+            password: None,
         })
     };
     match (&c.object, &c.before, &c.after) {
@@ -281,7 +280,7 @@ fn writes_for(
         {
             push(
                 Slot::Designation,
-                StepWrite::DesignateMainAccessManager {
+                Write::DesignateMainAccessManager {
                     kbo,
                     main_access_manager: d.main_access_manager.clone(),
                     legal_representative: d.legal_representative.clone(),
@@ -305,14 +304,25 @@ fn writes_for(
                 kind: c.kind,
                 cause: c.cause,
             };
-            user_writes(&mut push, &user, before, after, replaced_sites, has_account);
+            user_writes(&mut push, &user, before, after, replaced_sites);
+            // A person without an account gets one with the user record, and needs its
+            // initial password.
+            if let Some(ObjectValue::User(a)) = after
+                && !has_account.contains(insz)
+            {
+                for w in &mut out {
+                    if matches!(w.write, Write::CreateUser { .. }) {
+                        w.password = a.password.clone();
+                    }
+                }
+            }
         }
         _ => {}
     }
     out
 }
 
-type Push<'a> = dyn FnMut(Slot, StepWrite) + 'a;
+type Push<'a> = dyn FnMut(Slot, Write) + 'a;
 
 fn access_manager_writes(
     push: &mut Push<'_>,
@@ -328,12 +338,12 @@ fn access_manager_writes(
         } else {
             Slot::First
         };
-        push(slot, StepWrite::RemoveAccessManager { kbo, insz });
+        push(slot, Write::RemoveAccessManager { kbo, insz });
     }
     if let Some(ObjectValue::AccessManager(am)) = after {
         push(
             Slot::First,
-            StepWrite::AddAccessManager {
+            Write::AddAccessManager {
                 kbo,
                 access_manager: am.clone(),
             },
@@ -351,7 +361,7 @@ fn capacity_writes(
     match before {
         None => push(
             Slot::First,
-            StepWrite::ActivateCapacity {
+            Write::ActivateCapacity {
                 kbo,
                 kind,
                 email: a.email.clone(),
@@ -363,7 +373,7 @@ fn capacity_writes(
             if b.email != a.email || b.local_administrator != a.local_administrator {
                 push(
                     Slot::First,
-                    StepWrite::UpdateCapacity {
+                    Write::UpdateCapacity {
                         kbo,
                         kind,
                         email: a.email.clone(),
@@ -393,7 +403,7 @@ fn subdivision_writes(
     match (before, after) {
         (None, Some(ObjectValue::Subdivision(a))) => push(
             Slot::Subdivisions,
-            StepWrite::CreateSubdivision {
+            Write::CreateSubdivision {
                 kbo,
                 kind: a.capacity,
                 hco: hco.clone(),
@@ -407,7 +417,7 @@ fn subdivision_writes(
             if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
                 push(
                     Slot::First,
-                    StepWrite::UpdateSubdivision {
+                    Write::UpdateSubdivision {
                         hco: hco.clone(),
                         name: a.name.clone(),
                         email: a.email.clone(),
@@ -422,10 +432,7 @@ fn subdivision_writes(
                 (&a.applications, a.active),
             );
         }
-        (Some(_), None) => push(
-            Slot::Late,
-            StepWrite::DeleteSubdivision { hco: hco.clone() },
-        ),
+        (Some(_), None) => push(Slot::Late, Write::DeleteSubdivision { hco: hco.clone() }),
         _ => {}
     }
 }
@@ -437,7 +444,7 @@ fn site_writes(
     before: &Option<ObjectValue>,
     after: &Option<ObjectValue>,
 ) {
-    let create = |a: &crate::model::SiteValue| StepWrite::CreateSite {
+    let create = |a: &crate::model::SiteValue| Write::CreateSite {
         subdivision: a.subdivision.clone(),
         hco: hco.clone(),
         name: a.name.clone(),
@@ -452,7 +459,7 @@ fn site_writes(
         (ChangeKind::Replace, _, Some(ObjectValue::Site(a))) => {
             push(
                 Slot::Site(hco.clone()),
-                StepWrite::DeleteSite { hco: hco.clone() },
+                Write::DeleteSite { hco: hco.clone() },
             );
             push(Slot::Site(hco.clone()), create(a));
         }
@@ -460,7 +467,7 @@ fn site_writes(
             if b.name != a.name || b.email != a.email || b.administrator != a.administrator {
                 push(
                     Slot::First,
-                    StepWrite::UpdateSite {
+                    Write::UpdateSite {
                         hco: hco.clone(),
                         name: a.name.clone(),
                         email: a.email.clone(),
@@ -475,7 +482,7 @@ fn site_writes(
                 (&a.applications, a.active),
             );
         }
-        (ChangeKind::Delete, _, _) => push(Slot::Late, StepWrite::DeleteSite { hco: hco.clone() }),
+        (ChangeKind::Delete, _, _) => push(Slot::Late, Write::DeleteSite { hco: hco.clone() }),
         _ => {}
     }
 }
@@ -494,39 +501,33 @@ fn user_writes(
     before: &Option<ObjectValue>,
     after: &Option<ObjectValue>,
     replaced_sites: &BTreeSet<Hco>,
-    has_account: &BTreeSet<Insz>,
 ) {
     let level = user.level;
     let insz = user.insz;
     let on_replaced_site = level.site().filter(|h| replaced_sites.contains(*h));
-    let delete = StepWrite::DeleteUser {
+    let delete = Write::DeleteUser {
         level: level.clone(),
         insz,
     };
-    let create = |push: &mut dyn FnMut(Slot, StepWrite), a: &UserValue| {
+    let create = |push: &mut dyn FnMut(Slot, Write), a: &UserValue| {
         push(
             Slot::Users,
-            StepWrite::CreateUser {
+            Write::CreateUser {
                 level: level.clone(),
-                user: PlannedUser {
+                user: NewUser {
                     insz,
                     username: a.username.clone(),
                     details: details(a),
                     active: a.active,
                     applications: a.applications.clone(),
                     functions: BTreeSet::new(),
-                    password: if has_account.contains(&insz) {
-                        None
-                    } else {
-                        a.password.clone()
-                    },
                 },
             },
         );
         if !a.functions.is_empty() {
             push(
                 Slot::Functions,
-                StepWrite::SetFunctions {
+                Write::SetFunctions {
                     level: level.clone(),
                     insz,
                     functions: a.functions.clone(),
@@ -547,7 +548,7 @@ fn user_writes(
             if details(a) != details(b) {
                 push(
                     Slot::First,
-                    StepWrite::UpdateUser {
+                    Write::UpdateUser {
                         level: level.clone(),
                         insz,
                         details: details(a),
@@ -566,7 +567,7 @@ fn user_writes(
             if a.functions != b.functions {
                 push(
                     Slot::First,
-                    StepWrite::SetFunctions {
+                    Write::SetFunctions {
                         level: level.clone(),
                         insz,
                         functions: a.functions.clone(),
@@ -584,7 +585,7 @@ fn user_writes(
 }
 
 fn set_apps_active(
-    push: &mut dyn FnMut(Slot, StepWrite),
+    push: &mut dyn FnMut(Slot, Write),
     target: WriteTarget,
     before: (&crate::model::Applications, bool),
     after: (&crate::model::Applications, bool),
@@ -592,7 +593,7 @@ fn set_apps_active(
     if before.0 != after.0 {
         push(
             Slot::First,
-            StepWrite::SetApplications {
+            Write::SetApplications {
                 target: target.clone(),
                 applications: after.0.clone(),
             },
@@ -601,7 +602,7 @@ fn set_apps_active(
     if before.1 != after.1 {
         push(
             Slot::First,
-            StepWrite::SetActive {
+            Write::SetActive {
                 target,
                 active: after.1,
             },
@@ -765,7 +766,7 @@ fn schedule(
     let sites_with_users: BTreeSet<Hco> = works
         .iter()
         .filter_map(|w| match &w.write {
-            StepWrite::CreateUser {
+            Write::CreateUser {
                 level: UserLevel::Site { hco },
                 ..
             } if site_parent_new.contains_key(hco) => Some(hco.clone()),
@@ -827,9 +828,9 @@ fn schedule(
         // site (which may hang under it): the subdivision must wait for it.
         let races = late
             .iter()
-            .any(|w| matches!(w.write, StepWrite::DeleteSubdivision { .. }))
+            .any(|w| matches!(w.write, Write::DeleteSubdivision { .. }))
             && placed.iter().any(|(r, session, w)| {
-                *r == last && *session > 0 && matches!(w.write, StepWrite::DeleteSite { .. })
+                *r == last && *session > 0 && matches!(w.write, Write::DeleteSite { .. })
             });
         if races {
             last += 1;
@@ -864,22 +865,22 @@ fn purpose(works: &[Work]) -> String {
     };
     for w in works {
         let s = match &w.write {
-            StepWrite::DesignateMainAccessManager { .. } => {
+            Write::DesignateMainAccessManager { .. } => {
                 "designation of the main access manager".into()
             }
-            StepWrite::AddAccessManager { .. } | StepWrite::RemoveAccessManager { .. }
+            Write::AddAccessManager { .. } | Write::RemoveAccessManager { .. }
                 if w.rank == Rank::Managers =>
             {
                 "access managers".into()
             }
-            StepWrite::ActivateCapacity { .. } => "capacity".into(),
-            StepWrite::CreateSubdivision { .. } => "subdivisions".into(),
-            StepWrite::CreateSite { hco, .. } => format!("site {hco}"),
-            StepWrite::CreateUser { .. } => "users".into(),
-            StepWrite::SetFunctions { .. } if w.rank == Rank::Functions => {
+            Write::ActivateCapacity { .. } => "capacity".into(),
+            Write::CreateSubdivision { .. } => "subdivisions".into(),
+            Write::CreateSite { hco, .. } => format!("site {hco}"),
+            Write::CreateUser { .. } => "users".into(),
+            Write::SetFunctions { .. } if w.rank == Rank::Functions => {
                 "functions of the new users".into()
             }
-            StepWrite::DeleteUser { .. } if w.rank == Rank::Opening => "wrong-level users".into(),
+            Write::DeleteUser { .. } if w.rank == Rank::Opening => "wrong-level users".into(),
             _ if w.rank.is_leftover() => "deleting what is not in the desired state".into(),
             _ if w.rank.clears_the_way() => "clearing the way".into(),
             _ => "changes".into(),
@@ -955,6 +956,7 @@ fn plan_enterprise(
                 id: step_id(&kbo, &label, i),
                 change: w.change,
                 write: w.write,
+                password: w.password,
             })
             .collect(),
         label,
@@ -1047,7 +1049,7 @@ fn site_parent_new(changes: &[Change], works: &[Work]) -> BTreeMap<Hco, bool> {
     works
         .iter()
         .filter_map(|w| match &w.write {
-            StepWrite::CreateSite {
+            Write::CreateSite {
                 subdivision, hco, ..
             } => Some((hco.clone(), new_subdivisions.contains(subdivision))),
             _ => None,
@@ -1112,11 +1114,11 @@ fn check_registry_rules(
     for w in works {
         let c = &changes[w.change];
         let account = match &w.write {
-            StepWrite::CreateUser { user, .. } => Some((user.insz, &user.username)),
-            StepWrite::CreateSubdivision { administrator, .. }
-            | StepWrite::UpdateSubdivision { administrator, .. }
-            | StepWrite::CreateSite { administrator, .. }
-            | StepWrite::UpdateSite { administrator, .. } => match administrator {
+            Write::CreateUser { user, .. } => Some((user.insz, &user.username)),
+            Write::CreateSubdivision { administrator, .. }
+            | Write::UpdateSubdivision { administrator, .. }
+            | Write::CreateSite { administrator, .. }
+            | Write::UpdateSite { administrator, .. } => match administrator {
                 LiveAdministrator::Account { insz, username, .. } => Some((*insz, username)),
                 _ => None,
             },
@@ -1184,10 +1186,10 @@ fn check_administrators(
     let mut reported = BTreeSet::new();
     for w in works {
         let admin = match &w.write {
-            StepWrite::CreateSubdivision { administrator, .. }
-            | StepWrite::UpdateSubdivision { administrator, .. }
-            | StepWrite::CreateSite { administrator, .. }
-            | StepWrite::UpdateSite { administrator, .. } => Some(administrator),
+            Write::CreateSubdivision { administrator, .. }
+            | Write::UpdateSubdivision { administrator, .. }
+            | Write::CreateSite { administrator, .. }
+            | Write::UpdateSite { administrator, .. } => Some(administrator),
             _ => None,
         };
         if let Some(LiveAdministrator::Person { .. }) = admin

@@ -55,10 +55,10 @@ fn from_nothing_the_order_follows_the_manual() {
     assert_eq!(session_lower_bound(&d.enterprises[0]), 6);
     // Users are created without functions; the functions follow (S4.9).
     for step in p.enterprises[0].steps() {
-        if let StepWrite::CreateUser { user, .. } = &step.write {
+        if let Write::CreateUser { user, .. } = &step.write {
             assert!(user.functions.is_empty());
             assert!(
-                user.password.is_some(),
+                step.password.is_some(),
                 "new accounts carry their password reference"
             );
         }
@@ -170,7 +170,7 @@ fn deletions_children_first_wrong_level_first_leftovers_last() {
     let first = &p.enterprises[0].sessions().next().expect("session").steps[0];
     assert!(matches!(
         &first.write,
-        StepWrite::DeleteUser {
+        Write::DeleteUser {
             level: UserLevel::Subdivision { .. },
             ..
         }

@@ -11,11 +11,18 @@ use crate::model::{
     Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative,
 };
 
+/// A new user record on a level ([`Write::CreateUser`]); a new account's initial
+/// password travels beside the write.
+pub use crate::model::NewUser;
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
 /// The level a user record lives on (the model's type: the plan names levels the same
 /// way). Only `UserLevel::Site` gives access (R4).
 pub use crate::model::UserLevel;
+/// A write with a new account's password beside it: the body of a write request.
+pub use crate::model::WithPassword;
+/// Every change the registry carries out (the planner's writes, one type for both).
+pub use crate::model::Write;
 /// What a [`Write::SetApplications`] or [`Write::SetActive`] changes.
 pub use crate::model::WriteTarget;
 
@@ -165,30 +172,6 @@ impl<'de> Deserialize<'de> for AccountPassword {
         Password::new(s)
             .map(AccountPassword)
             .map_err(serde::de::Error::custom)
-    }
-}
-
-/// A new user record on a level, with the initial password itself (never stored).
-pub type NewUser = crate::model::NewUserOf<AccountPassword>;
-
-/// Every change the planner can make (the model's [`crate::model::WriteOf`]), with a new
-/// account's password itself.
-pub type Write = crate::model::WriteOf<AccountPassword>;
-
-impl Write {
-    /// The same write with any password removed: what the journal keeps.
-    pub fn without_secrets(&self) -> Write {
-        self.clone().map_password(|_| None)
-    }
-
-    /// The new account's password, when the write carries one.
-    pub fn secret(&self) -> Option<AccountPassword> {
-        let mut secret = None;
-        let _ = self.clone().map_password(|p| {
-            secret = Some(p);
-            None::<AccountPassword>
-        });
-        secret
     }
 }
 
@@ -771,12 +754,62 @@ pub struct PendingNotice {
 /// One write of a batch: the change with its own idempotency key, which works exactly
 /// as the `Idempotency-Key` header of a single write (the same key sent alone or in a
 /// batch is the same key).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+///
+/// On the wire the password is inside the write's `user`, as in a single write's body
+/// ([`WithPassword`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "BatchWriteForm", into = "BatchWriteForm")]
 pub struct BatchWrite {
     /// 1 to 200 printable ASCII characters chosen by the client.
     pub idempotency_key: IdempotencyKey,
     /// The change.
     pub write: Write,
+    /// A new account's initial password, for a [`Write::CreateUser`] (never stored).
+    pub password: Option<AccountPassword>,
+}
+
+/// One write of a batch: the change with its own idempotency key, which works exactly
+/// as the `Idempotency-Key` header of a single write (the same key sent alone or in a
+/// batch is the same key).
+#[derive(Serialize, Deserialize, JsonSchema)]
+#[schemars(rename = "BatchWrite")]
+struct BatchWriteForm {
+    /// 1 to 200 printable ASCII characters chosen by the client.
+    idempotency_key: IdempotencyKey,
+    /// The change.
+    write: WithPassword<AccountPassword>,
+}
+
+impl From<BatchWriteForm> for BatchWrite {
+    fn from(form: BatchWriteForm) -> Self {
+        BatchWrite {
+            idempotency_key: form.idempotency_key,
+            write: form.write.write,
+            password: form.write.password,
+        }
+    }
+}
+
+impl From<BatchWrite> for BatchWriteForm {
+    fn from(w: BatchWrite) -> Self {
+        BatchWriteForm {
+            idempotency_key: w.idempotency_key,
+            write: WithPassword {
+                write: w.write,
+                password: w.password,
+            },
+        }
+    }
+}
+
+impl JsonSchema for BatchWrite {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        BatchWriteForm::schema_name()
+    }
+
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        BatchWriteForm::json_schema(g)
+    }
 }
 
 /// Many writes in one request (`POST /v1/sessions/{session}/write-batches`). The

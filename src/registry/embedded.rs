@@ -576,12 +576,23 @@ struct EmbeddedClient {
 /// and is refused, while neither the password nor a hash that guesses could be tested
 /// against (without the key) is stored. Writes without a password keep the fingerprint
 /// they always had.
-fn write_print(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<String, RegistryError> {
-    let mut bytes =
-        serde_json::to_vec(&write.without_secrets()).map_err(|e| RegistryError::Internal {
-            reason: e.to_string(),
-        })?;
-    if let Some(secret) = write.secret() {
+fn write_print(
+    tx: &rusqlite::Transaction<'_>,
+    write: &Write,
+    password: Option<&AccountPassword>,
+) -> Result<String, RegistryError> {
+    // The wire's form without the password (`"password": null` inside a new user), the
+    // bytes this fingerprint has always been taken over.
+    let mut bytes = Vec::new();
+    WithPassword::<AccountPassword>::serialize_parts(
+        write,
+        None,
+        &mut serde_json::Serializer::new(&mut bytes),
+    )
+    .map_err(|e| RegistryError::Internal {
+        reason: e.to_string(),
+    })?;
+    if let Some(secret) = password {
         let key = sqlite::secret_key(tx)?;
         bytes.extend_from_slice(b"\npassword:");
         bytes.extend_from_slice(
@@ -629,13 +640,16 @@ fn write_in(
     session: &SessionId,
     key: &IdempotencyKey,
     write: &Write,
+    password: Option<&AccountPassword>,
 ) -> Result<WriteReceipt, RegistryError> {
-    let print = write_print(t.tx, write)?;
+    let print = write_print(t.tx, write, password)?;
     if let Some(first) = t.replayed(person, key, &print)? {
         return Ok(first);
     }
     let target = masked_target(write);
-    let decision = t.world.decide_write(person, session, write, t.now);
+    let decision = t
+        .world
+        .decide_write(person, session, write, password.is_some(), t.now);
     let audit = |t: &Txn<'_>, outcome: &str| {
         t.audit(AuditEntry {
             at_ms: t.now,
@@ -813,13 +827,17 @@ impl Registry for EmbeddedClient {
         session: &SessionId,
         key: &IdempotencyKey,
         write: &Write,
+        password: Option<&AccountPassword>,
     ) -> Result<WriteReceipt, RegistryError> {
         let person = self.person;
         let session = session.clone();
         let key = key.clone();
         let write = write.clone();
+        let password = password.cloned();
         self.registry
-            .run(move |s| s.transact(|t| write_in(t, &person, &session, &key, &write)))
+            .run(move |s| {
+                s.transact(|t| write_in(t, &person, &session, &key, &write, password.as_ref()))
+            })
             .await
     }
 
@@ -840,7 +858,9 @@ impl Registry for EmbeddedClient {
                 s.transact(|t| {
                     let mut out = Vec::with_capacity(writes.len());
                     for w in &writes {
-                        match write_in(t, &person, &session, &w.idempotency_key, &w.write) {
+                        let password = w.password.as_ref();
+                        match write_in(t, &person, &session, &w.idempotency_key, &w.write, password)
+                        {
                             Err(e) if e.fails_request() => return Err(e),
                             answer => out.push(answer),
                         }

@@ -22,11 +22,11 @@ use serde::de::DeserializeOwned;
 
 use super::openapi::{IDEMPOTENCY_KEY, Operation, percent_encode};
 use super::{
-    AccessQuery, AccessReport, BatchOutcomes, BatchRequest, BatchResponse, BatchResult, BatchWrite,
-    ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice, IdempotencyKey, IssuedToken,
-    Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice, Problem, Reference, Registry,
-    RegistryError, RegistryOperator, RegistryStats, SessionId, SessionInfo, Ticket, TokenRequest,
-    UserPage, Write, WriteReceipt,
+    AccessQuery, AccessReport, AccountPassword, BatchOutcomes, BatchRequest, BatchResponse,
+    BatchResult, BatchWrite, ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice,
+    IdempotencyKey, IssuedToken, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
+    Problem, Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId,
+    SessionInfo, Ticket, TokenRequest, UserPage, WithPassword, Write, WriteReceipt,
 };
 use crate::model::{Hco, Insz, Kbo, LiveState};
 
@@ -380,14 +380,19 @@ impl Registry for HttpRegistry {
         session: &SessionId,
         key: &IdempotencyKey,
         write: &Write,
+        password: Option<&AccountPassword>,
     ) -> Result<WriteReceipt, RegistryError> {
+        let body = WithPassword {
+            write: write.clone(),
+            password: password.cloned(),
+        };
         self.endpoint
             .call(
                 &self.token,
                 Operation::Write,
                 &[&session.0],
                 "",
-                Some(write),
+                Some(&body),
                 Some(key),
             )
             .await

@@ -77,12 +77,15 @@ pub trait Registry: Send + Sync {
         UserPage::from_live(&live, page)
     }
 
-    /// Carries out one change in a session.
+    /// Carries out one change in a session. `password` is a new account's initial
+    /// password, for a [`Write::CreateUser`] of a person with no account yet; the
+    /// registry never stores it.
     async fn write(
         &self,
         session: &SessionId,
         key: &IdempotencyKey,
         write: &Write,
+        password: Option<&AccountPassword>,
     ) -> Result<WriteReceipt, RegistryError>;
 
     /// Carries out many changes in a session in one request, in order, each exactly as
@@ -105,7 +108,10 @@ pub trait Registry: Send + Sync {
         BatchRequest::check_len(writes.len())?;
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
-            match self.write(session, &w.idempotency_key, &w.write).await {
+            match self
+                .write(session, &w.idempotency_key, &w.write, w.password.as_ref())
+                .await
+            {
                 Err(e) if e.fails_request() => return Err(e),
                 answer => out.push(answer),
             }

@@ -964,6 +964,23 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
     object
 }
 
+/// A new account's initial password travels beside the write in the code
+/// ([`WithPassword`]) and inside the new user on the wire: the `NewUser` the wire carries
+/// has the optional `password` that the model's [`NewUser`] has not.
+fn wire_password(schemas: &mut Map<String, Value>, password: Schema) {
+    let mut password = password.to_value();
+    password["description"] = json!(
+        "The initial password, needed only when the person has no account yet: the secret itself, never stored."
+    );
+    if let Some(properties) = schemas
+        .get_mut("NewUser")
+        .and_then(|user| user.get_mut("properties"))
+        .and_then(Value::as_object_mut)
+    {
+        properties.insert("password".into(), password);
+    }
+}
+
 /// The OpenAPI 3.1 document of the registry's HTTP API.
 pub fn document() -> Value {
     let mut settings = SchemaSettings::draft2020_12();
@@ -979,7 +996,9 @@ pub fn document() -> Value {
             .or_insert_with(|| Value::Object(Map::new()));
         item[op.method().to_ascii_lowercase()] = object;
     }
-    let schemas = g.take_definitions(true);
+    let password = g.subschema_for::<Option<AccountPassword>>();
+    let mut schemas = g.take_definitions(true);
+    wire_password(&mut schemas, password);
 
     json!({
         "openapi": "3.1.0",

@@ -56,10 +56,10 @@ use super::engine::EngineConfig;
 use super::openapi::{self, Auth, IDEMPOTENCY_KEY, Operation};
 use super::sqlite::token_hash;
 use super::{
-    AccessQuery, BatchRequest, BatchResponse, BatchResult, ClockAdvance, ClockKind, ClockReading,
-    HeadRadiologistNotice, IdempotencyKey, IssuedToken, LeaseId, LeaseRequest, OpenOptions,
-    PageRequest, Problem, Reference, Registry, RegistryError, RegistryOperator, SessionId,
-    SqliteRegistry, TokenRequest, Write,
+    AccessQuery, AccountPassword, BatchRequest, BatchResponse, BatchResult, ClockAdvance,
+    ClockKind, ClockReading, HeadRadiologistNotice, IdempotencyKey, IssuedToken, LeaseId,
+    LeaseRequest, OpenOptions, PageRequest, Problem, Reference, Registry, RegistryError,
+    RegistryOperator, SessionId, SqliteRegistry, TokenRequest, WithPassword,
 };
 use crate::model::Kbo;
 
@@ -742,7 +742,7 @@ async fn write(
     Caller(r): Caller,
     ApiPath(session): ApiPath<SessionId>,
     headers: HeaderMap,
-    ApiJson(write): ApiJson<Write>,
+    ApiJson(body): ApiJson<WithPassword<AccountPassword>>,
 ) -> ApiResult<Json<super::WriteReceipt>> {
     let key = headers
         .get(IDEMPOTENCY_KEY)
@@ -750,7 +750,10 @@ async fn write(
         .to_str()
         .map_err(|_| ApiError::invalid("the Idempotency-Key is printable ASCII"))?;
     let key = IdempotencyKey::new(key)?;
-    Ok(Json(r.write(&session, &key, &write).await?))
+    Ok(Json(
+        r.write(&session, &key, &body.write, body.password.as_ref())
+            .await?,
+    ))
 }
 
 /// Always 200 with one result per write: a refused write is a result, not the answer's

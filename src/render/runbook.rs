@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use crate::model::{
     Application, EnterprisePlan, Function, HeadRadiologistNotice, Instruction, Insz,
-    LiveAdministrator, PasswordRef, Phase, Plan, Step, StepWrite, UserLevel, WriteTarget,
+    LiveAdministrator, PasswordRef, Phase, Plan, Step, UserLevel, Write, WriteTarget,
 };
 
 /// The language of the runbook.
@@ -245,7 +245,7 @@ fn enterprise(items: &mut Vec<Item>, e: &EnterprisePlan, opts: &RunbookOptions) 
                     let designation = s
                         .steps
                         .iter()
-                        .all(|st| matches!(st.write, StepWrite::DesignateMainAccessManager { .. }));
+                        .all(|st| matches!(st.write, Write::DesignateMainAccessManager { .. }));
                     items.push(if designation {
                         designation_log_in(lang)
                     } else if logged_in_before {
@@ -413,20 +413,20 @@ fn log_in_again(e: &EnterprisePlan, lang: Lang) -> Item {
 }
 
 /// The navigation a write's step starts with (the level it is done on), when it has one.
-fn step_nav(write: &StepWrite, lang: Lang) -> Option<String> {
+fn step_nav(write: &Write, lang: Lang) -> Option<String> {
     match write {
-        StepWrite::UpdateSubdivision { hco, .. } => Some(level_nav(
+        Write::UpdateSubdivision { hco, .. } => Some(level_nav(
             &UserLevel::Subdivision { hco: hco.clone() },
             lang,
         )),
-        StepWrite::UpdateSite { hco, .. } => {
+        Write::UpdateSite { hco, .. } => {
             Some(level_nav(&UserLevel::Site { hco: hco.clone() }, lang))
         }
-        StepWrite::CreateUser { level, .. }
-        | StepWrite::UpdateUser { level, .. }
-        | StepWrite::DeleteUser { level, .. }
-        | StepWrite::SetFunctions { level, .. } => Some(level_nav(level, lang)),
-        StepWrite::SetApplications { target, .. } | StepWrite::SetActive { target, .. } => {
+        Write::CreateUser { level, .. }
+        | Write::UpdateUser { level, .. }
+        | Write::DeleteUser { level, .. }
+        | Write::SetFunctions { level, .. } => Some(level_nav(level, lang)),
+        Write::SetApplications { target, .. } | Write::SetActive { target, .. } => {
             Some(target_nav(target, lang))
         }
         _ => None,
@@ -581,34 +581,30 @@ fn step_item(e: &EnterprisePlan, step: &Step, opts: &RunbookOptions) -> Item {
     };
     let w = &step.write;
     match w {
-        StepWrite::DesignateMainAccessManager { .. }
-        | StepWrite::AddAccessManager { .. }
-        | StepWrite::RemoveAccessManager { .. } => manager_item(w, opts),
-        StepWrite::ActivateCapacity { .. } | StepWrite::UpdateCapacity { .. } => {
-            capacity_item(w, opts)
+        Write::DesignateMainAccessManager { .. }
+        | Write::AddAccessManager { .. }
+        | Write::RemoveAccessManager { .. } => manager_item(w, opts),
+        Write::ActivateCapacity { .. } | Write::UpdateCapacity { .. } => capacity_item(w, opts),
+        Write::CreateSubdivision { .. }
+        | Write::UpdateSubdivision { .. }
+        | Write::DeleteSubdivision { .. } => subdivision_item(w, opts),
+        Write::CreateSite { .. } | Write::UpdateSite { .. } | Write::DeleteSite { .. } => {
+            site_item(w, opts)
         }
-        StepWrite::CreateSubdivision { .. }
-        | StepWrite::UpdateSubdivision { .. }
-        | StepWrite::DeleteSubdivision { .. } => subdivision_item(w, opts),
-        StepWrite::CreateSite { .. }
-        | StepWrite::UpdateSite { .. }
-        | StepWrite::DeleteSite { .. } => site_item(w, opts),
-        StepWrite::CreateUser { .. }
-        | StepWrite::UpdateUser { .. }
-        | StepWrite::DeleteUser { .. }
-        | StepWrite::SetFunctions { .. } => user_item(w, opts, &person),
-        StepWrite::SetApplications { .. } | StepWrite::SetActive { .. } => {
-            target_item(w, opts, &person)
-        }
+        Write::CreateUser { .. }
+        | Write::UpdateUser { .. }
+        | Write::DeleteUser { .. }
+        | Write::SetFunctions { .. } => user_item(step, opts, &person),
+        Write::SetApplications { .. } | Write::SetActive { .. } => target_item(w, opts, &person),
     }
 }
 
 /// The step for the designation or an access manager ([`step_item`] passes only these
 /// writes).
-fn manager_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+fn manager_item(write: &Write, opts: &RunbookOptions) -> Item {
     let lang = opts.lang;
     match write {
-        StepWrite::DesignateMainAccessManager {
+        Write::DesignateMainAccessManager {
             kbo,
             main_access_manager: m,
             legal_representative: l,
@@ -636,7 +632,7 @@ fn manager_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 ),
             ],
         ),
-        StepWrite::AddAccessManager {
+        Write::AddAccessManager {
             access_manager: a, ..
         } => Item::Step(
             pick!(lang,
@@ -653,7 +649,7 @@ fn manager_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 v(&a.email)
             )],
         ),
-        StepWrite::RemoveAccessManager { insz: i, .. } => Item::Step(
+        Write::RemoveAccessManager { insz: i, .. } => Item::Step(
             pick!(lang,
                 nl => format!("Klik op 'Toegangsbeheerders aanstellen' en verwijder de toegangsbeheerder met INSZ {}.", v(insz(i, opts))),
                 fr => format!("Cliquez sur « Désigner des gestionnaires d'accès » et retirez le gestionnaire d'accès NISS {}.", v(insz(i, opts))),
@@ -667,10 +663,10 @@ fn manager_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
 
 /// The step for a write to the capacity ([`step_item`] passes only these
 /// writes).
-fn capacity_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+fn capacity_item(write: &Write, opts: &RunbookOptions) -> Item {
     let lang = opts.lang;
     match write {
-        StepWrite::ActivateCapacity {
+        Write::ActivateCapacity {
             email,
             local_administrator,
             applications: apps,
@@ -696,7 +692,7 @@ fn capacity_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
-        StepWrite::UpdateCapacity {
+        Write::UpdateCapacity {
             email,
             local_administrator,
             ..
@@ -726,10 +722,10 @@ fn capacity_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
 
 /// The step for a write to a subdivision ([`step_item`] passes only these
 /// writes).
-fn subdivision_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+fn subdivision_item(write: &Write, opts: &RunbookOptions) -> Item {
     let lang = opts.lang;
     match write {
-        StepWrite::CreateSubdivision {
+        Write::CreateSubdivision {
             hco,
             name,
             email,
@@ -753,7 +749,7 @@ fn subdivision_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
-        StepWrite::UpdateSubdivision {
+        Write::UpdateSubdivision {
             hco,
             name,
             email,
@@ -774,7 +770,7 @@ fn subdivision_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
-        StepWrite::DeleteSubdivision { hco } => Item::Step(
+        Write::DeleteSubdivision { hco } => Item::Step(
             pick!(lang,
                 nl => format!("Ga naar het tabblad 'Subafdeling' en verwijder de subafdeling {} (ze heeft geen sites en geen gebruikers meer).", v(hco)),
                 fr => format!("Allez à l'onglet « Sous-division » et supprimez la sous-division {} (elle n'a plus de sites ni d'utilisateurs).", v(hco)),
@@ -788,10 +784,10 @@ fn subdivision_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
 
 /// The step for a write to a site ([`step_item`] passes only these
 /// writes).
-fn site_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
+fn site_item(write: &Write, opts: &RunbookOptions) -> Item {
     let lang = opts.lang;
     match write {
-        StepWrite::CreateSite {
+        Write::CreateSite {
             subdivision,
             hco,
             name,
@@ -822,7 +818,7 @@ fn site_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
-        StepWrite::UpdateSite {
+        Write::UpdateSite {
             hco,
             name,
             email,
@@ -839,7 +835,7 @@ fn site_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
                 details,
             )
         }
-        StepWrite::DeleteSite { hco } => Item::Step(
+        Write::DeleteSite { hco } => Item::Step(
             pick!(lang,
                 nl => format!("Verwijder de subafdeling-site {} (ze heeft geen gebruikers meer).", v(hco)),
                 fr => format!("Supprimez le site de sous-division {} (il n'a plus d'utilisateurs).", v(hco)),
@@ -853,10 +849,10 @@ fn site_item(write: &StepWrite, opts: &RunbookOptions) -> Item {
 
 /// The step for a write to a user record and its functions ([`step_item`] passes only these
 /// writes).
-fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
+fn user_item(step: &Step, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
     let lang = opts.lang;
-    match write {
-        StepWrite::CreateUser { level, user } => {
+    match &step.write {
+        Write::CreateUser { level, user } => {
             let d = &user.details;
             let mut details = vec![
                 pick!(lang,
@@ -880,7 +876,7 @@ fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) ->
                     en => format!("Lokaal e-mailadres (local e-mail): {}.", v(local)),
                 ));
             }
-            if let Some(p) = &user.password {
+            if let Some(p) = &step.password {
                 details.push(password(p, lang));
             }
             details.push(secured(&user.applications, lang));
@@ -900,7 +896,7 @@ fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) ->
                 details,
             )
         }
-        StepWrite::UpdateUser {
+        Write::UpdateUser {
             level,
             insz: i,
             details: d,
@@ -916,7 +912,7 @@ fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) ->
                 en => format!("Naam: {}; Voornaam: {}; Taalkeuze (language): {}; E-mailadres: {}.", v(&d.last_name), v(&d.first_name), v(d.language), v(&d.email)),
             )],
         ),
-        StepWrite::DeleteUser { level, insz: i } => Item::Step(
+        Write::DeleteUser { level, insz: i } => Item::Step(
             pick!(lang,
                 nl => format!("{} Vink in het tabblad 'Gebruikers' {} aan, kies 'Gebruiker(s) verwijderen' en klik op 'Uitvoeren'.", level_nav(level, lang), person(i)),
                 fr => format!("{} Dans l'onglet « Utilisateurs », cochez {}, choisissez « Supprimer le(s) utilisateur(s) » et cliquez sur « Exécuter ».", level_nav(level, lang), person(i)),
@@ -924,7 +920,7 @@ fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) ->
             ),
             Vec::new(),
         ),
-        StepWrite::SetFunctions {
+        Write::SetFunctions {
             level,
             insz: i,
             functions,
@@ -950,10 +946,10 @@ fn user_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) ->
 
 /// The step for a write to the applications or the status of any level ([`step_item`] passes only these
 /// writes).
-fn target_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
+fn target_item(write: &Write, opts: &RunbookOptions, person: &dyn Fn(&Insz) -> String) -> Item {
     let lang = opts.lang;
     match write {
-        StepWrite::SetApplications {
+        Write::SetApplications {
             target,
             applications: apps,
         } => Item::Step(
@@ -964,7 +960,7 @@ fn target_item(write: &StepWrite, opts: &RunbookOptions, person: &dyn Fn(&Insz) 
             ),
             vec![secured(apps, lang)],
         ),
-        StepWrite::SetActive { target, active } => Item::Step(
+        Write::SetActive { target, active } => Item::Step(
             match (lang, active) {
                 (Lang::Nl, true) => format!(
                     "{} Zet de status{} op 'Actief'.",

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use super::{RenderOptions, duration, object};
 use crate::model::{
     Application, Change, ChangeKind, EnterprisePlan, Function, Insz, Object, ObjectValue, Phase,
-    Session, StepWrite, UserLevel, UserValue,
+    Session, UserLevel, UserValue, Write,
 };
 
 /// What a change does to one person's access on one site.
@@ -196,26 +196,26 @@ pub fn structure_lines(e: &EnterprisePlan, opts: &RenderOptions) -> Vec<(ChangeK
 }
 
 /// What a write makes that a later session may need processed first (R1), as words.
-fn provides(w: &StepWrite) -> Option<String> {
+fn provides(w: &Write) -> Option<String> {
     match w {
-        StepWrite::ActivateCapacity { kind, .. } => Some(format!("capacity {kind}")),
-        StepWrite::CreateSubdivision { hco, .. } => Some(format!("subdivision {hco}")),
-        StepWrite::CreateSite { hco, .. } => Some(format!("site {hco}")),
-        StepWrite::CreateUser { level, user } => Some(format!("user {} on {level}", user.username)),
+        Write::ActivateCapacity { kind, .. } => Some(format!("capacity {kind}")),
+        Write::CreateSubdivision { hco, .. } => Some(format!("subdivision {hco}")),
+        Write::CreateSite { hco, .. } => Some(format!("site {hco}")),
+        Write::CreateUser { level, user } => Some(format!("user {} on {level}", user.username)),
         _ => None,
     }
 }
 
 /// What a write needs to be processed before it (R1), in the words of [`provides`].
-fn needs(w: &StepWrite, e: &EnterprisePlan) -> Option<String> {
+fn needs(w: &Write, e: &EnterprisePlan) -> Option<String> {
     match w {
-        StepWrite::CreateSubdivision { kind, .. } => Some(format!("capacity {kind}")),
-        StepWrite::CreateSite { subdivision, .. } => Some(format!("subdivision {subdivision}")),
-        StepWrite::CreateUser {
+        Write::CreateSubdivision { kind, .. } => Some(format!("capacity {kind}")),
+        Write::CreateSite { subdivision, .. } => Some(format!("subdivision {subdivision}")),
+        Write::CreateUser {
             level: UserLevel::Site { hco },
             ..
         } => Some(format!("site {hco}")),
-        StepWrite::SetFunctions { level, insz, .. } => {
+        Write::SetFunctions { level, insz, .. } => {
             e.changes
                 .iter()
                 .find_map(|c| match (&c.object, c.username()) {
@@ -240,7 +240,7 @@ pub fn log_out_reason(e: &EnterprisePlan, session: &Session) -> String {
     let one_site = session
         .steps
         .iter()
-        .any(|s| matches!(s.write, StepWrite::CreateSite { .. }));
+        .any(|s| matches!(s.write, Write::CreateSite { .. }));
     let mut later = e
         .sessions()
         .skip_while(|s| s.label != session.label)
@@ -269,7 +269,7 @@ pub fn log_out_reason(e: &EnterprisePlan, session: &Session) -> String {
     if session
         .steps
         .iter()
-        .any(|s| matches!(s.write, StepWrite::DesignateMainAccessManager { .. }))
+        .any(|s| matches!(s.write, Write::DesignateMainAccessManager { .. }))
     {
         why.push_str("; then the gate (R7)");
     }

@@ -7,7 +7,7 @@ use super::{
     Counts, RenderOptions, duration, field_update, field_value, finding_line, object, summary,
 };
 use crate::model::{
-    Change, ChangeKind, EnterprisePlan, FieldChange, Phase, Plan, Session, Step, StepWrite,
+    Change, ChangeKind, EnterprisePlan, FieldChange, Phase, Plan, Session, Step, Write,
 };
 
 /// How lines are laid out: for a terminal, or inside a Markdown ```diff block (the
@@ -249,19 +249,19 @@ fn step_fields(step: &Step, change: &Change) -> Vec<FieldChange> {
             .collect()
     };
     match &step.write {
-        StepWrite::DesignateMainAccessManager { .. }
-        | StepWrite::AddAccessManager { .. }
-        | StepWrite::ActivateCapacity { .. }
-        | StepWrite::CreateSubdivision { .. }
-        | StepWrite::CreateSite { .. } => change.shown_fields().into_owned(),
-        StepWrite::CreateUser { .. } => change
+        Write::DesignateMainAccessManager { .. }
+        | Write::AddAccessManager { .. }
+        | Write::ActivateCapacity { .. }
+        | Write::CreateSubdivision { .. }
+        | Write::CreateSite { .. } => change.shown_fields().into_owned(),
+        Write::CreateUser { .. } => change
             .shown_fields()
             .into_owned()
             .into_iter()
             .filter(|f| f.field != "functions")
             .collect(),
-        StepWrite::SetFunctions { .. } => only(&["functions"]),
-        StepWrite::UpdateUser { .. } => only(&[
+        Write::SetFunctions { .. } => only(&["functions"]),
+        Write::UpdateUser { .. } => only(&[
             "last_name",
             "first_name",
             "title",
@@ -269,16 +269,16 @@ fn step_fields(step: &Step, change: &Change) -> Vec<FieldChange> {
             "email",
             "local_email",
         ]),
-        StepWrite::SetApplications { .. } => only(&["applications"]),
-        StepWrite::SetActive { .. } => only(&["active"]),
-        StepWrite::UpdateCapacity { .. } => only(&["email", "local_administrator"]),
-        StepWrite::UpdateSubdivision { .. } | StepWrite::UpdateSite { .. } => {
+        Write::SetApplications { .. } => only(&["applications"]),
+        Write::SetActive { .. } => only(&["active"]),
+        Write::UpdateCapacity { .. } => only(&["email", "local_administrator"]),
+        Write::UpdateSubdivision { .. } | Write::UpdateSite { .. } => {
             only(&["name", "email", "administrator"])
         }
-        StepWrite::RemoveAccessManager { .. }
-        | StepWrite::DeleteSubdivision { .. }
-        | StepWrite::DeleteSite { .. }
-        | StepWrite::DeleteUser { .. } => Vec::new(),
+        Write::RemoveAccessManager { .. }
+        | Write::DeleteSubdivision { .. }
+        | Write::DeleteSite { .. }
+        | Write::DeleteUser { .. } => Vec::new(),
     }
 }
 
@@ -289,24 +289,22 @@ fn step_title(step: &Step, change: &Change, opts: &RenderOptions) -> String {
         .map(|c| format!("  ({})", c.explain()))
         .unwrap_or_default();
     match &step.write {
-        StepWrite::SetFunctions { .. } => format!("functions of {what}"),
-        StepWrite::SetApplications { .. } => format!("applications of {what}"),
-        StepWrite::SetActive { active: true, .. } => format!("activate {what}"),
-        StepWrite::SetActive { active: false, .. } => format!("suspend {what}"),
-        StepWrite::DesignateMainAccessManager { .. } => {
+        Write::SetFunctions { .. } => format!("functions of {what}"),
+        Write::SetApplications { .. } => format!("applications of {what}"),
+        Write::SetActive { active: true, .. } => format!("activate {what}"),
+        Write::SetActive { active: false, .. } => format!("suspend {what}"),
+        Write::DesignateMainAccessManager { .. } => {
             format!("designation request for {what}")
         }
-        StepWrite::RemoveAccessManager { .. }
-        | StepWrite::DeleteSubdivision { .. }
-        | StepWrite::DeleteSite { .. }
-        | StepWrite::DeleteUser { .. }
+        Write::RemoveAccessManager { .. }
+        | Write::DeleteSubdivision { .. }
+        | Write::DeleteSite { .. }
+        | Write::DeleteUser { .. }
             if change.kind == ChangeKind::Replace =>
         {
             format!("{what}: delete, to create again{cause}")
         }
-        StepWrite::AddAccessManager { .. }
-        | StepWrite::CreateSite { .. }
-        | StepWrite::CreateUser { .. }
+        Write::AddAccessManager { .. } | Write::CreateSite { .. } | Write::CreateUser { .. }
             if change.kind == ChangeKind::Replace =>
         {
             format!("{what}: create again")

@@ -10,13 +10,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use csamctl::config::{self, Limits};
-use csamctl::execute::steps::{idempotency_key, registry_write};
-use csamctl::model::{
-    DesiredState, Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, StepWrite,
-};
+use csamctl::execute::steps::idempotency_key;
+use csamctl::model::{DesiredState, Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits};
 use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
-    OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry, TicketState,
+    AccountPassword, OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry,
+    TicketState,
 };
 
 /// The password every test account is created with.
@@ -179,14 +178,12 @@ pub async fn execute(
                     }
                     for (session, id) in sessions.iter().take(take).zip(&ids) {
                         for step in &session.steps {
-                            let pw = matches!(
-                                &step.write,
-                                StepWrite::CreateUser { user, .. } if user.password.is_some()
-                            )
-                            .then(|| password.clone());
-                            let write = registry_write(&step.write, pw);
+                            let pw = step
+                                .password
+                                .as_ref()
+                                .map(|_| AccountPassword(password.clone()));
                             let key = idempotency_key(plan, step).expect("key");
-                            if let Err(error) = r.write(id, &key, &write).await {
+                            if let Err(error) = r.write(id, &key, &step.write, pw.as_ref()).await {
                                 for id in &ids {
                                     let _ = r.close_session(id).await;
                                 }

@@ -76,7 +76,7 @@ async fn acknowledged_writes_survive_sigkill() {
                     });
                     sent.len() - 1
                 };
-                match htb.write(&session, &k, &w).await {
+                match htb.write(&session, &k, &w, password_for(&w).as_ref()).await {
                     Ok(receipt) => {
                         sent.lock().await[index].receipt = Some(receipt);
                         if acknowledged.fetch_add(1, Ordering::SeqCst) + 1
@@ -118,7 +118,12 @@ async fn acknowledged_writes_survive_sigkill() {
     // would be refused as a conflict.
     for s in &sent {
         let replay = htb
-            .write(&s.session, &s.key, &s.write)
+            .write(
+                &s.session,
+                &s.key,
+                &s.write,
+                password_for(&s.write).as_ref(),
+            )
             .await
             .unwrap_or_else(|e| panic!("write {} after restart: {e}", s.n));
         if let Some(receipt) = &s.receipt {

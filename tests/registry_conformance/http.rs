@@ -299,6 +299,7 @@ async fn tree_reads_carry_an_etag() {
         &s2,
         &key(),
         &create_user(site("73000102"), U3, "gebruikerdrie"),
+        Some(&test_password()),
     )
     .await
     .expect("user");
@@ -442,7 +443,7 @@ async fn retried_writes_apply_once_through_faults() {
         loop {
             attempts += 1;
             assert!(attempts < 20 * n, "too many faults in a row");
-            match htb.write(&s, &k, &w).await {
+            match htb.write(&s, &k, &w, password_for(&w).as_ref()).await {
                 Ok(_) => break,
                 Err(e) if e.is_retryable() => continue,
                 Err(e) => panic!("refused: {e}"),

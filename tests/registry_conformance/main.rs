@@ -97,7 +97,9 @@ async fn reopened_file_has_every_acknowledged_write() {
     let htb = env.person(HTB_READY).await;
     let s = login(&*htb).await;
     let before = htb.snapshot(&s, &kbo(READY)).await.expect("snapshot");
-    let pending = htb.write(&s, &key(), &activate_capacity(READY, None)).await;
+    let pending = htb
+        .write(&s, &key(), &activate_capacity(READY, None), None)
+        .await;
     assert!(pending.is_err(), "already active");
     let stats = env.op.stats().await.expect("stats");
     drop((htb, env, registry));
@@ -149,7 +151,7 @@ async fn served_processing_delay_defers_visibility() {
 async fn processing_delay_check(env: &Env) {
     let htb = env.person(HTB_READY).await;
     let s = login(&*htb).await;
-    htb.write(&s, &key(), &activate_capacity(READY, None))
+    htb.write(&s, &key(), &activate_capacity(READY, None), None)
         .await
         .expect("capacity");
     let receipt = htb.close_session(&s).await.expect("log out");
@@ -184,7 +186,7 @@ async fn two_handles_on_one_file_agree() {
         .expect("second handle");
     let htb = env.person(HTB_READY).await;
     let s = login(&*htb).await;
-    htb.write(&s, &key(), &activate_capacity(READY, None))
+    htb.write(&s, &key(), &activate_capacity(READY, None), None)
         .await
         .expect("capacity");
     htb.close_session(&s).await.expect("log out");
@@ -194,7 +196,7 @@ async fn two_handles_on_one_file_agree() {
     assert_eq!(live.enterprise.capacities.len(), 1);
     // A repeated activation through the other handle is refused: one rule book.
     let err = htb2
-        .write(&s2, &key(), &activate_capacity(READY, None))
+        .write(&s2, &key(), &activate_capacity(READY, None), None)
         .await
         .expect_err("conflict");
     assert_eq!(err.code(), "conflict");
@@ -248,7 +250,9 @@ async fn throughput_probe() {
             },
             active: i % 2 == 0,
         };
-        htb.write(&s, &key(), &w).await.expect("write");
+        htb.write(&s, &key(), &w, password_for(&w).as_ref())
+            .await
+            .expect("write");
     }
     let secs = start.elapsed().as_secs_f64();
     println!(

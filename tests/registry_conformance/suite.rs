@@ -142,7 +142,16 @@ pub async fn write(
     s: &SessionId,
     w: Write,
 ) -> Result<WriteReceipt, RegistryError> {
-    r.write(s, &key(), &w).await
+    r.write(s, &key(), &w, password_for(&w).as_ref()).await
+}
+
+/// A write sent without any password beside it.
+pub async fn write_without_password(
+    r: &dyn Registry,
+    s: &SessionId,
+    w: Write,
+) -> Result<WriteReceipt, RegistryError> {
+    r.write(s, &key(), &w, None).await
 }
 
 /// Asserts that a result is the refusal with this code.
@@ -234,10 +243,18 @@ pub fn new_user(person: Insz, name: &str, functions: &[Function], apps: &[Applic
         active: true,
         applications: apps.iter().copied().collect(),
         functions: functions.iter().copied().collect(),
-        password: Some(AccountPassword(
-            Password::new("Proef2026!x".to_string()).expect("valid password"),
-        )),
     }
+}
+
+/// The password every account these tests create gets.
+pub fn test_password() -> AccountPassword {
+    AccountPassword(Password::new("Proef2026!x".to_string()).expect("valid password"))
+}
+
+/// What the tests send beside a write: the test password beside every new user (the
+/// registry needs it for a person without an account and ignores it otherwise).
+pub fn password_for(w: &Write) -> Option<AccountPassword> {
+    matches!(w, Write::CreateUser { .. }).then(test_password)
 }
 
 pub fn create_user(level: UserLevel, person: &str, name: &str) -> Write {
@@ -497,11 +514,11 @@ pub async fn procedure_s1_to_s4(env: &Env) {
     write(&*lb, &s, create_user(site("72000101"), U2, "bartproef02"))
         .await
         .expect("u2 a");
-    let mut again = create_user(site("72000102"), U2, "BartProef02");
-    if let Write::CreateUser { user, .. } = &mut again {
-        user.password = None; // the account exists: no password needed
-    }
-    write(&*lb, &s, again).await.expect("u2 b, same username");
+    // The account exists: no password needed.
+    let again = create_user(site("72000102"), U2, "BartProef02");
+    write_without_password(&*lb, &s, again)
+        .await
+        .expect("u2 b, same username");
     write(&*lb, &s, create_user(site("72000201"), U3, "celineproef3"))
         .await
         .expect("u3");
@@ -1179,11 +1196,11 @@ pub async fn usernames_unique_and_immutable(env: &Env) {
         write(&*htb, &s, create_user(site("73000102"), U1, "anderenaam1")).await,
         "username_immutable",
     );
-    let mut no_password = create_user(site("73000102"), U4, "nieuwpersoon");
-    if let Write::CreateUser { user, .. } = &mut no_password {
-        user.password = None;
-    }
-    refused(write(&*htb, &s, no_password).await, "password_required");
+    let no_password = create_user(site("73000102"), U4, "nieuwpersoon");
+    refused(
+        write_without_password(&*htb, &s, no_password).await,
+        "password_required",
+    );
     // An administrator account's username is taken too.
     refused(
         write(
@@ -1206,9 +1223,15 @@ pub async fn idempotent_writes(env: &Env) {
     let s = login(&*htb).await;
     let k = key();
     let w = activate_capacity(READY, None);
-    let first = htb.write(&s, &k, &w).await.expect("first");
+    let first = htb
+        .write(&s, &k, &w, password_for(&w).as_ref())
+        .await
+        .expect("first");
     let before = env.op.stats().await.expect("stats");
-    let again = htb.write(&s, &k, &w).await.expect("replay");
+    let again = htb
+        .write(&s, &k, &w, password_for(&w).as_ref())
+        .await
+        .expect("replay");
     assert_eq!(again, first);
     let after = env.op.stats().await.expect("stats");
     assert_eq!(
@@ -1216,17 +1239,24 @@ pub async fn idempotent_writes(env: &Env) {
         "nothing written"
     );
     refused(
-        htb.write(&s, &k, &activate_capacity(READY, Some(LB))).await,
+        htb.write(&s, &k, &activate_capacity(READY, Some(LB)), None)
+            .await,
         "idempotency_key_reused",
     );
     logout(&*htb, &s).await;
     // A retry after the session ended still gets the first answer.
-    let replay = htb.write(&s, &k, &w).await.expect("replay after log-out");
+    let replay = htb
+        .write(&s, &k, &w, password_for(&w).as_ref())
+        .await
+        .expect("replay after log-out");
     assert_eq!(replay, first);
     // The same key from another person is another key.
     let other = env.person(HTB_UNRECOGNISED).await;
     let os = login(&*other).await;
-    refused(other.write(&os, &k, &w).await, "not_authorised");
+    refused(
+        other.write(&os, &k, &w, password_for(&w).as_ref()).await,
+        "not_authorised",
+    );
 }
 
 /// Idempotency with a secret: the same key with the same password is a repeat; with
@@ -1248,24 +1278,29 @@ pub async fn idempotent_secrets(env: &Env) {
     };
     let k = key();
     let w = user(900, "geheimproef1");
-    let first = htb.write(&s, &k, &w).await.expect("first");
-    assert_eq!(htb.write(&s, &k, &w).await.expect("replay"), first);
-    let mut other_password = w.clone();
-    if let Write::CreateUser { user, .. } = &mut other_password {
-        user.password = Some(AccountPassword(
-            Password::new("Ander2026!y".to_string()).expect("valid password"),
-        ));
-    }
+    let first = htb
+        .write(&s, &k, &w, password_for(&w).as_ref())
+        .await
+        .expect("first");
+    assert_eq!(
+        htb.write(&s, &k, &w, password_for(&w).as_ref())
+            .await
+            .expect("replay"),
+        first
+    );
+    let other_password =
+        AccountPassword(Password::new("Ander2026!y".to_string()).expect("valid password"));
     refused(
-        htb.write(&s, &k, &other_password).await,
+        htb.write(&s, &k, &w, Some(&other_password)).await,
         "idempotency_key_reused",
     );
     let k2 = key();
     refused(
-        htb.write(&s, &k2, &user(901, "geheimproef1")).await,
+        htb.write(&s, &k2, &user(901, "geheimproef1"), Some(&test_password()))
+            .await,
         "username_taken",
     );
-    htb.write(&s, &k2, &user(901, "geheimproef2"))
+    htb.write(&s, &k2, &user(901, "geheimproef2"), Some(&test_password()))
         .await
         .expect("a refused write's key is decided again");
 }
@@ -2086,6 +2121,7 @@ pub async fn revocation_is_immediate(env: &Env) {
 pub fn item(w: Write) -> BatchWrite {
     BatchWrite {
         idempotency_key: key(),
+        password: password_for(&w),
         write: w,
     }
 }
@@ -2179,7 +2215,12 @@ pub async fn batched_writes(env: &Env) {
     );
     // A key of a batch is the same key sent alone, and the other way round.
     let alone = htb
-        .write(&s, &batch[3].idempotency_key, &batch[3].write)
+        .write(
+            &s,
+            &batch[3].idempotency_key,
+            &batch[3].write,
+            batch[3].password.as_ref(),
+        )
         .await
         .expect("replayed alone");
     assert_eq!(Ok(alone), first[3]);
@@ -2192,16 +2233,18 @@ pub async fn batched_writes(env: &Env) {
         active: true,
     };
     let single = htb
-        .write(&s, &single_key, &capacity_on)
+        .write(&s, &single_key, &capacity_on, None)
         .await
         .expect("single write");
     let twice = BatchWrite {
         idempotency_key: single_key.clone(),
         write: capacity_on,
+        password: None,
     };
     let reused = BatchWrite {
         idempotency_key: single_key,
         write: activate_capacity(READY, Some(LB)),
+        password: None,
     };
     let answers = htb
         .write_batch(&s, &[twice.clone(), reused, twice])

@@ -989,6 +989,7 @@ impl World {
         caller: &Insz,
         session: &SessionId,
         write: &Write,
+        has_password: bool,
         now: Millis,
     ) -> Result<Fact, RegistryError> {
         let s = self.open_session(caller, session)?;
@@ -1062,7 +1063,7 @@ impl World {
                 }
             }
             Write::CreateUser { level, user } => {
-                self.check_create_user(h, caller, level, user, write)?;
+                self.check_create_user(h, caller, level, user, has_password, write)?;
             }
             Write::UpdateUser { level, insz, .. }
             | Write::DeleteUser { level, insz }
@@ -1086,7 +1087,7 @@ impl World {
         Ok(Fact::Wrote {
             session: session.clone(),
             at: now,
-            write: write.without_secrets(),
+            write: write.clone(),
             ticket,
         })
     }
@@ -1268,6 +1269,7 @@ impl World {
         caller: &Insz,
         level: &UserLevel,
         user: &NewUser,
+        has_password: bool,
         write: &Write,
     ) -> Result<(), RegistryError> {
         let kbo = self.level_kbo(level)?;
@@ -1284,7 +1286,7 @@ impl World {
                 user.insz
             )));
         }
-        self.check_account(&user.insz, &user.username, Some(user.password.is_some()))
+        self.check_account(&user.insz, &user.username, Some(has_password))
     }
 
     /// R8 ([`rules::check_recognised`], the planner's definition too).
