@@ -37,27 +37,57 @@ fn password_vars() -> Vec<String> {
     vars
 }
 
-/// A registry file with the examples' reference data, and the HTB's token.
+/// A registry file with the examples' reference data, and the HTB's token (or, for
+/// the unit of docs/real-csam.md, its own reference data and `CSAM_ACTOR`).
 struct Env {
     dir: tempfile::TempDir,
     db: PathBuf,
-    token: String,
+    identity: (&'static str, String),
+    example: String,
 }
 
 impl Env {
     fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let (db, token) = cli_support::registry_with_token(dir.path(), HTB);
-        Env { token, dir, db }
+        Env {
+            identity: ("CSAM_TOKEN", token),
+            dir,
+            db,
+            example: example(),
+        }
+    }
+
+    /// The adopted unit of docs/real-csam.md: a record that knows none of its accounts.
+    fn real_csam() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("record.db");
+        let out = Command::new(CSAMCTL)
+            .args(["registry", "init", "--virtual-clock", "--db"])
+            .arg(&db)
+            .arg("--reference")
+            .arg(manifest("examples/real-csam/reference.yaml"))
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        Env {
+            identity: ("CSAM_ACTOR", "80041212361".to_string()),
+            dir,
+            db,
+            example: manifest("examples/real-csam/csam.yaml")
+                .display()
+                .to_string(),
+        }
     }
 
     fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.current_dir(self.dir.path())
             .env("CSAM_REGISTRY", format!("file:{}", self.db.display()))
-            .env("CSAM_TOKEN", &self.token)
+            .env_remove("CSAM_TOKEN")
             .env_remove("CSAM_TOKEN_FILE")
             .env_remove("CSAM_ACTOR")
+            .env(self.identity.0, &self.identity.1)
             .env("NO_COLOR", "1")
             .envs(password_vars().into_iter().map(|v| (v, PASSWORD)));
         c
@@ -75,7 +105,7 @@ impl Env {
     /// `csamctl COMMAND PATH --lang en` on a pseudo-terminal (`by-hand`, or its other
     /// name `apply --by-hand`).
     fn on_terminal(&self, command: &str) -> Terminal {
-        let line = format!("'{CSAMCTL}' {command} '{}' --lang en", example());
+        let line = format!("'{CSAMCTL}' {command} '{}' --lang en", self.example);
         let mut child = self
             .command("script")
             .args(["-q", "-e", "-c", &line, "/dev/null"])
@@ -268,7 +298,7 @@ fn a_whole_onboarding_by_hand_survives_stop_ctrl_c_and_kill_and_ends_as_apply_wo
     // Each confirmed notice step recorded that the notice was sent, as
     // `coordination-centre --record-sent` does: nothing is owed to the coordination
     // centre (R9), and after the 20 minutes of propagation (R6) everyone has access.
-    let out = env.csamctl(&["coordination-centre", &example()]);
+    let out = env.csamctl(&["coordination-centre", &env.example]);
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).starts_with("No head radiologist"),
@@ -298,4 +328,65 @@ fn without_a_terminal_by_hand_refuses_and_records_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no terminal"));
     let out = env.csamctl(&["plan", "--detailed-exitcode", &example()]);
     assert_eq!(out.status.code(), Some(2), "nothing recorded: {out:?}");
+}
+
+#[test]
+fn an_adopted_person_is_refused_until_the_export_records_their_account() {
+    let env = Env::real_csam();
+    let mut t = env.by_hand();
+    // Every step up to the first user record goes through; that one is refused: the
+    // person has no password reference and the record knows no account of theirs.
+    let refused = loop {
+        let shown = t.expect("[d]one, [s]kip or s[t]op?");
+        if shown.contains("Not recorded") {
+            break shown;
+        }
+        t.type_line("d");
+    };
+    assert!(
+        refused.contains("creating an account needs a password"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("--record"),
+        "says how to record it: {refused}"
+    );
+
+    // The site's users export records the accounts CSAM holds, while the run waits.
+    let csv = manifest("examples/real-csam/leiedal-users-2026-11-02.nl.csv");
+    let out = env
+        .command(CSAMCTL)
+        .arg("drift")
+        .arg(&csv)
+        .args([
+            "--enterprise",
+            "0456123791",
+            "--site",
+            "71955501",
+            "--record",
+            "--yes",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    // Done again: recorded now, and the rest to the end.
+    loop {
+        t.type_line("d");
+        let mut next = String::new();
+        while !next.contains("[d]one, [s]kip or s[t]op?") && !next.contains("Done:") {
+            match t.rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(bytes) => next.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("the run went quiet after {next:?}"),
+            }
+        }
+        assert!(!next.contains("Not recorded"), "{next}");
+        if next.contains("Done:") {
+            break;
+        }
+    }
+    let (exit, shown) = t.wait();
+    assert_eq!(exit, Some(0), "{shown}");
+    let out = env.csamctl(&["plan", "--detailed-exitcode", &env.example]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
 }

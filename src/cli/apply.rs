@@ -40,9 +40,9 @@ use std::time::Duration;
 
 use clap::ValueEnum;
 
-use super::args::{OutputArgs, SafetyArgs};
+use super::args::{OperatorArgs, OutputArgs, SafetyArgs};
 use super::by_hand;
-use super::notice::{self, NoticeFile};
+use super::notice;
 use super::plan::{self as plan_cmd, PlanError};
 use super::progress::ProgressView;
 use super::registry::parse_duration;
@@ -89,15 +89,9 @@ pub struct ApplyArgs {
     /// With --by-hand: where the progress is saved (mode 0600), for a stopped run to resume.
     #[arg(long, value_name = "FILE", default_value = by_hand::DEFAULT_STATE)]
     pub state: PathBuf,
-    /// With --by-hand, on a served registry: the operator token file, to record a sent
-    /// coordination-centre notice (R9).
-    #[arg(
-        long,
-        env = "CSAM_OPERATOR_TOKEN_FILE",
-        hide_env_values = true,
-        value_name = "FILE"
-    )]
-    pub operator_token_file: Option<PathBuf>,
+    /// The operator token of a served registry.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// Most sessions in progress at once, over all enterprises; a session holds its
     /// place from log-in until the registry has processed it, so 1 walks the plan one
     /// session after another. The registry's sessions-per-person limit also applies.
@@ -158,7 +152,7 @@ pub async fn run(args: &ApplyArgs) -> CommandResult {
             lang,
             state: &args.state,
             notice_dir: &args.notice_dir,
-            operator_token_file: args.operator_token_file.as_deref(),
+            operator_token_file: args.operator.token_file(),
             safety: &args.safety,
             registry: &args.registry,
         })
@@ -259,7 +253,8 @@ impl Ended<'_> {
                 // Nothing to change, but a notice may still be owed: by a crashed run, or
                 // sent by no one yet.
                 let notice_file =
-                    owed_notice(args, self.registry, &self.enterprises, options).await?;
+                    notice::write_owed(self.registry, &self.enterprises, &args.notice_dir, options)
+                        .await?;
                 match args.format {
                     ApplyFormat::Json => println!(
                         "{}",
@@ -295,7 +290,9 @@ impl Ended<'_> {
         // The report, with the notice for every head radiologist still owed. A notice that
         // cannot be derived or written does not hide the report of what was done.
         let (notice_file, notice_failed) =
-            match owed_notice(args, self.registry, &self.enterprises, options).await {
+            match notice::write_owed(self.registry, &self.enterprises, &args.notice_dir, options)
+                .await
+            {
                 Ok(file) => (file, None),
                 Err(e) => (None, Some(e)),
             };
@@ -487,19 +484,4 @@ impl KillAfterWrites {
             std::process::abort();
         }
     }
-}
-
-/// The coordination-centre notice (R9) for every head radiologist of these enterprises
-/// still owed, derived from the registry's state (so a crashed run's are included).
-async fn owed_notice(
-    args: &ApplyArgs,
-    registry: &dyn Registry,
-    enterprises: &[Kbo],
-    options: &ExecuteOptions,
-) -> Result<Option<NoticeFile>, ApplyError> {
-    let owed = notice::owed(registry, enterprises, options).await?;
-    if owed.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(notice::write_notice(&args.notice_dir, &owed)?))
 }

@@ -1,7 +1,32 @@
 //! Flags that several commands share, as structs flattened into each command's
 //! arguments, so that a flag means and checks the same everywhere.
 
+use std::path::{Path, PathBuf};
+
 use crate::safety::SafetyOptions;
+
+/// The operator token of a served registry, for what only its operator records: facts
+/// from outside CSAM (a sent coordination-centre notice, R9) and reference data (accounts
+/// CSAM holds). A registry file needs none: whoever may open it is its operator.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OperatorArgs {
+    /// On a served registry: the server's operator token file, to record what only its
+    /// operator records (a registry file needs none).
+    #[arg(
+        long,
+        env = "CSAM_OPERATOR_TOKEN_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub operator_token_file: Option<PathBuf>,
+}
+
+impl OperatorArgs {
+    /// The token file, if given.
+    pub fn token_file(&self) -> Option<&Path> {
+        self.operator_token_file.as_deref()
+    }
+}
 
 /// The safety rules a plan must pass, and their overrides.
 #[derive(Debug, Clone, clap::Args)]

@@ -31,7 +31,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::args::SafetyArgs;
+use super::args::{OperatorArgs, SafetyArgs};
 use super::files::write_atomically;
 use super::notice;
 use super::plan::{PlanError, load_desired, procedure_plan};
@@ -63,15 +63,9 @@ pub struct ByHandArgs {
     /// radiologist still owed at the end.
     #[arg(long, value_name = "DIR", default_value = notice::DEFAULT_NOTICE_DIR)]
     pub notice_dir: PathBuf,
-    /// To record a sent coordination-centre notice (R9) on a served registry: the
-    /// server's operator token file (a registry file needs none).
-    #[arg(
-        long,
-        env = "CSAM_OPERATOR_TOKEN_FILE",
-        hide_env_values = true,
-        value_name = "FILE"
-    )]
-    pub operator_token_file: Option<PathBuf>,
+    /// The operator token of a served registry.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// The safety rules and their overrides (as for `plan`).
     #[command(flatten)]
     pub safety: SafetyArgs,
@@ -106,7 +100,7 @@ impl<'a> From<&'a ByHandArgs> for ByHandRun<'a> {
             lang: args.lang,
             state: &args.state,
             notice_dir: &args.notice_dir,
-            operator_token_file: args.operator_token_file.as_deref(),
+            operator_token_file: args.operator.token_file(),
             safety: &args.safety,
             registry: &args.registry,
         }
@@ -204,7 +198,13 @@ async fn run_inner(args: ByHandRun<'_>) -> Result<Walked, ByHandError> {
         }
     }
     if walked != Walked::Stopped {
-        owed_notice(&*registry, &progress.plan, args.notice_dir).await?;
+        // As `apply` does at the end of every run.
+        let kbos: Vec<Kbo> = progress.plan.enterprises.iter().map(|e| e.kbo).collect();
+        let options = ExecuteOptions::default();
+        if let Some(file) = notice::write_owed(&*registry, &kbos, args.notice_dir, &options).await?
+        {
+            println!("{}", notice::send_advice(&file));
+        }
     }
     Ok(walked)
 }
@@ -225,18 +225,6 @@ async fn operator(
         Err(settings::SettingsError::MissingOperatorToken(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
-}
-
-/// As `apply` does at the end of every run: the notice for every head radiologist the
-/// registry says is still owed in the plan's enterprises, written and named.
-async fn owed_notice(registry: &dyn Registry, plan: &Plan, dir: &Path) -> Result<(), ByHandError> {
-    let kbos: Vec<Kbo> = plan.enterprises.iter().map(|e| e.kbo).collect();
-    let owed = notice::owed(registry, &kbos, &ExecuteOptions::default()).await?;
-    if !owed.is_empty() {
-        let file = notice::write_notice(dir, &owed)?;
-        println!("{}", notice::send_advice(&file));
-    }
-    Ok(())
 }
 
 /// The terminal the person answers on.
@@ -291,6 +279,16 @@ impl ByHandHooks for Terminal<'_> {
 
     fn refused(&mut self, why: &RecordError) {
         println!("Not recorded: {why}");
+        if matches!(
+            why,
+            RecordError::Registry(crate::registry::RegistryError::PasswordRequired)
+        ) {
+            // A person adopted from CSAM: their account exists there, the record does
+            // not know it yet.
+            println!(
+                "The registry knows no account of this person. If CSAM did not ask for an initial password, the account exists in CSAM: record it from the site's users export (csamctl drift EXPORT.csv --enterprise KBO --site HCO --record) and answer done again. Otherwise give the person a password reference in the desired state."
+            );
+        }
         println!("Check the step in CSAM; answer done again once it is right, or skip it.");
     }
 
@@ -320,7 +318,7 @@ async fn resume(registry: &dyn Registry, path: &Path) -> Result<Option<ByHand>, 
             path.display()
         ))
     })?;
-    if progress.session.is_none() || progress.session_open(registry).await? {
+    if progress.resumable(registry).await? {
         println!(
             "Resuming at step {} of {}{}.",
             progress.position + 1,

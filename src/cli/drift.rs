@@ -25,7 +25,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::PathBuf;
 
-use super::args::OutputArgs;
+use super::args::{OperatorArgs, OutputArgs};
 use super::import_csv::read_limited;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -79,15 +79,9 @@ pub struct DriftArgs {
     /// With --record: record every recordable difference without asking.
     #[arg(long, requires = "record")]
     pub yes: bool,
-    /// With --record on a served registry: the server's operator token file, to record
-    /// accounts that exist in CSAM (a registry file needs none).
-    #[arg(
-        long,
-        env = "CSAM_OPERATOR_TOKEN_FILE",
-        hide_env_values = true,
-        value_name = "FILE"
-    )]
-    pub operator_token_file: Option<PathBuf>,
+    /// The operator token of a served registry.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// How personal data is shown.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -173,7 +167,7 @@ async fn run_inner(args: &DriftArgs) -> Result<Outcome, DriftError> {
         let target = Target {
             registry: &*registry,
             settings: &settings,
-            operator_token_file: args.operator_token_file.as_deref(),
+            operator_token_file: args.operator.token_file(),
             enterprise: args.enterprise,
         };
         record(&target, &report, args.yes, &opts).await?;

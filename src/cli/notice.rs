@@ -18,7 +18,7 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use super::args::OutputArgs;
+use super::args::{OperatorArgs, OutputArgs};
 use super::plan as plan_cmd;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
@@ -59,14 +59,9 @@ pub struct CoordinationCentreArgs {
     /// How personal data is shown.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// For --record-sent on a served registry: the server's operator token file.
-    #[arg(
-        long,
-        env = "CSAM_OPERATOR_TOKEN_FILE",
-        hide_env_values = true,
-        value_name = "FILE"
-    )]
-    pub operator_token_file: Option<PathBuf>,
+    /// The operator token of a served registry.
+    #[command(flatten)]
+    pub operator: OperatorArgs,
     /// Where the registry is and who acts.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -222,6 +217,22 @@ fn same_notice(dir: &Path, bytes: &[u8]) -> Option<PathBuf> {
     found.pop()
 }
 
+/// The notice for every head radiologist of these enterprises the registry says is
+/// still owed, written into `dir` (`None`: nobody is owed). What `apply` and `by-hand`
+/// do at the end of every run, so that a crashed or skipped notice is never lost.
+pub async fn write_owed(
+    registry: &dyn Registry,
+    kbos: &[Kbo],
+    dir: &Path,
+    options: &ExecuteOptions,
+) -> Result<Option<NoticeFile>, NoticeError> {
+    let owed = owed(registry, kbos, options).await?;
+    if owed.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(write_notice(dir, &owed)?))
+}
+
 /// One line per head radiologist, for people (the number masked unless asked).
 pub fn owed_lines(notices: &[PendingNotice], opts: &RenderOptions) -> String {
     use std::fmt::Write as _;
@@ -326,8 +337,7 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
             eprintln!("Nothing was recorded.");
             return Ok(false);
         }
-        let operator =
-            settings::connect_operator(&settings, args.operator_token_file.as_deref()).await?;
+        let operator = settings::connect_operator(&settings, args.operator.token_file()).await?;
         for n in &notices {
             execute::notice::record_notice_sent(&*operator, &n.site, &n.person)
                 .await

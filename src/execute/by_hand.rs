@@ -229,6 +229,13 @@ impl ByHand {
         self.position >= self.procedure().len()
     }
 
+    /// Whether a saved progress goes on as it is: it stopped between sessions, or in a
+    /// session the registry still has open. A progress whose session ended in between
+    /// does not: what it recorded is processed, and a new plan starts from it.
+    pub async fn resumable(&self, registry: &dyn Registry) -> Result<bool, RegistryError> {
+        Ok(self.session.is_none() || self.session_open(registry).await?)
+    }
+
     /// Whether the registry still has this run's session open (`false` without one).
     pub async fn session_open(&self, registry: &dyn Registry) -> Result<bool, RegistryError> {
         let Some(session) = &self.session else {
