@@ -216,7 +216,11 @@ async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
         options: &options,
         opts,
     };
-    ended.report(applied).await
+    let outcome = ended.report(applied).await;
+    // The process ends right after this: the desired state is left to the operating
+    // system instead of being freed node by node (top level only).
+    std::mem::forget(source);
+    outcome
 }
 
 /// What is known once the workflow ended, to report it.

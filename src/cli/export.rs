@@ -137,6 +137,10 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
             let _ = stdout.flush();
         }
     }
+    // The process ends right after this: the live trees, the text and the checked model
+    // are left to the operating system instead of being freed node by node (top level
+    // only).
+    std::mem::forget((live, exported, check));
     Ok(())
 }
 

@@ -138,13 +138,18 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
             path.display()
         );
     }
-    Ok(if plan.is_empty() {
+    let outcome = if plan.is_empty() {
         Outcome::Ok
     } else {
         Outcome::Changes {
             detailed: args.detailed_exitcode,
         }
-    })
+    };
+    // The process ends right after this: the desired state, the live trees, the plan and
+    // its text are left to the operating system instead of being freed node by node
+    // (top level only). The registry is not: closing it may write a checkpoint.
+    std::mem::forget((desired, live, plan, text));
+    Ok(outcome)
 }
 
 /// Loads and validates the desired state, printing its diagnostics to stderr; `None`
