@@ -163,7 +163,7 @@ async fn plan(path: &str, bytes: &[u8], db: &str) -> String {
             .spawn(|| SqliteRegistry::open(db, OpenOptions::stored_clock()).expect("registry"));
         let loaded = csamctl::config::load_bytes(
             &[(PathBuf::from(path), bytes.to_vec())],
-            &csamctl::config::Limits::default(),
+            &csamctl::config::InputLimits::default(),
         );
         (loaded, opening.join().expect("opened"))
     });
@@ -180,12 +180,7 @@ async fn plan(path: &str, bytes: &[u8], db: &str) -> String {
     let kbos: Vec<Kbo> = loaded.state.enterprises.iter().map(|e| e.kbo).collect();
     let live = read_live(&*r, &kbos).await;
     phase("read the live states");
-    let limits = PlanLimits {
-        sessions_per_person: limits.sessions_per_person,
-        processing_delay_ms: limits.processing_delay_ms,
-        propagation_delay_ms: limits.propagation_delay_ms,
-        ..PlanLimits::default()
-    };
+    let limits = PlanLimits::new(&limits, PlanLimits::DEFAULT_REQUEST_MS);
     let plan = csamctl::plan::plan(&loaded.state, &live, Some(actor()), &limits);
     phase("diff and plan");
     let refusals = csamctl::safety::check(&plan, &live, &csamctl::safety::SafetyOptions::default());
@@ -222,7 +217,7 @@ async fn apply(path: &str, db: &str) {
     let bytes = std::fs::read(path).expect("fleet");
     let loaded = csamctl::config::load_bytes(
         &[(PathBuf::from(path), bytes)],
-        &csamctl::config::Limits::default(),
+        &csamctl::config::InputLimits::default(),
     );
     let registry = SqliteRegistry::open(db, OpenOptions::stored_clock()).expect("registry");
     let r = registry.as_person(actor());

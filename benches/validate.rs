@@ -34,7 +34,7 @@ fn main() {
         Some("validate") => time("csamctl load + validate", &args[1], |bytes| {
             let loaded = csamctl::config::load_bytes(
                 &[(PathBuf::from(&args[1]), bytes.to_vec())],
-                &csamctl::config::Limits::default(),
+                &csamctl::config::InputLimits::default(),
             );
             assert_eq!(loaded.errors(), 0, "the generated fleet must be valid");
             std::hint::black_box(loaded);

@@ -107,7 +107,7 @@ pub async fn read_enterprises(
 /// now (a second request, on the connection the first one opened).
 pub async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, RegistryError> {
     let limits = execute::retried(&ExecuteOptions::default(), |_| registry.limits()).await?;
-    Ok(plan_limits_from(&limits, round_trip_ms(registry).await))
+    Ok(PlanLimits::new(&limits, round_trip_ms(registry).await))
 }
 
 /// The round trip of one request to `registry` (call it once a connection is open), in
@@ -117,18 +117,7 @@ pub async fn round_trip_ms(registry: &dyn Registry) -> u64 {
     let start = Instant::now();
     match registry.limits().await {
         Ok(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
-        Err(_) => PlanLimits::default().request_ms,
-    }
-}
-
-/// The planner's limits from the registry's and a measured request time.
-pub fn plan_limits_from(limits: &crate::registry::Limits, request_ms: u64) -> PlanLimits {
-    PlanLimits {
-        sessions_per_person: limits.sessions_per_person,
-        processing_delay_ms: limits.processing_delay_ms,
-        propagation_delay_ms: limits.propagation_delay_ms,
-        request_ms,
-        ..PlanLimits::default()
+        Err(_) => PlanLimits::DEFAULT_REQUEST_MS,
     }
 }
 
@@ -346,7 +335,7 @@ async fn apply_locked(
             if reading.reclaimed > 0 {
                 hooks.sessions_reclaimed(reading.reclaimed);
             }
-            let limits = plan_limits_from(locked.limits, round_trip_ms(registry).await);
+            let limits = PlanLimits::new(locked.limits, round_trip_ms(registry).await);
             make_plan(
                 desired,
                 &reading.live,

@@ -976,12 +976,12 @@ fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
     assert_eq!(code(&out), Some(0), "{}", text(&out));
     // R9 is outside CSAM: the operator records that the coordination centre knows each
     // site's head radiologist, so propagation is the only thing left to wait for.
-    let loaded = csamctl::config::load(&[multi_path], &csamctl::config::Limits::default());
+    let loaded = csamctl::config::load(&[multi_path], &csamctl::config::InputLimits::default());
     assert!(
         loaded
             .diagnostics
             .iter()
-            .all(|d| d.severity != csamctl::config::diagnostic::Severity::Error)
+            .all(|d| d.severity != csamctl::config::diagnostic::DiagnosticSeverity::Error)
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

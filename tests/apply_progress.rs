@@ -13,7 +13,7 @@ use csamctl::execute::{
     self, Cancel, Event, ExecuteOptions, Observer, PasswordSource, PasswordSourceError, StepOutcome,
 };
 use csamctl::model::{Kbo, Password, PasswordRef, PlanLimits};
-use csamctl::registry::engine::EngineConfig;
+use csamctl::registry::Limits;
 use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, read_live};
 
 struct OnePassword;
@@ -35,7 +35,7 @@ impl Observer for Model {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_progress_counts_every_log_out_and_step() {
-    let fx = Fixture::new(EXAMPLES_REFERENCE, EngineConfig::default());
+    let fx = Fixture::new(EXAMPLES_REFERENCE, Limits::default());
     let actor = insz(VLASLAND_HTB);
     let desired = example("multi-campus.yaml");
     let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();

@@ -12,7 +12,7 @@ mod cli_support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use csamctl::config::{self, Limits};
+use csamctl::config::{self, InputLimits};
 use csamctl::model::{Hco, Person};
 
 const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
@@ -91,7 +91,7 @@ fn text(out: &Output) -> String {
 fn people_on_site() -> Vec<Person> {
     let loaded = config::load(
         &[manifest("examples/multi-campus.yaml")],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(loaded.errors(), 0, "the example validates");
     let site = Hco::parse(SITE).expect("HCO");

@@ -13,7 +13,6 @@ use csamctl::execute::{
     self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
 };
 use csamctl::model::{Hco, Insz, Kbo, LiveState, Password, PasswordRef, Phase, PlanLimits};
-use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
     AccessReport, AccountPassword, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest,
     Limits, PendingNotice, Registry, RegistryError, SessionId, SessionInfo, Ticket, Write,
@@ -112,9 +111,9 @@ impl PasswordSource for OnePassword {
 async fn apply_multi_campus(sessions_per_person: u32, parallelism: usize) -> usize {
     let fx = Fixture::new(
         EXAMPLES_REFERENCE,
-        EngineConfig {
+        Limits {
             sessions_per_person,
-            ..EngineConfig::default()
+            ..Limits::default()
         },
     );
     let actor = insz(VLASLAND_HTB);

@@ -7,7 +7,7 @@ mod plan_support;
 
 use std::path::PathBuf;
 
-use csamctl::config::{self, Limits};
+use csamctl::config::{self, InputLimits};
 use csamctl::model::{
     Application, CapacityType, DesiredState, Email, Function, Hco, Insz, Kbo, Language, LiveState,
     Password, Username,
@@ -56,7 +56,7 @@ async fn assert_plans_to_nothing(fx: &Fixture, actor: &Insz, exported: &Export) 
             PathBuf::from("exported.yaml"),
             exported.text.as_bytes().to_vec(),
         )],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(
         loaded.errors(),
@@ -266,7 +266,7 @@ async fn wrong_level_users_are_a_comment_and_a_warning() {
     );
     let loaded = config::load_bytes(
         &[(PathBuf::from("e.yaml"), exported.text.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(
         loaded.errors(),
@@ -315,7 +315,7 @@ async fn records_that_differ_between_sites_are_warned_about() {
     assert!(!exported.text.contains("k.demeyere@"));
     let loaded = config::load_bytes(
         &[(PathBuf::from("e.yaml"), exported.text.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(loaded.errors(), 0);
     let (plan, _) = plan_as(&fx, &loaded.state, &actor).await;

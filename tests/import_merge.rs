@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use csamctl::config::{self, Limits, Severity};
+use csamctl::config::{self, DiagnosticSeverity, InputLimits};
 use csamctl::import::listing::{self, HeaderLanguage, Skip, TextEncoding};
-use csamctl::import::{Merged, Outcome, merge};
+use csamctl::import::{MergeOutcome, Merged, merge};
 use csamctl::model::AccountType;
 use csamctl::model::{DesiredState, Function, Hco, Insz, Language, Person};
 
@@ -59,12 +59,12 @@ fn inserted_lines(before: &str, after: &str) -> String {
 fn validate(name: &str, text: &str) -> (DesiredState, Vec<&'static str>) {
     let loaded = config::load_bytes(
         &[(PathBuf::from(name), text.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     let errors = loaded
         .diagnostics
         .iter()
-        .filter(|d| d.severity == Severity::Error)
+        .filter(|d| d.severity == DiagnosticSeverity::Error)
         .map(|d| d.code)
         .collect();
     (loaded.state, errors)
@@ -224,7 +224,7 @@ fn merge_into_single_unit_keeps_the_text_and_adds_to_the_capacity() {
         "tests/fixtures/csv/mandelvallei-izegem.nl.csv",
         &site,
     );
-    let outcomes: Vec<(u64, Outcome)> = merged
+    let outcomes: Vec<(u64, MergeOutcome)> = merged
         .outcomes
         .iter()
         .map(|o| (o.row, o.outcome.clone()))
@@ -232,11 +232,11 @@ fn merge_into_single_unit_keeps_the_text_and_adds_to_the_capacity() {
     assert_eq!(
         outcomes,
         vec![
-            (3, Outcome::AlreadyThere),
-            (4, Outcome::Added),
-            (5, Outcome::Added),
-            (9, Outcome::UsernameTaken),
-            (11, Outcome::Added),
+            (3, MergeOutcome::AlreadyThere),
+            (4, MergeOutcome::Added),
+            (5, MergeOutcome::Added),
+            (9, MergeOutcome::UsernameTaken),
+            (11, MergeOutcome::Added),
         ]
     );
     assert_eq!(merged.enterprise, "RADIOLOGIE MANDELVALLEI BV");
@@ -284,19 +284,19 @@ fn merge_into_multi_campus_adds_the_site_and_the_people_to_the_right_capacity() 
         "tests/fixtures/csv/vlasland-wervik.fr.csv",
         &site,
     );
-    let outcomes: Vec<(u64, Outcome)> = merged
+    let outcomes: Vec<(u64, MergeOutcome)> = merged
         .outcomes
         .iter()
         .map(|o| (o.row, o.outcome.clone()))
         .collect();
     assert_eq!(outcomes.len(), 5);
-    assert_eq!(outcomes[0], (3, Outcome::AlreadyThere));
-    assert_eq!(outcomes[1], (4, Outcome::SiteAdded));
-    assert_eq!(outcomes[2], (5, Outcome::Added));
-    assert_eq!(outcomes[3], (6, Outcome::Added));
+    assert_eq!(outcomes[0], (3, MergeOutcome::AlreadyThere));
+    assert_eq!(outcomes[1], (4, MergeOutcome::SiteAdded));
+    assert_eq!(outcomes[2], (5, MergeOutcome::Added));
+    assert_eq!(outcomes[3], (6, MergeOutcome::Added));
     assert!(matches!(
         &outcomes[4],
-        (7, Outcome::OtherUsername { in_file }) if in_file.as_str() == "nathaliedupont"
+        (7, MergeOutcome::OtherUsername { in_file }) if in_file.as_str() == "nathaliedupont"
     ));
 
     let inserted = inserted_lines(&before, &merged.text);
@@ -356,5 +356,5 @@ fn merging_the_same_export_twice_changes_nothing_the_second_time() {
     .expect("the second merge works");
     assert!(!second.changed());
     assert_eq!(second.text, first.text);
-    assert_eq!(second.count(&Outcome::AlreadyThere), 4);
+    assert_eq!(second.count(&MergeOutcome::AlreadyThere), 4);
 }

@@ -14,7 +14,7 @@
 mod plan_support;
 
 use csamctl::model::{Insz, Kbo, insz_check};
-use csamctl::registry::engine::EngineConfig;
+use csamctl::registry::Limits;
 use csamctl::registry::{
     AccountPassword, IdempotencyKey, NewUser, RegistryError, UserDetails, UserLevel, Write,
 };
@@ -346,7 +346,7 @@ fn assert_fewest_sessions(
 }
 
 async fn case(d1: Vec<u8>, d2: Vec<u8>, prefix: u8, wrong_level: Option<u8>) {
-    let fx = Fixture::new(&reference(), EngineConfig::default());
+    let fx = Fixture::new(&reference(), Limits::default());
     let actor = person(0);
     let first = desired_from_yaml("d1.yaml", &desired_yaml(&mut Choices { bytes: &d1, at: 0 }));
     let (plan, live) = plan_as(&fx, &first, &actor).await;

@@ -38,7 +38,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use csamctl::config::{self, Limits};
+use csamctl::config::{self, InputLimits};
 use csamctl::execute::{
     self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
 };
@@ -610,12 +610,7 @@ async fn plan_and_live(
     let l = execute::retried(&ExecuteOptions::default(), |_| r.limits())
         .await
         .map_err(|e| format!("limits: {e}"))?;
-    let limits = PlanLimits {
-        sessions_per_person: l.sessions_per_person,
-        processing_delay_ms: l.processing_delay_ms,
-        propagation_delay_ms: l.propagation_delay_ms,
-        ..PlanLimits::default()
-    };
+    let limits = PlanLimits::new(&l, PlanLimits::DEFAULT_REQUEST_MS);
     Ok((
         csamctl::plan::plan(desired, &live, Some(*actor), &limits),
         live,
@@ -664,7 +659,7 @@ fn declares_users_at(desired: &DesiredState, levels: &BTreeSet<UserLevel>) -> bo
 async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> {
     let loaded = config::load_bytes(
         &[(PathBuf::from("csam.yaml"), yaml.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     if loaded.errors() > 0 {
         return Ok(Outcome::Invalid);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use csamctl::config::{self, Limits, Loaded, Severity};
+use csamctl::config::{self, DiagnosticSeverity, InputLimits, Loaded};
 
 fn crate_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,7 +17,11 @@ fn base_text() -> String {
         .replace("\"68.08.21-305.65\"", "\"68.08.21-305.64\"")
 }
 
-fn load_bytes_as_file(name: &str, bytes: &[u8], limits: &Limits) -> (tempfile::TempDir, Loaded) {
+fn load_bytes_as_file(
+    name: &str,
+    bytes: &[u8],
+    limits: &InputLimits,
+) -> (tempfile::TempDir, Loaded) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(name);
     std::fs::write(&path, bytes).unwrap();
@@ -41,7 +45,7 @@ fn codes(loaded: &Loaded) -> Vec<&'static str> {
 #[test]
 fn the_base_of_the_fixtures_is_clean() {
     let (_dir, loaded) =
-        load_bytes_as_file("base.yaml", base_text().as_bytes(), &Limits::default());
+        load_bytes_as_file("base.yaml", base_text().as_bytes(), &InputLimits::default());
     assert_eq!(codes(&loaded), Vec::<&str>::new());
     assert_eq!(loaded.state.enterprises.len(), 1);
 }
@@ -59,10 +63,13 @@ fn alias_bomb() -> String {
 
 #[test]
 fn an_alias_bomb_is_stopped_by_the_budget() {
-    let (_dir, loaded) =
-        load_bytes_as_file("bomb.yaml", alias_bomb().as_bytes(), &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file(
+        "bomb.yaml",
+        alias_bomb().as_bytes(),
+        &InputLimits::default(),
+    );
     assert_eq!(codes(&loaded), ["csam::input::budget"]);
-    assert_eq!(loaded.diagnostics[0].severity, Severity::Error);
+    assert_eq!(loaded.diagnostics[0].severity, DiagnosticSeverity::Error);
     assert!(loaded.state.enterprises.is_empty());
 }
 
@@ -73,7 +80,7 @@ fn a_small_alias_is_within_the_budget() {
         "    name: RADIOLOGIE MANDELVALLEI BV\n",
         "    name: &name RADIOLOGIE MANDELVALLEI BV\n",
     );
-    let (_dir, loaded) = load_bytes_as_file("alias.yaml", text.as_bytes(), &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("alias.yaml", text.as_bytes(), &InputLimits::default());
     assert_eq!(codes(&loaded), Vec::<&str>::new());
 }
 
@@ -84,7 +91,7 @@ fn deep_nesting_is_stopped_by_the_budget() {
         "[".repeat(200),
         "]".repeat(200)
     );
-    let (_dir, loaded) = load_bytes_as_file("deep.yaml", text.as_bytes(), &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("deep.yaml", text.as_bytes(), &InputLimits::default());
     assert_eq!(codes(&loaded), ["csam::input::budget"]);
     assert_eq!(loaded.diagnostics[0].place.pos.line, 2);
 }
@@ -93,14 +100,14 @@ fn deep_nesting_is_stopped_by_the_budget() {
 fn nul_bytes_are_binary() {
     let mut bytes = b"version: 1\nenterprises:\n".to_vec();
     bytes.extend_from_slice(&[0u8; 16]);
-    let (_dir, loaded) = load_bytes_as_file("nul.yaml", &bytes, &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("nul.yaml", &bytes, &InputLimits::default());
     assert_eq!(located(&loaded), [("csam::input::binary", 3, 1)]);
 }
 
 #[test]
 fn a_gzip_file_is_binary() {
     let bytes = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03];
-    let (_dir, loaded) = load_bytes_as_file("csam.yaml", &bytes, &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("csam.yaml", &bytes, &InputLimits::default());
     assert_eq!(located(&loaded), [("csam::input::binary", 1, 1)]);
 }
 
@@ -111,7 +118,7 @@ fn latin1_is_an_encoding_error_at_the_bad_byte() {
         .chars()
         .map(|c| u8::try_from(u32::from(c)).unwrap())
         .collect();
-    let (_dir, loaded) = load_bytes_as_file("latin1.yaml", &bytes, &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("latin1.yaml", &bytes, &InputLimits::default());
     // Line 26 is `            first_name: C\xE9line`.
     assert_eq!(located(&loaded), [("csam::input::encoding", 26, 26)]);
 }
@@ -122,7 +129,7 @@ fn utf16_is_an_encoding_error() {
     for unit in base_text().encode_utf16() {
         bytes.extend_from_slice(&unit.to_le_bytes());
     }
-    let (_dir, loaded) = load_bytes_as_file("utf16.yaml", &bytes, &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("utf16.yaml", &bytes, &InputLimits::default());
     assert_eq!(located(&loaded), [("csam::input::encoding", 1, 1)]);
 }
 
@@ -130,13 +137,13 @@ fn utf16_is_an_encoding_error() {
 fn a_utf8_byte_order_mark_is_accepted() {
     let mut bytes = b"\xEF\xBB\xBF".to_vec();
     bytes.extend_from_slice(base_text().as_bytes());
-    let (_dir, loaded) = load_bytes_as_file("bom.yaml", &bytes, &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("bom.yaml", &bytes, &InputLimits::default());
     assert_eq!(codes(&loaded), Vec::<&str>::new());
 }
 
 #[test]
 fn a_file_over_the_size_limit_is_too_large() {
-    let limits = Limits {
+    let limits = InputLimits {
         max_file_bytes: 1024,
         ..Default::default()
     };
@@ -150,13 +157,13 @@ fn a_file_over_the_size_limit_is_too_large() {
 #[test]
 fn a_file_exactly_at_the_size_limit_is_read() {
     let text = base_text();
-    let limits = Limits {
+    let limits = InputLimits {
         max_file_bytes: text.len() as u64,
         ..Default::default()
     };
     let (_dir, loaded) = load_bytes_as_file("limit.yaml", text.as_bytes(), &limits);
     assert_eq!(codes(&loaded), Vec::<&str>::new());
-    let over = Limits {
+    let over = InputLimits {
         max_file_bytes: text.len() as u64 - 1,
         ..Default::default()
     };
@@ -167,7 +174,7 @@ fn a_file_exactly_at_the_size_limit_is_read() {
 /// Only the too-large file of a directory is refused; the others are still validated.
 #[test]
 fn a_too_large_file_does_not_stop_the_others() {
-    let limits = Limits {
+    let limits = InputLimits {
         max_file_bytes: 2048,
         ..Default::default()
     };
@@ -191,7 +198,8 @@ fn an_invalid_username_does_not_hide_a_person_listed_twice() {
         "{base}{}",
         "          - insz: \"68.08.21-305.64\"\n            username: koen verhaeghe\n            last_name: VERHAEGHE\n            first_name: Koen\n            email: koen.verhaeghe@mandelvallei.example\n"
     );
-    let (_dir, loaded) = load_bytes_as_file("twice.yaml", twice.as_bytes(), &Limits::default());
+    let (_dir, loaded) =
+        load_bytes_as_file("twice.yaml", twice.as_bytes(), &InputLimits::default());
     let found = codes(&loaded);
     assert!(found.contains(&"csam::person::duplicate"), "{found:?}");
     assert!(
@@ -208,7 +216,7 @@ fn an_unknown_function_does_not_hide_the_physician_ehealthbox_check() {
         "\"71988411\": [head-radiologist]",
         "\"71988411\": [head-radiologist, chief]\n            applications: [heracles]",
     );
-    let (_dir, loaded) = load_bytes_as_file("r5.yaml", text.as_bytes(), &Limits::default());
+    let (_dir, loaded) = load_bytes_as_file("r5.yaml", text.as_bytes(), &InputLimits::default());
     let found = codes(&loaded);
     assert!(found.contains(&"csam::function::unknown"), "{found:?}");
     assert!(found.contains(&"csam::applications::r5"), "{found:?}");

@@ -200,7 +200,7 @@ async fn run_inner(args: &ApplyArgs) -> Result<Outcome, ApplyError> {
         colour: args.format == ApplyFormat::Text && fancy(&std::io::stdout()),
         show_personal_data: args.output.show_personal_data,
     };
-    let terminal = Terminal {
+    let terminal = ApplyTerminal {
         args,
         opts,
         progress: std::sync::Mutex::new(None),
@@ -340,7 +340,7 @@ impl Ended<'_> {
 
 fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
     // A saved plan is JSON written by `plan --out`: far below the desired state's limit.
-    let max = crate::config::load::Limits::default().max_file_bytes;
+    let max = crate::config::InputLimits::default().max_file_bytes;
     let bytes =
         crate::config::load::read_limited(path, max).map_err(|source| ApplyError::ReadPlan {
             path: path.to_path_buf(),
@@ -353,14 +353,14 @@ fn read_saved(path: &Path) -> Result<SavedPlan, ApplyError> {
 }
 
 /// The person at the terminal: what the workflow shows and asks during an apply.
-struct Terminal<'a> {
+struct ApplyTerminal<'a> {
     args: &'a ApplyArgs,
     opts: RenderOptions,
     /// The progress display, once execution started (finished after it).
     progress: std::sync::Mutex<Option<Arc<Progress>>>,
 }
 
-impl ApplyHooks for Terminal<'_> {
+impl ApplyHooks for ApplyTerminal<'_> {
     fn lease_event(&self, event: LeaseEvent) {
         match event {
             LeaseEvent::Waiting {

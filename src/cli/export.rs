@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
-use crate::config::{self, Limits};
+use crate::config::{self, InputLimits};
 use crate::model::{Kbo, LiveState};
 use crate::registry::{Registry, RegistryError};
 use crate::render::export::{self, ExportHeader};
@@ -113,7 +113,7 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
         .unwrap_or_else(|| PathBuf::from("<stdout>"));
     let check = config::load_bytes(
         &[(name, exported.text.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     if check.errors() > 0 {
         eprintln!(

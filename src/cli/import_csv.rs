@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use super::CommandResult;
 use crate::config::diagnostic::mask_text;
 use crate::import::listing::HeaderLanguage;
-use crate::import::{self, InszShown, Layout, Listing, Outcome};
+use crate::import::{self, Indentation, InszShown, Listing, MergeOutcome};
 use crate::model::{Function, Hco, Language};
 use crate::render::plural;
 
@@ -90,8 +90,13 @@ pub fn run(args: &ImportCsvArgs) -> CommandResult {
                 InszShown::Masked
             };
             for user in &listing.users {
-                out +=
-                    &import::entries::person(user, &args.site, language, shown, Layout::TOP_LEVEL);
+                out += &import::entries::person(
+                    user,
+                    &args.site,
+                    language,
+                    shown,
+                    Indentation::TOP_LEVEL,
+                );
             }
             let _ = writeln!(
                 report,
@@ -244,28 +249,30 @@ fn merge_into(
     };
     for user in &merged.outcomes {
         let what = match &user.outcome {
-            Outcome::Added => "added".to_string(),
-            Outcome::SiteAdded => {
+            MergeOutcome::Added => "added".to_string(),
+            MergeOutcome::SiteAdded => {
                 format!("already listed: site {} added to their sites", args.site)
             }
-            Outcome::AlreadyThere => format!("already listed with site {}: left alone", args.site),
-            Outcome::OtherUsername { in_file } => format!(
+            MergeOutcome::AlreadyThere => {
+                format!("already listed with site {}: left alone", args.site)
+            }
+            MergeOutcome::OtherUsername { in_file } => format!(
                 "left alone: {} gives this INSZ the username `{in_file}`; a username never changes, so check which one is right",
                 into.display()
             ),
-            Outcome::UsernameTaken => format!(
+            MergeOutcome::UsernameTaken => format!(
                 "left alone: {} gives this username to another INSZ",
                 into.display()
             ),
-            Outcome::SitesNotEditable => format!(
+            MergeOutcome::SitesNotEditable => format!(
                 "left alone: their `sites` is not a mapping the import can edit; add site {} by hand",
                 args.site
             ),
         };
         let _ = writeln!(report, "  row {} ({}): {what}", user.row, user.username);
     }
-    let added = merged.count(&Outcome::Added);
-    let sites_added = merged.count(&Outcome::SiteAdded);
+    let added = merged.count(&MergeOutcome::Added);
+    let sites_added = merged.count(&MergeOutcome::SiteAdded);
     let _ = writeln!(
         report,
         "{added} {} added and {sites_added} given site {} in the capacity of {}",

@@ -17,7 +17,7 @@ use clap::ValueEnum;
 use super::args::{OutputArgs, SafetyArgs};
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome, fancy};
-use crate::config::{self, Limits, diagnostic};
+use crate::config::{self, InputLimits, diagnostic};
 use crate::model::{DesiredState, LiveState, Plan};
 use crate::plan::fingerprint;
 use crate::reconcile::{self, Planned};
@@ -155,9 +155,9 @@ pub async fn run(args: &PlanArgs) -> CommandResult {
 /// Loads and validates the desired state, printing its diagnostics to stderr; `None`
 /// (after saying so) when it has errors. Shared by `plan`, `apply` and `verify`.
 pub(super) fn load_desired(paths: &[PathBuf], show_personal_data: bool) -> Option<DesiredState> {
-    let loaded = config::load(paths, &Limits::default());
+    let loaded = config::load(paths, &InputLimits::default());
     if !loaded.diagnostics.is_empty() {
-        let opts = config::RenderOptions {
+        let opts = config::DiagnosticOptions {
             graphical: fancy(&std::io::stderr()),
             show_personal_data,
         };

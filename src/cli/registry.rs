@@ -109,7 +109,7 @@ pub enum RegistryCommand {
         processing_delay: u64,
         /// Sessions one person may have open at once (log-in to log-out).
         #[arg(long, value_name = "N",
-              default_value_t = crate::registry::engine::EngineConfig::default().sessions_per_person,
+              default_value_t = crate::registry::Limits::default().sessions_per_person,
               value_parser = clap::value_parser!(u32).range(1..))]
         sessions_per_person: u32,
         /// Run on a virtual clock, moved only by the operator surface or `registry clock`.
@@ -123,7 +123,7 @@ pub enum RegistryCommand {
 
 /// Why an operator command failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-enum CommandError {
+enum RegistryCommandError {
     #[error("cannot read {path}")]
     Read {
         path: PathBuf,
@@ -196,9 +196,9 @@ pub async fn run(args: &RegistryCommandArgs) -> CommandResult {
 
 fn registry_error(
     path: &std::path::Path,
-) -> impl Fn(crate::registry::RegistryError) -> CommandError {
+) -> impl Fn(crate::registry::RegistryError) -> RegistryCommandError {
     let path = path.to_path_buf();
-    move |source| CommandError::Registry {
+    move |source| RegistryCommandError::Registry {
         path: path.clone(),
         source,
     }
@@ -206,7 +206,10 @@ fn registry_error(
 
 /// Opens an existing registry file as the operator commands do: on the clock it last
 /// ran on. Only `init` creates one.
-async fn open(db: &std::path::Path, clock: ClockKind) -> Result<SqliteRegistry, CommandError> {
+async fn open(
+    db: &std::path::Path,
+    clock: ClockKind,
+) -> Result<SqliteRegistry, RegistryCommandError> {
     existing_registry_file(db)?;
     open_or_create(db, clock).await
 }
@@ -214,7 +217,7 @@ async fn open(db: &std::path::Path, clock: ClockKind) -> Result<SqliteRegistry, 
 async fn open_or_create(
     db: &std::path::Path,
     clock: ClockKind,
-) -> Result<SqliteRegistry, CommandError> {
+) -> Result<SqliteRegistry, RegistryCommandError> {
     let path = db.to_path_buf();
     let options = OpenOptions {
         clock,
@@ -233,10 +236,10 @@ async fn init(
     db: &std::path::Path,
     reference: &std::path::Path,
     virtual_clock: bool,
-) -> Result<(), CommandError> {
-    let max = crate::config::load::Limits::default().max_file_bytes;
+) -> Result<(), RegistryCommandError> {
+    let max = crate::config::InputLimits::default().max_file_bytes;
     let text = crate::config::load::read_limited_text(reference, max).map_err(|source| {
-        CommandError::Read {
+        RegistryCommandError::Read {
             path: reference.to_path_buf(),
             source,
         }
@@ -264,9 +267,9 @@ async fn init(
     Ok(())
 }
 
-async fn token(db: &std::path::Path, insz: &str) -> Result<(), CommandError> {
+async fn token(db: &std::path::Path, insz: &str) -> Result<(), RegistryCommandError> {
     // The error says why, never what was typed: the argument is personal data.
-    let person = Insz::parse(insz).map_err(|e| CommandError::Insz(e.to_string()))?;
+    let person = Insz::parse(insz).map_err(|e| RegistryCommandError::Insz(e.to_string()))?;
     let registry = open(db, ClockKind::Stored).await?;
     let token = registry
         .issue_token(&person)
@@ -300,7 +303,7 @@ async fn tickets(
     db: &std::path::Path,
     validate: Option<&str>,
     validate_all: bool,
-) -> Result<(), CommandError> {
+) -> Result<(), RegistryCommandError> {
     let registry = open(db, ClockKind::Stored).await?;
     let to_validate: Vec<String> = if let Some(id) = validate {
         vec![id.to_string()]
@@ -336,7 +339,7 @@ async fn tickets(
     Ok(())
 }
 
-async fn clock(db: &std::path::Path, advance: Duration) -> Result<(), CommandError> {
+async fn clock(db: &std::path::Path, advance: Duration) -> Result<(), RegistryCommandError> {
     let registry = open(db, ClockKind::Stored).await?;
     let by_ms = u64::try_from(advance.as_millis()).unwrap_or(u64::MAX);
     let now = registry
@@ -353,7 +356,7 @@ async fn clock(db: &std::path::Path, advance: Duration) -> Result<(), CommandErr
     Ok(())
 }
 
-async fn serve(options: ServeOptions) -> Result<(), CommandError> {
+async fn serve(options: ServeOptions) -> Result<(), RegistryCommandError> {
     let bound = server::bind(options).await?;
     {
         // The first line is what scripts and tests wait for.

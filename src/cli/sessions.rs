@@ -60,7 +60,7 @@ pub enum LeaseCommand {
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-enum CommandError {
+enum SessionsError {
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
     #[error("registry: {0}")]
@@ -75,7 +75,7 @@ enum CommandError {
     Others(Kbo),
 }
 
-async fn connect(args: &RegistryArgs) -> Result<std::sync::Arc<dyn Registry>, CommandError> {
+async fn connect(args: &RegistryArgs) -> Result<std::sync::Arc<dyn Registry>, SessionsError> {
     let settings = RegistrySettings::resolve(args)?;
     Ok(settings::connect(&settings).await?.registry)
 }
@@ -87,7 +87,7 @@ pub async fn run_sessions(args: &SessionsArgs) -> CommandResult {
     Ok(Outcome::Ok)
 }
 
-async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), CommandError> {
+async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), SessionsError> {
     let options = ExecuteOptions::default();
     let open = execute::retried(&options, |_| registry.list_sessions()).await?;
     let close: Vec<SessionId> = if args.close_all {
@@ -96,7 +96,7 @@ async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), Co
         let mut ids = Vec::new();
         for given in &args.close {
             let Some(s) = open.iter().find(|s| s.id.0 == *given) else {
-                return Err(CommandError::UnknownSession(given.clone()));
+                return Err(SessionsError::UnknownSession(given.clone()));
             };
             ids.push(s.id.clone());
         }
@@ -144,7 +144,7 @@ pub async fn run_lease(args: &LeaseArgs) -> CommandResult {
         force,
         registry,
     } = &args.command;
-    let kbo = Kbo::parse(enterprise).map_err(|e| CommandError::Enterprise {
+    let kbo = Kbo::parse(enterprise).map_err(|e| SessionsError::Enterprise {
         given: enterprise.clone(),
         reason: e.to_string(),
     })?;
@@ -153,7 +153,7 @@ pub async fn run_lease(args: &LeaseArgs) -> CommandResult {
     Ok(Outcome::Ok)
 }
 
-async fn release(registry: &dyn Registry, kbo: Kbo, force: bool) -> Result<(), CommandError> {
+async fn release(registry: &dyn Registry, kbo: Kbo, force: bool) -> Result<(), SessionsError> {
     let options = ExecuteOptions::default();
     let request = |take_over| LeaseRequest {
         ttl_ms: Duration::from_secs(60).as_millis() as u64,
@@ -185,7 +185,7 @@ async fn release(registry: &dyn Registry, kbo: Kbo, force: bool) -> Result<(), C
     let lease = match take(TakeOver::Own).await {
         Ok(lease) => lease,
         Err(RegistryError::LeaseHeld { .. }) if force => take(TakeOver::Any).await?,
-        Err(RegistryError::LeaseHeld { .. }) => return Err(CommandError::Others(kbo)),
+        Err(RegistryError::LeaseHeld { .. }) => return Err(SessionsError::Others(kbo)),
         Err(e) => return Err(e.into()),
     };
     execute::retried(&options, |_| registry.release_lease(&lease.id)).await?;

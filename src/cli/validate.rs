@@ -1,11 +1,11 @@
 //! `csamctl validate`: parse and check the desired state, report every problem.
 
 use super::{CommandResult, Format, Outcome, ValidateArgs, fancy};
-use crate::config::{self, Limits, RenderOptions, diagnostic};
+use crate::config::{self, DiagnosticOptions, InputLimits, diagnostic};
 
 /// Runs `validate`; exit 0 when clean or warnings only, 1 on any error.
 pub fn run(args: &ValidateArgs) -> CommandResult {
-    let loaded = config::load(&args.paths, &Limits::default());
+    let loaded = config::load(&args.paths, &InputLimits::default());
     match args.format {
         Format::Json => {
             println!(
@@ -14,7 +14,7 @@ pub fn run(args: &ValidateArgs) -> CommandResult {
             );
         }
         Format::Text => {
-            let opts = RenderOptions {
+            let opts = DiagnosticOptions {
                 graphical: fancy(&std::io::stderr()),
                 show_personal_data: args.show_personal_data,
             };

@@ -62,18 +62,18 @@ impl Sources {
 /// How bad a problem is: errors make `validate` fail, warnings do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum DiagnosticSeverity {
     /// The desired state cannot be used.
     Error,
     /// Probably a mistake; the desired state is still usable.
     Warning,
 }
 
-impl fmt::Display for Severity {
+impl fmt::Display for DiagnosticSeverity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
+            DiagnosticSeverity::Error => "error",
+            DiagnosticSeverity::Warning => "warning",
         })
     }
 }
@@ -102,7 +102,7 @@ pub struct Diagnostic {
     /// Stable code, e.g. `csam::insz::checksum`.
     pub code: &'static str,
     /// Error or warning.
-    pub severity: Severity,
+    pub severity: DiagnosticSeverity,
     /// Where the offending value is written.
     pub place: Place,
     /// One-line message.
@@ -123,7 +123,7 @@ impl Diagnostic {
     pub fn error(code: &'static str, place: Place, message: impl Into<String>) -> Self {
         Diagnostic {
             code,
-            severity: Severity::Error,
+            severity: DiagnosticSeverity::Error,
             place,
             message: message.into(),
             label: None,
@@ -136,7 +136,7 @@ impl Diagnostic {
     /// A warning at `place`.
     pub fn warning(code: &'static str, place: Place, message: impl Into<String>) -> Self {
         Diagnostic {
-            severity: Severity::Warning,
+            severity: DiagnosticSeverity::Warning,
             ..Diagnostic::error(code, place, message)
         }
     }
@@ -171,7 +171,7 @@ impl Diagnostic {
 
 /// Options for showing diagnostics to a person.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RenderOptions {
+pub struct DiagnosticOptions {
     /// Graphical output with colour and Unicode (on a terminal).
     pub graphical: bool,
     /// Show full INSZ numbers in source snippets.
@@ -179,7 +179,11 @@ pub struct RenderOptions {
 }
 
 /// Renders diagnostics for a person, in file order.
-pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, opts: RenderOptions) -> String {
+pub fn render_human(
+    diagnostics: &[Diagnostic],
+    sources: &Sources,
+    opts: DiagnosticOptions,
+) -> String {
     let handler = if opts.graphical {
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode())
     } else {
@@ -217,8 +221,8 @@ pub fn render_human(diagnostics: &[Diagnostic], sources: &Sources, opts: RenderO
 
 fn to_report(d: &Diagnostic, sources: &Sources, shown: &[Arc<str>]) -> Report {
     let severity = match d.severity {
-        Severity::Error => miette::Severity::Error,
-        Severity::Warning => miette::Severity::Warning,
+        DiagnosticSeverity::Error => miette::Severity::Error,
+        DiagnosticSeverity::Warning => miette::Severity::Warning,
     };
     let span = |pos: Pos| SourceSpan::new(pos.offset.into(), pos.len);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
@@ -277,7 +281,7 @@ pub struct JsonDiagnostic<'a> {
     /// Stable code.
     pub code: &'a str,
     /// `error` or `warning`.
-    pub severity: Severity,
+    pub severity: DiagnosticSeverity,
     /// File path.
     pub file: String,
     /// 1-based line.
@@ -324,11 +328,11 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
         version: 1,
         errors: diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == DiagnosticSeverity::Error)
             .count(),
         warnings: diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Warning)
+            .filter(|d| d.severity == DiagnosticSeverity::Warning)
             .count(),
         diagnostics: diagnostics
             .iter()

@@ -16,11 +16,11 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, Parser, ScalarStyle, Span, StrInput};
 
-use super::load::Limits;
+use super::load::InputLimits;
 use super::node::{Node, Pos, Value};
 
 /// Parses `text`, or `None` when the reference must (see the module docs).
-pub fn parse(text: &str, limits: &Limits) -> Option<Node> {
+pub fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
     // The parser's settings of serde-saphyr (`Budget::parser_options`), so that both
     // accept and refuse the same input; comments are not needed here.
     let budget = serde_saphyr::Budget::default();
@@ -56,7 +56,7 @@ pub fn parse(text: &str, limits: &Limits) -> Option<Node> {
 struct Builder<'t, 'l> {
     events: Parser<'t, StrInput<'t>>,
     nodes: usize,
-    limits: &'l Limits,
+    limits: &'l InputLimits,
 }
 
 impl<'t> Builder<'t, '_> {
@@ -211,7 +211,7 @@ mod tests {
 
     /// Where this path gives a tree, it is the reference's; the plain files it reads.
     fn agrees(text: &str) -> bool {
-        let limits = Limits::default();
+        let limits = InputLimits::default();
         match parse(text, &limits) {
             Some(fast) => {
                 let reference = parse_reference(text, &limits);
@@ -290,12 +290,12 @@ mod tests {
             + &(1..40)
                 .map(|i| format!("{}b:\n", "  ".repeat(i)))
                 .collect::<String>();
-        assert_eq!(parse(&deep, &Limits::default()), None);
-        let limits = Limits {
+        assert_eq!(parse(&deep, &InputLimits::default()), None);
+        let limits = InputLimits {
             max_nodes: 4,
-            ..Limits::default()
+            ..InputLimits::default()
         };
         assert_eq!(parse("a: 1\nb: 2\nc: 3\n", &limits), None);
-        assert!(parse("a: 1\nb: 2\n", &Limits::default()).is_some());
+        assert!(parse("a: 1\nb: 2\n", &InputLimits::default()).is_some());
     }
 }

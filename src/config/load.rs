@@ -16,7 +16,7 @@ use super::node::{Node, Pos};
 /// early: validation holds about 17 bytes of memory per byte of YAML, so 64 MiB keeps
 /// a worst-case file near 1 GiB.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub struct InputLimits {
     /// Largest file read, in bytes.
     pub max_file_bytes: u64,
     /// Deepest nesting of mappings and lists.
@@ -31,9 +31,9 @@ pub struct Limits {
     pub max_replayed_events: usize,
 }
 
-impl Default for Limits {
+impl Default for InputLimits {
     fn default() -> Self {
-        Limits {
+        InputLimits {
             max_file_bytes: 64 * 1024 * 1024,
             max_depth: 32,
             max_nodes: 8_000_000,
@@ -194,7 +194,7 @@ fn read_error(path: &Path, err: &std::io::Error) -> Box<Diagnostic> {
 /// Reads one file into `sources` and parses it into a [`Node`] tree, or explains why not.
 pub fn read_and_parse(
     path: &Path,
-    limits: &Limits,
+    limits: &InputLimits,
     sources: &mut Sources,
 ) -> Result<(FileId, Node), Box<Diagnostic>> {
     let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
@@ -254,7 +254,11 @@ pub fn read_limited_text(path: &Path, max: u64) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
-fn not_regular_too_large(path: &Path, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
+fn not_regular_too_large(
+    path: &Path,
+    limits: &InputLimits,
+    sources: &mut Sources,
+) -> Box<Diagnostic> {
     too_large_error(
         path,
         sources,
@@ -267,7 +271,12 @@ fn not_regular_too_large(path: &Path, limits: &Limits, sources: &mut Sources) ->
     )
 }
 
-fn too_large(path: &Path, size: u64, limits: &Limits, sources: &mut Sources) -> Box<Diagnostic> {
+fn too_large(
+    path: &Path,
+    size: u64,
+    limits: &InputLimits,
+    sources: &mut Sources,
+) -> Box<Diagnostic> {
     too_large_error(
         path,
         sources,
@@ -305,7 +314,7 @@ fn too_large_error(
 pub fn parse_bytes(
     path: &Path,
     bytes: &[u8],
-    limits: &Limits,
+    limits: &InputLimits,
     sources: &mut Sources,
 ) -> Result<(FileId, Node), Box<Diagnostic>> {
     if bytes.len() as u64 > limits.max_file_bytes {
@@ -414,7 +423,7 @@ pub type ParseFailure = (Pos, String, &'static str, &'static str);
 
 /// Parses YAML text into a [`Node`] tree within the budgets: a large file of the usual
 /// shape on every core (see [`super::split`]), anything else in one go.
-pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+pub fn parse(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     match super::split::parse_split(text, limits) {
         Some(node) => Ok(node),
         None => parse_whole(text, limits),
@@ -423,7 +432,7 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
 
 /// Parses YAML text into a [`Node`] tree within the budgets, on this thread: the
 /// quick way when it can ([`super::fast`]), else the reference way.
-pub fn parse_whole(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+pub fn parse_whole(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     match super::fast::parse(text, limits) {
         Some(node) => Ok(node),
         None => parse_reference(text, limits),
@@ -432,7 +441,7 @@ pub fn parse_whole(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
 
 /// Parses YAML text into a [`Node`] tree within the budgets through serde-saphyr: the
 /// reference reading of a file, and the one that explains every error.
-pub fn parse_reference(text: &str, limits: &Limits) -> Result<Node, ParseFailure> {
+pub fn parse_reference(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     let mut options = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;

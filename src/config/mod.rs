@@ -14,8 +14,8 @@ pub mod walk;
 
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, RenderOptions, Severity, Sources};
-pub use load::Limits;
+pub use diagnostic::{Diagnostic, DiagnosticOptions, DiagnosticSeverity, Sources};
+pub use load::InputLimits;
 
 use crate::model::DesiredState;
 
@@ -38,7 +38,7 @@ impl Loaded {
     pub fn errors(&self) -> usize {
         self.diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == DiagnosticSeverity::Error)
             .count()
     }
 
@@ -46,14 +46,14 @@ impl Loaded {
     pub fn warnings(&self) -> usize {
         self.diagnostics
             .iter()
-            .filter(|d| d.severity == Severity::Warning)
+            .filter(|d| d.severity == DiagnosticSeverity::Warning)
             .count()
     }
 }
 
 /// Reads, parses and validates the files and directories named (or the default
 /// `csam.yaml` / `./csam/`), as one desired state.
-pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
+pub fn load(paths: &[PathBuf], limits: &InputLimits) -> Loaded {
     match load::discover(paths) {
         Ok(files) => validate_each(files, |_, found, sources| {
             load::read_and_parse(&found.path, limits, sources)
@@ -69,7 +69,7 @@ pub fn load(paths: &[PathBuf], limits: &Limits) -> Loaded {
 
 /// Validates files already in memory (named as given) as one desired state: the same
 /// decoding, budgets and checks as [`load`], for fuzzing and benchmarks.
-pub fn load_bytes(files: &[(PathBuf, Vec<u8>)], limits: &Limits) -> Loaded {
+pub fn load_bytes(files: &[(PathBuf, Vec<u8>)], limits: &InputLimits) -> Loaded {
     let found = files.iter().map(|(path, _)| load::Found {
         path: path.clone(),
         named: true,

@@ -18,7 +18,7 @@
 
 use std::num::NonZeroUsize;
 
-use super::load::{Limits, parse_whole};
+use super::load::{InputLimits, parse_whole};
 use super::node::{Node, Value};
 
 /// Below this size one thread parses faster than starting others.
@@ -38,7 +38,7 @@ struct Items {
 
 /// Parses `text` in pieces on several threads when it is a large file of the usual
 /// shape; `None` when it is not, or when anything is in doubt (see the module docs).
-pub fn parse_split(text: &str, limits: &Limits) -> Option<Node> {
+pub fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
     let threads = std::thread::available_parallelism()
         .map(NonZeroUsize::get)
         .unwrap_or(1)
@@ -49,7 +49,7 @@ pub fn parse_split(text: &str, limits: &Limits) -> Option<Node> {
     let items = find_items(text, threads)?;
     // Each piece with budgets no looser than the whole file's: a piece's list sits two
     // levels below the file's top.
-    let piece_limits = Limits {
+    let piece_limits = InputLimits {
         max_depth: limits.max_depth.saturating_sub(2),
         ..*limits
     };
@@ -82,7 +82,7 @@ pub fn parse_split(text: &str, limits: &Limits) -> Option<Node> {
 }
 
 /// Puts the parsed pieces' items under the head's `enterprises` key.
-fn assemble(mut head: Node, pieces: Vec<Option<Node>>, limits: &Limits) -> Option<Node> {
+fn assemble(mut head: Node, pieces: Vec<Option<Node>>, limits: &InputLimits) -> Option<Node> {
     let mut list: Option<Node> = None;
     for piece in pieces {
         let piece = piece?;
@@ -130,7 +130,7 @@ fn count(node: &Node) -> usize {
 }
 
 /// Parses one piece (whole items of the list) and moves its positions to the file's.
-fn parse_piece(piece: &str, offset: usize, lines: u32, limits: &Limits) -> Option<Node> {
+fn parse_piece(piece: &str, offset: usize, lines: u32, limits: &InputLimits) -> Option<Node> {
     let mut node = parse_whole(piece, limits).ok()?;
     shift(&mut node, offset, lines);
     Some(node)
@@ -263,7 +263,7 @@ mod tests {
     fn pieces_put_together_are_the_whole_file() {
         let text = fleet(5000);
         assert!(text.len() > MIN_SPLIT_BYTES);
-        let limits = Limits::default();
+        let limits = InputLimits::default();
         let items = find_items(&text, 2).expect("the usual shape");
         assert_eq!(items.cuts.len(), 1);
         let whole = parse_whole(&text, &limits).expect("whole");
@@ -298,16 +298,16 @@ mod tests {
         // with its own message).
         let broken = text.replace("name: Ziekenhuis 4999\n", "name: \"Ziekenhuis 2999\n");
         assert!(find_items(&broken, 2).is_some());
-        assert_eq!(parse_split(&broken, &Limits::default()), None);
+        assert_eq!(parse_split(&broken, &InputLimits::default()), None);
     }
 
     #[test]
     fn the_node_budget_counts_every_piece() {
         let text = fleet(5000);
-        let whole = parse_whole(&text, &Limits::default()).expect("whole");
-        let limits = Limits {
+        let whole = parse_whole(&text, &InputLimits::default()).expect("whole");
+        let limits = InputLimits {
             max_nodes: count(&whole) - 1,
-            ..Limits::default()
+            ..InputLimits::default()
         };
         assert_eq!(parse_split(&text, &limits), None);
     }

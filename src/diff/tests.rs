@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::*;
-use crate::config::{self, Limits};
+use crate::config::{self, InputLimits};
 use crate::model::{
     Address, Application, Function, Hco, LiveCapacity, LiveEnterprise, LiveSite, LiveSubdivision,
     Severity,
@@ -71,7 +71,7 @@ enterprises:
 pub(crate) fn desired(yaml: &str) -> DesiredState {
     let loaded = config::load_bytes(
         &[(PathBuf::from("test.yaml"), yaml.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(loaded.errors(), 0, "{:?}", loaded.diagnostics);
     loaded.state

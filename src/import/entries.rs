@@ -26,7 +26,7 @@ use crate::render::yaml::scalar;
 
 /// Where new text goes and how it is indented, copied from the surrounding file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Layout {
+pub struct Indentation {
     /// Column (0-based) of the `-` of a `people` item.
     pub dash: usize,
     /// Column (0-based) of the keys of a person (`insz`, `username`, ...).
@@ -37,9 +37,9 @@ pub struct Layout {
     pub newline: &'static str,
 }
 
-impl Layout {
+impl Indentation {
     /// The layout of a top-level list: `- insz:` at column 0, two-space indentation.
-    pub const TOP_LEVEL: Layout = Layout {
+    pub const TOP_LEVEL: Indentation = Indentation {
         dash: 0,
         keys: 2,
         step: 2,
@@ -68,7 +68,7 @@ pub fn person(
     site: &Hco,
     language: Option<Language>,
     insz: InszShown,
-    layout: Layout,
+    layout: Indentation,
 ) -> String {
     let nl = layout.newline;
     let dash = " ".repeat(layout.dash);
@@ -135,7 +135,7 @@ mod tests {
             &site(),
             Some(Language::French),
             InszShown::Full,
-            Layout::TOP_LEVEL,
+            Indentation::TOP_LEVEL,
         );
         assert_eq!(
             text,
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn an_entry_masked_and_indented_with_crlf() {
-        let layout = Layout {
+        let layout = Indentation {
             dash: 10,
             keys: 14,
             step: 4,

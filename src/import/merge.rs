@@ -21,17 +21,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::config::diagnostic::mask_text;
-use crate::config::load::{self, Limits};
+use crate::config::load::{self, InputLimits};
 use crate::config::node::{Node, Value};
-use crate::config::{self, Severity};
+use crate::config::{self, DiagnosticSeverity};
 use crate::model::{Hco, Insz, Language, Username};
 
-use super::entries::{self, InszShown, Layout};
+use super::entries::{self, Indentation, InszShown};
 use super::listing::ListedUser;
 
 /// What the merge did with one user of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum MergeOutcome {
     /// Added to the capacity's `people`.
     Added,
     /// Already in the capacity's `people`: the site was added to their `sites`.
@@ -60,7 +60,7 @@ pub struct UserOutcome {
     /// The username.
     pub username: Username,
     /// What happened.
-    pub outcome: Outcome,
+    pub outcome: MergeOutcome,
 }
 
 /// The merged file.
@@ -76,7 +76,7 @@ pub struct Merged {
 
 impl Merged {
     /// Number of users with the given outcome.
-    pub fn count(&self, outcome: &Outcome) -> usize {
+    pub fn count(&self, outcome: &MergeOutcome) -> usize {
         self.outcomes
             .iter()
             .filter(|o| &o.outcome == outcome)
@@ -87,7 +87,7 @@ impl Merged {
     pub fn changed(&self) -> bool {
         self.outcomes
             .iter()
-            .any(|o| matches!(o.outcome, Outcome::Added | Outcome::SiteAdded))
+            .any(|o| matches!(o.outcome, MergeOutcome::Added | MergeOutcome::SiteAdded))
     }
 }
 
@@ -122,7 +122,7 @@ pub enum MergeError {
     },
     /// A part of the file that needs editing is written in a form the merge does not edit.
     #[error("line {line}: {what}")]
-    Layout {
+    Indentation {
         /// 1-based line.
         line: usize,
         /// What is there and what to do.
@@ -160,7 +160,7 @@ pub fn merge(
     language: Option<Language>,
     source: &str,
 ) -> Result<Merged, MergeError> {
-    let limits = Limits::default();
+    let limits = InputLimits::default();
     let root = load::parse(text, &limits).map_err(|(pos, message, _, _)| MergeError::Syntax {
         line: pos.line,
         column: pos.column,
@@ -193,7 +193,9 @@ pub fn merge(
                     .and_then(|n| lines.str_of(n))
                     .and_then(|s| Username::parse(s).ok());
                 match in_file {
-                    Some(in_file) if in_file != user.username => Outcome::OtherUsername { in_file },
+                    Some(in_file) if in_file != user.username => {
+                        MergeOutcome::OtherUsername { in_file }
+                    }
                     _ => add_site(&lines, person, site, layout, &mut edits)?,
                 }
             }
@@ -201,13 +203,13 @@ pub fn merge(
                 accounts.username_of.get(&user.insz),
                 accounts.insz_of.get(&user.username),
             ) {
-                (Some(in_file), _) if *in_file != user.username => Outcome::OtherUsername {
+                (Some(in_file), _) if *in_file != user.username => MergeOutcome::OtherUsername {
                     in_file: in_file.clone(),
                 },
-                (_, Some(other)) if *other != user.insz => Outcome::UsernameTaken,
+                (_, Some(other)) if *other != user.insz => MergeOutcome::UsernameTaken,
                 _ => {
                     added.push(user);
-                    Outcome::Added
+                    MergeOutcome::Added
                 }
             },
         };
@@ -381,7 +383,7 @@ fn people_layout(
     people: Option<&Node>,
     items: &[Node],
     newline: &'static str,
-) -> Result<Layout, MergeError> {
+) -> Result<Indentation, MergeError> {
     let step = items
         .iter()
         .filter_map(|p| {
@@ -402,7 +404,7 @@ fn people_layout(
             Value::Map(_) => lines.column(first.pos.offset),
             _ => dash + 2,
         };
-        return Ok(Layout {
+        return Ok(Indentation {
             dash,
             keys,
             step,
@@ -414,7 +416,7 @@ fn people_layout(
         _ => lines.column(capacity.pos.offset),
     };
     let dash = key_column + 2;
-    Ok(Layout {
+    Ok(Indentation {
         dash,
         keys: dash + 2,
         step,
@@ -440,7 +442,7 @@ fn append_people(
     people: Option<&Node>,
     items: &[Node],
     block: String,
-    layout: Layout,
+    layout: Indentation,
 ) -> Result<Edit, MergeError> {
     let Some(people) = people else {
         // No `people` key: a new last entry of the capacity.
@@ -457,11 +459,11 @@ fn append_people(
         }
         Value::Seq(items) if items.is_empty() => lines.replace_empty(people, block),
         Value::Null => lines.replace_empty(people, block),
-        Value::Seq(_) => Err(MergeError::Layout {
+        Value::Seq(_) => Err(MergeError::Indentation {
             line: lines.line_of(people.pos.offset) + 1,
             what: "`people` is written as a flow list `[...]`; write it as a block list (one `- insz:` item per person) to merge into it".to_string(),
         }),
-        other => Err(MergeError::Layout {
+        other => Err(MergeError::Indentation {
             line: lines.line_of(people.pos.offset) + 1,
             what: format!("`people` is {}, not a list", other.kind()),
         }),
@@ -473,9 +475,9 @@ fn add_site(
     lines: &Lines<'_>,
     person: &Node,
     site: &Hco,
-    layout: Layout,
+    layout: Indentation,
     edits: &mut Vec<Edit>,
-) -> Result<Outcome, MergeError> {
+) -> Result<MergeOutcome, MergeError> {
     let Some((key, sites)) = entry(person, "sites") else {
         let keys = " ".repeat(lines.column(person.pos.offset));
         let text = format!(
@@ -485,7 +487,7 @@ fn add_site(
             step = " ".repeat(layout.step),
         );
         edits.push(lines.after_mapping(person, text));
-        return Ok(Outcome::SiteAdded);
+        return Ok(MergeOutcome::SiteAdded);
     };
     let nl = layout.newline;
     match &sites.value {
@@ -494,23 +496,23 @@ fn add_site(
                 .iter()
                 .any(|(k, _)| hco_of(lines, k).as_ref() == Some(site))
             {
-                return Ok(Outcome::AlreadyThere);
+                return Ok(MergeOutcome::AlreadyThere);
             }
             if lines.is_block(sites) {
                 let Some((last_key, last_value)) = list.last() else {
-                    return Ok(Outcome::SitesNotEditable);
+                    return Ok(MergeOutcome::SitesNotEditable);
                 };
                 let column = lines.column(last_key.pos.offset);
                 let start = lines.line_of(last_key.pos.offset);
                 let end = lines.block_end(start, column, matches!(last_value.value, Value::Seq(_)));
                 let text = format!("{}{}{nl}", " ".repeat(column), entries::site_entry(site));
                 edits.push(lines.after_line(end, text));
-                return Ok(Outcome::SiteAdded);
+                return Ok(MergeOutcome::SiteAdded);
             }
             // A flow mapping `{ "71012818": [technologist] }`: one more entry before `}`
             // (no comment: it would swallow the closing brace).
             let Some((close, last)) = flow_close(lines.text, sites.pos.offset) else {
-                return Ok(Outcome::SitesNotEditable);
+                return Ok(MergeOutcome::SitesNotEditable);
             };
             let new = format!("\"{site}\": []");
             let edit = if list.is_empty() {
@@ -533,15 +535,15 @@ fn add_site(
                 }
             };
             edits.push(edit);
-            Ok(Outcome::SiteAdded)
+            Ok(MergeOutcome::SiteAdded)
         }
         Value::Null => {
             let column = lines.column(key.pos.offset) + layout.step;
             let text = format!("{}{}{nl}", " ".repeat(column), entries::site_entry(site));
             edits.push(lines.replace_empty(sites, text)?);
-            Ok(Outcome::SiteAdded)
+            Ok(MergeOutcome::SiteAdded)
         }
-        _ => Ok(Outcome::SitesNotEditable),
+        _ => Ok(MergeOutcome::SitesNotEditable),
     }
 }
 
@@ -719,7 +721,7 @@ impl<'t> Lines<'t> {
             .find(|&i| !self.is_filler(i))
             .filter(|&i| self.line(i).trim() == "-")
             .map(|i| self.indent(i))
-            .ok_or(MergeError::Layout {
+            .ok_or(MergeError::Indentation {
                 line: line + 1,
                 what: "cannot find the `-` of this list item".to_string(),
             })
@@ -799,7 +801,7 @@ impl<'t> Lines<'t> {
             Some(b'[' | b'{') => match flow_close(self.text, at) {
                 Some((close, _)) => close + 1 - at,
                 None => {
-                    return Err(MergeError::Layout {
+                    return Err(MergeError::Indentation {
                         line: self.line_of(at) + 1,
                         what: "an unclosed flow collection".to_string(),
                     });
@@ -844,7 +846,7 @@ fn verify(
 ) -> Result<(), MergeError> {
     let unverified = |what: String| MergeError::Unverified(what);
     let mut root =
-        load::parse(&merged.text, &Limits::default()).map_err(|(pos, message, _, _)| {
+        load::parse(&merged.text, &InputLimits::default()).map_err(|(pos, message, _, _)| {
             unverified(format!(
                 "the result does not parse (line {}, column {}): {}",
                 pos.line,
@@ -857,7 +859,7 @@ fn verify(
         .map_err(|e| unverified(format!("in the result, {e}")))?;
     let capacity = capacity_at_mut(&mut root, at)
         .ok_or_else(|| unverified("the capacity is gone".to_string()))?;
-    let wanted = |outcome: Outcome| -> BTreeMap<Insz, &UserOutcome> {
+    let wanted = |outcome: MergeOutcome| -> BTreeMap<Insz, &UserOutcome> {
         merged
             .outcomes
             .iter()
@@ -865,7 +867,7 @@ fn verify(
             .map(|o| (o.insz, o))
             .collect()
     };
-    let (mut new, mut gaining) = (wanted(Outcome::Added), wanted(Outcome::SiteAdded));
+    let (mut new, mut gaining) = (wanted(MergeOutcome::Added), wanted(MergeOutcome::SiteAdded));
     if let Some(Value::Seq(people)) = get_mut(capacity, "people").map(|n| &mut n.value) {
         people.retain(|person| {
             let insz = get(person, "insz").and_then(|n| insz_of(&lines, n));
@@ -961,14 +963,14 @@ fn same(a: &Node, b: &Node) -> bool {
 /// Errors of the merged text beyond those of the original, allowing one
 /// `csam::email::invalid` per added person (the placeholders).
 fn new_errors(path: &Path, before: &str, after: &str, placeholders: usize) -> Vec<String> {
-    let limits = Limits::default();
+    let limits = InputLimits::default();
     let load =
         |text: &str| config::load_bytes(&[(path.to_path_buf(), text.as_bytes().to_vec())], &limits);
     let (before, after) = (load(before), load(after));
     let count = |loaded: &config::Loaded| {
         let mut counts: HashMap<&'static str, usize> = HashMap::new();
         for d in &loaded.diagnostics {
-            if d.severity == Severity::Error {
+            if d.severity == DiagnosticSeverity::Error {
                 *counts.entry(d.code).or_default() += 1;
             }
         }
@@ -983,7 +985,8 @@ fn new_errors(path: &Path, before: &str, after: &str, placeholders: usize) -> Ve
             } else {
                 0
             };
-        if d.severity == Severity::Error && is.get(d.code).copied().unwrap_or(0) > allowed {
+        if d.severity == DiagnosticSeverity::Error && is.get(d.code).copied().unwrap_or(0) > allowed
+        {
             problems.push(format!(
                 "  line {}, column {}: {}: {}",
                 d.place.pos.line,
@@ -1082,7 +1085,7 @@ PEOPLE";
         );
         let text = file(&people);
         let m = merged(&text, "71988411", &[user("83.06.14-217.81", "nelenieuw")]);
-        assert_eq!(m.outcomes[0].outcome, Outcome::Added);
+        assert_eq!(m.outcomes[0].outcome, MergeOutcome::Added);
         let expected = text.replace(
             "          # the end\n",
             &format!("{NELE}          # the end\n"),
@@ -1126,7 +1129,7 @@ PEOPLE";
             "71988412",
             &[user("68.08.21-305.64", "koenverhaeghe")],
         );
-        assert_eq!(m.outcomes[0].outcome, Outcome::SiteAdded);
+        assert_eq!(m.outcomes[0].outcome, MergeOutcome::SiteAdded);
         let expected = text.replace(
             "[head-radiologist]\n",
             "[head-radiologist]\n              \"71988412\": []  # not in the CSAM export: fill in the functions (head-radiologist, radiologist, technologist, administrative)\n",
@@ -1162,7 +1165,7 @@ PEOPLE";
             "71988411",
             &[user("68.08.21-305.64", "koenverhaeghe")],
         );
-        assert_eq!(m.outcomes[0].outcome, Outcome::SiteAdded);
+        assert_eq!(m.outcomes[0].outcome, MergeOutcome::SiteAdded);
         assert!(m.text.ends_with(
             "email: koen@test.example\n            sites:\n              \"71988411\": []  # not in the CSAM export: fill in the functions (head-radiologist, radiologist, technologist, administrative)\n"
         ), "{}", m.text);
@@ -1179,7 +1182,7 @@ PEOPLE";
             "71988411",
             &[user("68.08.21-305.64", "KoenVerhaeghe")],
         );
-        assert_eq!(m.outcomes[0].outcome, Outcome::AlreadyThere);
+        assert_eq!(m.outcomes[0].outcome, MergeOutcome::AlreadyThere);
         assert!(!m.changed());
         assert_eq!(m.text, text);
     }
@@ -1202,12 +1205,12 @@ PEOPLE";
         );
         assert_eq!(
             m.outcomes[0].outcome,
-            Outcome::OtherUsername {
+            MergeOutcome::OtherUsername {
                 in_file: Username::parse("koenverhaeghe").expect("valid")
             }
         );
-        assert_eq!(m.outcomes[1].outcome, Outcome::UsernameTaken);
-        assert_eq!(m.outcomes[2].outcome, Outcome::Added);
+        assert_eq!(m.outcomes[1].outcome, MergeOutcome::UsernameTaken);
+        assert_eq!(m.outcomes[2].outcome, MergeOutcome::Added);
     }
 
     #[test]
@@ -1251,7 +1254,7 @@ PEOPLE";
             "users.csv",
         );
         assert!(
-            matches!(err, Err(MergeError::Layout { line: 22, .. })),
+            matches!(err, Err(MergeError::Indentation { line: 22, .. })),
             "{err:?}"
         );
     }

@@ -14,6 +14,6 @@ pub mod entries;
 pub mod listing;
 pub mod merge;
 
-pub use entries::{InszShown, Layout};
+pub use entries::{Indentation, InszShown};
 pub use listing::{ListedUser, Listing, ListingError, SkippedRow};
-pub use merge::{MergeError, Merged, Outcome, UserOutcome, merge};
+pub use merge::{MergeError, MergeOutcome, Merged, UserOutcome, merge};

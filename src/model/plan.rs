@@ -537,7 +537,37 @@ pub struct Estimate {
     pub gate_ms: u64,
 }
 
-/// The registry limits and the timing assumptions the planner works with.
+// One type for what the engine enforces and the contract reports, with the one set of
+// defaults; the planner's `PlanLimits` takes its part of it.
+/// The registry's limits, for the planner (sessions) and `verify --wait` (propagation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Limits {
+    /// How many sessions one person may have open at once.
+    pub sessions_per_person: u32,
+    /// How long after a log-out the session's writes become visible.
+    pub processing_delay_ms: u64,
+    /// How long after a processed user change Heracles honours it (R6: 20 minutes).
+    pub propagation_delay_ms: u64,
+    /// An idle session expires (and is processed) after this long.
+    pub idle_timeout_ms: u64,
+    /// The longest lease that can be taken at once.
+    pub max_lease_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            sessions_per_person: 4,
+            processing_delay_ms: 0,
+            propagation_delay_ms: 20 * 60 * 1000,
+            idle_timeout_ms: 30 * 60 * 1000,
+            max_lease_ms: 60 * 60 * 1000,
+        }
+    }
+}
+
+/// What the planner works with: the part of the registry's [`Limits`] it plans with, and
+/// its timing assumptions for the estimate. A saved plan stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanLimits {
     /// Sessions one person may have open at once.
@@ -553,15 +583,26 @@ pub struct PlanLimits {
     pub gate_ms: u64,
 }
 
-impl Default for PlanLimits {
-    fn default() -> Self {
+impl PlanLimits {
+    /// The request time assumed when none was measured.
+    pub const DEFAULT_REQUEST_MS: u64 = 300;
+
+    /// The planner's limits from the registry's and a measured request time.
+    pub fn new(limits: &Limits, request_ms: u64) -> Self {
         PlanLimits {
-            sessions_per_person: 4,
-            processing_delay_ms: 0,
-            propagation_delay_ms: 20 * 60 * 1000,
-            request_ms: 300,
+            sessions_per_person: limits.sessions_per_person,
+            processing_delay_ms: limits.processing_delay_ms,
+            propagation_delay_ms: limits.propagation_delay_ms,
+            request_ms,
             gate_ms: 48 * 60 * 60 * 1000,
         }
+    }
+}
+
+impl Default for PlanLimits {
+    /// The registry's default limits and the default request time.
+    fn default() -> Self {
+        PlanLimits::new(&Limits::default(), Self::DEFAULT_REQUEST_MS)
     }
 }
 

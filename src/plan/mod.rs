@@ -662,7 +662,7 @@ fn step_id(kbo: &crate::model::Kbo, label: &str, index: usize) -> StepId {
 /// Where the structure and the users go: the round (and session within it) of every
 /// new site, and the users' and functions' rounds.
 #[derive(Clone, Debug, Default)]
-struct Layout {
+struct RoundLayout {
     site_at: BTreeMap<Hco, (usize, usize)>,
     sites_in: BTreeMap<usize, usize>,
     users_round: usize,
@@ -686,13 +686,13 @@ struct Needs<'a> {
     k: usize,
 }
 
-impl Layout {
+impl RoundLayout {
     /// Sites as early as possible, at most `k` per round, except `reserved`, which is
     /// created alone after every other structure so that the users can follow it in the
     /// same session.
-    fn new(n: &Needs<'_>, reserved: Option<&Hco>) -> Layout {
-        let mut l = Layout::default();
-        let place = |l: &mut Layout, hco: &Hco, from: usize, k: usize| {
+    fn new(n: &Needs<'_>, reserved: Option<&Hco>) -> RoundLayout {
+        let mut l = RoundLayout::default();
+        let place = |l: &mut RoundLayout, hco: &Hco, from: usize, k: usize| {
             let mut r = from;
             while l.sites_in.get(&r).copied().unwrap_or(0) >= k {
                 r += 1;
@@ -790,10 +790,10 @@ fn schedule(
         .rev()
         .find(|(_, h)| !sites_with_users.contains(h))
         .map(|(_, h)| h.clone());
-    let plain = Layout::new(&needs, None);
+    let plain = RoundLayout::new(&needs, None);
     let layout = match reservable.filter(|_| needs.users) {
         Some(r) => {
-            let reserved = Layout::new(&needs, Some(&r));
+            let reserved = RoundLayout::new(&needs, Some(&r));
             if reserved.sessions(&needs) < plain.sessions(&needs) {
                 reserved
             } else {

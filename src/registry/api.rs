@@ -11,6 +11,8 @@ use crate::model::{
     Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative,
 };
 
+/// The registry's limits (one type with the engine's and the planner's source).
+pub use crate::model::Limits;
 /// A new user record on a level ([`Write::CreateUser`]); a new account's initial
 /// password travels beside the write.
 pub use crate::model::NewUser;
@@ -87,21 +89,6 @@ impl<'de> Deserialize<'de> for IdempotencyKey {
         let s = String::deserialize(d)?;
         IdempotencyKey::new(s).map_err(serde::de::Error::custom)
     }
-}
-
-/// The registry's limits, for the planner (sessions) and `verify --wait` (propagation).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Limits {
-    /// How many sessions one person may have open at once.
-    pub sessions_per_person: u32,
-    /// How long after a log-out the session's writes become visible.
-    pub processing_delay_ms: u64,
-    /// How long after a processed user change Heracles honours it (R6: 20 minutes).
-    pub propagation_delay_ms: u64,
-    /// An idle session expires (and is processed) after this long.
-    pub idle_timeout_ms: u64,
-    /// The longest lease that can be taken at once.
-    pub max_lease_ms: u64,
 }
 
 /// An open session.
@@ -724,7 +711,8 @@ pub struct ClockReading {
 
 /// The coordination centre's notice that it knows a site's head radiologist (R9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct HeadRadiologistNotice {
+#[schemars(rename = "HeadRadiologistNotice")]
+pub struct KnownHeadRadiologist {
     /// The site.
     pub site: Hco,
     /// The head radiologist.

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 
 use super::api::*;
 use super::clock::{Clock, SystemClock, VirtualClock};
-use super::engine::{EngineConfig, Fact, World};
+use super::engine::{Fact, World};
 use super::sqlite::{self, AuditEntry, Store, StoreError};
 use super::{Registry, RegistryError, RegistryOperator};
 use crate::model::{Hco, Insz, Kbo, LiveState};
@@ -66,7 +66,7 @@ pub struct OpenOptions {
     /// The clock.
     pub clock: ClockKind,
     /// The limits.
-    pub config: EngineConfig,
+    pub config: Limits,
 }
 
 impl OpenOptions {
@@ -74,7 +74,7 @@ impl OpenOptions {
     pub fn virtual_clock() -> Self {
         OpenOptions {
             clock: ClockKind::Virtual,
-            config: EngineConfig::default(),
+            config: Limits::default(),
         }
     }
 
@@ -82,7 +82,7 @@ impl OpenOptions {
     pub fn stored_clock() -> Self {
         OpenOptions {
             clock: ClockKind::Stored,
-            config: EngineConfig::default(),
+            config: Limits::default(),
         }
     }
 
@@ -157,7 +157,7 @@ pub fn existing_registry_file(path: &Path) -> Result<(), RegistryFileError> {
     }
 }
 
-struct Loaded {
+struct LoadedWorld {
     world: World,
     clock: Arc<dyn Clock>,
     /// The journal position of the stored checkpoint this process knows of.
@@ -178,7 +178,7 @@ const CHECKPOINT_WHILE_WRITING: u64 = 5_000;
 /// worth a checkpoint, so that the next opening replays little.
 const CHECKPOINT_ON_OPEN_OR_CLOSE: u64 = 200;
 
-impl Loaded {
+impl LoadedWorld {
     fn tail(&self) -> u64 {
         self.world.journal_seq().saturating_sub(self.checkpoint_seq)
     }
@@ -206,10 +206,10 @@ impl Loaded {
 
 struct Inner {
     store: Store,
-    loaded: Option<Loaded>,
+    loaded: Option<LoadedWorld>,
 }
 
-struct Shared {
+struct RegistryShared {
     path: PathBuf,
     options: OpenOptions,
     inner: Mutex<Inner>,
@@ -218,7 +218,7 @@ struct Shared {
 /// A registry in a SQLite file, used in-process. Cheap to clone.
 #[derive(Clone)]
 pub struct SqliteRegistry {
-    shared: Arc<Shared>,
+    shared: Arc<RegistryShared>,
 }
 
 impl std::fmt::Debug for SqliteRegistry {
@@ -327,7 +327,7 @@ impl Txn<'_> {
 }
 
 /// Rebuilds the world: the stored checkpoint, then the journal after it.
-fn rebuild(store: &Store, options: &OpenOptions) -> Result<Loaded, StoreError> {
+fn rebuild(store: &Store, options: &OpenOptions) -> Result<LoadedWorld, StoreError> {
     let clock = options.new_clock();
     let tx = store.begin()?;
     let mut world = restore(&tx, options)?.unwrap_or_else(|| World::new(options.config.clone()));
@@ -340,7 +340,7 @@ fn rebuild(store: &Store, options: &OpenOptions) -> Result<Loaded, StoreError> {
         world.apply(seq, &fact);
     }
     tx.commit()?;
-    Ok(Loaded {
+    Ok(LoadedWorld {
         world,
         clock,
         checkpoint_seq,
@@ -377,7 +377,7 @@ impl SqliteRegistry {
         let mut loaded = rebuild(&store, &options)?;
         loaded.checkpoint_if_behind(&store, CHECKPOINT_ON_OPEN_OR_CLOSE);
         Ok(SqliteRegistry {
-            shared: Arc::new(Shared {
+            shared: Arc::new(RegistryShared {
                 path,
                 options,
                 inner: Mutex::new(Inner {
@@ -412,7 +412,7 @@ impl SqliteRegistry {
 
     /// The limits the registry enforces.
     pub fn limits(&self) -> Limits {
-        self.shared.options.config.limits()
+        self.shared.options.config.clone()
     }
 
     /// The person a bearer token acts for, if the token was issued here.
@@ -465,7 +465,7 @@ impl SqliteRegistry {
 
     async fn run<R: Send + 'static>(
         &self,
-        op: impl FnOnce(&Shared) -> Result<R, RegistryError> + Send + 'static,
+        op: impl FnOnce(&RegistryShared) -> Result<R, RegistryError> + Send + 'static,
     ) -> Result<R, RegistryError> {
         let shared = Arc::clone(&self.shared);
         tokio::task::spawn_blocking(move || op(&shared))
@@ -476,7 +476,7 @@ impl SqliteRegistry {
     }
 }
 
-impl Shared {
+impl RegistryShared {
     /// Runs one operation in one transaction (see the module docs).
     fn transact<R>(
         &self,
@@ -490,7 +490,7 @@ impl Shared {
             inner.loaded = Some(rebuild(&inner.store, &self.options)?);
         }
         let Inner { store, loaded } = &mut *inner;
-        let Some(Loaded { world, clock, .. }) = loaded.as_mut() else {
+        let Some(LoadedWorld { world, clock, .. }) = loaded.as_mut() else {
             return Err(RegistryError::Internal {
                 reason: "registry state not loaded".into(),
             });
@@ -550,7 +550,7 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
+impl Drop for RegistryShared {
     /// Closing: a checkpoint of what this process wrote since the last one.
     fn drop(&mut self) {
         if let Ok(inner) = self.inner.get_mut()
@@ -686,7 +686,7 @@ fn write_in(
 #[async_trait]
 impl Registry for EmbeddedClient {
     async fn limits(&self) -> Result<Limits, RegistryError> {
-        Ok(self.registry.shared.options.config.limits())
+        Ok(self.registry.shared.options.config.clone())
     }
 
     async fn whoami(&self) -> Result<Me, RegistryError> {
@@ -1113,14 +1113,14 @@ mod tests {
     fn replayed(path: &Path) -> World {
         let store = Store::open(path).expect("store");
         let tx = store.begin().expect("begin");
-        let mut world = World::new(EngineConfig::default());
+        let mut world = World::new(Limits::default());
         for (seq, fact) in sqlite::journal_since(&tx, 0).expect("journal") {
             world.apply(seq, &fact);
         }
         world
     }
 
-    fn loaded<R>(registry: &SqliteRegistry, f: impl FnOnce(&Store, &mut Loaded) -> R) -> R {
+    fn loaded<R>(registry: &SqliteRegistry, f: impl FnOnce(&Store, &mut LoadedWorld) -> R) -> R {
         let mut inner = registry.shared.inner.lock().expect("lock");
         let Inner {
             store,

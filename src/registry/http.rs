@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 use super::openapi::{IDEMPOTENCY_KEY, Operation, percent_encode};
 use super::{
     AccessQuery, AccessReport, AccountPassword, BatchOutcomes, BatchRequest, BatchResponse,
-    BatchResult, BatchWrite, ClockAdvance, ClockReading, CloseReceipt, HeadRadiologistNotice,
-    IdempotencyKey, IssuedToken, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
+    BatchResult, BatchWrite, ClockAdvance, ClockReading, CloseReceipt, IdempotencyKey, IssuedToken,
+    KnownHeadRadiologist, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
     Problem, Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId,
     SessionInfo, Ticket, TokenRequest, UserPage, WithPassword, Write, WriteReceipt,
 };
@@ -538,7 +538,7 @@ impl RegistryOperator for HttpOperator {
         site: &Hco,
         person: &Insz,
     ) -> Result<(), RegistryError> {
-        let notice = HeadRadiologistNotice {
+        let notice = KnownHeadRadiologist {
             site: site.clone(),
             person: *person,
         };

@@ -316,7 +316,7 @@ impl Operation {
             EvaluateAccess => Some(schema::<AccessQuery>),
             AcquireLease => Some(schema::<LeaseRequest>),
             IssueToken => Some(schema::<TokenRequest>),
-            NotifyHeadRadiologist => Some(schema::<HeadRadiologistNotice>),
+            NotifyHeadRadiologist => Some(schema::<KnownHeadRadiologist>),
             AdvanceClock => Some(schema::<ClockAdvance>),
             LoadReference => Some(schema::<Reference>),
             _ => None,

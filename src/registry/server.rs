@@ -52,13 +52,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
-use super::engine::EngineConfig;
 use super::openapi::{self, Auth, IDEMPOTENCY_KEY, Operation};
 use super::sqlite::token_hash;
 use super::{
     AccessQuery, AccountPassword, BatchRequest, BatchResponse, BatchResult, ClockAdvance,
-    ClockKind, ClockReading, HeadRadiologistNotice, IdempotencyKey, IssuedToken, LeaseId,
-    LeaseRequest, OpenOptions, PageRequest, Problem, Reference, Registry, RegistryError,
+    ClockKind, ClockReading, IdempotencyKey, IssuedToken, KnownHeadRadiologist, LeaseId,
+    LeaseRequest, Limits, OpenOptions, PageRequest, Problem, Reference, Registry, RegistryError,
     RegistryOperator, SessionId, SqliteRegistry, TokenRequest, WithPassword,
 };
 use crate::model::Kbo;
@@ -99,7 +98,7 @@ impl ServeOptions {
             fault_rate: 0.0,
             fault_seed: None,
             processing_delay_ms: 0,
-            sessions_per_person: EngineConfig::default().sessions_per_person,
+            sessions_per_person: Limits::default().sessions_per_person,
             virtual_clock: false,
             admin_token_file: None,
         }
@@ -286,10 +285,10 @@ pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
         } else {
             ClockKind::Wall
         },
-        config: EngineConfig {
+        config: Limits {
             processing_delay_ms: options.processing_delay_ms,
             sessions_per_person: options.sessions_per_person,
-            ..EngineConfig::default()
+            ..Limits::default()
         },
     };
     let db = options.db.clone();
@@ -847,7 +846,7 @@ async fn validate_ticket(
 async fn notify_head_radiologist(
     _: Operator,
     State(state): State<Arc<AppState>>,
-    ApiJson(notice): ApiJson<HeadRadiologistNotice>,
+    ApiJson(notice): ApiJson<KnownHeadRadiologist>,
 ) -> ApiResult<StatusCode> {
     state
         .registry

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 
 use super::markdown::{RULES_DOC, link_rules_with};
-use super::text::{Layout, enterprise_heading, enterprise_pieces};
+use super::text::{LineLayout, enterprise_heading, enterprise_pieces};
 use super::{RenderOptions, summary};
 use crate::model::{EnterprisePlan, Plan};
 
@@ -124,7 +124,7 @@ fn enterprise(out: &mut String, e: &EnterprisePlan, opts: &RenderOptions) {
         out,
         "<details>\n<summary>Detailed plan of {heading}</summary>\n<pre class=\"diff\">"
     );
-    for piece in enterprise_pieces(e, opts, Layout::DiffBlock) {
+    for piece in enterprise_pieces(e, opts, LineLayout::DiffBlock) {
         for line in piece.lines() {
             let class = match line.chars().next() {
                 Some('+') => "add",

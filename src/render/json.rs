@@ -169,7 +169,8 @@ pub struct ObjectView {
 /// A field value: null, a flag, text, or a list of words.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
-pub enum Value {
+#[schemars(rename = "Value")]
+pub enum ValueView {
     /// No value.
     Flag(bool),
     /// Text (INSZ masked unless personal data is shown; secrets only say where they are
@@ -188,9 +189,9 @@ pub struct FieldView {
     /// The field's name in the desired-state format.
     pub field: String,
     /// In the registry.
-    pub before: Value,
+    pub before: ValueView,
     /// Desired.
-    pub after: Value,
+    pub after: ValueView,
 }
 
 /// One phase.
@@ -258,15 +259,17 @@ pub struct NoticeView {
     pub insz: String,
 }
 
-fn value(v: &FieldValue, opts: &RenderOptions) -> Value {
+fn value(v: &FieldValue, opts: &RenderOptions) -> ValueView {
     match v {
-        FieldValue::Absent => Value::Null(None),
-        FieldValue::Text(s) => Value::Text(s.clone()),
-        FieldValue::Insz(i) => Value::Text(opts.insz(i)),
-        FieldValue::List(items) => Value::List(items.clone()),
-        FieldValue::Flag(b) => Value::Flag(*b),
-        FieldValue::Administrator(a) => Value::Text(administrator(a, opts)),
-        FieldValue::Secret(p) => Value::Text(format!("(sensitive: read at apply time from {p})")),
+        FieldValue::Absent => ValueView::Null(None),
+        FieldValue::Text(s) => ValueView::Text(s.clone()),
+        FieldValue::Insz(i) => ValueView::Text(opts.insz(i)),
+        FieldValue::List(items) => ValueView::List(items.clone()),
+        FieldValue::Flag(b) => ValueView::Flag(*b),
+        FieldValue::Administrator(a) => ValueView::Text(administrator(a, opts)),
+        FieldValue::Secret(p) => {
+            ValueView::Text(format!("(sensitive: read at apply time from {p})"))
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use super::text::{Layout, enterprise_heading, enterprise_pieces};
+use super::text::{LineLayout, enterprise_heading, enterprise_pieces};
 use super::{RenderOptions, summary};
 use crate::model::{EnterprisePlan, Plan};
 
@@ -229,7 +229,7 @@ fn enterprise_blocks(e: &EnterprisePlan, opts: &RenderOptions, blocks: &mut Vec<
         )
     };
     let close = "```\n\n</details>\n\n";
-    let pieces = enterprise_pieces(e, opts, Layout::DiffBlock);
+    let pieces = enterprise_pieces(e, opts, LineLayout::DiffBlock);
     let mut lines: Vec<String> = Vec::new();
     for piece in pieces {
         // A code block cannot be escaped, only kept from closing early.

@@ -13,7 +13,7 @@ use crate::model::{
 /// How lines are laid out: for a terminal, or inside a Markdown ```diff block (the
 /// symbol in the first column, so that GitHub colours additions and deletions).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Layout {
+pub(crate) enum LineLayout {
     Terminal,
     DiffBlock,
 }
@@ -32,7 +32,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> String {
     for batch in plan.enterprises.chunks(256) {
         let sections = crate::parallel::map(batch.iter().collect(), |e| {
             let mut section = String::with_capacity(e.steps().count() * 400);
-            write_enterprise(&mut section, e, opts, Layout::Terminal);
+            write_enterprise(&mut section, e, opts, LineLayout::Terminal);
             section
         });
         for section in sections {
@@ -63,9 +63,9 @@ pub(crate) fn write_enterprise(
     out: &mut String,
     e: &EnterprisePlan,
     opts: &RenderOptions,
-    layout: Layout,
+    layout: LineLayout,
 ) {
-    if layout == Layout::Terminal {
+    if layout == LineLayout::Terminal {
         let _ = writeln!(out, "{}", opts.bold(&enterprise_heading(e)));
         write_summary(out, e, opts);
     }
@@ -133,14 +133,18 @@ fn write_summary(out: &mut String, e: &EnterprisePlan, opts: &RenderOptions) {
 pub(crate) fn enterprise_pieces(
     e: &EnterprisePlan,
     opts: &RenderOptions,
-    layout: Layout,
+    layout: LineLayout,
 ) -> Vec<String> {
-    let indent = if layout == Layout::Terminal { "  " } else { "" };
+    let indent = if layout == LineLayout::Terminal {
+        "  "
+    } else {
+        ""
+    };
     let barrier = |out: &mut String, text: &str| match layout {
-        Layout::Terminal => {
+        LineLayout::Terminal => {
             let _ = writeln!(out, "{indent}{}", opts.dim(&format!("══ {text} ══")));
         }
-        Layout::DiffBlock => {
+        LineLayout::DiffBlock => {
             let _ = writeln!(out, "@@ {text} @@");
         }
     };
@@ -223,12 +227,12 @@ fn write_session(
     s: &Session,
     e: &EnterprisePlan,
     opts: &RenderOptions,
-    layout: Layout,
+    layout: LineLayout,
 ) {
     let heading = format!("Session {} · {}", s.label, s.purpose);
     let _ = match layout {
-        Layout::Terminal => writeln!(out, "  {}", opts.bold(&heading)),
-        Layout::DiffBlock => writeln!(out, "# {heading}"),
+        LineLayout::Terminal => writeln!(out, "  {}", opts.bold(&heading)),
+        LineLayout::DiffBlock => writeln!(out, "# {heading}"),
     };
     for step in &s.steps {
         let Some(change) = e.changes.get(step.change) else {
@@ -319,13 +323,13 @@ fn write_step(
     step: &Step,
     change: &Change,
     opts: &RenderOptions,
-    layout: Layout,
+    layout: LineLayout,
 ) {
     let plain_symbol = change.kind.symbol();
     let title = step_title(step, change, opts);
     let _ = match layout {
-        Layout::Terminal => writeln!(out, "    {} {title}", opts.symbol(change.kind)),
-        Layout::DiffBlock => writeln!(out, "{plain_symbol} {title}"),
+        LineLayout::Terminal => writeln!(out, "    {} {title}", opts.symbol(change.kind)),
+        LineLayout::DiffBlock => writeln!(out, "{plain_symbol} {title}"),
     };
     let fields = step_fields(step, change);
     let width = fields.iter().map(|f| f.field.len()).max().unwrap_or(0);
@@ -336,8 +340,10 @@ fn write_step(
             field_update(&f.before, &f.after, opts)
         };
         let _ = match layout {
-            Layout::Terminal => writeln!(out, "          {:width$} = {value}", f.field),
-            Layout::DiffBlock => writeln!(out, "{plain_symbol}       {:width$} = {value}", f.field),
+            LineLayout::Terminal => writeln!(out, "          {:width$} = {value}", f.field),
+            LineLayout::DiffBlock => {
+                writeln!(out, "{plain_symbol}       {:width$} = {value}", f.field)
+            }
         };
     }
 }

@@ -9,13 +9,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use csamctl::config::{self, Limits};
+use csamctl::config::{self, InputLimits};
 use csamctl::execute::steps::idempotency_key;
 use csamctl::model::{DesiredState, Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits};
-use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
-    AccountPassword, OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry,
-    TicketState,
+    AccountPassword, Limits, OpenOptions, Registry, RegistryError, RegistryOperator,
+    SqliteRegistry, TicketState,
 };
 
 /// The password every test account is created with.
@@ -40,7 +39,7 @@ pub struct Fixture {
 
 impl Fixture {
     /// A new registry file with this reference data and these limits.
-    pub fn new(reference: &str, config: EngineConfig) -> Fixture {
+    pub fn new(reference: &str, config: Limits) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let registry = SqliteRegistry::init_with_reference(
             dir.path().join("registry.db"),
@@ -56,7 +55,7 @@ impl Fixture {
 
     /// The examples' registry.
     pub fn examples() -> Fixture {
-        Fixture::new(EXAMPLES_REFERENCE, EngineConfig::default())
+        Fixture::new(EXAMPLES_REFERENCE, Limits::default())
     }
 
     /// The registry file.
@@ -78,7 +77,7 @@ pub fn insz(s: &str) -> Insz {
 pub fn desired_from_yaml(name: &str, yaml: &str) -> DesiredState {
     let loaded = config::load_bytes(
         &[(PathBuf::from(name), yaml.as_bytes().to_vec())],
-        &Limits::default(),
+        &InputLimits::default(),
     );
     assert_eq!(
         loaded.errors(),
@@ -114,12 +113,7 @@ pub async fn read_live(r: &dyn Registry, kbos: &[Kbo]) -> Vec<LiveState> {
 /// The planning limits of the registry.
 pub async fn limits(r: &dyn Registry) -> PlanLimits {
     let l = r.limits().await.expect("limits");
-    PlanLimits {
-        sessions_per_person: l.sessions_per_person,
-        processing_delay_ms: l.processing_delay_ms,
-        propagation_delay_ms: l.propagation_delay_ms,
-        ..PlanLimits::default()
-    }
+    PlanLimits::new(&l, PlanLimits::DEFAULT_REQUEST_MS)
 }
 
 /// Plans a desired state against the registry as `actor`; returns the plan and the

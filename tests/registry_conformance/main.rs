@@ -15,7 +15,7 @@ mod suite;
 
 use std::sync::Arc;
 
-use csamctl::registry::engine::EngineConfig;
+use csamctl::registry::Limits;
 use csamctl::registry::{OpenOptions, RegistryOperator, SqliteRegistry};
 use suite::*;
 
@@ -130,9 +130,9 @@ async fn reopened_file_has_every_acknowledged_write() {
 #[tokio::test]
 async fn processing_delay_defers_visibility() {
     let options = OpenOptions {
-        config: EngineConfig {
+        config: Limits {
             processing_delay_ms: 5_000,
-            ..EngineConfig::default()
+            ..Limits::default()
         },
         ..OpenOptions::virtual_clock()
     };

@@ -13,7 +13,7 @@ impl World {
                 self.session_counter += 1;
                 self.sessions.insert(
                     id.clone(),
-                    Session {
+                    SessionRec {
                         person: *person,
                         opened_at: *at,
                         last_activity: *at,
@@ -252,7 +252,7 @@ impl World {
     ) -> EntityKey {
         self.subdivisions
             .entry(hco.clone())
-            .or_insert_with(|| Node {
+            .or_insert_with(|| Child {
                 parent,
                 versions: Versioned::default(),
             })
@@ -274,7 +274,7 @@ impl World {
     ) -> EntityKey {
         self.sites
             .entry(hco.clone())
-            .or_insert_with(|| Node {
+            .or_insert_with(|| Child {
                 parent: subdivision.clone(),
                 versions: Versioned::default(),
             })

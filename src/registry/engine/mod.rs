@@ -42,46 +42,6 @@ use crate::model::{
 };
 use crate::rules::{self, Roles, Scope};
 
-/// The registry's tunable limits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngineConfig {
-    /// Open sessions per person.
-    pub sessions_per_person: u32,
-    /// Time from log-out to processing.
-    pub processing_delay_ms: u64,
-    /// R6: 20 minutes.
-    pub propagation_delay_ms: u64,
-    /// Idle time after which a session expires and is processed.
-    pub idle_timeout_ms: u64,
-    /// Longest apply lease.
-    pub max_lease_ms: u64,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            sessions_per_person: 4,
-            processing_delay_ms: 0,
-            propagation_delay_ms: 20 * 60 * 1000,
-            idle_timeout_ms: 30 * 60 * 1000,
-            max_lease_ms: 60 * 60 * 1000,
-        }
-    }
-}
-
-impl EngineConfig {
-    /// The limits as the contract reports them.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            sessions_per_person: self.sessions_per_person,
-            processing_delay_ms: self.processing_delay_ms,
-            propagation_delay_ms: self.propagation_delay_ms,
-            idle_timeout_ms: self.idle_timeout_ms,
-            max_lease_ms: self.max_lease_ms,
-        }
-    }
-}
-
 /// One journal entry: something the engine decided. Passwords never appear in facts.
 ///
 /// Facts are short-lived (decided, journalled, applied), so the size difference
@@ -251,7 +211,7 @@ impl<T> Versioned<T> {
 
 /// A subdivision or site: its fixed parent and its versions.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Node<P, T> {
+struct Child<P, T> {
     parent: P,
     versions: Versioned<T>,
 }
@@ -301,7 +261,7 @@ enum SessionState {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-struct Session {
+struct SessionRec {
     person: Insz,
     opened_at: Millis,
     /// The last journalled activity: log-in or a write.
@@ -326,7 +286,7 @@ enum EntityKey {
     User(UserLevel, Insz),
 }
 
-impl Session {
+impl SessionRec {
     /// The last activity, journalled or read: the idle timer runs from it.
     fn active_at(&self) -> Millis {
         self.last_activity.max(self.read_at)
@@ -343,11 +303,11 @@ struct HeadRadiologist<'a> {
 /// The whole registry as the engine knows it.
 ///
 /// Serialisable as a checkpoint of the journal: everything but the limits (which come
-/// from whoever opens the registry) and reads (see [`Session`]).
+/// from whoever opens the registry) and reads (see [`SessionRec`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct World {
     #[serde(skip)]
-    config: EngineConfig,
+    config: Limits,
     journal_seq: u64,
     processing: u64,
     directory: BTreeMap<Kbo, DirectoryEntry>,
@@ -356,8 +316,8 @@ pub struct World {
     access_managers: BTreeMap<Kbo, BTreeMap<Insz, Versioned<AccessManager>>>,
     #[serde(with = "pairs")]
     capacities: BTreeMap<(Kbo, CapacityType), Versioned<CapacityValue>>,
-    subdivisions: BTreeMap<Hco, Node<(Kbo, CapacityType), SubdivisionRec>>,
-    sites: BTreeMap<Hco, Node<Hco, SiteRec>>,
+    subdivisions: BTreeMap<Hco, Child<(Kbo, CapacityType), SubdivisionRec>>,
+    sites: BTreeMap<Hco, Child<Hco, SiteRec>>,
     #[serde(with = "pairs")]
     subdivisions_of: BTreeMap<(Kbo, CapacityType), BTreeSet<Hco>>,
     sites_of: BTreeMap<Hco, BTreeSet<Hco>>,
@@ -366,7 +326,7 @@ pub struct World {
     levels_of: HashMap<Insz, BTreeSet<UserLevel>>,
     accounts: HashMap<Insz, Username>,
     usernames: HashMap<Username, Insz>,
-    sessions: BTreeMap<SessionId, Session>,
+    sessions: BTreeMap<SessionId, SessionRec>,
     session_counter: u64,
     notified: BTreeSet<(Hco, Insz)>,
     leases: BTreeMap<Kbo, (Insz, Lease)>,
@@ -491,7 +451,7 @@ pub fn is_ticket_number(s: &str) -> bool {
 
 impl World {
     /// An empty registry with these limits.
-    pub fn new(config: EngineConfig) -> Self {
+    pub fn new(config: Limits) -> Self {
         World {
             config,
             ..World::default()
@@ -500,12 +460,12 @@ impl World {
 
     /// A world restored from a checkpoint, run with these limits (a checkpoint holds
     /// none: they belong to whoever opens the registry).
-    pub fn with_config(self, config: EngineConfig) -> Self {
+    pub fn with_config(self, config: Limits) -> Self {
         World { config, ..self }
     }
 
     /// The limits.
-    pub fn config(&self) -> &EngineConfig {
+    pub fn config(&self) -> &Limits {
         &self.config
     }
 
@@ -593,7 +553,7 @@ impl World {
     }
 
     /// The session, if it is open and the caller's.
-    fn open_session(&self, caller: &Insz, id: &SessionId) -> Result<&Session, RegistryError> {
+    fn open_session(&self, caller: &Insz, id: &SessionId) -> Result<&SessionRec, RegistryError> {
         let closed = || RegistryError::SessionClosed {
             session: id.0.clone(),
         };
@@ -856,13 +816,13 @@ impl World {
     fn subdivision_node(
         &self,
         hco: &Hco,
-    ) -> Result<&Node<(Kbo, CapacityType), SubdivisionRec>, RegistryError> {
+    ) -> Result<&Child<(Kbo, CapacityType), SubdivisionRec>, RegistryError> {
         self.subdivisions
             .get(hco)
             .ok_or_else(|| not_found(format!("subdivision {hco}")))
     }
 
-    fn site_node(&self, hco: &Hco) -> Result<&Node<Hco, SiteRec>, RegistryError> {
+    fn site_node(&self, hco: &Hco) -> Result<&Child<Hco, SiteRec>, RegistryError> {
         self.sites
             .get(hco)
             .ok_or_else(|| not_found(format!("site {hco}")))
@@ -1173,7 +1133,7 @@ impl World {
 
     fn check_create_subdivision(
         &self,
-        s: &Session,
+        s: &SessionRec,
         caller: &Insz,
         (kbo, kind): (&Kbo, CapacityType),
         hco: &Hco,
@@ -1228,7 +1188,7 @@ impl World {
 
     fn check_create_site(
         &self,
-        s: &Session,
+        s: &SessionRec,
         caller: &Insz,
         subdivision: &Hco,
         hco: &Hco,
