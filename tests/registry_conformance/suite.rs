@@ -137,6 +137,19 @@ pub async fn logout(r: &dyn Registry, s: &SessionId) {
     );
 }
 
+/// Logs in, makes the writes (each must be acknowledged) and logs out (processed at
+/// once: no processing delay): the conformance suite's one-session steps.
+pub async fn in_session(r: &dyn Registry, writes: impl IntoIterator<Item = Write>) {
+    let s = login(r).await;
+    for w in writes {
+        let kind = w.kind();
+        write(r, &s, w)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    logout(r, &s).await;
+}
+
 pub async fn write(
     r: &dyn Registry,
     s: &SessionId,
@@ -283,43 +296,22 @@ pub fn set_functions(level: UserLevel, person: &str, functions: &[Function]) -> 
 /// and U2 on 73000201. Everything processed.
 pub async fn build_ready_tree(env: &Env) {
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(
         &*htb,
-        &s,
-        Write::AddAccessManager {
-            kbo: kbo(READY),
-            access_manager: AccessManager {
-                insz: insz(AM),
-                last_name: "TOEGANG".into(),
-                first_name: "Test".into(),
-                email: email("tb@vooraf.example"),
-                domains: vec![],
-            },
-        },
+        [
+            add_test_access_manager(READY),
+            activate_capacity(READY, Some(LB)),
+        ],
     )
-    .await
-    .expect("add access manager");
-    write(&*htb, &s, activate_capacity(READY, Some(LB)))
-        .await
-        .expect("activate capacity");
-    logout(&*htb, &s).await;
-    let s = login(&*htb).await;
-    write(
+    .await;
+    in_session(
         &*htb,
-        &s,
-        create_subdivision(READY, "73000100", admin_account(SUBADM, "subbeheerder1")),
+        [
+            create_subdivision(READY, "73000100", admin_account(SUBADM, "subbeheerder1")),
+            create_subdivision(READY, "73000200", LiveAdministrator::Itself),
+        ],
     )
-    .await
-    .expect("subdivision 1");
-    write(
-        &*htb,
-        &s,
-        create_subdivision(READY, "73000200", LiveAdministrator::Itself),
-    )
-    .await
-    .expect("subdivision 2");
-    logout(&*htb, &s).await;
+    .await;
     for (sub, h, admin) in [
         (
             "73000100",
@@ -329,11 +321,7 @@ pub async fn build_ready_tree(env: &Env) {
         ("73000100", "73000102", LiveAdministrator::Itself),
         ("73000200", "73000201", LiveAdministrator::Itself),
     ] {
-        let s = login(&*htb).await;
-        write(&*htb, &s, create_site(sub, h, admin))
-            .await
-            .expect("site");
-        logout(&*htb, &s).await;
+        in_session(&*htb, [create_site(sub, h, admin)]).await;
     }
     let s = login(&*htb).await;
     write(&*htb, &s, create_user(site("73000101"), U1, "gebruikereen"))
@@ -499,11 +487,7 @@ pub async fn procedure_s1_to_s4(env: &Env) {
         ("72000100", "72000103", LiveAdministrator::Itself),
         ("72000200", "72000201", LiveAdministrator::Itself),
     ] {
-        let s = login(&*lb).await;
-        write(&*lb, &s, create_site(sub, h, admin))
-            .await
-            .expect("site");
-        logout(&*lb, &s).await;
+        in_session(&*lb, [create_site(sub, h, admin)]).await;
     }
 
     // S4.1–S4.8: users on the sites (one user per site a person works at).
@@ -772,35 +756,31 @@ pub async fn r2_one_site_per_session(env: &Env) {
 /// Capacity and two subdivisions, processed, no sites.
 async fn build_ready_tree_without_sites(env: &Env) {
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(&*htb, &s, activate_capacity(READY, None))
-        .await
-        .expect("capacity");
-    logout(&*htb, &s).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(&*htb, [activate_capacity(READY, None)]).await;
+    in_session(
         &*htb,
-        &s,
-        create_subdivision(READY, "73000100", LiveAdministrator::Itself),
+        [create_subdivision(
+            READY,
+            "73000100",
+            LiveAdministrator::Itself,
+        )],
     )
-    .await
-    .expect("subdivision");
-    logout(&*htb, &s).await;
+    .await;
 }
 
 /// R3: no subdivision or site after a user in the same session.
 pub async fn r3_structure_before_users(env: &Env) {
     build_ready_tree_without_sites(env).await;
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(
         &*htb,
-        &s,
-        create_site("73000100", "73000101", LiveAdministrator::Itself),
+        [create_site(
+            "73000100",
+            "73000101",
+            LiveAdministrator::Itself,
+        )],
     )
-    .await
-    .expect("site");
-    logout(&*htb, &s).await;
+    .await;
     let s = login(&*htb).await;
     write(&*htb, &s, create_user(site("73000101"), U1, "gebruikereen"))
         .await
@@ -892,40 +872,26 @@ pub async fn r4_wrong_level_gives_no_access(env: &Env) {
 pub async fn r5_applications_on_every_level(env: &Env) {
     build_ready_tree(env).await;
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(
         &*htb,
-        &s,
-        set_functions(site("73000101"), U1, &[Function::Radiologist]),
-    )
-    .await
-    .expect("functions");
-    write(
-        &*htb,
-        &s,
-        Write::SetApplications {
-            target: WriteTarget::User {
-                level: site("73000101"),
-                insz: insz(U1),
+        [
+            set_functions(site("73000101"), U1, &[Function::Radiologist]),
+            Write::SetApplications {
+                target: WriteTarget::User {
+                    level: site("73000101"),
+                    insz: insz(U1),
+                },
+                applications: [Application::Heracles].into(),
             },
-            applications: [Application::Heracles].into(),
-        },
-    )
-    .await
-    .expect("applications");
-    write(
-        &*htb,
-        &s,
-        Write::SetApplications {
-            target: WriteTarget::Site {
-                hco: hco("73000101"),
+            Write::SetApplications {
+                target: WriteTarget::Site {
+                    hco: hco("73000101"),
+                },
+                applications: [Application::EHealthBox].into(),
             },
-            applications: [Application::EHealthBox].into(),
-        },
+        ],
     )
-    .await
-    .expect("site applications");
-    logout(&*htb, &s).await;
+    .await;
     env.op.advance_clock(20 * MINUTE).await.expect("clock");
     env.op
         .notify_head_radiologist(&hco("73000101"), &insz(U1))
@@ -956,15 +922,15 @@ pub async fn r5_applications_on_every_level(env: &Env) {
 pub async fn r6_propagation_delay(env: &Env) {
     build_ready_tree(env).await;
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(
         &*htb,
-        &s,
-        set_functions(site("73000101"), U1, &[Function::HeadRadiologist]),
+        [set_functions(
+            site("73000101"),
+            U1,
+            &[Function::HeadRadiologist],
+        )],
     )
-    .await
-    .expect("functions");
-    logout(&*htb, &s).await;
+    .await;
     env.op
         .notify_head_radiologist(&hco("73000101"), &insz(U1))
         .await
@@ -2050,30 +2016,22 @@ pub async fn revocation_is_immediate(env: &Env) {
 
     // The HTB removes the access manager and makes site 73000101 its own administrator.
     let htb = env.person(HTB_READY).await;
-    let s = login(&*htb).await;
-    write(
+    in_session(
         &*htb,
-        &s,
-        Write::RemoveAccessManager {
-            kbo: k,
-            insz: insz(AM),
-        },
+        [
+            Write::RemoveAccessManager {
+                kbo: k,
+                insz: insz(AM),
+            },
+            Write::UpdateSite {
+                hco: hco("73000101"),
+                name: "Site 73000101".into(),
+                email: None,
+                administrator: LiveAdministrator::Itself,
+            },
+        ],
     )
-    .await
-    .expect("remove access manager");
-    write(
-        &*htb,
-        &s,
-        Write::UpdateSite {
-            hco: hco("73000101"),
-            name: "Site 73000101".into(),
-            email: None,
-            administrator: LiveAdministrator::Itself,
-        },
-    )
-    .await
-    .expect("site administrator removed");
-    logout(&*htb, &s).await;
+    .await;
 
     // Their sessions are still open, but their authority is gone.
     refused(
@@ -2116,6 +2074,20 @@ pub async fn revocation_is_immediate(env: &Env) {
 }
 
 // ----- batches of writes --------------------------------------------------------------
+
+/// The test access manager appointed in enterprise `k`.
+pub fn add_test_access_manager(k: &str) -> Write {
+    Write::AddAccessManager {
+        kbo: kbo(k),
+        access_manager: AccessManager {
+            insz: insz(AM),
+            last_name: "TOEGANG".into(),
+            first_name: "Test".into(),
+            email: email("tb@vooraf.example"),
+            domains: vec![],
+        },
+    }
+}
 
 /// A batch item under a fresh key.
 pub fn item(w: Write) -> BatchWrite {
@@ -2296,22 +2268,12 @@ pub async fn batched_writes(env: &Env) {
 pub async fn batch_authority_per_write(env: &Env) {
     let other = env.person(HTB_UNRECOGNISED).await;
     let s = login(&*other).await;
-    let access_manager = |k: &str| Write::AddAccessManager {
-        kbo: kbo(k),
-        access_manager: AccessManager {
-            insz: insz(AM),
-            last_name: "TOEGANG".into(),
-            first_name: "Test".into(),
-            email: email("tb@vooraf.example"),
-            domains: vec![],
-        },
-    };
     let answers = other
         .write_batch(
             &s,
             &[
-                item(access_manager(READY)),
-                item(access_manager(UNRECOGNISED)),
+                item(add_test_access_manager(READY)),
+                item(add_test_access_manager(UNRECOGNISED)),
                 item(activate_capacity(UNRECOGNISED, None)),
             ],
         )

@@ -20,17 +20,13 @@ impl World {
         if !self.has_any_role(kbo, h, caller) && !self.is_ticket_party(kbo, caller) {
             return Err(not_authorised(format!("no role in enterprise {kbo}")));
         }
-        let mut version = 0u64;
-        let mut seen = |v_processing: Option<u64>| {
-            if let Some(n) = v_processing {
-                version = version.max(n);
-            }
+        let mut walk = TreeWalk {
+            caller,
+            h,
+            version: 0,
+            unreadable: Vec::new(),
         };
-        let htb = self.htb.get(kbo).and_then(|v| {
-            let e = v.effective(Some(h));
-            seen(e.and_then(|e| e.processing));
-            e.and_then(|e| e.value.clone())
-        });
+        let htb = self.htb.get(kbo).and_then(|v| walk.value(v).cloned());
         let htb_status = if htb.is_some() {
             HtbStatus::Validated
         } else if let Some(t) = self.pending_ticket(kbo) {
@@ -40,109 +36,19 @@ impl World {
         } else {
             HtbStatus::None
         };
-        let mut unreadable = Vec::new();
-        let mut access_managers = Vec::new();
-        for v in self
+        let access_managers = self
             .access_managers
             .get(kbo)
             .into_iter()
             .flat_map(|m| m.values())
-        {
-            let e = v.effective(Some(h));
-            seen(e.and_then(|e| e.processing));
-            if let Some(am) = e.and_then(|e| e.value.clone()) {
-                access_managers.push(am);
-            }
-        }
-        let mut capacities = Vec::new();
-        for kind in CapacityType::ALL {
-            let key = (*kbo, *kind);
-            let Some(cv) = self.capacities.get(&key) else {
-                continue;
-            };
-            let ce = cv.effective(Some(h));
-            seen(ce.and_then(|e| e.processing));
-            let Some(cap) = ce.and_then(|e| e.value.as_ref()) else {
-                continue;
-            };
-            let mut subdivisions = Vec::new();
-            for sub_hco in self.subdivisions_of.get(&key).into_iter().flatten() {
-                let Some(node) = self.subdivisions.get(sub_hco) else {
-                    continue;
-                };
-                let se = node.versions.effective(Some(h));
-                seen(se.and_then(|e| e.processing));
-                let Some(sub) = se.and_then(|e| e.value.as_ref()) else {
-                    continue;
-                };
-                let mut sites = Vec::new();
-                for site_hco in self.sites_of.get(sub_hco).into_iter().flatten() {
-                    let Some(node) = self.sites.get(site_hco) else {
-                        continue;
-                    };
-                    let te = node.versions.effective(Some(h));
-                    seen(te.and_then(|e| e.processing));
-                    let Some(site) = te.and_then(|e| e.value.as_ref()) else {
-                        continue;
-                    };
-                    sites.push(LiveSite {
-                        hco: site_hco.clone(),
-                        name: site.name.clone(),
-                        email: site.email.clone(),
-                        administrator: site.administrator.clone(),
-                        applications: site.applications.clone(),
-                        active: site.active,
-                        users: self.readable_users(
-                            caller,
-                            UserLevel::Site {
-                                hco: site_hco.clone(),
-                            },
-                            h,
-                            &mut seen,
-                            &mut unreadable,
-                        ),
-                    });
-                }
-                subdivisions.push(LiveSubdivision {
-                    hco: sub_hco.clone(),
-                    name: sub.name.clone(),
-                    email: sub.email.clone(),
-                    administrator: sub.administrator.clone(),
-                    applications: sub.applications.clone(),
-                    active: sub.active,
-                    sites,
-                    wrong_level_users: self.readable_users(
-                        caller,
-                        UserLevel::Subdivision {
-                            hco: sub_hco.clone(),
-                        },
-                        h,
-                        &mut seen,
-                        &mut unreadable,
-                    ),
-                });
-            }
-            capacities.push(LiveCapacity {
-                kind: *kind,
-                email: cap.email.clone(),
-                local_administrator: cap.local_administrator.clone(),
-                applications: cap.applications.clone(),
-                active: cap.active,
-                subdivisions,
-                wrong_level_users: self.readable_users(
-                    caller,
-                    UserLevel::Capacity {
-                        kbo: *kbo,
-                        kind: *kind,
-                    },
-                    h,
-                    &mut seen,
-                    &mut unreadable,
-                ),
-            });
-        }
+            .filter_map(|v| walk.value(v).cloned())
+            .collect();
+        let capacities = CapacityType::ALL
+            .iter()
+            .filter_map(|kind| self.live_capacity(&mut walk, *kbo, *kind))
+            .collect();
         Ok(LiveState {
-            version,
+            version: walk.version,
             enterprise: LiveEnterprise {
                 kbo: *kbo,
                 name: dir.name.clone(),
@@ -151,7 +57,7 @@ impl World {
                 main_access_manager: htb,
                 access_managers,
                 capacities,
-                unreadable_users: unreadable,
+                unreadable_users: walk.unreadable,
             },
             recognised_units: Some(
                 dir.recognised
@@ -164,6 +70,83 @@ impl World {
             ),
             accounts: self.enterprise_accounts(kbo, h),
         })
+    }
+
+    /// A capacity as the walk's session sees it, with its subdivisions and the users
+    /// the caller may read; `None` when it does not exist (for the session).
+    fn live_capacity(
+        &self,
+        walk: &mut TreeWalk<'_>,
+        kbo: Kbo,
+        kind: CapacityType,
+    ) -> Option<LiveCapacity> {
+        let key = (kbo, kind);
+        let cap = walk.value(self.capacities.get(&key)?)?;
+        let subdivisions = self
+            .subdivisions_of
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|hco| self.live_subdivision(walk, hco))
+            .collect();
+        Some(LiveCapacity {
+            kind,
+            email: cap.email.clone(),
+            local_administrator: cap.local_administrator.clone(),
+            applications: cap.applications.clone(),
+            active: cap.active,
+            subdivisions,
+            wrong_level_users: self.walk_users(walk, UserLevel::Capacity { kbo, kind }),
+        })
+    }
+
+    /// A subdivision as the walk's session sees it, with its sites.
+    fn live_subdivision(&self, walk: &mut TreeWalk<'_>, hco: &Hco) -> Option<LiveSubdivision> {
+        let sub = walk.value(&self.subdivisions.get(hco)?.versions)?;
+        let sites = self
+            .sites_of
+            .get(hco)
+            .into_iter()
+            .flatten()
+            .filter_map(|site| self.live_site(walk, site))
+            .collect();
+        Some(LiveSubdivision {
+            hco: hco.clone(),
+            name: sub.name.clone(),
+            email: sub.email.clone(),
+            administrator: sub.administrator.clone(),
+            applications: sub.applications.clone(),
+            active: sub.active,
+            sites,
+            wrong_level_users: self.walk_users(walk, UserLevel::Subdivision { hco: hco.clone() }),
+        })
+    }
+
+    /// A site as the walk's session sees it, with its users.
+    fn live_site(&self, walk: &mut TreeWalk<'_>, hco: &Hco) -> Option<LiveSite> {
+        let site = walk.value(&self.sites.get(hco)?.versions)?;
+        Some(LiveSite {
+            hco: hco.clone(),
+            name: site.name.clone(),
+            email: site.email.clone(),
+            administrator: site.administrator.clone(),
+            applications: site.applications.clone(),
+            active: site.active,
+            users: self.walk_users(walk, UserLevel::Site { hco: hco.clone() }),
+        })
+    }
+
+    /// The users of a level the walk's caller may read (the level listed as unreadable
+    /// otherwise).
+    fn walk_users(&self, walk: &mut TreeWalk<'_>, level: UserLevel) -> Vec<LiveUser> {
+        let TreeWalk {
+            caller,
+            h,
+            version,
+            unreadable,
+        } = walk;
+        let mut seen = |processing: Option<u64>| TreeWalk::bump(version, processing);
+        self.readable_users(caller, level, *h, &mut seen, unreadable)
     }
 
     /// The accounts of everyone who has or had a user record or an administrator
@@ -516,6 +499,9 @@ impl World {
         })
     }
 
+    /// The effective-access checklist for one person on one level, as `h` sees it at
+    /// `now`: one check per group of access conditions (the structure above the site,
+    /// the user record on the site, propagation, the head radiologist).
     fn evaluate_level(
         &self,
         person: &Insz,
@@ -523,11 +509,73 @@ impl World {
         h: u64,
         now: Millis,
     ) -> Result<UnitAccess, RegistryError> {
-        let mut results: BTreeMap<AccessCondition, (bool, String)> = BTreeMap::new();
-        let mut put = |c: AccessCondition, ok: bool, detail: String| {
-            results.insert(c, (ok, detail));
+        let mut checked = Checked::new();
+        let (kbo, kind, sub_hco, site_hco) = self.level_chain(level)?;
+        self.check_structure(
+            &mut checked,
+            (kbo, kind),
+            sub_hco.as_ref(),
+            site_hco.as_ref(),
+            h,
+        );
+        let user_version = self
+            .user_versions(level, person)
+            .and_then(|v| v.effective(Some(h)));
+        let user = user_version.and_then(|v| v.value.as_ref());
+        let on_site = site_hco.is_some() && user.is_some();
+        let detail = match (site_hco.is_some(), user.is_some()) {
+            (true, true) => "the user exists on the site".into(),
+            (false, _) => format!("the user exists on the {level}, which gives no access (R4)"),
+            (true, false) => {
+                let wrong = self.wrong_levels(person, kbo, h);
+                if wrong.is_empty() {
+                    "no user on this site".into()
+                } else {
+                    format!(
+                        "no user on this site; the user exists on {}, which gives no access (R4)",
+                        wrong.join(", ")
+                    )
+                }
+            }
         };
-        let (kbo, kind, sub_hco, site_hco) = match level {
+        checked.put(AccessCondition::UserOnSite, on_site, detail);
+        let mut effective_from = None;
+        match user.filter(|_| on_site) {
+            None => {
+                for c in [
+                    AccessCondition::UserActive,
+                    AccessCondition::UserApplications,
+                    AccessCondition::UserFunction,
+                    AccessCondition::Propagated,
+                ] {
+                    checked.put(c, false, "no user on the site".into());
+                }
+            }
+            Some(u) => {
+                check_site_user(&mut checked, u);
+                let processed_at = user_version.and_then(|v| v.processed_at).unwrap_or(now);
+                effective_from = self.check_propagated(&mut checked, processed_at, now);
+            }
+        }
+        self.check_head_radiologist(&mut checked, site_hco.as_ref(), h);
+        let conditions = checked.in_order();
+        Ok(UnitAccess {
+            kbo,
+            site: site_hco,
+            has_access: conditions.iter().all(|c| c.passed),
+            conditions,
+            effective_from_ms: effective_from,
+            user: self.person_name(level, person, h),
+        })
+    }
+
+    /// The enterprise, capacity type, subdivision and site a level lies in (the
+    /// subdivision and site as far as the level goes).
+    fn level_chain(
+        &self,
+        level: &UserLevel,
+    ) -> Result<(Kbo, CapacityType, Option<Hco>, Option<Hco>), RegistryError> {
+        Ok(match level {
             UserLevel::Capacity { kbo, kind } => (*kbo, *kind, None, None),
             UserLevel::Subdivision { hco } => {
                 let (kbo, kind) = self.subdivision_node(hco)?.parent;
@@ -538,55 +586,50 @@ impl World {
                 let (kbo, kind) = self.subdivision_node(&sub)?.parent;
                 (kbo, kind, Some(sub), Some(hco.clone()))
             }
-        };
-        let structure = |label: &str, found: Option<(bool, &Applications)>| {
-            let active = match found {
-                None => (false, format!("the {label} does not exist")),
-                Some((false, _)) => (false, format!("the {label} is inactive")),
-                Some((true, _)) => (true, format!("the {label} is active")),
-            };
-            let apps = match found {
-                None => (false, format!("the {label} does not exist")),
-                Some((_, apps)) => {
-                    let missing: Vec<&str> =
-                        rules::missing_applications(rules::AppLevel::Structure, apps)
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect();
-                    if missing.is_empty() {
-                        (true, format!("the {label} has heracles and ehealthbox"))
-                    } else {
-                        (false, format!("the {label} lacks {}", missing.join(", ")))
-                    }
-                }
-            };
-            (active, apps)
-        };
-        let cap = self.capacities.get(&(kbo, kind)).and_then(|v| v.seen(h));
-        let (a, b) = structure("capacity", cap.map(|c| (c.active, &c.applications)));
-        put(AccessCondition::CapacityActive, a.0, a.1);
-        put(AccessCondition::CapacityApplications, b.0, b.1);
+        })
+    }
+
+    /// The capacity, subdivision and site conditions: each exists and is active, and
+    /// has the applications a structure level needs (R5).
+    fn check_structure(
+        &self,
+        checked: &mut Checked,
+        capacity: (Kbo, CapacityType),
+        sub_hco: Option<&Hco>,
+        site_hco: Option<&Hco>,
+        h: u64,
+    ) {
+        let cap = self.capacities.get(&capacity).and_then(|v| v.seen(h));
+        checked.structure(
+            "capacity",
+            cap.map(|c| (c.active, &c.applications)),
+            AccessCondition::CapacityActive,
+            AccessCondition::CapacityApplications,
+        );
         let sub = sub_hco
-            .as_ref()
             .and_then(|s| self.subdivisions.get(s))
             .and_then(|n| n.versions.seen(h));
-        let (a, b) = structure("subdivision", sub.map(|s| (s.active, &s.applications)));
-        put(AccessCondition::SubdivisionActive, a.0, a.1);
-        put(AccessCondition::SubdivisionApplications, b.0, b.1);
+        checked.structure(
+            "subdivision",
+            sub.map(|s| (s.active, &s.applications)),
+            AccessCondition::SubdivisionActive,
+            AccessCondition::SubdivisionApplications,
+        );
         let site = site_hco
-            .as_ref()
             .and_then(|s| self.sites.get(s))
             .and_then(|n| n.versions.seen(h));
-        let (a, b) = structure("site", site.map(|s| (s.active, &s.applications)));
-        put(AccessCondition::SiteActive, a.0, a.1);
-        put(AccessCondition::SiteApplications, b.0, b.1);
+        checked.structure(
+            "site",
+            site.map(|s| (s.active, &s.applications)),
+            AccessCondition::SiteActive,
+            AccessCondition::SiteApplications,
+        );
+    }
 
-        let user_version = self
-            .user_versions(level, person)
-            .and_then(|v| v.effective(Some(h)));
-        let user = user_version.and_then(|v| v.value.as_ref());
-        let wrong_levels: Vec<String> = self
-            .levels_of
+    /// The levels of the enterprise other than sites where the person has a user
+    /// record (which gives no access, R4).
+    fn wrong_levels(&self, person: &Insz, kbo: Kbo, h: u64) -> Vec<String> {
+        self.levels_of
             .get(person)
             .into_iter()
             .flatten()
@@ -598,138 +641,174 @@ impl World {
                     .is_some()
             })
             .map(ToString::to_string)
-            .collect();
-        let on_site = site_hco.is_some() && user.is_some();
-        put(
-            AccessCondition::UserOnSite,
-            on_site,
-            match (site_hco.is_some(), user.is_some()) {
-                (true, true) => "the user exists on the site".into(),
-                (false, _) => format!("the user exists on the {level}, which gives no access (R4)"),
-                (true, false) if wrong_levels.is_empty() => "no user on this site".into(),
-                (true, false) => format!(
-                    "no user on this site; the user exists on {}, which gives no access (R4)",
-                    wrong_levels.join(", ")
-                ),
-            },
-        );
-        let site_user = if on_site { user } else { None };
-        match site_user {
-            None => {
-                for c in [
-                    AccessCondition::UserActive,
-                    AccessCondition::UserApplications,
-                    AccessCondition::UserFunction,
-                    AccessCondition::Propagated,
-                ] {
-                    put(c, false, "no user on the site".into());
-                }
-            }
-            Some(u) => {
-                put(
-                    AccessCondition::UserActive,
-                    u.active,
-                    if u.active {
-                        "the user is active"
-                    } else {
-                        "the user is inactive"
-                    }
-                    .into(),
-                );
-                let missing: Vec<&str> = rules::missing_applications(
-                    rules::AppLevel::User(&u.functions),
-                    &u.applications,
-                )
-                .iter()
-                .map(|a| a.as_str())
-                .collect();
-                put(
-                    AccessCondition::UserApplications,
-                    missing.is_empty(),
-                    if missing.is_empty() {
-                        "the user has the applications needed".into()
-                    } else {
-                        format!("the user lacks {}", missing.join(", "))
-                    },
-                );
-                put(
-                    AccessCondition::UserFunction,
-                    !u.functions.is_empty(),
-                    if u.functions.is_empty() {
-                        "the user has no function on this site".into()
-                    } else {
-                        let names: Vec<&str> = u.functions.iter().map(|f| f.as_str()).collect();
-                        format!("functions on the site: {}", names.join(", "))
-                    },
-                );
-            }
-        }
-        let mut effective_from = None;
-        if site_user.is_some() {
-            let processed_at = user_version.and_then(|v| v.processed_at).unwrap_or(now);
-            let from = processed_at.saturating_add(
-                i64::try_from(self.config.propagation_delay_ms).unwrap_or(i64::MAX),
-            );
-            let done = now >= from;
-            if !done {
-                effective_from = Some(from);
-            }
-            put(
-                AccessCondition::Propagated,
-                done,
-                if done {
-                    "the last change has propagated".into()
-                } else {
-                    format!(
-                        "the last change takes effect {} s from now (R6)",
-                        (from - now + 999) / 1000
-                    )
-                },
-            );
-        }
-        let head = site_hco.as_ref().map(|s| {
+            .collect()
+    }
+
+    /// R6: the last change of the user record has propagated; when it has not, the
+    /// moment it will.
+    fn check_propagated(
+        &self,
+        checked: &mut Checked,
+        processed_at: Millis,
+        now: Millis,
+    ) -> Option<Millis> {
+        let from = processed_at
+            .saturating_add(i64::try_from(self.config.propagation_delay_ms).unwrap_or(i64::MAX));
+        let done = now >= from;
+        let detail = if done {
+            "the last change has propagated".into()
+        } else {
+            format!(
+                "the last change takes effect {} s from now (R6)",
+                (from - now + 999) / 1000
+            )
+        };
+        checked.put(AccessCondition::Propagated, done, detail);
+        (!done).then_some(from)
+    }
+
+    /// R9: the site has a head radiologist whom the coordination centre knows.
+    fn check_head_radiologist(&self, checked: &mut Checked, site_hco: Option<&Hco>, h: u64) {
+        let head = site_hco.map(|s| {
             let heads = self.head_radiologists(s, Some(h));
             (heads.is_empty(), heads.iter().any(|head| head.known))
         });
-        match head {
-            None => put(
-                AccessCondition::HeadRadiologistKnown,
-                false,
-                "not a site".into(),
+        let (passed, detail) = match head {
+            None => (false, "not a site".into()),
+            Some((true, _)) => (false, "the site has no head radiologist".into()),
+            Some((false, true)) => (
+                true,
+                "the head radiologist is known to the coordination centre".into(),
             ),
-            Some((true, _)) => put(
-                AccessCondition::HeadRadiologistKnown,
+            Some((false, false)) => (
                 false,
-                "the site has no head radiologist".into(),
+                "the head radiologist's national register number has not been sent to the coordination centre (R9)".into(),
             ),
-            Some((false, known)) => put(
-                AccessCondition::HeadRadiologistKnown,
-                known,
-                if known {
-                    "the head radiologist is known to the coordination centre".into()
+        };
+        checked.put(AccessCondition::HeadRadiologistKnown, passed, detail);
+    }
+}
+
+/// The access conditions evaluated so far, each with whether it holds and what was
+/// found.
+struct Checked(BTreeMap<AccessCondition, (bool, String)>);
+
+impl Checked {
+    fn new() -> Self {
+        Checked(BTreeMap::new())
+    }
+
+    fn put(&mut self, condition: AccessCondition, passed: bool, detail: String) {
+        self.0.insert(condition, (passed, detail));
+    }
+
+    /// A structure level's two conditions: it exists and is active, and it has
+    /// Heracles and eHealthBox (R5).
+    fn structure(
+        &mut self,
+        label: &str,
+        found: Option<(bool, &Applications)>,
+        active: AccessCondition,
+        applications: AccessCondition,
+    ) {
+        let (is_active, detail) = match found {
+            None => (false, format!("the {label} does not exist")),
+            Some((false, _)) => (false, format!("the {label} is inactive")),
+            Some((true, _)) => (true, format!("the {label} is active")),
+        };
+        self.put(active, is_active, detail);
+        let (has_apps, detail) = match found {
+            None => (false, format!("the {label} does not exist")),
+            Some((_, apps)) => {
+                let missing: Vec<&str> =
+                    rules::missing_applications(rules::AppLevel::Structure, apps)
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect();
+                if missing.is_empty() {
+                    (true, format!("the {label} has heracles and ehealthbox"))
                 } else {
-                    "the head radiologist's national register number has not been sent to the coordination centre (R9)".into()
-                },
-            ),
-        }
-        let conditions: Vec<ConditionResult> = AccessCondition::ALL
+                    (false, format!("the {label} lacks {}", missing.join(", ")))
+                }
+            }
+        };
+        self.put(applications, has_apps, detail);
+    }
+
+    /// Every condition in [`AccessCondition::ALL`] order; one not evaluated fails.
+    fn in_order(mut self) -> Vec<ConditionResult> {
+        AccessCondition::ALL
             .iter()
             .map(|c| {
-                let (passed, detail) = results.remove(c).unwrap_or((false, "not evaluated".into()));
+                let (passed, detail) = self.0.remove(c).unwrap_or((false, "not evaluated".into()));
                 ConditionResult {
                     condition: *c,
                     passed,
                     detail,
                 }
             })
+            .collect()
+    }
+}
+
+/// The user record's own conditions on the site: active, the applications its
+/// functions need (R5), at least one function (R4).
+fn check_site_user(checked: &mut Checked, u: &UserRec) {
+    let detail = if u.active {
+        "the user is active"
+    } else {
+        "the user is inactive"
+    };
+    checked.put(AccessCondition::UserActive, u.active, detail.into());
+    let missing: Vec<&str> =
+        rules::missing_applications(rules::AppLevel::User(&u.functions), &u.applications)
+            .iter()
+            .map(|a| a.as_str())
             .collect();
-        Ok(UnitAccess {
-            kbo,
-            site: site_hco,
-            has_access: conditions.iter().all(|c| c.passed),
-            conditions,
-            effective_from_ms: effective_from,
-            user: self.person_name(level, person, h),
-        })
+    let detail = if missing.is_empty() {
+        "the user has the applications needed".into()
+    } else {
+        format!("the user lacks {}", missing.join(", "))
+    };
+    checked.put(
+        AccessCondition::UserApplications,
+        missing.is_empty(),
+        detail,
+    );
+    let detail = if u.functions.is_empty() {
+        "the user has no function on this site".into()
+    } else {
+        let names: Vec<&str> = u.functions.iter().map(|f| f.as_str()).collect();
+        format!("functions on the site: {}", names.join(", "))
+    };
+    checked.put(
+        AccessCondition::UserFunction,
+        !u.functions.is_empty(),
+        detail,
+    );
+}
+
+/// What one snapshot collects while it walks an enterprise's tree as a session sees it:
+/// the highest processing number among what it read (the tree's version) and the
+/// levels whose users the caller may not read.
+struct TreeWalk<'a> {
+    caller: &'a Insz,
+    h: u64,
+    version: u64,
+    unreadable: Vec<UserLevel>,
+}
+
+impl TreeWalk<'_> {
+    fn bump(version: &mut u64, processing: Option<u64>) {
+        if let Some(n) = processing {
+            *version = (*version).max(n);
+        }
+    }
+
+    /// The value the session sees, counting its version.
+    fn value<'v, T>(&mut self, versions: &'v Versioned<T>) -> Option<&'v T> {
+        let e = versions.effective(Some(self.h));
+        Self::bump(&mut self.version, e.and_then(|e| e.processing));
+        e.and_then(|e| e.value.as_ref())
     }
 }
