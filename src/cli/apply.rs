@@ -92,9 +92,10 @@ pub struct ApplyArgs {
     /// The operator token of a served registry.
     #[command(flatten)]
     pub operator: OperatorArgs,
-    /// Most sessions in progress at once, over all enterprises; a session holds its
-    /// place from log-in until the registry has processed it, so 1 walks the plan one
-    /// session after another. The registry's sessions-per-person limit also applies.
+    /// Most sessions open at once (log-in to log-out), over all enterprises; a session
+    /// waiting for the registry to process it holds no place, so with 1 one session is
+    /// open at a time while others wait at their log-out barrier. The registry's
+    /// sessions-per-person limit also applies.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub parallelism: usize,
     /// How long to wait for another apply's lease on an enterprise (20s, 5m).

@@ -18,6 +18,8 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
+use futures_util::stream::{self, StreamExt};
+
 use super::args::{OperatorArgs, OutputArgs};
 use super::plan as plan_cmd;
 use super::settings::{self, RegistryArgs, RegistrySettings};
@@ -90,6 +92,9 @@ pub enum NoticeError {
     },
 }
 
+/// How many enterprises' pending notices are asked for at once.
+const NOTICE_READS: usize = 16;
+
 /// The head radiologists whose number is still owed to the coordination centre, for
 /// these enterprises, sorted by site. Enterprises the acting person has no role in (yet:
 /// an HTB designation still pending) or that are unknown have nothing the person can
@@ -100,9 +105,19 @@ pub async fn owed(
     kbos: &[Kbo],
     options: &ExecuteOptions,
 ) -> Result<Vec<PendingNotice>, NoticeError> {
+    // Side by side, like the reads before planning: one request after another would
+    // cost a round trip per enterprise at the end of every apply.
+    let answers: Vec<_> = stream::iter(kbos)
+        .map(|kbo| async move {
+            let answer = execute::retried(options, |_| registry.pending_notices(kbo)).await;
+            (kbo, answer)
+        })
+        .buffered(NOTICE_READS)
+        .collect()
+        .await;
     let mut out = Vec::new();
-    for kbo in kbos {
-        match execute::retried(options, |_| registry.pending_notices(kbo)).await {
+    for (kbo, answer) in answers {
+        match answer {
             Ok(mut pending) => out.append(&mut pending),
             Err(RegistryError::NotAuthorised { .. } | RegistryError::NotFound { .. }) => {}
             Err(source) => return Err(NoticeError::Read { kbo: *kbo, source }),

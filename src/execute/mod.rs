@@ -10,15 +10,19 @@
 //! Every enterprise of the plan is a chain of phases, and the chains run side by side.
 //! The sessions of one phase run side by side too; the next phase starts only when
 //! every session of the phase is logged out *and processed* (the log-out barrier, R1).
-//! Two semaphores, shared by all chains, bound the sessions. `--parallelism N` bounds
-//! the sessions *in progress*: a session holds its place from log-in until the registry
-//! has processed it (log-out plus the processing delay), so `--parallelism 1` walks the
-//! plan one session after another — the pace of one person following the manual —
-//! and N sessions in progress put at most N sessions' worth of work (requests and
-//! processing) on the registry. The registry's sessions-per-person limit bounds the
-//! sessions *open* (log-in to log-out) at once: every session is the same acting
-//! person's, and a session waiting for its processing is no longer open.
+//! One semaphore, shared by all chains, bounds the sessions *open* (log-in to log-out)
+//! at once: `--parallelism N` or the registry's sessions-per-person limit, whichever is
+//! smaller (every session is the same acting person's). A session gives its place back
+//! with its log-out: waiting for the registry to process it costs the registry nothing
+//! and holds no session, so while one enterprise waits at its barrier, another's
+//! sessions use the place. `--parallelism 1` therefore has one session open at a time,
+//! never two, and N puts at most N sessions' requests on the registry at once.
 //!
+//! A session's writes go in batch requests ([`Registry::write_batch`]) of at most
+//! [`BATCH_WRITES`]: a session is a log-in, one batch (rarely more) and a log-out,
+//! whatever its number of writes. Each write keeps its own idempotency key and its own
+//! result, so each step is marked from its own answer.
+
 //! # Idempotency keys and resumption
 //!
 //! Every write carries [`steps::idempotency_key`]: the plan's id (a digest of the
@@ -36,13 +40,16 @@
 //!
 //! # Failure isolation
 //!
-//! A step that fails for good (not retryable, or retries spent) ends its session (the
-//! remaining steps are not attempted) and its enterprise's chain: sessions already in
+//! A step that fails for good (not retryable, or retries spent) ends its session (no
+//! later batch is sent; the other writes of its batch were carried out or refused each
+//! on its own and are reported so) and its enterprise's chain: sessions already in
 //! flight in the same phase finish, no later phase starts. Other enterprises go on.
-//! An error that only needs a fresh session (stale view, session expired or closed by
-//! someone else) logs out, waits for processing, logs in again and repeats the step:
-//! earlier writes of the session are durable and the remaining steps are valid in any
-//! later session.
+//! A batch whose request as a whole failed in a retryable way (unavailable, dropped
+//! connection) is sent again whole, under the same keys: what the registry already
+//! carried out answers with its first receipt. Writes refused until a fresh session
+//! (stale view, session expired or closed by someone else) are sent again after a
+//! log-out, the wait for processing and a new log-in: earlier writes of the session
+//! are durable and the remaining steps are valid in any later session.
 
 pub mod by_hand;
 pub mod notice;
@@ -60,20 +67,21 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::model::{
-    EnterprisePlan, Insz, Kbo, Object, Password, PasswordRef, PersonName, Phase, Plan,
-    Representative, Session, Step, UserLevel, Write, WriteTarget,
+    BATCH_WRITES, EnterprisePlan, Insz, Kbo, Object, Password, PasswordRef, PersonName, Phase,
+    Plan, Representative, Session, Step, UserLevel, Write, WriteTarget,
 };
 use crate::registry::{
-    AccountPassword, IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry, RegistryError,
-    SessionId, TakeOver, TicketState,
+    AccountPassword, BatchWrite, IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry,
+    RegistryError, SessionId, TakeOver, TicketState,
 };
 use retry::{Backoff, RetryPolicy, Verdict, with_retries};
 
 /// How the executor behaves.
 #[derive(Debug, Clone)]
 pub struct ExecuteOptions {
-    /// Most sessions in progress (log-in until processed) at once, over all
-    /// enterprises (`--parallelism`).
+    /// Most sessions open (log-in to log-out) at once, over all enterprises
+    /// (`--parallelism`); the registry's sessions-per-person limit may be lower. A
+    /// session waiting for its processing holds no place.
     pub parallelism: usize,
     /// When to stop retrying a request.
     pub retry: RetryPolicy,
@@ -684,9 +692,8 @@ struct Shared {
     plan_id: String,
     options: ExecuteOptions,
     limits: Limits,
-    /// Sessions in progress: log-in until processed (`--parallelism`).
-    slots: Semaphore,
-    /// Sessions open: log-in until log-out (the registry's sessions-per-person limit).
+    /// Places for sessions open at once (log-in to log-out): `--parallelism` or the
+    /// registry's sessions-per-person limit, whichever is smaller.
     open_slots: Semaphore,
     cancel: Cancel,
     observer: Arc<dyn Observer>,
@@ -728,8 +735,7 @@ pub async fn execute(
         registry,
         plan_id: plan.id.clone(),
         options: options.clone(),
-        slots: Semaphore::new(options.parallelism.max(1)),
-        open_slots: Semaphore::new(per_person),
+        open_slots: Semaphore::new(options.parallelism.clamp(1, per_person)),
         limits,
         cancel: cancel.clone(),
         observer,
@@ -1119,16 +1125,6 @@ fn orphans(
         .collect()
 }
 
-/// Logs out with retries and waits until the session's writes are processed (the
-/// log-out barrier). Returns the processing time, registry time.
-async fn log_out(shared: &Shared, kbo: Kbo, id: &SessionId) -> Millis {
-    let (at, pending) = log_out_only(shared, kbo, id).await;
-    if pending {
-        wait_for_processing(shared).await;
-    }
-    at
-}
-
 /// Waits out the registry's processing delay (the log-out barrier).
 async fn wait_for_processing(shared: &Shared) {
     tokio::time::sleep(Duration::from_millis(shared.limits.processing_delay_ms)).await;
@@ -1151,6 +1147,48 @@ async fn log_out_only(shared: &Shared, kbo: Kbo, id: &SessionId) -> (Millis, boo
     }
 }
 
+/// A session of this run that is open: its id and its place among the sessions open
+/// at once (`--parallelism` and the person's limit), given back with the log-out.
+struct OpenSession<'a> {
+    id: SessionId,
+    _place: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// Waits for a place among the sessions open at once, then logs in.
+async fn open_session(shared: &Shared, kbo: Kbo) -> Result<OpenSession<'_>, RegistryError> {
+    let place = shared
+        .open_slots
+        .acquire()
+        .await
+        .map_err(|_| RegistryError::Internal {
+            reason: "the executor's session places are closed".into(),
+        })?;
+    let id = log_in(shared, kbo).await?;
+    Ok(OpenSession { id, _place: place })
+}
+
+/// Logs out and gives the session's place back at once: waiting for the processing
+/// (the barrier) holds no place. Counts the log-out and its processing time in `run`;
+/// returns whether the processing is still pending.
+async fn close_session(
+    shared: &Shared,
+    kbo: Kbo,
+    open: OpenSession<'_>,
+    run: &mut SessionRun,
+) -> bool {
+    let (at, pending) = log_out_only(shared, kbo, &open.id).await;
+    drop(open);
+    run.processed_at_ms = run.processed_at_ms.max(at);
+    run.logouts += 1;
+    pending
+}
+
+/// Carries out one session's steps: log-in, the writes in batches of at most
+/// [`crate::model::BATCH_WRITES`] (every write with its own idempotency key, each step
+/// marked from its own result), log-out. Writes the registry refuses until a fresh
+/// session ([`RegistryError::needs_new_session`]) are sent again, under the same keys,
+/// after logging out, waiting for the processing and logging in again. A refusal for
+/// good fails the session: no later batch is sent.
 async fn run_session(
     shared: &Shared,
     kbo: Kbo,
@@ -1165,18 +1203,24 @@ async fn run_session(
         run.interrupted = true;
         return run;
     }
-    // In progress first, then open: a session waits for its place in progress without
-    // holding one of the person's open sessions.
-    let Ok(in_progress) = shared.slots.acquire().await else {
-        run.failed = true;
-        return run;
-    };
-    let Ok(open) = shared.open_slots.acquire().await else {
-        run.failed = true;
-        return run;
-    };
-    let mut id = match log_in(shared, kbo).await {
-        Ok(id) => id,
+    // The steps before the first whose key cannot be made are sent; that one fails.
+    let mut writes = Vec::with_capacity(session.steps.len());
+    let mut bad_key = None;
+    for step in &session.steps {
+        match steps::idempotency_key_for(&shared.plan_id, step) {
+            Ok(idempotency_key) => writes.push(BatchWrite {
+                idempotency_key,
+                write: step.write.clone(),
+                password: passwords.get(&step.id.0).cloned().map(AccountPassword),
+            }),
+            Err(e) => {
+                bad_key = Some(e);
+                break;
+            }
+        }
+    }
+    let mut open = match open_session(shared, kbo).await {
+        Ok(open) => open,
         Err(e) => {
             run.failed = true;
             if let Some(first) = run.outcomes.first_mut() {
@@ -1186,76 +1230,107 @@ async fn run_session(
         }
     };
     let mut relogins = 0;
-    let mut index = 0;
-    while index < session.steps.len() {
+    let mut sent = 0;
+    'batches: while sent < writes.len() {
         if shared.cancel.is_cancelled() {
             run.interrupted = true;
             break;
         }
-        let step = &session.steps[index];
-        let key = match steps::idempotency_key_for(&shared.plan_id, step) {
-            Ok(k) => k,
-            Err(e) => {
-                run.outcomes[index] = failed(&e);
-                run.failed = true;
-                break;
-            }
-        };
-        match write_step(shared, kbo, &id, &key, step, passwords).await {
-            Ok(receipt) => {
-                run.outcomes[index] = StepOutcome::Done {
-                    journal_seq: receipt.journal_seq,
-                };
-                if let Some(t) = receipt.ticket {
-                    run.ticket = Some(t.id);
-                }
-                shared.observer.event(Event::StepDone {
-                    kbo,
-                    step: step.id.to_string(),
-                });
-                index += 1;
-            }
-            Err(e) if e.needs_new_session() && relogins < shared.options.max_relogins => {
-                // Log out (earlier writes get processed), wait, log in, repeat the step.
-                relogins += 1;
-                run.processed_at_ms = run.processed_at_ms.max(log_out(shared, kbo, &id).await);
-                run.logouts += 1;
-                let delay = backoff(&shared.options)
-                    .nth(relogins as usize - 1)
-                    .unwrap_or(shared.options.backoff_cap);
-                tokio::time::sleep(delay).await;
-                match log_in(shared, kbo).await {
-                    Ok(new) => id = new,
-                    Err(e) => {
-                        run.outcomes[index] = failed(&e);
-                        run.failed = true;
-                        return run;
+        let mut todo: Vec<usize> = (sent..writes.len().min(sent + BATCH_WRITES)).collect();
+        sent += todo.len();
+        loop {
+            let batch: Vec<BatchWrite> = todo.iter().map(|&i| writes[i].clone()).collect();
+            let answers = match write_batch(shared, kbo, &open.id, &batch).await {
+                Ok(answers) => answers,
+                // The session as a whole: every write needs the fresh session.
+                Err(e) if e.needs_new_session() => vec![Err(e); batch.len()],
+                Err(e) => {
+                    for &i in &todo {
+                        mark_failed(shared, kbo, session, &mut run, i, &e);
                     }
+                    break 'batches;
+                }
+            };
+            let mut again = Vec::new();
+            for (&i, answer) in todo.iter().zip(answers) {
+                match answer {
+                    Ok(receipt) => {
+                        run.outcomes[i] = StepOutcome::Done {
+                            journal_seq: receipt.journal_seq,
+                        };
+                        if let Some(t) = receipt.ticket {
+                            run.ticket = Some(t.id);
+                        }
+                        shared.observer.event(Event::StepDone {
+                            kbo,
+                            step: session.steps[i].id.to_string(),
+                        });
+                    }
+                    Err(e) if e.needs_new_session() => again.push((i, e)),
+                    Err(e) => mark_failed(shared, kbo, session, &mut run, i, &e),
                 }
             }
-            Err(e) => {
-                shared.observer.event(Event::StepFailed {
-                    kbo,
-                    step: step.id.to_string(),
-                    code: e.code().into(),
-                });
-                run.outcomes[index] = failed(&e);
-                run.failed = true;
+            if again.is_empty() {
                 break;
             }
+            if run.failed || relogins >= shared.options.max_relogins {
+                for (i, e) in &again {
+                    mark_failed(shared, kbo, session, &mut run, *i, e);
+                }
+                break 'batches;
+            }
+            // Log out (the earlier writes get processed), wait, log in, send again.
+            relogins += 1;
+            if close_session(shared, kbo, open, &mut run).await {
+                wait_for_processing(shared).await;
+            }
+            let delay = backoff(&shared.options)
+                .nth(relogins as usize - 1)
+                .unwrap_or(shared.options.backoff_cap);
+            tokio::time::sleep(delay).await;
+            open = match open_session(shared, kbo).await {
+                Ok(open) => open,
+                Err(e) => {
+                    run.outcomes[again[0].0] = failed(&e);
+                    run.failed = true;
+                    return run;
+                }
+            };
+            todo = again.into_iter().map(|(i, _)| i).collect();
+        }
+        if run.failed {
+            break;
         }
     }
-    let (at, pending) = log_out_only(shared, kbo, &id).await;
-    run.processed_at_ms = run.processed_at_ms.max(at);
-    run.logouts += 1;
-    // The session is closed: one of the person's open sessions is free again, while
-    // this one stays in progress until its writes are processed (the barrier).
-    drop(open);
-    if pending {
+    if let Some(e) = bad_key
+        && !run.failed
+        && !run.interrupted
+    {
+        run.outcomes[writes.len()] = failed(&e);
+        run.failed = true;
+    }
+    if close_session(shared, kbo, open, &mut run).await {
         wait_for_processing(shared).await;
     }
-    drop(in_progress);
     run
+}
+
+/// Marks step `i` of the session failed for good, and the session with it.
+fn mark_failed(
+    shared: &Shared,
+    kbo: Kbo,
+    session: &Session,
+    run: &mut SessionRun,
+    i: usize,
+    e: &RegistryError,
+) {
+    shared.observer.event(Event::StepFailed {
+        kbo,
+        step: session.steps[i].id.to_string(),
+        code: e.code().into(),
+    });
+    run.outcomes[i] = failed(e);
+    run.failed = true;
 }
 
 /// The retry verdict for a chain's requests, telling the observer of each retry.
@@ -1278,24 +1353,20 @@ fn failed(e: &RegistryError) -> StepOutcome {
     }
 }
 
-async fn write_step(
+/// One batch of a session's writes, the whole request retried as the policy says
+/// while the registry calls its failure retryable: every write repeats its key, so
+/// one the registry carried out before the answer was lost is not applied twice.
+async fn write_batch(
     shared: &Shared,
     kbo: Kbo,
     session: &SessionId,
-    key: &IdempotencyKey,
-    step: &Step,
-    passwords: &BTreeMap<String, Password>,
-) -> Result<crate::registry::WriteReceipt, RegistryError> {
-    let password = passwords.get(&step.id.0).cloned().map(AccountPassword);
+    batch: &[BatchWrite],
+) -> Result<crate::registry::BatchOutcomes, RegistryError> {
     with_retries(
         &shared.options.retry,
         backoff(&shared.options),
         observed_verdict(shared, kbo),
-        |_| {
-            shared
-                .registry
-                .write(session, key, &step.write, password.as_ref())
-        },
+        |_| shared.registry.write_batch(session, batch),
     )
     .await
     .map_err(|g| g.error)

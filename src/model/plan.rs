@@ -469,6 +469,19 @@ pub struct Session {
     pub steps: Vec<Step>,
 }
 
+/// The most writes one request carries: the registry's batch write request takes 1 to
+/// this many. The planner counts a session's requests with it and the executor sends a
+/// session's writes in batches of at most this many.
+pub const BATCH_WRITES: usize = 500;
+
+impl Session {
+    /// The requests this session takes: log-in, its writes in batches of at most
+    /// [`BATCH_WRITES`], log-out.
+    pub fn requests(&self) -> u64 {
+        2 + u64::try_from(self.steps.len().div_ceil(BATCH_WRITES)).unwrap_or(u64::MAX)
+    }
+}
+
 /// A coordination-centre notice (R9): the head radiologist's national register number
 /// must reach the CvKO before anyone logs in to Heracles for the unit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -518,17 +531,19 @@ pub struct Estimate {
     pub chain_sessions: u32,
     /// Log-out barriers on the longest chain.
     pub barriers: u32,
-    /// Requests on the longest chain (log-ins, writes, log-outs).
+    /// Requests on the longest chain (log-ins, batches of writes, log-outs).
     pub requests: u32,
     /// Barriers × processing delay + requests × request time + propagation.
     pub ready_ms: u64,
-    /// A lower bound on the apply's own wall time (gates and propagation aside): the
-    /// critical path (barriers × processing delay + requests × request time), or, for a
-    /// whole plan, the requests of every session over the sessions one person may have
-    /// open at once, when that is longer.
+    /// A lower bound on the apply's own wall time (gates and propagation aside), its
+    /// physical floor: the critical path (barriers × processing delay + requests ×
+    /// request time, a session's writes going in batches of [`BATCH_WRITES`]), or, for
+    /// a whole plan, when that is longer, the sessions' requests over the sessions one
+    /// person may have open at once (all of them, or one round's across every
+    /// enterprise between the shortest way there and the shortest way on).
     #[serde(default)]
     pub apply_ms: u64,
-    /// Requests of every session (log-ins, writes, log-outs), on any chain.
+    /// Requests of every session (log-ins, batches of writes, log-outs), on any chain.
     #[serde(default)]
     pub session_requests: u64,
     /// Gates on the way; their wait is not in `ready_ms`.

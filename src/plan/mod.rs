@@ -123,8 +123,11 @@ pub fn plan_diff(
         .map(|e| e.estimate.apply_ms)
         .max()
         .unwrap_or(0);
-    let shared = estimate.session_requests * limits.request_ms
-        / u64::from(limits.sessions_per_person.max(1));
+    let shared = shared_places_bound_ms(
+        &enterprises,
+        limits,
+        u64::from(limits.sessions_per_person.max(1)),
+    );
     estimate.apply_ms = critical.max(shared);
     Plan {
         id,
@@ -1256,8 +1259,9 @@ fn notices(changes: &[Change]) -> Vec<HeadRadiologistNotice> {
     out
 }
 
-/// The critical path: per round the busiest session's requests (log-in, writes,
-/// log-out), a processing delay per barrier, the propagation wait at the end; and
+/// The critical path, the apply's physical floor: per round the busiest session's
+/// requests (log-in, its writes in batches of at most [`crate::model::BATCH_WRITES`],
+/// log-out) and a processing delay per barrier, the propagation wait at the end; and
 /// the requests of every session, for the plan's sessions-per-person bound.
 fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
     let mut est = Estimate {
@@ -1269,14 +1273,11 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
     for p in phases {
         match p {
             Phase::Sessions { sessions } => {
-                let busiest = sessions.iter().map(|s| s.steps.len()).max().unwrap_or(0);
-                est.session_requests += sessions
-                    .iter()
-                    .map(|s| u64::try_from(s.steps.len() + 2).unwrap_or(u64::MAX))
-                    .sum::<u64>();
+                let busiest = sessions.iter().map(Session::requests).max().unwrap_or(2);
+                est.session_requests += sessions.iter().map(Session::requests).sum::<u64>();
                 est.chain_sessions += 1;
                 est.barriers += 1;
-                est.requests += u32::try_from(busiest + 2).unwrap_or(u32::MAX);
+                est.requests += u32::try_from(busiest).unwrap_or(u32::MAX);
             }
             Phase::Propagation { wait_ms } => propagation = *wait_ms,
             Phase::Gate { .. } | Phase::Notices { .. } => {}
@@ -1289,22 +1290,63 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
 }
 
 /// A lower bound on the wall time of carrying `plan` out with at most `parallelism`
-/// sessions in progress at once (a session from log-in until processed): the plan's own
-/// bound ([`Estimate::apply_ms`]), or every session's time in progress — its requests
-/// and its processing — shared over `parallelism`, whichever is longer.
+/// sessions open at once (a session from log-in to log-out; waiting for its processing
+/// holds no place): the plan's own bound ([`Estimate::apply_ms`]), or the sessions'
+/// requests shared over `parallelism` places when that is fewer than the person's
+/// limit, whichever is longer.
 pub fn apply_bound_ms(plan: &Plan, parallelism: usize) -> u64 {
-    let l = &plan.limits;
-    let in_progress: u64 = plan
-        .enterprises
-        .iter()
-        .flat_map(|e| e.sessions())
-        .map(|s| {
-            u64::try_from(s.steps.len() + 2).unwrap_or(u64::MAX) * l.request_ms
-                + l.processing_delay_ms
-        })
-        .sum();
     let parallelism = u64::try_from(parallelism.max(1)).unwrap_or(u64::MAX);
-    plan.estimate.apply_ms.max(in_progress / parallelism)
+    let places = parallelism.min(u64::from(plan.limits.sessions_per_person.max(1)));
+    plan.estimate.apply_ms.max(shared_places_bound_ms(
+        &plan.enterprises,
+        &plan.limits,
+        places,
+    ))
+}
+
+/// A lower bound on carrying out these enterprises' plans with at most `places`
+/// sessions open at once (every session is the acting person's, whatever its
+/// enterprise): every session's requests shared over the places; and, for each round
+/// `k`, the requests of every enterprise's round-`k` sessions shared over the places,
+/// after the shortest way to round `k` and before the processing and the shortest way
+/// from there to the end. The second is what a round of many parallel sessions (one a
+/// site, R2) costs against a small sessions-per-person limit: none of its sessions
+/// can start before the first enterprise gets there, and the enterprise whose session
+/// logs out last still has its processing and its later rounds ahead.
+fn shared_places_bound_ms(enterprises: &[EnterprisePlan], limits: &PlanLimits, places: u64) -> u64 {
+    let places = places.max(1);
+    // Per enterprise, per round of sessions: (the round's least time, its requests' time).
+    let rounds: Vec<Vec<(u64, u64)>> = enterprises
+        .iter()
+        .map(|e| {
+            e.phases
+                .iter()
+                .filter_map(|p| match p {
+                    Phase::Sessions { sessions } => {
+                        let busiest = sessions.iter().map(Session::requests).max().unwrap_or(2);
+                        let work: u64 = sessions.iter().map(Session::requests).sum();
+                        Some((
+                            busiest * limits.request_ms + limits.processing_delay_ms,
+                            work * limits.request_ms,
+                        ))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    let all: u64 = rounds.iter().flatten().map(|(_, work)| work).sum();
+    let depth = rounds.iter().map(Vec::len).max().unwrap_or(0);
+    (0..depth)
+        .map(|k| {
+            let with_k = || rounds.iter().filter(|r| r.len() > k);
+            let time = |rounds: &[(u64, u64)]| rounds.iter().map(|(time, _)| time).sum::<u64>();
+            let before = with_k().map(|r| time(&r[..k])).min().unwrap_or(0);
+            let after = with_k().map(|r| time(&r[k + 1..])).min().unwrap_or(0);
+            let work: u64 = with_k().map(|r| r[k].1).sum();
+            before + work / places + limits.processing_delay_ms + after
+        })
+        .fold(all / places, u64::max)
 }
 
 /// A lower bound on the sessions any order obeying R1–R3 and R7 needs for an

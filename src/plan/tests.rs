@@ -268,24 +268,46 @@ fn the_estimate_is_the_critical_path() {
     let e = &p.enterprises[0].estimate;
     assert_eq!(e.chain_sessions, 5, "the parallel site sessions count once");
     assert_eq!(e.barriers, 5);
-    // Per round the busiest session plus log-in and log-out: 4 + 3 + 3 + 6 + 6.
-    assert_eq!(e.requests, 22);
-    assert_eq!(e.ready_ms, 22 * 1_000 + 5 * 10_000 + 20 * 60 * 1_000);
-    assert_eq!(e.apply_ms, 22 * 1_000 + 5 * 10_000);
+    // Per round one session's log-in, one batch of writes and log-out.
+    assert_eq!(e.requests, 5 * 3);
+    assert_eq!(e.ready_ms, 15 * 1_000 + 5 * 10_000 + 20 * 60 * 1_000);
+    assert_eq!(e.apply_ms, 15 * 1_000 + 5 * 10_000);
     assert_eq!(p.estimate, *e);
     // Every session's requests (log-in and log-out included) over all rounds.
-    let sessions: Vec<usize> = p.enterprises[0].sessions().map(|s| s.steps.len()).collect();
-    let requests: u64 = sessions.iter().map(|n| *n as u64 + 2).sum();
-    assert_eq!(e.session_requests, requests);
-    // One session at a time: every session's requests and processing, one after another.
-    let serial = requests * 1_000 + sessions.len() as u64 * 10_000;
-    assert!(
-        serial > e.apply_ms,
-        "the site sessions can run side by side"
+    let sessions = p.enterprises[0].sessions().count() as u64;
+    assert!(sessions > 5, "a round has parallel sessions");
+    assert_eq!(e.session_requests, sessions * 3);
+    // With one session open at a time and no processing to wait for, every session's
+    // requests one after another.
+    let no_wait = plan(
+        &want,
+        &empty_tree(&want),
+        Some(insz(HTB)),
+        &PlanLimits {
+            processing_delay_ms: 0,
+            ..l.clone()
+        },
     );
-    assert_eq!(apply_bound_ms(&p, 1), serial);
+    assert_eq!(apply_bound_ms(&no_wait, 1), sessions * 3 * 1_000);
     // With room for every session side by side, the critical path is the bound.
-    assert_eq!(apply_bound_ms(&p, 64), e.apply_ms);
+    assert_eq!(apply_bound_ms(&no_wait, 64), 5 * 3 * 1_000);
+}
+
+#[test]
+fn a_session_sends_its_writes_in_batches_of_500() {
+    let want = desired(SMALL);
+    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &limits(4));
+    let step = p.enterprises[0].steps().next().expect("a step").clone();
+    let session = |writes: usize| crate::model::Session {
+        label: "1".into(),
+        purpose: "test".into(),
+        steps: vec![step.clone(); writes],
+    };
+    assert_eq!(session(0).requests(), 2);
+    assert_eq!(session(1).requests(), 3);
+    assert_eq!(session(500).requests(), 3);
+    assert_eq!(session(501).requests(), 4);
+    assert_eq!(session(1_500).requests(), 5);
 }
 
 #[test]
@@ -303,6 +325,36 @@ fn the_plan_bound_counts_the_person_session_limit() {
     assert_eq!(p.estimate.apply_ms, all);
     let critical = u64::from(p.enterprises[0].estimate.requests) * 1_000;
     assert!(all >= critical);
+}
+
+#[test]
+fn a_round_of_many_sessions_waits_for_fewer_places() {
+    let want = desired(SMALL);
+    let l = PlanLimits {
+        processing_delay_ms: 10_000,
+        request_ms: 1_000,
+        ..limits(4)
+    };
+    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &l);
+    let rounds: Vec<usize> = p.enterprises[0]
+        .phases
+        .iter()
+        .filter_map(|ph| match ph {
+            Phase::Sessions { sessions } => Some(sessions.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, [1, 1, 2, 1, 1], "one session per site in round 3");
+    let round = 3 * 1_000 + 10_000;
+    assert_eq!(p.estimate.apply_ms, 5 * round);
+    // One session open at a time (--parallelism 1): the two site sessions (3 requests
+    // each) one after another, after two rounds and before the processing and two more
+    // rounds; two at a time, the critical path again.
+    assert_eq!(
+        apply_bound_ms(&p, 1),
+        2 * round + 6_000 + 10_000 + 2 * round
+    );
+    assert_eq!(apply_bound_ms(&p, 2), 5 * round);
 }
 
 #[test]

@@ -810,8 +810,9 @@ pub struct BatchRequest {
 }
 
 impl BatchRequest {
-    /// The most writes one batch holds.
-    pub const MAX_WRITES: usize = 500;
+    /// The most writes one batch holds (the planner counts requests with the same
+    /// number).
+    pub const MAX_WRITES: usize = crate::model::BATCH_WRITES;
 
     /// Checks the number of writes.
     pub fn check_len(len: usize) -> Result<(), super::RegistryError> {
