@@ -22,7 +22,6 @@ use csamctl::execute::{
 use csamctl::model::{
     BATCH_WRITES, Hco, Insz, Kbo, LiveState, Password, PasswordRef, Plan, insz_check,
 };
-use csamctl::registry::engine::EngineConfig;
 use csamctl::registry::{
     AccessReport, AccountPassword, BatchOutcomes, BatchWrite, CloseReceipt, IdempotencyKey, Lease,
     LeaseId, LeaseRequest, Limits, PendingNotice, Registry, RegistryError, SessionId, SessionInfo,
@@ -194,7 +193,7 @@ async fn every_session_sends_its_writes_in_batches_of_at_most_500() {
         520,
         &fleet::MainAccessManager::Everywhere(actor.clone()),
     );
-    let fx = Fixture::new(&fleet.reference, EngineConfig::default());
+    let fx = Fixture::new(&fleet.reference, Limits::default());
     let desired = plan_support::desired_from_yaml("fleet.yaml", &fleet.desired);
     let actor = insz(&actor);
     let (plan, _) = plan_as(&fx, &desired, &actor).await;
@@ -230,7 +229,7 @@ async fn every_session_sends_its_writes_in_batches_of_at_most_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_refused_in_a_closed_session_are_sent_again_under_their_keys() {
-    let fx = Fixture::new(EXAMPLES_REFERENCE, EngineConfig::default());
+    let fx = Fixture::new(EXAMPLES_REFERENCE, Limits::default());
     let actor = insz(VLASLAND_HTB);
     let desired = example("multi-campus.yaml");
     let (plan, _) = plan_as(&fx, &desired, &actor).await;
