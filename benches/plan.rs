@@ -181,7 +181,13 @@ async fn plan(path: &str, bytes: &[u8], db: &str) -> String {
     let live = read_live(&*r, &kbos).await;
     phase("read the live states");
     let limits = PlanLimits::new(&limits, PlanLimits::DEFAULT_REQUEST_MS);
-    let plan = csamctl::plan::plan(&loaded.state, &live, Some(actor()), &limits);
+    let plan = csamctl::plan::plan(
+        &loaded.state,
+        &live,
+        &Default::default(),
+        Some(actor()),
+        &limits,
+    );
     phase("diff and plan");
     let refusals = csamctl::safety::check(&plan, &live, &csamctl::safety::SafetyOptions::default());
     phase("safety");
@@ -223,7 +229,13 @@ async fn apply(path: &str, db: &str) {
     let r = registry.as_person(actor());
     let kbos: Vec<Kbo> = loaded.state.enterprises.iter().map(|e| e.kbo).collect();
     let live = read_live(&*r, &kbos).await;
-    let plan = csamctl::plan::plan(&loaded.state, &live, Some(actor()), &PlanLimits::default());
+    let plan = csamctl::plan::plan(
+        &loaded.state,
+        &live,
+        &Default::default(),
+        Some(actor()),
+        &PlanLimits::default(),
+    );
     let total: usize = plan.enterprises.iter().map(|e| e.steps().count()).sum();
     let start = Instant::now();
     let written = run(&registry, &*r, &plan).await;

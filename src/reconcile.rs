@@ -10,6 +10,7 @@
 //! Layer: after `plan`, `safety` and `execute`, before `render` and `cli`. May use
 //! `model`, `plan`, `safety`, `execute` and the `registry` contract.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,9 +20,12 @@ use futures_util::stream::{self, StreamExt};
 use crate::execute::{
     self, ApplyReport, Cancel, EnvAndFiles, ExecuteOptions, LeaseEvent, Observer,
 };
-use crate::model::{DesiredState, Finding, Hco, Insz, Kbo, LiveState, Plan, PlanLimits, SavedPlan};
+use crate::model::{
+    Administrator, DesiredState, Enterprise, Finding, Hco, Insz, Kbo, KnownAccounts, LiveState,
+    Plan, PlanLimits, SavedPlan, Username,
+};
 use crate::plan::fingerprint::{self, Stale};
-use crate::registry::{AccessCondition, Millis, Registry, RegistryError, UnitAccess};
+use crate::registry::{AccessCondition, AccountQuery, Millis, Registry, RegistryError, UnitAccess};
 use crate::safety::{self, SafetyOptions};
 
 /// Why the workflow stopped.
@@ -43,18 +47,80 @@ pub struct Reading {
     /// Abandoned (idle) sessions of the acting person that were logged out to stay
     /// within the registry's session limit.
     pub reclaimed: usize,
+    /// What the account look-up said about the declared people and usernames (empty
+    /// when only enterprises were read).
+    pub accounts: KnownAccounts,
 }
 
 /// How many enterprise trees are read at once.
 const READ_CONCURRENCY: usize = 16;
 
-/// One session: a snapshot of every declared enterprise the actor may read.
+/// One session: a snapshot of every declared enterprise the actor may read, and what
+/// the account look-up says about the people and usernames they declare.
 pub async fn read_live(
     registry: &dyn Registry,
     desired: &DesiredState,
 ) -> Result<Reading, RegistryError> {
     let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
-    read_enterprises(registry, &kbos).await
+    let mut reading = read_enterprises(registry, &kbos).await?;
+    reading.accounts = look_up_accounts(registry, desired).await?;
+    Ok(reading)
+}
+
+/// Asks the registry's account look-up about every person and username `desired`
+/// declares (users and administrator accounts), in requests of at most
+/// [`AccountQuery::MAX`] each. Accounts are global, so this is what lets the planner
+/// refuse, with the registry's own rule, a username held in an enterprise the actor
+/// cannot read, or a person who already holds another username there.
+pub async fn look_up_accounts(
+    registry: &dyn Registry,
+    desired: &DesiredState,
+) -> Result<KnownAccounts, RegistryError> {
+    let mut people = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for (insz, username) in desired.enterprises.iter().flat_map(declared_accounts) {
+        people.insert(insz);
+        names.insert(username);
+    }
+    let (people, names): (Vec<Insz>, Vec<Username>) =
+        (people.into_iter().collect(), names.into_iter().collect());
+    let options = ExecuteOptions::default();
+    let mut known = KnownAccounts::default();
+    let parts = people.len().max(names.len()).div_ceil(AccountQuery::MAX);
+    for n in 0..parts {
+        let query = AccountQuery {
+            insz: chunk(&people, n),
+            usernames: chunk(&names, n),
+        };
+        known.extend(execute::retried(&options, |_| registry.look_up_accounts(&query)).await?);
+    }
+    Ok(known)
+}
+
+/// The `n`th part of at most [`AccountQuery::MAX`] items of `all`.
+fn chunk<T: Clone>(all: &[T], n: usize) -> Vec<T> {
+    all.iter()
+        .skip(n * AccountQuery::MAX)
+        .take(AccountQuery::MAX)
+        .cloned()
+        .collect()
+}
+
+/// The accounts an enterprise declares: every person's and every subdivision or site
+/// administrator account's INSZ with its username.
+fn declared_accounts(e: &Enterprise) -> Vec<(Insz, Username)> {
+    let mut out = Vec::new();
+    for cap in &e.capacities {
+        out.extend(cap.people.iter().map(|p| (p.insz, p.username.clone())));
+        let admins = cap.subdivisions.iter().flat_map(|sub| {
+            std::iter::once(&sub.administrator).chain(sub.sites.iter().map(|s| &s.administrator))
+        });
+        out.extend(admins.filter_map(|a| match a {
+            Administrator::Account(acc) => Some((acc.insz, acc.username.clone())),
+            _ => None,
+        }));
+    }
+    out
 }
 
 /// One session: a snapshot of each of these enterprises that the actor may read (one
@@ -98,7 +164,11 @@ pub async fn read_enterprises(
         return Err(err);
     }
     match closed {
-        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(Reading { live, reclaimed }),
+        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(Reading {
+            live,
+            reclaimed,
+            accounts: KnownAccounts::default(),
+        }),
         Err(err) => Err(err),
     }
 }
@@ -124,12 +194,13 @@ pub async fn round_trip_ms(registry: &dyn Registry) -> u64 {
 /// Plans with the given limits and adds the safety refusals as error findings.
 pub fn make_plan(
     desired: &DesiredState,
-    live: &[LiveState],
+    reading: &Reading,
     actor: Option<Insz>,
     limits: &PlanLimits,
     safety_options: &SafetyOptions,
 ) -> Plan {
-    let mut plan = crate::plan::plan(desired, live, actor, limits);
+    let live = &reading.live;
+    let mut plan = crate::plan::plan(desired, live, &reading.accounts, actor, limits);
     add_refusals(&mut plan, live, safety_options);
     plan
 }
@@ -164,12 +235,12 @@ pub async fn read_and_plan(
     safety_options: &SafetyOptions,
 ) -> Result<Planned, RegistryError> {
     let limits = plan_limits(registry).await?;
-    let Reading { live, reclaimed } = read_live(registry, desired).await?;
-    let plan = make_plan(desired, &live, actor, &limits, safety_options);
+    let reading = read_live(registry, desired).await?;
+    let plan = make_plan(desired, &reading, actor, &limits, safety_options);
     Ok(Planned {
         plan,
-        live,
-        reclaimed,
+        live: reading.live,
+        reclaimed: reading.reclaimed,
     })
 }
 
@@ -336,13 +407,7 @@ async fn apply_locked(
                 hooks.sessions_reclaimed(reading.reclaimed);
             }
             let limits = PlanLimits::new(locked.limits, round_trip_ms(registry).await);
-            make_plan(
-                desired,
-                &reading.live,
-                request.actor,
-                &limits,
-                request.safety,
-            )
+            make_plan(desired, &reading, request.actor, &limits, request.safety)
         }
         Source::Saved(saved) => {
             let kbos: Vec<Kbo> = saved.live.iter().map(|l| l.kbo).collect();

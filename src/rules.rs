@@ -275,12 +275,12 @@ pub enum UsernameProblem {
 
 /// Whether `person` may hold `username`: the username of their account if they have or
 /// had one (an account outlives its user records), otherwise one nobody else holds.
-/// `account_of` gives a person's username, `owner_of` a username's person.
+/// `account_of` gives a person's username, `held_by_other` whether someone else holds a username.
 pub fn check_username(
     person: &Insz,
     username: &Username,
     account_of: impl FnOnce(&Insz) -> Option<Username>,
-    owner_of: impl FnOnce(&Username) -> Option<Insz>,
+    held_by_other: impl FnOnce(&Username) -> bool,
 ) -> Result<(), UsernameProblem> {
     if let Some(existing) = account_of(person) {
         if existing != *username {
@@ -288,12 +288,12 @@ pub fn check_username(
         }
         return Ok(());
     }
-    match owner_of(username) {
-        Some(owner) if owner != *person => Err(UsernameProblem::Taken {
+    if held_by_other(username) {
+        return Err(UsernameProblem::Taken {
             username: username.clone(),
-        }),
-        _ => Ok(()),
+        });
     }
+    Ok(())
 }
 
 /// Whether creating a user record is refused for want of an initial password: only a
@@ -387,17 +387,19 @@ mod tests {
         let alpha = Username::parse("alphaalpha").expect("username");
         let beta = Username::parse("betabetabeta").expect("username");
         assert_eq!(
-            check_username(&a, &beta, |_| Some(alpha.clone()), |_| None),
+            check_username(&a, &beta, |_| Some(alpha.clone()), |_| false),
             Err(UsernameProblem::Immutable {
                 existing: alpha.clone()
             })
         );
         assert_eq!(
-            check_username(&b, &alpha, |_| None, |_| Some(a)),
+            check_username(&b, &alpha, |_| None, |_| true),
             Err(UsernameProblem::Taken {
                 username: alpha.clone()
             })
         );
-        assert!(check_username(&a, &alpha, |_| Some(alpha.clone()), |_| Some(a)).is_ok());
+        assert!(check_username(&a, &alpha, |_| Some(alpha.clone()), |_| false).is_ok());
+        // A person without an account may take a username nobody else holds.
+        assert!(check_username(&b, &beta, |_| None, |_| false).is_ok());
     }
 }

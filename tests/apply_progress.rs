@@ -40,7 +40,13 @@ async fn the_progress_counts_every_log_out_and_step() {
     let desired = example("multi-campus.yaml");
     let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
     let live = read_live(&*fx.as_person(&actor), &kbos).await;
-    let plan = csamctl::plan::plan(&desired, &live, Some(actor), &PlanLimits::default());
+    let plan = csamctl::plan::plan(
+        &desired,
+        &live,
+        &Default::default(),
+        Some(actor),
+        &PlanLimits::default(),
+    );
     let sessions: usize = plan.enterprises.iter().map(|e| e.sessions().count()).sum();
     let steps: usize = plan.enterprises.iter().map(|e| e.steps().count()).sum();
     assert!(

@@ -355,11 +355,12 @@ fn an_account_csam_holds_is_recorded_and_its_user_record_needs_no_password() {
     );
     std::fs::write(&yaml, filled).expect("filled in");
 
-    // The local registry does not know the account: creating the user would be refused.
+    // The local registry does not know the account: the registry would refuse to create
+    // the user without a password, so plan refuses first.
     let out = env.command(&["plan", &yaml]).output().expect("runs");
-    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        text(&out).contains("diff::password_missing"),
+        text(&out).contains("plan::password_required"),
         "{}",
         text(&out)
     );
@@ -377,7 +378,8 @@ fn an_account_csam_holds_is_recorded_and_its_user_record_needs_no_password() {
 
     // Known now: no warning, and apply creates the user record without a password.
     let out = env.command(&["plan", &yaml]).output().expect("runs");
-    assert!(!text(&out).contains("password_missing"), "{}", text(&out));
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("password_required"), "{}", text(&out));
     let out = env
         .command(&["apply", &yaml, "--auto-approve"])
         .output()

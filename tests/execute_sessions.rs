@@ -70,6 +70,12 @@ impl Registry for Counting {
         tokio::task::yield_now().await;
         self.inner.write(session, key, write, password).await
     }
+    async fn look_up_accounts(
+        &self,
+        query: &csamctl::registry::AccountQuery,
+    ) -> Result<csamctl::model::KnownAccounts, RegistryError> {
+        self.inner.look_up_accounts(query).await
+    }
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
         self.inner.tickets(kbo).await
     }
@@ -124,7 +130,7 @@ async fn apply_multi_campus(sessions_per_person: u32, parallelism: usize) -> usi
         sessions_per_person: 8,
         ..PlanLimits::default()
     };
-    let plan = csamctl::plan::plan(&desired, &live, Some(actor), &limits);
+    let plan = csamctl::plan::plan(&desired, &live, &Default::default(), Some(actor), &limits);
     let widest = plan
         .enterprises
         .iter()

@@ -338,3 +338,49 @@ async fn single_unit_from_a_partly_built_registry() {
     snapshots("single-unit-partly-built", &s.plan);
     assert_round_trip(&s).await;
 }
+
+/// Usernames are global and kept for good (S3.4). A username held in another
+/// enterprise, which the planning person cannot read, and a person who already has an
+/// account there under another username, are refused by `plan` with the registry's
+/// rule, before apply would meet the registry's refusal.
+#[tokio::test]
+async fn usernames_held_in_another_enterprise_are_refused_by_plan() {
+    let s = multi_campus_empty().await;
+    execute(&s.fx, &s.plan, &s.actor, None)
+        .await
+        .expect("multi-campus built");
+    let path = format!("{}/examples/single-unit.yaml", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("example readable");
+    let mandelvallei = insz(MANDELVALLEI_HTB);
+    let codes = |plan: &Plan| -> Vec<String> {
+        plan.findings
+            .iter()
+            .filter(|f| f.code.starts_with("plan::username"))
+            .map(|f| f.code.to_string())
+            .collect()
+    };
+    let (plan, _) = plan_as(&s.fx, &example("single-unit.yaml"), &mandelvallei).await;
+    assert!(codes(&plan).is_empty(), "{:?}", plan.findings);
+    // Koen Verhaeghe asks for a username Bart De Baene holds in AZ VLASLAND.
+    let taken = desired_from_yaml(
+        "single-unit.yaml",
+        &text.replace("username: koenverhaeghe", "username: bartdebaene"),
+    );
+    let (plan, _) = plan_as(&s.fx, &taken, &mandelvallei).await;
+    assert_eq!(
+        codes(&plan),
+        ["plan::username_taken"],
+        "{:?}",
+        plan.findings
+    );
+    // Bart De Baene himself, declared under another username, keeps his own.
+    let bart = "73.02.26-099.86";
+    let renamed = desired_from_yaml("single-unit.yaml", &text.replace("68.08.21-305.64", bart));
+    let (plan, _) = plan_as(&s.fx, &renamed, &mandelvallei).await;
+    assert_eq!(
+        codes(&plan),
+        ["plan::username_immutable"],
+        "{:?}",
+        plan.findings
+    );
+}

@@ -43,11 +43,11 @@ use csamctl::execute::{
     self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
 };
 use csamctl::model::{
-    Change, DesiredState, Insz, Kbo, LiveState, Object, Password, PasswordRef, Plan, PlanLimits,
+    Change, DesiredState, Insz, LiveState, Object, Password, PasswordRef, Plan, PlanLimits,
     Severity, UserLevel,
 };
 use csamctl::registry::http::{HttpOptions, HttpRegistry};
-use csamctl::registry::{Registry, RegistryError, RegistryOperator};
+use csamctl::registry::{Registry, RegistryOperator};
 use futures_util::stream::{self, StreamExt};
 use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz};
 
@@ -55,7 +55,6 @@ use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz};
 const SEQUENCES: u64 = 500;
 const STEPS: usize = 5;
 
-const KBO: &str = "0198765470";
 /// The recognised units of AZ VLASLAND (examples/reference.yaml).
 const UNITS: [(&str, &[&str]); 2] = [
     ("71977100", &["71977101", "71977102", "71977103"]),
@@ -510,10 +509,6 @@ struct Broken {
     what: String,
 }
 
-fn kbo() -> Kbo {
-    Kbo::parse(KBO).expect("kbo")
-}
-
 fn error_codes(plan: &Plan) -> Vec<String> {
     plan.findings
         .iter()
@@ -574,24 +569,6 @@ impl Target {
     }
 }
 
-/// The live tree as `plan` reads it: one session, every request retried while the
-/// registry calls its error transient (a served registry with faults), a log-out whose
-/// answer was lost counted as done.
-async fn read_live(r: &dyn Registry) -> Result<Vec<LiveState>, RegistryError> {
-    let options = ExecuteOptions::default();
-    let (session, _) = execute::log_in_to_read(r, &options).await?;
-    let k = kbo();
-    let live = match execute::retried(&options, |_| r.snapshot(&session, &k)).await {
-        Ok(l) => vec![l],
-        Err(RegistryError::NotAuthorised { .. }) => vec![],
-        Err(e) => return Err(e),
-    };
-    match execute::retried(&options, |_| r.close_session(&session)).await {
-        Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(live),
-        Err(e) => Err(e),
-    }
-}
-
 /// Plans `yaml` as `actor` the way `plan` and `apply` do.
 async fn plan_for(target: &Target, desired: &DesiredState, actor: &Insz) -> Result<Plan, String> {
     Ok(plan_and_live(target, desired, actor).await?.0)
@@ -604,7 +581,9 @@ async fn plan_and_live(
     actor: &Insz,
 ) -> Result<(Plan, Vec<LiveState>), String> {
     let r = target.as_person(actor);
-    let live = read_live(&*r)
+    // As `plan` reads: one session, every request retried while the registry calls its
+    // error transient, and the account look-up.
+    let reading = csamctl::reconcile::read_live(&*r, desired)
         .await
         .map_err(|e| format!("reading failed past its retries: {e}"))?;
     let l = execute::retried(&ExecuteOptions::default(), |_| r.limits())
@@ -612,8 +591,14 @@ async fn plan_and_live(
         .map_err(|e| format!("limits: {e}"))?;
     let limits = PlanLimits::new(&l, PlanLimits::DEFAULT_REQUEST_MS);
     Ok((
-        csamctl::plan::plan(desired, &live, Some(*actor), &limits),
-        live,
+        csamctl::plan::plan(
+            desired,
+            &reading.live,
+            &reading.accounts,
+            Some(*actor),
+            &limits,
+        ),
+        reading.live,
     ))
 }
 

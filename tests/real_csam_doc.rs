@@ -68,7 +68,7 @@ fn the_real_csam_walkthrough_runs_as_printed() {
         transcript.contains("the account exists in CSAM"),
         "{transcript}"
     );
-    assert!(!transcript.contains("password_missing"), "{transcript}");
+    assert!(!transcript.contains("password_required"), "{transcript}");
     assert!(!transcript.contains("Not recorded"), "{transcript}");
     // Every step was answered and recorded, the notice step included (R9).
     assert!(

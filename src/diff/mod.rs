@@ -153,7 +153,6 @@ fn diff_enterprise(
         }
         None => BTreeMap::new(),
     };
-    check_accounts(&desired_objects, live, kbo, findings);
     // The users of a site that will be replaced, taken before the maps are consumed.
     let on_moved_sites = users_on_moved_sites(&desired_objects, &live_objects);
     changes.extend(compare(kbo, desired_objects, live_objects));
@@ -514,86 +513,6 @@ fn capacity_value(cap: &LiveCapacity) -> ObjectValue {
         applications: cap.applications.clone(),
         active: cap.active,
     })
-}
-
-/// Account checks the registry would refuse later: a username that belongs to another
-/// person, and a new account without a password reference.
-fn check_accounts(
-    desired: &BTreeMap<Object, ObjectValue>,
-    live: Option<&LiveState>,
-    kbo: Kbo,
-    findings: &mut Vec<Finding>,
-) {
-    let mut owner: BTreeMap<Username, Insz> = BTreeMap::new();
-    let mut has_account: BTreeSet<Insz> = BTreeSet::new();
-    if let Some(l) = live {
-        let e = &l.enterprise;
-        let mut note = |username: &Username, insz: Insz| {
-            has_account.insert(insz);
-            owner.entry(username.clone()).or_insert(insz);
-        };
-        for a in &l.accounts {
-            note(&a.username, a.insz);
-        }
-        for cap in &e.capacities {
-            for u in &cap.wrong_level_users {
-                note(&u.username, u.insz);
-            }
-            for sub in &cap.subdivisions {
-                if let LiveAdministrator::Account { username, insz, .. } = &sub.administrator {
-                    note(username, *insz);
-                }
-                for u in &sub.wrong_level_users {
-                    note(&u.username, u.insz);
-                }
-                for site in &sub.sites {
-                    if let LiveAdministrator::Account { username, insz, .. } = &site.administrator {
-                        note(username, *insz);
-                    }
-                    for u in &site.users {
-                        note(&u.username, u.insz);
-                    }
-                }
-            }
-        }
-    }
-    let mut reported = BTreeSet::new();
-    for (object, value) in desired {
-        let (Object::User { insz, .. }, ObjectValue::User(u)) = (object, value) else {
-            continue;
-        };
-        if !reported.insert(*insz) {
-            continue;
-        }
-        if let Some(other) = owner.get(&u.username)
-            && other != insz
-        {
-            findings.push(
-                Finding::error(
-                    "diff::username_taken",
-                    Some(kbo),
-                    format!(
-                        "username {} belongs to another person ({other}) in the registry; usernames are unique",
-                        u.username
-                    ),
-                )
-                .about(object.clone()),
-            );
-        }
-        if crate::rules::password_required(has_account.contains(insz), u.password.is_some()) {
-            findings.push(
-                Finding::warning(
-                    "diff::password_missing",
-                    Some(kbo),
-                    format!(
-                        "{} has no password reference; creating the user works only if the account already exists (else the registry answers password_required)",
-                        u.username
-                    ),
-                )
-                .about(object.clone()),
-            );
-        }
-    }
 }
 
 /// Walks two object maps (taking their values): creations, deletions, replacements

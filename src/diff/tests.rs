@@ -161,7 +161,6 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                     unreadable_users: Vec::new(),
                 },
                 recognised_units: None,
-                accounts: Vec::new(),
             }
         })
         .collect()
@@ -318,7 +317,14 @@ fn a_username_change_is_a_replacement_the_planner_refuses() {
             .all(|c| c.kind == ChangeKind::Replace && c.cause == Some(Cause::UsernameChanged))
     );
     // The registry cannot rename an account (S3.4): the planner refuses, once.
-    let plan = crate::plan::plan_diff(d, &live, None, &Default::default(), String::new());
+    let plan = crate::plan::plan_diff(
+        d,
+        &live,
+        &Default::default(),
+        None,
+        &Default::default(),
+        String::new(),
+    );
     let errors: Vec<&str> = plan
         .findings
         .iter()

@@ -28,11 +28,6 @@ pub struct LiveState {
     /// the registry did not say (then the planner cannot check R8).
     #[serde(default)]
     pub recognised_units: Option<Vec<RecognisedUnit>>,
-    /// The account of every person who has or had a user record or an administrator
-    /// account in this enterprise: an account (and its username) outlives its records,
-    /// so the planner needs it to refuse a username change the registry would refuse.
-    #[serde(default)]
-    pub accounts: Vec<LiveAccount>,
 }
 
 impl LiveState {
@@ -54,6 +49,27 @@ pub struct RecognisedUnit {
     pub subdivision: Hco,
     /// The HCO numbers of its sites.
     pub sites: Vec<Hco>,
+}
+
+/// What the registry's account look-up said about the people and usernames a desired
+/// state declares: accounts are global and outlive their records (S3.4), so no
+/// enterprise's tree shows them all, and the planner needs them to refuse a username
+/// the registry would refuse and to know that a new user record needs no password.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownAccounts {
+    /// The asked people who have an account, with its username.
+    pub accounts: Vec<LiveAccount>,
+    /// The asked usernames that belong to a person who is none of the asked people: it
+    /// says that someone else holds them, not who.
+    pub taken: Vec<Username>,
+}
+
+impl KnownAccounts {
+    /// Adds the answer to another part of the same question.
+    pub fn extend(&mut self, other: KnownAccounts) {
+        self.accounts.extend(other.accounts);
+        self.taken.extend(other.taken);
+    }
 }
 
 /// A person's account: the username they keep for good (S3.4).

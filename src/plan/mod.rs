@@ -58,34 +58,41 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diff::{self, Diff, EnterpriseDiff};
 use crate::model::{
     CapacityType, Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding,
-    Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, LiveAdministrator, LiveState,
-    NewUser, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step, StepId,
-    UserDetails, UserLevel, UserValue, Write, WriteTarget,
+    Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, KnownAccounts, LiveAdministrator,
+    LiveState, NewUser, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step,
+    StepId, UserDetails, UserLevel, UserValue, Username, Write, WriteTarget,
 };
 
 use crate::rules::{self, Roles};
 
 /// Diffs and plans in one call: what `csamctl plan` does.
+///
+/// `accounts` is what the registry's account look-up said about the declared people
+/// and usernames (`reconcile::read_live` asks it); without it (empty) the planner
+/// knows only the accounts the live trees show.
 pub fn plan(
     desired: &DesiredState,
     live: &[LiveState],
+    accounts: &KnownAccounts,
     actor: Option<Insz>,
     limits: &PlanLimits,
 ) -> Plan {
     let id = fingerprint::plan_id(desired, live);
-    plan_diff(diff::diff(desired, live), live, actor, limits, id)
+    plan_diff(diff::diff(desired, live), live, accounts, actor, limits, id)
 }
 
-/// Plans a diff (taking its changes). `live` gives the actor's roles; `id` becomes
-/// [`Plan::id`].
+/// Plans a diff (taking its changes). `live` gives the actor's roles, `accounts` the
+/// account look-up's answer; `id` becomes [`Plan::id`].
 pub fn plan_diff(
     diff: Diff,
     live: &[LiveState],
+    accounts: &KnownAccounts,
     actor: Option<Insz>,
     limits: &PlanLimits,
     id: String,
 ) -> Plan {
     let by_kbo: BTreeMap<_, _> = live.iter().map(|l| (l.enterprise.kbo, l)).collect();
+    let looked_up = AccountIndex::from_answer(accounts);
     let mut findings = diff.findings;
     if actor.is_none() {
         findings.push(Finding::warning(
@@ -98,7 +105,11 @@ pub fn plan_diff(
     let each = crate::parallel::map(diff.enterprises, |e| {
         let mut findings = Vec::new();
         let live = by_kbo.get(&e.kbo).copied();
-        let p = plan_enterprise(e, live, actor.as_ref(), limits, &mut findings);
+        let accounts = Accounts {
+            looked_up: &looked_up,
+            tree: AccountIndex::from_tree(live),
+        };
+        let p = plan_enterprise(e, live, &accounts, actor.as_ref(), limits, &mut findings);
         (p, findings)
     });
     for (p, mut found) in each {
@@ -613,45 +624,106 @@ fn set_apps_active(
     }
 }
 
-/// Every account the live state shows: those it lists, and those of visible user
-/// records and administrator accounts (a live state from an older registry lists none).
-fn known_accounts(live: &LiveState) -> BTreeSet<(Insz, crate::model::Username)> {
-    let mut out: BTreeSet<_> = live
-        .accounts
-        .iter()
-        .map(|a| (a.insz, a.username.clone()))
-        .collect();
-    let admin = |a: &LiveAdministrator| match a {
-        LiveAdministrator::Account { insz, username, .. } => Some((*insz, username.clone())),
-        _ => None,
-    };
-    for cap in &live.enterprise.capacities {
-        out.extend(
-            cap.wrong_level_users
-                .iter()
-                .map(|u| (u.insz, u.username.clone())),
-        );
-        for sub in &cap.subdivisions {
-            out.extend(
-                sub.wrong_level_users
+/// Who holds which account, as one source tells it.
+#[derive(Default)]
+struct AccountIndex {
+    account_of: BTreeMap<Insz, Username>,
+    owner_of: BTreeMap<Username, Insz>,
+    /// Usernames someone holds who is not among the people in `account_of`.
+    taken: BTreeSet<Username>,
+}
+
+impl AccountIndex {
+    fn new(pairs: impl IntoIterator<Item = (Insz, Username)>, taken: BTreeSet<Username>) -> Self {
+        let account_of: BTreeMap<Insz, Username> = pairs.into_iter().collect();
+        let owner_of = account_of.iter().map(|(i, u)| (u.clone(), *i)).collect();
+        AccountIndex {
+            account_of,
+            owner_of,
+            taken,
+        }
+    }
+
+    /// The account look-up's answer.
+    fn from_answer(known: &KnownAccounts) -> Self {
+        Self::new(
+            known.accounts.iter().map(|a| (a.insz, a.username.clone())),
+            known.taken.iter().cloned().collect(),
+        )
+    }
+
+    /// The accounts of the visible user records and administrator accounts of a tree.
+    fn from_tree(live: Option<&LiveState>) -> Self {
+        let Some(live) = live else {
+            return Self::default();
+        };
+        let admin = |a: &LiveAdministrator| match a {
+            LiveAdministrator::Account { insz, username, .. } => Some((*insz, username.clone())),
+            _ => None,
+        };
+        let mut pairs = Vec::new();
+        for cap in &live.enterprise.capacities {
+            pairs.extend(
+                cap.wrong_level_users
                     .iter()
                     .map(|u| (u.insz, u.username.clone())),
             );
-            out.extend(admin(&sub.administrator));
-            for site in &sub.sites {
-                out.extend(site.users.iter().map(|u| (u.insz, u.username.clone())));
-                out.extend(admin(&site.administrator));
+            for sub in &cap.subdivisions {
+                pairs.extend(
+                    sub.wrong_level_users
+                        .iter()
+                        .map(|u| (u.insz, u.username.clone())),
+                );
+                pairs.extend(admin(&sub.administrator));
+                for site in &sub.sites {
+                    pairs.extend(site.users.iter().map(|u| (u.insz, u.username.clone())));
+                    pairs.extend(admin(&site.administrator));
+                }
             }
         }
+        Self::new(pairs, BTreeSet::new())
     }
-    out
 }
 
-/// The people with a visible account (a user record or an administrator account):
-/// their new user records need no password.
-fn accounts(live: Option<&LiveState>) -> BTreeSet<Insz> {
-    live.map(|l| known_accounts(l).into_iter().map(|(i, _)| i).collect())
-        .unwrap_or_default()
+/// Every account the planner knows of for one enterprise: the account look-up's answer
+/// (accounts are global) and the enterprise's tree.
+struct Accounts<'a> {
+    looked_up: &'a AccountIndex,
+    tree: AccountIndex,
+}
+
+impl Accounts<'_> {
+    /// The username of `person`'s account, if they have one.
+    fn account_of(&self, person: &Insz) -> Option<Username> {
+        self.tree
+            .account_of
+            .get(person)
+            .or_else(|| self.looked_up.account_of.get(person))
+            .cloned()
+    }
+
+    /// Whether someone other than `person` holds `username`.
+    fn held_by_other(&self, username: &Username, person: &Insz) -> bool {
+        match self
+            .tree
+            .owner_of
+            .get(username)
+            .or_else(|| self.looked_up.owner_of.get(username))
+        {
+            Some(owner) => owner != person,
+            None => self.looked_up.taken.contains(username),
+        }
+    }
+
+    /// The people with an account: their new user records need no password.
+    fn holders(&self) -> BTreeSet<Insz> {
+        self.tree
+            .account_of
+            .keys()
+            .chain(self.looked_up.account_of.keys())
+            .copied()
+            .collect()
+    }
 }
 
 /// A step's id: the enterprise, the session's label and the step's place in it
@@ -905,6 +977,7 @@ fn round_label(n: usize, parallel: usize, i: usize) -> String {
 fn plan_enterprise(
     e: EnterpriseDiff,
     live: Option<&LiveState>,
+    accounts: &Accounts<'_>,
     actor: Option<&Insz>,
     limits: &PlanLimits,
     findings: &mut Vec<Finding>,
@@ -925,7 +998,7 @@ fn plan_enterprise(
             _ => None,
         })
         .collect();
-    let has_account = accounts(live);
+    let has_account = accounts.holders();
     let works: Vec<Work> = changes
         .iter()
         .enumerate()
@@ -943,9 +1016,7 @@ fn plan_enterprise(
         check_authority(kbo, &roles, actor, &changes, &works, &parent, findings);
     }
     check_administrators(kbo, &changes, &works, findings);
-    if let Some(live) = live {
-        check_registry_rules(kbo, live, &changes, &works, findings);
-    }
+    check_registry_rules(kbo, live, accounts, &changes, &works, findings);
     let touches_users = works.iter().any(|w| w.write.touches_user());
 
     let mut phases = Vec::new();
@@ -1097,22 +1168,19 @@ fn check_authority(
     }
 }
 
-/// The writes the registry would refuse by a rule the live state lets the planner
-/// check: a username that is not the person's for good, or someone else's (S3.4), and
-/// a capacity, subdivision or site that is not a recognised unit (R8).
+/// The writes the registry would refuse by a rule the live state and the account
+/// look-up let the planner check: a username that is not the person's for good, or
+/// someone else's (S3.4), a new account without its initial password, and a capacity,
+/// subdivision or site that is not a recognised unit (R8).
 fn check_registry_rules(
     kbo: crate::model::Kbo,
-    live: &LiveState,
+    live: Option<&LiveState>,
+    accounts: &Accounts<'_>,
     changes: &[Change],
     works: &[Work],
     findings: &mut Vec<Finding>,
 ) {
-    let known = known_accounts(live);
-    let account_of: BTreeMap<Insz, &crate::model::Username> =
-        known.iter().map(|(i, u)| (*i, u)).collect();
-    let owner_of: BTreeMap<&crate::model::Username, Insz> =
-        known.iter().map(|(i, u)| (u, *i)).collect();
-    let units = live.recognised();
+    let units = live.and_then(LiveState::recognised);
     let mut reported = BTreeSet::new();
     for w in works {
         let c = &changes[w.change];
@@ -1131,8 +1199,8 @@ fn check_registry_rules(
             && let Err(problem) = rules::check_username(
                 &insz,
                 username,
-                |p| account_of.get(p).map(|u| (*u).clone()),
-                |u| owner_of.get(u).copied(),
+                |p| accounts.account_of(p),
+                |u| accounts.held_by_other(u, &insz),
             )
             && reported.insert((w.change, "username"))
         {
@@ -1154,6 +1222,27 @@ fn check_registry_rules(
                         "{} {} of {kbo}: {problem}{way_out}",
                         c.kind.verb(),
                         object_words(&c.object, None),
+                    ),
+                )
+                .about(c.object.clone()),
+            );
+        }
+        if let Write::CreateUser { user, .. } = &w.write
+            && rules::password_required(
+                accounts.account_of(&user.insz).is_some(),
+                w.password.is_some(),
+            )
+            && reported.insert((w.change, "password"))
+        {
+            findings.push(
+                Finding::error(
+                    "plan::password_required",
+                    Some(kbo),
+                    format!(
+                        "{} {} of {kbo}: {} has no account in the registry and no `password` reference, and the registry refuses a new account without its initial password; add `password: {{ env: ... }}` (or `file:`), or, when CSAM already holds the account, record it from the users export (`csamctl drift --record`)",
+                        c.kind.verb(),
+                        object_words(&c.object, None),
+                        user.username,
                     ),
                 )
                 .about(c.object.clone()),

@@ -38,7 +38,13 @@ fn shape(plan: &Plan) -> Vec<(String, Vec<&'static str>)> {
 fn from_nothing_the_order_follows_the_manual() {
     let want = desired(SMALL);
     let live = empty_tree(&want);
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert!(!p.has_errors(), "{:?}", p.findings);
     assert_eq!(
         shape(&p),
@@ -72,7 +78,13 @@ fn from_nothing_the_order_follows_the_manual() {
 #[test]
 fn one_session_per_person_makes_the_sites_sequential() {
     let want = desired(SMALL);
-    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &limits(1));
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(1),
+    );
     let labels: Vec<String> = shape(&p).into_iter().map(|(l, _)| l).collect();
     assert_eq!(labels, ["1", "2", "3", "4", "5", "6"]);
     let sessions_per_phase: Vec<usize> = p.enterprises[0]
@@ -96,7 +108,13 @@ fn a_site_without_new_users_carries_the_users_session() {
     );
     let want = desired(&yaml);
     let live = empty_tree(&want);
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert_eq!(
         shape(&p),
         vec![
@@ -122,7 +140,13 @@ fn existing_structure_lets_users_start_at_once() {
     {
         site.users.clear();
     }
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert_eq!(
         shape(&p),
         vec![
@@ -156,7 +180,13 @@ fn deletions_children_first_wrong_level_first_leftovers_last() {
     sub.sites[0]
         .users
         .retain(|u| u.username.as_str() != "lienvandaele");
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert_eq!(
         shape(&p),
         vec![
@@ -188,7 +218,13 @@ fn a_moved_site_is_deleted_and_created_in_one_session_with_its_users_after() {
     other.hco = hco("71977200");
     other.sites = vec![moved];
     cap.subdivisions.push(other);
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     let s = shape(&p);
     assert_eq!(
         s[0].1,
@@ -204,7 +240,13 @@ fn changes_outside_the_actors_authority_are_errors() {
     let want = desired(SMALL);
     let live = empty_tree(&want);
     // Katrien is not an access manager yet: nothing is hers to do.
-    let p = plan(&want, &live, Some(insz(AM)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(AM)),
+        &limits(4),
+    );
     let errors = p
         .findings
         .iter()
@@ -221,7 +263,13 @@ fn changes_outside_the_actors_authority_are_errors() {
         email: crate::model::Email::parse("k@azvlasland.example").expect("email"),
         domains: vec![],
     });
-    let p = plan(&want, &live, Some(insz(AM)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(AM)),
+        &limits(4),
+    );
     let codes: Vec<&str> = p.findings.iter().map(|f| f.code.as_str()).collect();
     assert_eq!(
         codes,
@@ -232,6 +280,7 @@ fn changes_outside_the_actors_authority_are_errors() {
     let p = plan(
         &want,
         &empty_tree(&want),
+        &Default::default(),
         Some(insz("76.12.23-931.59")),
         &limits(4),
     );
@@ -242,7 +291,13 @@ fn changes_outside_the_actors_authority_are_errors() {
         .count();
     assert_eq!(refused, p.enterprises[0].changes.len());
     // Without an actor nothing is checked, and the plan says so.
-    let p = plan(&want, &empty_tree(&want), None, &limits(4));
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        None,
+        &limits(4),
+    );
     assert_eq!(p.findings[0].code, "plan::actor_unknown");
     assert!(!p.has_errors());
 }
@@ -250,7 +305,13 @@ fn changes_outside_the_actors_authority_are_errors() {
 #[test]
 fn an_applied_state_plans_nothing() {
     let want = desired(SMALL);
-    let p = plan(&want, &applied(&want), Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &applied(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert!(p.is_empty());
     assert!(p.enterprises.is_empty());
     assert_eq!(p.estimate, Estimate::default());
@@ -264,7 +325,13 @@ fn the_estimate_is_the_critical_path() {
         request_ms: 1_000,
         ..limits(4)
     };
-    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &l);
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &l,
+    );
     let e = &p.enterprises[0].estimate;
     assert_eq!(e.chain_sessions, 5, "the parallel site sessions count once");
     assert_eq!(e.barriers, 5);
@@ -318,7 +385,13 @@ fn the_plan_bound_counts_the_person_session_limit() {
         request_ms: 1_000,
         ..limits(1)
     };
-    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &l);
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &l,
+    );
     // One open session at a time: every session's requests, one after another, which
     // is longer than the critical path as soon as a round has two sessions.
     let all = p.estimate.session_requests * 1_000;
@@ -361,8 +434,20 @@ fn a_round_of_many_sessions_waits_for_fewer_places() {
 fn step_ids_are_stable_unique_and_name_nobody() {
     let want = desired(SMALL);
     let live = empty_tree(&want);
-    let a = plan(&want, &live, Some(insz(HTB)), &limits(4));
-    let b = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let a = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
+    let b = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     let ids =
         |p: &Plan| -> Vec<StepId> { p.enterprises[0].steps().map(|s| s.id.clone()).collect() };
     assert_eq!(ids(&a), ids(&b), "the same inputs, the same ids");
@@ -376,7 +461,13 @@ fn step_ids_are_stable_unique_and_name_nobody() {
             .all(|id| !id.0.contains("82120926312") && !id.0.contains("73022609986"))
     );
     // Another live state is another plan.
-    let c = plan(&want, &applied(&want)[..0], Some(insz(HTB)), &limits(4));
+    let c = plan(
+        &want,
+        &applied(&want)[..0],
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     assert_ne!(a.id, c.id);
 }
 
@@ -384,7 +475,13 @@ fn step_ids_are_stable_unique_and_name_nobody() {
 fn saved_plans_detect_drift() {
     let want = desired(SMALL);
     let live = empty_tree(&want);
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     let saved = fingerprint::save(&p, &want, &live);
     assert_eq!(saved.live.len(), 1);
     assert!(fingerprint::check_fresh(&saved, &live).is_ok());
@@ -437,7 +534,13 @@ fn a_site_without_users_fills_one_gap_only() {
     {
         site.users.retain(|u| u.username.as_str() != "lienvandaele");
     }
-    let p = plan(&want, &live, Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     let d = diff::diff(&want, &live);
     assert_eq!(session_lower_bound(&d.enterprises[0]), 4);
     assert_eq!(p.enterprises[0].sessions().count(), 4, "{:?}", shape(&p));

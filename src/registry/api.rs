@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::diagnostic::{mask_text, mask_written_insz};
 use crate::model::{
-    Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative,
+    Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative, Username,
 };
 
 /// The registry's limits (one type with the engine's and the planner's source).
@@ -673,6 +673,41 @@ pub struct AccessQuery {
     /// One site, or `None` for every unit where the person has a user record.
     #[serde(default)]
     pub site: Option<Hco>,
+}
+
+/// The account look-up (`POST /v1/accounts/lookup`): which of these people have an
+/// account, and which of these usernames someone else holds. The planner asks it for the
+/// people and usernames a desired state declares, so that it refuses a username the
+/// registry would refuse (S3.4) across enterprises, without any snapshot listing the
+/// accounts of people its reader may not see.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountQuery {
+    /// People (at most [`AccountQuery::MAX`]).
+    #[serde(default)]
+    pub insz: Vec<Insz>,
+    /// Usernames (at most [`AccountQuery::MAX`]).
+    #[serde(default)]
+    pub usernames: Vec<Username>,
+}
+
+impl AccountQuery {
+    /// The most people, and the most usernames, one look-up asks about; a client sends
+    /// longer lists in several requests.
+    pub const MAX: usize = 10_000;
+
+    /// Refuses a query with a list longer than [`AccountQuery::MAX`].
+    pub fn check_len(&self) -> Result<(), super::RegistryError> {
+        if self.insz.len() > Self::MAX || self.usernames.len() > Self::MAX {
+            return Err(super::RegistryError::InvalidRequest {
+                reason: format!(
+                    "an account look-up asks about at most {} people and {} usernames",
+                    Self::MAX,
+                    Self::MAX
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// An operator's request for a new bearer token.

@@ -29,7 +29,7 @@ use super::clock::{Clock, SystemClock, VirtualClock};
 use super::engine::{Fact, World};
 use super::sqlite::{self, AuditEntry, Store, StoreError};
 use super::{Registry, RegistryError, RegistryOperator};
-use crate::model::{Hco, Insz, Kbo, LiveState};
+use crate::model::{Hco, Insz, Kbo, KnownAccounts, LiveState};
 
 /// Which clock the registry runs on.
 ///
@@ -876,6 +876,13 @@ impl Registry for EmbeddedClient {
         let kbo = *kbo;
         self.registry
             .run(move |s| s.transact(|t| t.world.tickets_for(&person, &kbo)))
+            .await
+    }
+
+    async fn look_up_accounts(&self, query: &AccountQuery) -> Result<KnownAccounts, RegistryError> {
+        let query = query.clone();
+        self.registry
+            .run(move |s| s.transact(|t| t.world.look_up_accounts(&query)))
             .await
     }
 

@@ -22,13 +22,14 @@ use serde::de::DeserializeOwned;
 
 use super::openapi::{IDEMPOTENCY_KEY, Operation, percent_encode};
 use super::{
-    AccessQuery, AccessReport, AccountPassword, BatchOutcomes, BatchRequest, BatchResponse,
-    BatchResult, BatchWrite, ClockAdvance, ClockReading, CloseReceipt, IdempotencyKey, IssuedToken,
-    KnownHeadRadiologist, Lease, LeaseId, LeaseRequest, Limits, PageRequest, PendingNotice,
-    Problem, Reference, Registry, RegistryError, RegistryOperator, RegistryStats, SessionId,
-    SessionInfo, Ticket, TokenRequest, UserPage, WithPassword, Write, WriteReceipt,
+    AccessQuery, AccessReport, AccountPassword, AccountQuery, BatchOutcomes, BatchRequest,
+    BatchResponse, BatchResult, BatchWrite, ClockAdvance, ClockReading, CloseReceipt,
+    IdempotencyKey, IssuedToken, KnownHeadRadiologist, Lease, LeaseId, LeaseRequest, Limits,
+    PageRequest, PendingNotice, Problem, Reference, Registry, RegistryError, RegistryOperator,
+    RegistryStats, SessionId, SessionInfo, Ticket, TokenRequest, UserPage, WithPassword, Write,
+    WriteReceipt,
 };
-use crate::model::{Hco, Insz, Kbo, LiveState};
+use crate::model::{Hco, Insz, Kbo, KnownAccounts, LiveState};
 
 /// Timeouts of the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -436,6 +437,10 @@ impl Registry for HttpRegistry {
     async fn pending_notices(&self, kbo: &Kbo) -> Result<Vec<PendingNotice>, RegistryError> {
         self.call(Operation::PendingNotices, &[kbo.compact()], None)
             .await
+    }
+
+    async fn look_up_accounts(&self, query: &AccountQuery) -> Result<KnownAccounts, RegistryError> {
+        self.call(Operation::LookUpAccounts, &[], Some(query)).await
     }
 
     async fn evaluate_access(

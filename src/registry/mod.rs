@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Hco, Insz, Kbo, LiveState};
+use crate::model::{Hco, Insz, Kbo, KnownAccounts, LiveState};
 
 pub use api::*;
 pub use embedded::{ClockKind, OpenOptions, SqliteRegistry};
@@ -118,6 +118,15 @@ pub trait Registry: Send + Sync {
         }
         Ok(out)
     }
+
+    /// The account look-up: of the asked people, those with an account and its
+    /// username; of the asked usernames, those someone who is none of the asked people
+    /// holds (S3.4). Accounts are not per enterprise, so the answer covers them all; it
+    /// is answered as the registry is now (acknowledged writes count, as the rules
+    /// check them). Any person may ask (a first onboarding has no role yet): the answer
+    /// names only people the caller named. Refused with `invalid_request` for a list
+    /// longer than [`AccountQuery::MAX`].
+    async fn look_up_accounts(&self, query: &AccountQuery) -> Result<KnownAccounts, RegistryError>;
 
     /// The HTB designation tickets of an enterprise the caller acts for or requested.
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError>;

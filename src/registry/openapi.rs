@@ -25,8 +25,8 @@ use super::RegistryError;
 use super::api::*;
 use crate::model::{
     AccessManager, Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
-    Language, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveSite, LiveState,
-    LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
+    KnownAccounts, Language, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
+    LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
 };
 
 /// The name of the idempotency header of writes.
@@ -68,6 +68,8 @@ pub enum Operation {
     Write,
     /// `Registry::write_batch`.
     WriteBatch,
+    /// `Registry::look_up_accounts`.
+    LookUpAccounts,
     /// `Registry::tickets`.
     Tickets,
     /// `Registry::pending_notices`.
@@ -106,7 +108,7 @@ fn any_object(_: &mut SchemaGenerator) -> Schema {
 
 impl Operation {
     /// Every operation, in the order of the document.
-    pub const ALL: [Operation; 23] = [
+    pub const ALL: [Operation; 24] = [
         Operation::OpenApi,
         Operation::Health,
         Operation::Limits,
@@ -118,6 +120,7 @@ impl Operation {
         Operation::ListUsers,
         Operation::Write,
         Operation::WriteBatch,
+        Operation::LookUpAccounts,
         Operation::Tickets,
         Operation::PendingNotices,
         Operation::EvaluateAccess,
@@ -141,6 +144,7 @@ impl Operation {
             OpenSession
             | Write
             | WriteBatch
+            | LookUpAccounts
             | EvaluateAccess
             | AcquireLease
             | IssueToken
@@ -166,6 +170,7 @@ impl Operation {
             ListUsers => "/v1/sessions/{session}/enterprises/{kbo}/users",
             Write => "/v1/sessions/{session}/writes",
             WriteBatch => "/v1/sessions/{session}/write-batches",
+            LookUpAccounts => "/v1/accounts/lookup",
             Tickets => "/v1/enterprises/{kbo}/tickets",
             PendingNotices => "/v1/enterprises/{kbo}/head-radiologist-notices",
             EvaluateAccess => "/v1/access-evaluations",
@@ -187,8 +192,8 @@ impl Operation {
         match self {
             OpenApi | Health => Auth::Public,
             Limits | Me | OpenSession | ListSessions | CloseSession | Snapshot | ListUsers
-            | Write | WriteBatch | Tickets | PendingNotices | EvaluateAccess | AcquireLease
-            | ReleaseLease => Auth::Person,
+            | Write | WriteBatch | LookUpAccounts | Tickets | PendingNotices | EvaluateAccess
+            | AcquireLease | ReleaseLease => Auth::Person,
             IssueToken
             | AllTickets
             | ValidateTicket
@@ -214,6 +219,7 @@ impl Operation {
             ListUsers => "list_users",
             Write => "write",
             WriteBatch => "write_batch",
+            LookUpAccounts => "look_up_accounts",
             Tickets => "tickets",
             PendingNotices => "pending_notices",
             EvaluateAccess => "evaluate_access",
@@ -258,6 +264,9 @@ impl Operation {
             }
             WriteBatch => {
                 "Carry out many changes in the session in one request (1 to 500), in order, each exactly as if sent alone right after the one before: its own rules, its own `idempotency_key` (the same key as a single write's Idempotency-Key header) and its own result. The answer is 200 with one result per write, in order: `acknowledged` with the receipt, or `refused` with the problem document (and status) the write alone would have got; a refusal does not stop the writes after it. A non-200 answer is about the request as a whole (malformed, unavailable): repeating the same batch is safe, since acknowledged writes answer with their first receipt."
+            }
+            LookUpAccounts => {
+                "Which of the asked people have an account (with its username, kept for good) and which of the asked usernames someone who is none of the asked people holds (S3.4), in any enterprise, as the registry is now. Only what was asked is answered, at most 10000 people and 10000 usernames a request. Any person may ask: the answer names only people the caller named, and says of a username only that someone else holds it. The planner asks it for the people and usernames a desired state declares."
             }
             Tickets => {
                 "The HTB designation tickets of an enterprise the caller acts for or requested."
@@ -314,6 +323,7 @@ impl Operation {
             Write => Some(schema::<super::Write>),
             WriteBatch => Some(schema::<BatchRequest>),
             EvaluateAccess => Some(schema::<AccessQuery>),
+            LookUpAccounts => Some(schema::<AccountQuery>),
             AcquireLease => Some(schema::<LeaseRequest>),
             IssueToken => Some(schema::<TokenRequest>),
             NotifyHeadRadiologist => Some(schema::<KnownHeadRadiologist>),
@@ -337,6 +347,7 @@ impl Operation {
             ListUsers => Some(schema::<UserPage>),
             Write => Some(schema::<WriteReceipt>),
             WriteBatch => Some(schema::<BatchResponse>),
+            LookUpAccounts => Some(schema::<KnownAccounts>),
             Tickets | AllTickets => Some(schema::<Vec<Ticket>>),
             PendingNotices => Some(schema::<Vec<PendingNotice>>),
             EvaluateAccess => Some(schema::<AccessReport>),
@@ -360,6 +371,7 @@ impl Operation {
             Snapshot | ListUsers => &[400, 403, 404, 409],
             Write => &[400, 403, 404, 409, 422],
             WriteBatch => &[400],
+            LookUpAccounts => &[400],
             Tickets | ReleaseLease => &[403, 404],
             PendingNotices => &[400, 403, 404],
             EvaluateAccess => &[400, 403, 404],
@@ -548,6 +560,7 @@ schema_via_mirror! {
     LiveUser => LiveUserDef;
     RecognisedUnit => RecognisedUnitDef;
     LiveAccount => LiveAccountDef;
+    KnownAccounts => KnownAccountsDef;
 }
 
 /// One enterprise's tree as one session sees it, with the version of that view.
@@ -562,10 +575,6 @@ struct LiveStateDef {
     /// The programme's recognised units of this enterprise (R8).
     #[serde(default)]
     recognised_units: Option<Vec<RecognisedUnit>>,
-    /// The account of everyone who has or had a record or administrator account in
-    /// this enterprise: accounts and their usernames outlive records (S3.4).
-    #[serde(default)]
-    accounts: Vec<LiveAccount>,
 }
 
 /// A recognised unit (R8): a subdivision and its sites.
@@ -577,6 +586,18 @@ struct RecognisedUnitDef {
     subdivision: Hco,
     /// The HCO numbers of its sites.
     sites: Vec<Hco>,
+}
+
+/// The answer of the account look-up: only what was asked.
+#[derive(Deserialize, JsonSchema)]
+#[serde(remote = "KnownAccounts")]
+#[allow(dead_code)]
+struct KnownAccountsDef {
+    /// The asked people who have an account, with its username (kept for good).
+    accounts: Vec<LiveAccount>,
+    /// The asked usernames that belong to a person who is none of the asked people: it
+    /// says that someone else holds them, not who.
+    taken: Vec<Username>,
 }
 
 /// A person's account: the username they keep for good.

@@ -60,7 +60,7 @@ use super::{
     LeaseRequest, Limits, OpenOptions, PageRequest, Problem, Reference, Registry, RegistryError,
     RegistryOperator, SessionId, SqliteRegistry, TokenRequest, WithPassword,
 };
-use crate::model::Kbo;
+use crate::model::{Kbo, KnownAccounts};
 
 /// How long requests in flight may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -793,6 +793,13 @@ async fn pending_notices(
     Ok(Json(r.pending_notices(&kbo).await?))
 }
 
+async fn look_up_accounts(
+    Caller(r): Caller,
+    ApiJson(query): ApiJson<super::AccountQuery>,
+) -> ApiResult<Json<KnownAccounts>> {
+    Ok(Json(r.look_up_accounts(&query).await?))
+}
+
 async fn evaluate_access(
     Caller(r): Caller,
     ApiJson(query): ApiJson<AccessQuery>,
@@ -924,6 +931,7 @@ fn route(op: Operation) -> MethodRouter<Arc<AppState>> {
         Operation::WriteBatch => on(f, write_batch),
         Operation::Tickets => on(f, tickets),
         Operation::PendingNotices => on(f, pending_notices),
+        Operation::LookUpAccounts => on(f, look_up_accounts),
         Operation::EvaluateAccess => on(f, evaluate_access),
         Operation::AcquireLease => on(f, acquire_lease),
         Operation::ReleaseLease => on(f, release_lease),

@@ -11,7 +11,13 @@ fn from_nothing(want: &DesiredState) -> (Plan, Vec<LiveState>) {
     let mut live = applied(want);
     live[0].enterprise.capacities.clear();
     live[0].enterprise.access_managers.clear();
-    let plan = crate::plan::plan(want, &live, Some(insz(HTB)), &PlanLimits::default());
+    let plan = crate::plan::plan(
+        want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &PlanLimits::default(),
+    );
     (plan, live)
 }
 
@@ -117,6 +123,7 @@ fn the_summary_line() {
     let none = crate::plan::plan(
         &want,
         &applied(&want),
+        &Default::default(),
         Some(insz(HTB)),
         &PlanLimits::default(),
     );
@@ -138,7 +145,13 @@ fn the_summary_line() {
         });
         site.users.clear();
     }
-    let unread = crate::plan::plan(&want, &partial, Some(insz(HTB)), &PlanLimits::default());
+    let unread = crate::plan::plan(
+        &want,
+        &partial,
+        &Default::default(),
+        Some(insz(HTB)),
+        &PlanLimits::default(),
+    );
     assert!(unread.is_empty());
     assert!(
         summary(&unread).starts_with("No changes in what the acting person may read."),
@@ -183,7 +196,13 @@ fn a_large_plan_is_split_into_comments_below_the_limit() {
         l[0].enterprise.capacities.clear();
         live.extend(l);
     }
-    let plan = crate::plan::plan(&want, &live, Some(insz(HTB)), &PlanLimits::default());
+    let plan = crate::plan::plan(
+        &want,
+        &live,
+        &Default::default(),
+        Some(insz(HTB)),
+        &PlanLimits::default(),
+    );
     let parts = markdown::render(&plan, &RenderOptions::default());
     assert!(parts.len() > 1, "one part only");
     for (i, p) in parts.iter().enumerate() {

@@ -8,7 +8,13 @@ const HTB: &str = "82.12.09-263.12";
 const KATRIEN: &str = "69.01.28-100.31";
 
 fn plan_of(want: &DesiredState, live: &[LiveState], actor: &str) -> Plan {
-    crate::plan::plan(want, live, Some(insz(actor)), &PlanLimits::default())
+    crate::plan::plan(
+        want,
+        live,
+        &Default::default(),
+        Some(insz(actor)),
+        &PlanLimits::default(),
+    )
 }
 
 /// The live state plus `n` user records on site 71977101 that the file does not declare.

@@ -122,8 +122,11 @@ pub async fn plan_as(fx: &Fixture, desired: &DesiredState, actor: &Insz) -> (Pla
     let r = fx.as_person(actor);
     let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
     let live = read_live(&*r, &kbos).await;
+    let accounts = csamctl::reconcile::look_up_accounts(&*r, desired)
+        .await
+        .expect("account look-up");
     let limits = limits(&*r).await;
-    let plan = csamctl::plan::plan(desired, &live, Some(*actor), &limits);
+    let plan = csamctl::plan::plan(desired, &live, &accounts, Some(*actor), &limits);
     (plan, live)
 }
 

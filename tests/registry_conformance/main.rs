@@ -75,6 +75,7 @@ conformance!(
     r9_pending_notices,
     r8_recognised_units_only,
     usernames_unique_and_immutable,
+    account_lookup,
     idempotent_writes,
     idempotent_secrets,
     paged_user_listing,

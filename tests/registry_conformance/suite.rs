@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use csamctl::model::{
     AccessManager, Application, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz,
-    Kbo, Language, LiveAdministrator, Password, Representative, Username, insz_check,
+    Kbo, KnownAccounts, Language, LiveAccount, LiveAdministrator, Password, Representative,
+    Username, insz_check,
 };
 use csamctl::registry::engine::is_ticket_number;
 use csamctl::registry::{
-    AccessCondition, AccountPassword, BatchRequest, BatchWrite, IdempotencyKey, LeaseRequest,
-    NewUser, PageRequest, Registry, RegistryError, RegistryOperator, SessionId, TakeOver,
-    TicketState, UserDetails, UserLevel, UserPage, Write, WriteReceipt, WriteTarget,
+    AccessCondition, AccountPassword, AccountQuery, BatchRequest, BatchWrite, IdempotencyKey,
+    LeaseRequest, NewUser, PageRequest, Registry, RegistryError, RegistryOperator, SessionId,
+    TakeOver, TicketState, UserDetails, UserLevel, UserPage, Write, WriteReceipt, WriteTarget,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -1180,6 +1181,64 @@ pub async fn usernames_unique_and_immutable(env: &Env) {
     write(&*htb, &s, create_user(site("73000102"), U1, "GEBRUIKEREEN"))
         .await
         .expect("the same person, the same username in another case");
+}
+
+/// The account look-up answers only what it was asked, across enterprises and to any
+/// person: the asked people's accounts, and of the asked usernames those someone who is
+/// none of the asked people holds (not who). Too long a list is refused.
+pub async fn account_lookup(env: &Env) {
+    build_ready_tree(env).await;
+    // The HTB of another enterprise: no role in READY, where the accounts are.
+    let other = env.person(HTB_UNRECOGNISED).await;
+    let ask = |people: &[&str], names: &[&str]| AccountQuery {
+        insz: people.iter().map(|p| insz(p)).collect(),
+        usernames: names.iter().map(|n| username(n)).collect(),
+    };
+    let answer = other
+        .look_up_accounts(&ask(
+            &[U1, U4],
+            &["GebruikerEen", "subbeheerder1", "vrijenaam1"],
+        ))
+        .await
+        .expect("look-up");
+    assert_eq!(
+        answer.accounts,
+        vec![LiveAccount {
+            insz: insz(U1),
+            username: username("gebruikereen"),
+        }],
+        "only the asked people with an account: U1, not U4 (none), nor anyone unasked"
+    );
+    // "gebruikereen" is U1's, who was asked: not reported as someone else's.
+    assert_eq!(answer.taken, vec![username("subbeheerder1")]);
+    // Asked without its holder, the same username is someone else's.
+    let answer = other
+        .look_up_accounts(&ask(&[U3], &["gebruikereen"]))
+        .await
+        .expect("look-up");
+    assert!(answer.accounts.is_empty());
+    assert_eq!(answer.taken, vec![username("gebruikereen")]);
+    // Nothing asked, nothing answered.
+    assert_eq!(
+        other
+            .look_up_accounts(&ask(&[], &[]))
+            .await
+            .expect("look-up"),
+        KnownAccounts::default()
+    );
+    // Someone with no role anywhere (an HTB before the first designation) may ask too.
+    let stranger = env.person(STRANGER).await;
+    let answer = stranger
+        .look_up_accounts(&ask(&[STRANGER, U1], &["subbeheerder1"]))
+        .await
+        .expect("look-up");
+    assert_eq!(answer.accounts.len(), 1, "U1 only: {answer:?}");
+    assert_eq!(answer.taken, vec![username("subbeheerder1")]);
+    let too_many = AccountQuery {
+        insz: (0..=AccountQuery::MAX as u32).map(generated_insz).collect(),
+        usernames: vec![],
+    };
+    refused(other.look_up_accounts(&too_many).await, "invalid_request");
 }
 
 /// Idempotency: a repeated key returns the first answer and writes nothing; a key

@@ -37,8 +37,9 @@ use super::RegistryError;
 use super::api::*;
 use crate::model::{
     AccessManager, Address, Applications, CapacityType, CapacityValue, Email, Function, Hco,
-    HtbStatus, Insz, Kbo, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise, LiveSite,
-    LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
+    HtbStatus, Insz, Kbo, KnownAccounts, LiveAccount, LiveAdministrator, LiveCapacity,
+    LiveEnterprise, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative,
+    Username,
 };
 use crate::rules::{self, Roles, Scope};
 
@@ -189,14 +190,6 @@ impl<T> Versioned<T> {
             processed_at: processed.map(|p| p.1),
             value,
         });
-    }
-
-    /// Every value it had in a view at `horizon` or earlier, deletions left out.
-    fn values_seen(&self, horizon: u64) -> impl Iterator<Item = &T> {
-        self.versions
-            .iter()
-            .filter(move |v| v.processing.is_some_and(|p| p <= horizon))
-            .filter_map(|v| v.value.as_ref())
     }
 
     fn process(&mut self, session: &SessionId, number: u64, at: Millis) {
@@ -883,7 +876,7 @@ impl World {
             insz,
             username,
             |p| self.accounts.get(p).cloned(),
-            |u| self.usernames.get(u).copied(),
+            |u| self.usernames.get(u).is_some_and(|owner| owner != insz),
         )
         .map_err(username_refused)?;
         if password_given
@@ -914,7 +907,12 @@ impl World {
                 &a.insz,
                 &a.username,
                 |p| self.accounts.get(p).or(listed.get(p)).cloned(),
-                |u| self.usernames.get(u).or(owners.get(u)).copied(),
+                |u| {
+                    self.usernames
+                        .get(u)
+                        .or(owners.get(u))
+                        .is_some_and(|owner| *owner != a.insz)
+                },
             )
             .map_err(username_refused)?;
             listed.insert(a.insz, a.username.clone());
@@ -1366,6 +1364,34 @@ impl World {
     /// One ticket.
     pub fn ticket(&self, id: &str) -> Option<&Ticket> {
         self.tickets.get(id)
+    }
+
+    /// The account look-up ([`AccountQuery`]). Accounts are global and kept for good
+    /// (S3.4), so the answer is the same for every caller and checks exactly what
+    /// [`World::check_account`] checks. Any person with a token may ask: the answer
+    /// names only people the caller named, and says of a username only that someone
+    /// else holds it, as the CSAM web application tells whoever creates a user.
+    pub fn look_up_accounts(&self, query: &AccountQuery) -> Result<KnownAccounts, RegistryError> {
+        query.check_len()?;
+        let asked: BTreeSet<&Insz> = query.insz.iter().collect();
+        let accounts = asked
+            .iter()
+            .filter_map(|insz| {
+                self.accounts.get(*insz).map(|username| LiveAccount {
+                    insz: **insz,
+                    username: username.clone(),
+                })
+            })
+            .collect();
+        let taken = query
+            .usernames
+            .iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|u| self.usernames.get(*u).is_some_and(|o| !asked.contains(o)))
+            .cloned()
+            .collect();
+        Ok(KnownAccounts { accounts, taken })
     }
 
     /// The tickets of an enterprise, for someone with a role in it or a party to them.

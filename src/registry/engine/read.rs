@@ -68,7 +68,6 @@ impl World {
                     })
                     .collect(),
             ),
-            accounts: self.enterprise_accounts(kbo, h),
         })
     }
 
@@ -147,68 +146,6 @@ impl World {
         } = walk;
         let mut seen = |processing: Option<u64>| TreeWalk::bump(version, processing);
         self.readable_users(caller, level, *h, &mut seen, unreadable)
-    }
-
-    /// The accounts of everyone who has or had a user record or an administrator
-    /// account anywhere in the enterprise, deleted parts included, as far as a session
-    /// at `h` sees (so that equal views stay equal, R1), and of everyone a users export
-    /// of the enterprise listed (reference data).
-    fn enterprise_accounts(&self, kbo: &Kbo, h: u64) -> Vec<LiveAccount> {
-        let mut people: BTreeSet<Insz> = self
-            .directory
-            .get(kbo)
-            .map(|d| d.listed_accounts.clone())
-            .unwrap_or_default();
-        let admin_of = |a: &LiveAdministrator| match a {
-            LiveAdministrator::Account { insz, .. } => Some(*insz),
-            _ => None,
-        };
-        for kind in CapacityType::ALL {
-            let key = (*kbo, *kind);
-            let mut levels = vec![UserLevel::Capacity {
-                kbo: *kbo,
-                kind: *kind,
-            }];
-            for sub in self.subdivisions_of.get(&key).into_iter().flatten() {
-                levels.push(UserLevel::Subdivision { hco: sub.clone() });
-                if let Some(node) = self.subdivisions.get(sub) {
-                    people.extend(
-                        node.versions
-                            .values_seen(h)
-                            .filter_map(|s| admin_of(&s.administrator)),
-                    );
-                }
-                for site in self.sites_of.get(sub).into_iter().flatten() {
-                    levels.push(UserLevel::Site { hco: site.clone() });
-                    if let Some(node) = self.sites.get(site) {
-                        people.extend(
-                            node.versions
-                                .values_seen(h)
-                                .filter_map(|s| admin_of(&s.administrator)),
-                        );
-                    }
-                }
-            }
-            for level in &levels {
-                people.extend(
-                    self.users
-                        .get(level)
-                        .into_iter()
-                        .flatten()
-                        .filter(|(_, v)| v.values_seen(h).next().is_some())
-                        .map(|(insz, _)| *insz),
-                );
-            }
-        }
-        people
-            .into_iter()
-            .filter_map(|insz| {
-                self.accounts.get(&insz).map(|username| LiveAccount {
-                    insz,
-                    username: username.clone(),
-                })
-            })
-            .collect()
     }
 
     /// True when `caller` may read the user records of `level` now: the authority
