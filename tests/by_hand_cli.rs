@@ -331,28 +331,24 @@ fn without_a_terminal_by_hand_refuses_and_records_nothing() {
 }
 
 #[test]
-fn an_adopted_person_is_refused_until_the_export_records_their_account() {
+fn an_adopted_person_is_refused_by_plan_until_the_export_records_their_account() {
     let env = Env::real_csam();
-    let mut t = env.by_hand();
-    // Every step up to the first user record goes through; that one is refused: the
-    // person has no password reference and the record knows no account of theirs.
-    let refused = loop {
-        let shown = t.expect("[d]one, [s]kip or s[t]op?");
-        if shown.contains("Not recorded") {
-            break shown;
-        }
-        t.type_line("d");
-    };
-    assert!(
-        refused.contains("creating an account needs a password"),
-        "{refused}"
-    );
-    assert!(
-        refused.contains("--record"),
-        "says how to record it: {refused}"
-    );
+    // The person has no password reference and the record knows no account of theirs:
+    // the registry would refuse their user record, so plan refuses before any step,
+    // and says how to record the account.
+    let out = env.csamctl(&["plan", &env.example]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).to_string()
+        + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("plan::password_required"), "{said}");
+    assert!(said.contains("drift --record"), "says how to record it: {said}");
+    // by-hand makes the same plan, so it refuses too, before asking anything.
+    let (exit, shown) = env.by_hand().wait();
+    assert_eq!(exit, Some(1), "{shown}");
+    assert!(shown.contains("plan::password_required"), "{shown}");
+    assert!(!shown.contains("[d]one, [s]kip or s[t]op?"), "{shown}");
 
-    // The site's users export records the accounts CSAM holds, while the run waits.
+    // The site's users export records the accounts CSAM holds.
     let csv = manifest("examples/real-csam/leiedal-users-2026-11-02.nl.csv");
     let out = env
         .command(CSAMCTL)
@@ -370,9 +366,9 @@ fn an_adopted_person_is_refused_until_the_export_records_their_account() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 
-    // Done again: recorded now, and the rest to the end.
+    // Known now: every step is done, to the end.
+    let mut t = env.by_hand();
     loop {
-        t.type_line("d");
         let mut next = String::new();
         while !next.contains("[d]one, [s]kip or s[t]op?") && !next.contains("Done:") {
             match t.rx.recv_timeout(Duration::from_secs(60)) {
@@ -384,6 +380,7 @@ fn an_adopted_person_is_refused_until_the_export_records_their_account() {
         if next.contains("Done:") {
             break;
         }
+        t.type_line("d");
     }
     let (exit, shown) = t.wait();
     assert_eq!(exit, Some(0), "{shown}");
