@@ -360,10 +360,15 @@ pub async fn apply(
         let leases = leases.clone();
         let registry = registry.clone();
         let holder = holder.clone();
+        let options = options.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(ttl / 3).await;
-                leases.lock().await.renew(&*registry, ttl, &holder).await;
+                leases
+                    .lock()
+                    .await
+                    .renew(&*registry, ttl, &holder, &options)
+                    .await;
             }
         })
     };

@@ -338,10 +338,13 @@ fn an_adopted_person_is_refused_by_plan_until_the_export_records_their_account()
     // and says how to record the account.
     let out = env.csamctl(&["plan", &env.example]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let said = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("plan::password_required"), "{said}");
-    assert!(said.contains("drift --record"), "says how to record it: {said}");
+    assert!(
+        said.contains("drift --record"),
+        "says how to record it: {said}"
+    );
     // by-hand makes the same plan, so it refuses too, before asking anything.
     let (exit, shown) = env.by_hand().wait();
     assert_eq!(exit, Some(1), "{shown}");

@@ -485,8 +485,16 @@ impl Leases {
             .await;
     }
 
-    /// Renews every lease for `ttl` more.
-    pub async fn renew(&mut self, registry: &dyn Registry, ttl: Duration, holder: &str) {
+    /// Renews every lease for `ttl` more, each retried like every other request (a
+    /// renewal that fails past its retries keeps the old lease, which the next renewal
+    /// tries again).
+    pub async fn renew(
+        &mut self,
+        registry: &dyn Registry,
+        ttl: Duration,
+        holder: &str,
+        options: &ExecuteOptions,
+    ) {
         let renewed: Vec<Option<Lease>> = stream::iter(self.held.clone())
             .map(|lease| async move {
                 let request = LeaseRequest {
@@ -495,7 +503,9 @@ impl Leases {
                     renew: Some(lease.id.clone()),
                     ..LeaseRequest::default()
                 };
-                registry.acquire_lease(&lease.kbo, &request).await.ok()
+                retried(options, |_| registry.acquire_lease(&lease.kbo, &request))
+                    .await
+                    .ok()
             })
             .buffered(LEASE_CONCURRENCY)
             .collect()

@@ -1605,10 +1605,27 @@ pub async fn leases(env: &Env) {
         .await
         .expect("free again");
     env.op.advance_clock(10 * MINUTE).await.expect("clock");
-    htb.acquire_lease(&k, &request("ci #3"))
+    let third = htb
+        .acquire_lease(&k, &request("ci #3"))
         .await
         .expect("expired lease is free");
     assert_ne!(second.id, lease.id);
+    // A run whose lease expired renews it under the old id and gets a new lease; when
+    // that answer is lost, its next renewal still names the old id: the same holder
+    // gets the lease it holds, so that it releases the right one at the end.
+    env.op.advance_clock(10 * MINUTE).await.expect("clock");
+    let renew_third = LeaseRequest {
+        renew: Some(third.id.clone()),
+        ..request("ci #3")
+    };
+    let taken_anew = htb.acquire_lease(&k, &renew_third).await.expect("renewed");
+    assert_ne!(taken_anew.id, third.id, "an expired lease is taken anew");
+    let again = htb
+        .acquire_lease(&k, &renew_third)
+        .await
+        .expect("renewed under the old id");
+    assert_eq!(again.id, taken_anew.id);
+    htb.release_lease(&again.id).await.expect("release");
     let stranger = env.person(STRANGER).await;
     refused(
         stranger.acquire_lease(&k, &request("x")).await,

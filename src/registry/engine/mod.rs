@@ -1431,8 +1431,11 @@ impl World {
         let id = match self.leases.get(kbo) {
             Some((person, lease)) if lease.expires_at_ms > now => {
                 // A renewal, or the same holder asking again (a retried request whose
-                // answer was lost): the same lease, extended.
-                let same_holder = request.renew.is_none() && lease.holder == request.holder;
+                // answer was lost): the same lease, extended. A holder names one run, so
+                // its renewal under an older id (the lease expired and was taken anew,
+                // and that answer was lost) is the same lease too: refusing it would
+                // leave the run releasing the old id while the new lease stays held.
+                let same_holder = lease.holder == request.holder;
                 let may_take_over = match request.take_over {
                     TakeOver::None => false,
                     TakeOver::Own => person == caller,
