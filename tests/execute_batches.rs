@@ -104,6 +104,12 @@ impl Registry for Recording {
         }
         self.inner.write_batch(session, writes).await
     }
+    async fn look_up_accounts(
+        &self,
+        query: &csamctl::registry::AccountQuery,
+    ) -> Result<csamctl::model::KnownAccounts, RegistryError> {
+        self.inner.look_up_accounts(query).await
+    }
     async fn tickets(&self, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
         self.inner.tickets(kbo).await
     }

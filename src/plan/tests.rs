@@ -349,6 +349,7 @@ fn the_estimate_is_the_critical_path() {
     let no_wait = plan(
         &want,
         &empty_tree(&want),
+        &Default::default(),
         Some(insz(HTB)),
         &PlanLimits {
             processing_delay_ms: 0,
@@ -363,7 +364,13 @@ fn the_estimate_is_the_critical_path() {
 #[test]
 fn a_session_sends_its_writes_in_batches_of_500() {
     let want = desired(SMALL);
-    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &limits(4));
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &limits(4),
+    );
     let step = p.enterprises[0].steps().next().expect("a step").clone();
     let session = |writes: usize| crate::model::Session {
         label: "1".into(),
@@ -408,7 +415,13 @@ fn a_round_of_many_sessions_waits_for_fewer_places() {
         request_ms: 1_000,
         ..limits(4)
     };
-    let p = plan(&want, &empty_tree(&want), Some(insz(HTB)), &l);
+    let p = plan(
+        &want,
+        &empty_tree(&want),
+        &Default::default(),
+        Some(insz(HTB)),
+        &l,
+    );
     let rounds: Vec<usize> = p.enterprises[0]
         .phases
         .iter()
