@@ -5,11 +5,16 @@
 //!
 //! The one line a person answers (`apply --by-hand`) runs on a pseudo-terminal
 //! (util-linux `script`), every step answered `d` as the page tells the reader to:
-//! `yes d | script -qec 'LINE' /dev/null`. The time the page waits is the registry's
+//! `yes d | head -n 200 | script -qec 'LINE' /dev/null`. The answers are finite: with an
+//! endless `yes`, `script` went on buffering what it read after the run had ended until
+//! the kernel killed it for memory (24 GB, once in CI). The time the page waits is the registry's
 //! virtual clock (`registry clock --advance 20m`, a command of the page); nothing
 //! sleeps.
 
 mod cli_support;
+
+/// More answers than the page's by-hand run has steps.
+const ANSWERS: usize = 200;
 
 use std::path::Path;
 
@@ -23,7 +28,10 @@ fn page_commands(doc: &str) -> Vec<(String, i32)> {
         .map(|(line, expected)| {
             if line.contains("--by-hand") || line.starts_with("csamctl by-hand") {
                 assert!(!line.contains('\''), "quoted for script: {line}");
-                (format!("yes d | script -qec '{line}' /dev/null"), expected)
+                (
+                    format!("yes d | head -n {ANSWERS} | script -qec '{line}' /dev/null"),
+                    expected,
+                )
             } else {
                 (line, expected)
             }
@@ -103,7 +111,7 @@ fn only_the_by_hand_line_gets_a_terminal() {
         vec![
             ("csamctl plan x.yaml   # exit 2".to_string(), 2),
             (
-                "yes d | script -qec 'csamctl apply --by-hand x.yaml --lang nl' /dev/null"
+                "yes d | head -n 200 | script -qec 'csamctl apply --by-hand x.yaml --lang nl' /dev/null"
                     .to_string(),
                 0
             ),
