@@ -125,11 +125,6 @@ impl World {
                 }
             }
         }
-        for a in &reference.accounts {
-            if let Some(entry) = self.directory.get_mut(&a.enterprise) {
-                entry.listed_accounts.insert(a.insz);
-            }
-        }
     }
 
     fn process_entity(&mut self, key: &EntityKey, id: &SessionId, n: u64, at: Millis) {

@@ -241,10 +241,6 @@ struct DirectoryEntry {
     address: Address,
     /// Recognised subdivision HCO → its site HCOs (R8).
     recognised: BTreeMap<Hco, BTreeSet<Hco>>,
-    /// People whose existing CSAM account a users export of this enterprise listed
-    /// (reference data): their accounts are part of the enterprise's snapshot.
-    #[serde(default)]
-    listed_accounts: BTreeSet<Insz>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
