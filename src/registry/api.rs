@@ -54,7 +54,10 @@ pub struct LeaseId(pub String);
 /// A client-chosen key that makes a write idempotent: 1–200 printable ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
 #[serde(transparent)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey(
+    #[schemars(length(min = 1, max = IdempotencyKey::MAX_LEN), regex(pattern = r"^[!-~]+$"))]
+    String,
+);
 
 impl IdempotencyKey {
     /// The longest key accepted.
@@ -682,11 +685,11 @@ pub struct AccessQuery {
 /// accounts of people its reader may not see.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountQuery {
-    /// People (at most [`AccountQuery::MAX`]).
-    #[serde(default)]
+    /// People (at most [`AccountQuery::MAX`]; may be empty).
+    #[schemars(length(max = AccountQuery::MAX))]
     pub insz: Vec<Insz>,
-    /// Usernames (at most [`AccountQuery::MAX`]).
-    #[serde(default)]
+    /// Usernames (at most [`AccountQuery::MAX`]; may be empty).
+    #[schemars(length(max = AccountQuery::MAX))]
     pub usernames: Vec<Username>,
 }
 
@@ -734,6 +737,7 @@ impl fmt::Debug for IssuedToken {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ClockAdvance {
     /// Milliseconds.
+    #[schemars(range(max = u64::MAX))]
     pub by_ms: u64,
 }
 
@@ -841,6 +845,7 @@ impl JsonSchema for BatchWrite {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BatchRequest {
     /// 1 to [`BatchRequest::MAX_WRITES`] writes, in the order they are carried out.
+    #[schemars(length(min = 1, max = crate::model::BATCH_WRITES))]
     pub writes: Vec<BatchWrite>,
 }
 

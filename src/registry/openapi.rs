@@ -376,7 +376,8 @@ impl Operation {
             PendingNotices => &[400, 403, 404],
             EvaluateAccess => &[400, 403, 404],
             AcquireLease => &[400, 403, 404, 409],
-            IssueToken | NotifyHeadRadiologist | AdvanceClock | LoadReference => &[400],
+            IssueToken | NotifyHeadRadiologist | AdvanceClock => &[400],
+            LoadReference => &[400, 404, 409],
             ValidateTicket => &[404, 409],
         }
     }

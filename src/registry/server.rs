@@ -524,6 +524,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match Json::<serde_json::Value>::from_request(req, state).await {
+            // Every request body of the contract is an object; serde would also take a
+            // struct written as an array of its fields, which the contract does not.
+            Ok(Json(value)) if !value.is_object() => Err(ApiError::invalid(
+                "the JSON body must be an object".to_string(),
+            )),
             Ok(Json(mut value)) => {
                 integral_numbers(&mut value);
                 serde_path_to_error::deserialize(value)
