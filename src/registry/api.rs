@@ -145,13 +145,21 @@ impl JsonSchema for AccountPassword {
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // The rules of `Password::new`: 10 to 15 letters, digits and the manual's
+        // special characters, at least 2 of them digits or special characters.
+        let strong = format!("[0-9{}]", Password::SPECIALS);
+        let allowed = format!("^[A-Za-z0-9{}]{{10,15}}$", Password::SPECIALS);
         schemars::json_schema!({
             "type": "string",
             "format": "password",
             "writeOnly": true,
             "minLength": 10,
             "maxLength": 15,
-            "description": "The new account's password (S3.4 rules); sent once, never stored."
+            "allOf": [
+                { "pattern": allowed },
+                { "pattern": format!("{strong}.*{strong}") }
+            ],
+            "description": "The new account's password (S3.4 rules: 10 to 15 letters, digits and the special characters ;,:=?./*$%><&@#'(!{})_-, at least 2 of them digits or special characters); sent once, never stored."
         })
     }
 }
@@ -303,7 +311,9 @@ pub struct AccessReport {
 /// A request for an apply lease.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LeaseRequest {
-    /// How long the lease lasts (at most [`Limits::max_lease_ms`]).
+    /// How long the lease lasts: at most the registry's `max_lease_ms` (`GET /v1/limits`;
+    /// one hour unless the registry is configured otherwise).
+    #[schemars(range(min = 1, max = 3_600_000))]
     pub ttl_ms: u64,
     /// Who holds it, for the message another apply gets (`ci-runner-3 apply #42`).
     pub holder: String,
@@ -685,10 +695,10 @@ pub struct AccessQuery {
 /// accounts of people its reader may not see.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountQuery {
-    /// People (at most [`AccountQuery::MAX`]; may be empty).
+    /// People (at most 10,000; may be empty).
     #[schemars(length(max = AccountQuery::MAX))]
     pub insz: Vec<Insz>,
-    /// Usernames (at most [`AccountQuery::MAX`]; may be empty).
+    /// Usernames (at most 10,000; may be empty).
     #[schemars(length(max = AccountQuery::MAX))]
     pub usernames: Vec<Username>,
 }

@@ -1003,6 +1003,27 @@ fn wire_password(schemas: &mut Map<String, Value>, password: Schema) {
     }
 }
 
+/// The contract's sets (applications, functions) are read as sets, as the registry's
+/// own types are: a repeated item counts once. The document says so instead of
+/// claiming `uniqueItems`, which no side enforces.
+fn sets_take_repeats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.remove("uniqueItems").is_some() {
+                let note = "A set: a repeated item counts once.";
+                let description = match map.get("description").and_then(Value::as_str) {
+                    Some(d) => format!("{d} {note}"),
+                    None => note.to_string(),
+                };
+                map.insert("description".into(), Value::String(description));
+            }
+            map.values_mut().for_each(sets_take_repeats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sets_take_repeats),
+        _ => {}
+    }
+}
+
 /// The OpenAPI 3.1 document of the registry's HTTP API.
 pub fn document() -> Value {
     let mut settings = SchemaSettings::draft2020_12();
@@ -1021,6 +1042,8 @@ pub fn document() -> Value {
     let password = g.subschema_for::<Option<AccountPassword>>();
     let mut schemas = g.take_definitions(true);
     wire_password(&mut schemas, password);
+    schemas.values_mut().for_each(sets_take_repeats);
+    paths.values_mut().for_each(sets_take_repeats);
 
     json!({
         "openapi": "3.1.0",
@@ -1142,6 +1165,13 @@ mod tests {
         let mirror = LiveStateDef::deserialize(&mut serde_json::Deserializer::from_str(text))
             .expect("mirror reads it");
         assert_eq!(mirror, model);
+    }
+
+    #[test]
+    fn sets_are_documented_as_sets_not_unique_items() {
+        let text = document_json();
+        assert!(!text.contains("uniqueItems"));
+        assert!(text.contains("A set: a repeated item counts once."));
     }
 
     #[test]

@@ -529,6 +529,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Ok(Json(value)) if !value.is_object() => Err(ApiError::invalid(
                 "the JSON body must be an object".to_string(),
             )),
+            Ok(Json(value)) if let Some(tag) = numeric_tag(&value) => Err(ApiError::invalid(
+                format!("`{tag}` names a kind of change or object: a string, not a number"),
+            )),
             Ok(Json(mut value)) => {
                 integral_numbers(&mut value);
                 serde_path_to_error::deserialize(value)
@@ -565,6 +568,24 @@ fn integral_numbers(value: &mut serde_json::Value) {
         Value::Array(items) => items.iter_mut().for_each(integral_numbers),
         Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
         _ => {}
+    }
+}
+
+/// The members that name the variant of a request's tagged objects (a write's `change`,
+/// an administrator's `kind`, a user level's `level`, a target's `target`).
+const TAGS: [&str; 4] = ["change", "kind", "level", "target"];
+
+/// A tag written as a number: serde would take it as the variant's index, which the
+/// contract does not (its tags are strings).
+fn numeric_tag(value: &serde_json::Value) -> Option<&'static str> {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => TAGS
+            .into_iter()
+            .find(|tag| map.get(*tag).is_some_and(Value::is_number))
+            .or_else(|| map.values().find_map(numeric_tag)),
+        Value::Array(items) => items.iter().find_map(numeric_tag),
+        _ => None,
     }
 }
 

@@ -534,6 +534,26 @@ async fn batch_answers_are_200_with_a_result_per_write() {
         .await
         .expect("answered");
     problem(malformed, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    // What serde alone would take but the contract does not: a tag written as a number
+    // (a variant's index) and a body that is not an object (a struct as an array).
+    let mut numeric_tag = serde_json::to_value(&batch).expect("json");
+    numeric_tag["writes"][0]["write"]["change"] = serde_json::json!(0);
+    let lookup = format!("{}{}", server.url, Operation::LookUpAccounts.url_path(&[]));
+    for (url, body) in [
+        (&url, numeric_tag),
+        (&lookup, serde_json::json!([[], []])),
+        (&url, serde_json::json!({ "writes": [] })),
+    ] {
+        let refused = client()
+            .post(url.as_str())
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("answered");
+        problem(refused, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
 }
 
 /// SIGTERM stops the server cleanly (exit 0, after saying so), and the file it served
