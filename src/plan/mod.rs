@@ -275,7 +275,7 @@ fn writes_for(
     index: usize,
     c: &Change,
     replaced_sites: &BTreeSet<Hco>,
-    has_account: &BTreeSet<Insz>,
+    accounts: &Accounts<'_>,
 ) -> Vec<Work> {
     let kbo = c.kbo;
     let mut out = Vec::new();
@@ -322,7 +322,7 @@ fn writes_for(
             // A person without an account gets one with the user record, and needs its
             // initial password.
             if let Some(ObjectValue::User(a)) = after
-                && !has_account.contains(insz)
+                && !accounts.has_account(insz)
             {
                 for w in &mut out {
                     if matches!(w.write, Write::CreateUser { .. }) {
@@ -715,14 +715,9 @@ impl Accounts<'_> {
         }
     }
 
-    /// The people with an account: their new user records need no password.
-    fn holders(&self) -> BTreeSet<Insz> {
-        self.tree
-            .account_of
-            .keys()
-            .chain(self.looked_up.account_of.keys())
-            .copied()
-            .collect()
+    /// Whether `person` has an account: their new user records need no password.
+    fn has_account(&self, person: &Insz) -> bool {
+        self.tree.account_of.contains_key(person) || self.looked_up.account_of.contains_key(person)
     }
 }
 
@@ -998,11 +993,10 @@ fn plan_enterprise(
             _ => None,
         })
         .collect();
-    let has_account = accounts.holders();
     let works: Vec<Work> = changes
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| writes_for(i, c, &replaced_sites, &has_account))
+        .flat_map(|(i, c)| writes_for(i, c, &replaced_sites, accounts))
         .collect();
 
     let parent = site_parents(live, &changes);
@@ -1228,10 +1222,7 @@ fn check_registry_rules(
             );
         }
         if let Write::CreateUser { user, .. } = &w.write
-            && rules::password_required(
-                accounts.account_of(&user.insz).is_some(),
-                w.password.is_some(),
-            )
+            && rules::password_required(accounts.has_account(&user.insz), w.password.is_some())
             && reported.insert((w.change, "password"))
         {
             findings.push(
