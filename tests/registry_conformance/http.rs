@@ -18,6 +18,14 @@ const COMMITTED_OPENAPI: &str = concat!(
     "/schemas/registry-api.openapi.json"
 );
 
+/// A token of the suite's ready enterprise's main access manager, and an HTTP client
+/// acting with it against `server`.
+async fn htb_client(server: &ServedRegistry, env: &Env) -> (String, HttpRegistry) {
+    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
+    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    (token, htb)
+}
+
 fn client() -> reqwest::Client {
     // reqwest is built without a crypto provider of its own: install the one csamctl
     // uses, so that a test run alone (not after a csamctl client was built) works too.
@@ -262,8 +270,7 @@ async fn tree_reads_carry_an_etag() {
     let server = ServedRegistry::start(&db, &[]);
     let env = server.env();
     build_ready_tree(&env).await;
-    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
-    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let (token, htb) = htb_client(&server, &env).await;
     let http = client();
     let read = |session: String, etag: Option<String>| {
         let mut request = http
@@ -391,8 +398,7 @@ async fn flaky_session(
     }
     let server = ServedRegistry::start(&db, &["--fault-rate", fault_rate]);
     let env = server.env();
-    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
-    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let (_, htb) = htb_client(&server, &env).await;
 
     // Log in; a lost answer may leave a session behind, which is then used.
     let mut session = None;
@@ -498,8 +504,7 @@ async fn batch_answers_are_200_with_a_result_per_write() {
     let (_dir, db) = fresh_registry();
     let server = ServedRegistry::start(&db, &[]);
     let env = server.env();
-    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
-    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let (token, htb) = htb_client(&server, &env).await;
     let s = login(&htb).await;
     let url = format!("{}{}", server.url, Operation::WriteBatch.url_path(&[&s.0]));
     let batch = BatchRequest {
@@ -586,8 +591,7 @@ async fn latency_delays_person_requests() {
     let (_dir, db) = fresh_registry();
     let server = ServedRegistry::start(&db, &["--latency", "300"]);
     let env = server.env();
-    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
-    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let (token, htb) = htb_client(&server, &env).await;
     let start = std::time::Instant::now();
     htb.limits().await.expect("limits");
     assert!(start.elapsed() >= std::time::Duration::from_millis(300));
@@ -616,8 +620,7 @@ async fn bodies_and_methods_outside_the_contract_are_refused() {
     let server = ServedRegistry::start(&db, &[]);
     let env = server.env();
     build_ready_tree(&env).await;
-    let token = env.op.issue_token(&insz(HTB_READY)).await.expect("token");
-    let htb = HttpRegistry::new(&server.url, &token, HttpOptions::default()).expect("client");
+    let (token, htb) = htb_client(&server, &env).await;
     let s = htb.open_session().await.expect("login").id;
     let http = client();
     let write_url = format!("{}{}", server.url, Operation::Write.url_path(&[&s.0]));

@@ -2074,20 +2074,17 @@ pub async fn revocation_is_immediate(env: &Env) {
     let am_session = login(&*am).await;
     let siteadm = env.person(SITEADM).await;
     let site_session = login(&*siteadm).await;
-    // Both act in their open sessions.
-    write(
-        &*am,
-        &am_session,
-        Write::SetActive {
-            target: WriteTarget::Capacity {
-                kbo: k,
-                kind: CapacityType::MammographyUnit,
-            },
-            active: true,
+    let capacity_on = Write::SetActive {
+        target: WriteTarget::Capacity {
+            kbo: k,
+            kind: CapacityType::MammographyUnit,
         },
-    )
-    .await
-    .expect("an access manager manages the capacity");
+        active: true,
+    };
+    // Both act in their open sessions.
+    write(&*am, &am_session, capacity_on.clone())
+        .await
+        .expect("an access manager manages the capacity");
     assert!(siteadm.snapshot(&site_session, &k).await.is_ok());
 
     // The HTB removes the access manager and makes site 73000101 its own administrator.
@@ -2111,18 +2108,7 @@ pub async fn revocation_is_immediate(env: &Env) {
 
     // Their sessions are still open, but their authority is gone.
     refused(
-        write(
-            &*am,
-            &am_session,
-            Write::SetActive {
-                target: WriteTarget::Capacity {
-                    kbo: k,
-                    kind: CapacityType::MammographyUnit,
-                },
-                active: true,
-            },
-        )
-        .await,
+        write(&*am, &am_session, capacity_on).await,
         "not_authorised",
     );
     refused(am.snapshot(&am_session, &k).await, "not_authorised");
