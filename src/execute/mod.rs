@@ -829,6 +829,21 @@ fn resolve_passwords(
     Ok(out)
 }
 
+/// The designation (R7) a session of this run submitted: the gate reports it.
+struct Designation {
+    ticket: Option<String>,
+    main_access_manager: Representative,
+    legal_representative: Representative,
+}
+
+/// How a phase ends: the chain goes on to the next phase, or stops with this outcome.
+enum PhaseEnd {
+    Next,
+    Stop(ChainOutcome),
+}
+
+/// Carries out one enterprise's phases in order; the first phase that does not end
+/// well stops the chain.
 async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport {
     let mut report = blank_report(e);
     let barriers = e
@@ -850,115 +865,151 @@ async fn run_chain(shared: &Arc<Shared>, e: &EnterprisePlan) -> EnterpriseReport
             return report;
         }
     };
-    let mut designation: Option<(Option<String>, Representative, Representative)> = None;
-    'phases: for phase in &e.phases {
+    let mut designation = None;
+    for phase in &e.phases {
         if shared.cancel.is_cancelled() {
             report.outcome = ChainOutcome::Interrupted;
             break;
         }
-        match phase {
+        let end = match phase {
             Phase::Sessions { sessions } => {
-                let mut set = JoinSet::new();
-                for (i, session) in sessions.iter().enumerate() {
-                    let shared = shared.clone();
-                    let session = session.clone();
-                    let passwords = passwords.clone();
-                    let kbo = e.kbo;
-                    set.spawn(
-                        async move { (i, run_session(&shared, kbo, &session, &passwords).await) },
-                    );
-                }
-                let mut results: Vec<(usize, SessionRun)> = Vec::new();
-                while let Some(joined) = set.join_next().await {
-                    match joined {
-                        Ok(r) => results.push(r),
-                        Err(_) => {
-                            report.outcome = ChainOutcome::Failed;
-                            report.failure =
-                                Some(("internal".into(), "a session task stopped".into()));
-                        }
-                    }
-                }
-                results.sort_by_key(|(i, _)| *i);
-                let mut processed_at: Millis = 0;
-                let mut failed = false;
-                let mut interrupted = false;
-                for (i, run) in results {
-                    let session = &sessions[i];
-                    report.logouts += run.logouts;
-                    processed_at = processed_at.max(run.processed_at_ms);
-                    for (step, outcome) in session.steps.iter().zip(run.outcomes) {
-                        if let Some(r) = report.steps.iter_mut().find(|r| r.id == step.id.0) {
-                            r.outcome = outcome.clone();
-                        }
-                        if let StepOutcome::Done { .. } = outcome {
-                            note_effective(
-                                &mut report,
-                                e,
-                                step,
-                                run.processed_at_ms,
-                                &shared.limits,
-                            );
-                            if let Write::DesignateMainAccessManager {
-                                main_access_manager,
-                                legal_representative,
-                                ..
-                            } = &step.write
-                            {
-                                designation = Some((
-                                    run.ticket.clone(),
-                                    main_access_manager.clone(),
-                                    legal_representative.clone(),
-                                ));
-                            }
-                        }
-                    }
-                    failed |= run.failed;
-                    interrupted |= run.interrupted;
-                }
-                if failed || report.outcome == ChainOutcome::Failed {
-                    report.outcome = ChainOutcome::Failed;
-                    break 'phases;
-                }
-                if interrupted {
-                    report.outcome = ChainOutcome::Interrupted;
-                    break 'phases;
-                }
+                let runs = run_sessions(shared, e.kbo, sessions, &passwords).await;
+                record_sessions(shared, e, sessions, runs, &mut report, &mut designation)
             }
             Phase::Gate { ticket, .. } => {
-                let tickets = retried(&shared.options, |_| shared.registry.tickets(&e.kbo)).await;
-                let tickets = tickets.unwrap_or_default();
-                if tickets.iter().any(|t| t.state == TicketState::Validated) {
-                    continue;
+                match gate(shared, e.kbo, ticket, designation.as_ref()).await {
+                    None => PhaseEnd::Next,
+                    Some(waiting) => {
+                        report.gate = Some(waiting);
+                        PhaseEnd::Stop(ChainOutcome::WaitingOnGate)
+                    }
                 }
-                let pending = tickets
-                    .iter()
-                    .rev()
-                    .find(|t| t.state == TicketState::Pending);
-                let (mut number, mut htb, mut legal) = match &designation {
-                    Some((t, h, l)) => (t.clone(), Some(h.clone()), Some(l.clone())),
-                    None => (ticket.clone(), None, None),
-                };
-                if let Some(p) = pending {
-                    number = number.or_else(|| Some(p.id.clone()));
-                    htb = htb.or_else(|| Some(p.main_access_manager.clone()));
-                    legal = legal.or_else(|| Some(p.legal_representative.clone()));
-                }
-                report.gate = Some(GateReport {
-                    ticket: number,
-                    legal_representative: legal,
-                    main_access_manager: htb,
-                });
-                report.outcome = ChainOutcome::WaitingOnGate;
-                break 'phases;
             }
             // R9 notices are derived from the registry's state after the run (see
             // `Registry::pending_notices`), not from what this run got to.
-            Phase::Notices { .. } | Phase::Propagation { .. } => {}
+            Phase::Notices { .. } | Phase::Propagation { .. } => PhaseEnd::Next,
+        };
+        if let PhaseEnd::Stop(outcome) = end {
+            report.outcome = outcome;
+            break;
         }
     }
     shared.observer.event(Event::EnterpriseEnded { kbo: e.kbo });
     report
+}
+
+/// Runs one phase's sessions side by side; the answer is in the sessions' order, `None`
+/// for a session whose task stopped.
+async fn run_sessions(
+    shared: &Arc<Shared>,
+    kbo: Kbo,
+    sessions: &[Session],
+    passwords: &Arc<BTreeMap<String, Password>>,
+) -> Vec<Option<SessionRun>> {
+    let mut set = JoinSet::new();
+    for (i, session) in sessions.iter().enumerate() {
+        let shared = shared.clone();
+        let session = session.clone();
+        let passwords = passwords.clone();
+        set.spawn(async move { (i, run_session(&shared, kbo, &session, &passwords).await) });
+    }
+    let mut runs: Vec<Option<SessionRun>> = sessions.iter().map(|_| None).collect();
+    while let Some(joined) = set.join_next().await {
+        if let Ok((i, run)) = joined {
+            runs[i] = Some(run);
+        }
+    }
+    runs
+}
+
+/// Puts what a phase's sessions did into the report (each step's outcome, when each
+/// change takes effect, the designation submitted) and says whether the chain goes on.
+fn record_sessions(
+    shared: &Shared,
+    e: &EnterprisePlan,
+    sessions: &[Session],
+    runs: Vec<Option<SessionRun>>,
+    report: &mut EnterpriseReport,
+    designation: &mut Option<Designation>,
+) -> PhaseEnd {
+    let mut failed = false;
+    let mut interrupted = false;
+    for (session, run) in sessions.iter().zip(runs) {
+        let Some(run) = run else {
+            failed = true;
+            report.failure = Some(("internal".into(), "a session task stopped".into()));
+            continue;
+        };
+        report.logouts += run.logouts;
+        for (step, outcome) in session.steps.iter().zip(run.outcomes) {
+            if let Some(r) = report.steps.iter_mut().find(|r| r.id == step.id.0) {
+                r.outcome = outcome.clone();
+            }
+            if !matches!(outcome, StepOutcome::Done { .. }) {
+                continue;
+            }
+            note_effective(report, e, step, run.processed_at_ms, &shared.limits);
+            if let Write::DesignateMainAccessManager {
+                main_access_manager,
+                legal_representative,
+                ..
+            } = &step.write
+            {
+                *designation = Some(Designation {
+                    ticket: run.ticket.clone(),
+                    main_access_manager: main_access_manager.clone(),
+                    legal_representative: legal_representative.clone(),
+                });
+            }
+        }
+        failed |= run.failed;
+        interrupted |= run.interrupted;
+    }
+    if failed {
+        PhaseEnd::Stop(ChainOutcome::Failed)
+    } else if interrupted {
+        PhaseEnd::Stop(ChainOutcome::Interrupted)
+    } else {
+        PhaseEnd::Next
+    }
+}
+
+/// The gate of R7: `None` when a designation of the enterprise is validated (the chain
+/// goes on), else what the report says about the designation the chain waits on: the
+/// one this run submitted, or the pending one the registry knows of.
+async fn gate(
+    shared: &Shared,
+    kbo: Kbo,
+    planned_ticket: &Option<String>,
+    designation: Option<&Designation>,
+) -> Option<GateReport> {
+    let tickets = retried(&shared.options, |_| shared.registry.tickets(&kbo)).await;
+    let tickets = tickets.unwrap_or_default();
+    if tickets.iter().any(|t| t.state == TicketState::Validated) {
+        return None;
+    }
+    let pending = tickets
+        .iter()
+        .rev()
+        .find(|t| t.state == TicketState::Pending);
+    let (mut number, mut htb, mut legal) = match designation {
+        Some(d) => (
+            d.ticket.clone(),
+            Some(d.main_access_manager.clone()),
+            Some(d.legal_representative.clone()),
+        ),
+        None => (planned_ticket.clone(), None, None),
+    };
+    if let Some(p) = pending {
+        number = number.or_else(|| Some(p.id.clone()));
+        htb = htb.or_else(|| Some(p.main_access_manager.clone()));
+        legal = legal.or_else(|| Some(p.legal_representative.clone()));
+    }
+    Some(GateReport {
+        ticket: number,
+        legal_representative: legal,
+        main_access_manager: htb,
+    })
 }
 
 fn note_effective(
