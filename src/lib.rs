@@ -5,6 +5,8 @@
 //! → [`safety`] → [`execute`] / registry → [`render`], with the workflow that every
 //! command runs in [`reconcile`].
 
+#![warn(unreachable_pub, missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod diff;

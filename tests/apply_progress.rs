@@ -8,7 +8,7 @@ mod plan_support;
 
 use std::sync::{Arc, Mutex};
 
-use csamctl::cli::progress::ProgressModel;
+use csamctl::cli::ProgressModel;
 use csamctl::execute::{
     self, Cancel, Event, ExecuteOptions, Observer, PasswordSource, PasswordSourceError, StepOutcome,
 };

@@ -28,7 +28,7 @@ use crate::render::{RenderOptions, utc_time};
 
 /// `csamctl verify`.
 #[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Desired-state files and directories (default csam.yaml or ./csam/).
     pub paths: Vec<PathBuf>,
     /// Wait out the propagation delay (R6) instead of reporting it as a failure.
@@ -47,7 +47,7 @@ pub struct VerifyArgs {
 
 /// `csamctl explain-access`.
 #[derive(Debug, clap::Args)]
-pub struct ExplainArgs {
+pub(crate) struct ExplainArgs {
     /// The person's national register number (INSZ).
     pub insz: String,
     /// Only this site (unit).
@@ -72,7 +72,7 @@ enum AccessError {
 }
 
 /// Runs `explain-access`; `Ok` when the person has access everywhere evaluated.
-pub async fn run_explain(args: &ExplainArgs) -> CommandResult {
+pub(super) async fn run_explain(args: &ExplainArgs) -> CommandResult {
     Ok(Outcome::ok_if(explain(args).await?))
 }
 
@@ -94,7 +94,7 @@ async fn explain(args: &ExplainArgs) -> Result<bool, AccessError> {
 }
 
 /// Runs `verify`; `Ok` when every active declared user has access on each of their sites.
-pub async fn run_verify(args: &VerifyArgs) -> CommandResult {
+pub(super) async fn run_verify(args: &VerifyArgs) -> CommandResult {
     Ok(Outcome::ok_if(verify(args).await?))
 }
 

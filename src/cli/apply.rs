@@ -59,7 +59,7 @@ use crate::render::{self, RenderOptions};
 
 /// How the final report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ApplyFormat {
+pub(crate) enum ApplyFormat {
     /// For people.
     Text,
     /// One JSON document (`csamctl-apply-report`, version 1) on stdout.
@@ -68,7 +68,7 @@ pub enum ApplyFormat {
 
 /// `csamctl apply`.
 #[derive(Debug, clap::Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Desired-state files and directories (default csam.yaml or ./csam/).
     #[arg(conflicts_with = "plan")]
     pub paths: Vec<PathBuf>,
@@ -146,7 +146,7 @@ enum ApplyError {
 }
 
 /// Runs `apply`; with `--by-hand`, `by-hand`.
-pub async fn run(args: &ApplyArgs) -> CommandResult {
+pub(super) async fn run(args: &ApplyArgs) -> CommandResult {
     if let (true, Some(lang)) = (args.by_hand, args.lang) {
         return by_hand::run(by_hand::ByHandRun {
             paths: &args.paths,

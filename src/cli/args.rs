@@ -9,7 +9,7 @@ use crate::safety::SafetyOptions;
 /// from outside CSAM (a sent coordination-centre notice, R9) and reference data (accounts
 /// CSAM holds). A registry file needs none: whoever may open it is its operator.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct OperatorArgs {
+pub(crate) struct OperatorArgs {
     /// On a served registry: the server's operator token file, to record what only its
     /// operator records (a registry file needs none).
     #[arg(
@@ -23,14 +23,14 @@ pub struct OperatorArgs {
 
 impl OperatorArgs {
     /// The token file, if given.
-    pub fn token_file(&self) -> Option<&Path> {
+    pub(crate) fn token_file(&self) -> Option<&Path> {
         self.operator_token_file.as_deref()
     }
 }
 
 /// The safety rules a plan must pass, and their overrides.
 #[derive(Debug, Clone, clap::Args)]
-pub struct SafetyArgs {
+pub(crate) struct SafetyArgs {
     /// The largest share of a capacity's users or sites a plan may delete (0 to 1).
     #[arg(long, value_name = "R", default_value_t = 0.25, value_parser = ratio)]
     pub max_deletion_ratio: f64,
@@ -44,7 +44,7 @@ pub struct SafetyArgs {
 
 impl SafetyArgs {
     /// The safety options these flags ask for.
-    pub fn options(&self) -> SafetyOptions {
+    pub(crate) fn options(&self) -> SafetyOptions {
         SafetyOptions {
             max_deletion_ratio: self.max_deletion_ratio,
             force_deletions: self.force_deletions,
@@ -56,7 +56,7 @@ impl SafetyArgs {
 
 /// How personal data is shown in what a command prints.
 #[derive(Debug, Clone, Copy, clap::Args)]
-pub struct OutputArgs {
+pub(crate) struct OutputArgs {
     /// Show full national register numbers (masked by default).
     #[arg(long)]
     pub show_personal_data: bool,

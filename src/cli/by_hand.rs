@@ -46,11 +46,11 @@ use crate::render::runbook::{self, RunbookFormat, RunbookOptions};
 use crate::render::utc_time;
 
 /// Where the progress is kept by default.
-pub const DEFAULT_STATE: &str = ".csamctl/by-hand.json";
+pub(super) const DEFAULT_STATE: &str = ".csamctl/by-hand.json";
 
 /// `csamctl by-hand`.
 #[derive(Debug, clap::Args)]
-pub struct ByHandArgs {
+pub(crate) struct ByHandArgs {
     /// Desired-state files and directories (default csam.yaml or ./csam/).
     pub paths: Vec<PathBuf>,
     /// The language of the steps (the CSAM web application's screens are in Dutch or French).
@@ -76,7 +76,7 @@ pub struct ByHandArgs {
 
 /// One by-hand run, from `by-hand`'s flags or `apply --by-hand`'s.
 #[derive(Debug, Clone, Copy)]
-pub struct ByHandRun<'a> {
+pub(super) struct ByHandRun<'a> {
     /// Desired-state files and directories.
     pub paths: &'a [PathBuf],
     /// The language of the steps.
@@ -136,7 +136,7 @@ enum ByHandError {
 }
 
 /// Runs `by-hand` (and `apply --by-hand`).
-pub async fn run(args: ByHandRun<'_>) -> CommandResult {
+pub(super) async fn run(args: ByHandRun<'_>) -> CommandResult {
     if !std::io::stdin().is_terminal() {
         return Err(ByHandError::NoTerminal.into());
     }

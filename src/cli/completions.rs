@@ -13,14 +13,14 @@ use super::{Cli, CommandResult, Outcome, exit};
 
 /// `csamctl completions`.
 #[derive(Debug, clap::Args)]
-pub struct CompletionsArgs {
+pub(crate) struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
 /// The completion script for a shell.
-pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
+pub(super) fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "csamctl", &mut out);
@@ -29,7 +29,7 @@ pub fn completion_script(shell: clap_complete::Shell) -> Vec<u8> {
 
 /// `csamctl man`.
 #[derive(Debug, clap::Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// The command whose page to print (`csamctl-validate(1)` for `validate`,
     /// `csamctl man registry serve` for a subcommand's); without it, the main page, which
     /// lists every command.
@@ -38,7 +38,7 @@ pub struct ManArgs {
 
 /// Why there is no man page to print.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum ManError {
+pub(super) enum ManError {
     /// No command has that name.
     #[error("there is no command `{0}`")]
     #[diagnostic(help("`csamctl --help` lists the commands"))]
@@ -66,7 +66,7 @@ const TERMINAL_VARIABLES: &[(&str, &str)] = &[
 ];
 
 /// The man page (roff) of csamctl, or of one of its commands (`["registry", "serve"]`).
-pub fn man_page(command: &[String]) -> Result<Vec<u8>, ManError> {
+pub(super) fn man_page(command: &[String]) -> Result<Vec<u8>, ManError> {
     let mut cli = Cli::command().disable_help_subcommand(true);
     // Building gives each command its display name (`csamctl-registry-serve`), the
     // page title.
@@ -154,12 +154,12 @@ fn collect_env(cmd: &clap::Command, vars: &mut std::collections::BTreeMap<String
 }
 
 /// Prints the completion script for a shell.
-pub fn run_completions(args: &CompletionsArgs) -> CommandResult {
+pub(super) fn run_completions(args: &CompletionsArgs) -> CommandResult {
     print_bytes(&completion_script(args.shell))
 }
 
 /// Prints a man page.
-pub fn run_man(args: &ManArgs) -> CommandResult {
+pub(super) fn run_man(args: &ManArgs) -> CommandResult {
     print_bytes(&man_page(&args.command)?)
 }
 

@@ -44,7 +44,7 @@ const MAX_CSV_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How the drift report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DriftFormat {
+pub(crate) enum DriftFormat {
     /// Plain text.
     Text,
     /// Versioned JSON.
@@ -55,7 +55,7 @@ pub enum DriftFormat {
 
 /// `csamctl drift`.
 #[derive(Debug, clap::Args)]
-pub struct DriftArgs {
+pub(crate) struct DriftArgs {
     /// The users export (.csv) of one level, from "De gebruikers exporteren (.csv)".
     pub file: PathBuf,
     /// The enterprise number the export belongs to.
@@ -117,7 +117,7 @@ impl Report {
 }
 
 /// Runs `drift`: `Drift` when the export differs.
-pub async fn run(args: &DriftArgs) -> CommandResult {
+pub(super) async fn run(args: &DriftArgs) -> CommandResult {
     Ok(run_inner(args).await?)
 }
 

@@ -31,11 +31,11 @@ use crate::render::export::{self, ExportHeader};
 use crate::render::utc_time;
 
 /// The modeline's default schema: the committed schema, for a file at the repository root.
-pub const DEFAULT_SCHEMA: &str = "schemas/desired-state.schema.json";
+pub(super) const DEFAULT_SCHEMA: &str = "schemas/desired-state.schema.json";
 
 /// `csamctl export`.
 #[derive(Debug, clap::Args)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The enterprise number(s) to export (10 digits, or the legacy 9-digit form).
     #[arg(long, value_name = "KBO", required = true, num_args = 1..)]
     pub enterprise: Vec<String>,
@@ -83,7 +83,7 @@ pub(super) enum ExportError {
 }
 
 /// Runs `export`.
-pub async fn run(args: &ExportArgs) -> CommandResult {
+pub(super) async fn run(args: &ExportArgs) -> CommandResult {
     run_inner(args).await?;
     Ok(Outcome::Ok)
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 /// 0600, synced, given `permissions` when asked (a file being replaced keeps its own),
 /// then renamed over `target`. A reader sees the old file or the whole new one; on
 /// failure the temporary file is removed and `target` is untouched.
-pub fn write_atomically(
+pub(super) fn write_atomically(
     target: &Path,
     bytes: &[u8],
     permissions: Option<std::fs::Permissions>,

@@ -40,7 +40,7 @@ const MAX_YAML_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `csamctl import-csv`.
 #[derive(Debug, clap::Args)]
-pub struct ImportCsvArgs {
+pub(crate) struct ImportCsvArgs {
     /// The CSV file exported from the CSAM web application ("De gebruikers exporteren
     /// (.csv)"); `;` or `,` separated, UTF-8 or Windows-1252.
     pub file: PathBuf,
@@ -69,7 +69,7 @@ enum CsvError {
 }
 
 /// Runs `import-csv`.
-pub fn run(args: &ImportCsvArgs) -> CommandResult {
+pub(super) fn run(args: &ImportCsvArgs) -> CommandResult {
     let path = || args.file.display().to_string();
     let bytes = read_limited(&args.file, MAX_CSV_BYTES).map_err(|why| CsvError::Read {
         path: path(),

@@ -13,13 +13,13 @@ mod files;
 mod import_csv;
 mod notice;
 mod plan;
-pub mod progress;
+mod progress;
 mod registry;
 mod runbook;
 mod schema;
 mod sessions;
-pub mod settings;
-pub mod terminal;
+mod settings;
+mod terminal;
 mod validate;
 
 use std::io::IsTerminal;
@@ -27,25 +27,27 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use progress::ProgressModel;
+
 /// Exit codes, the contract scripts and CI pipelines rely on (the README's table).
 /// Only [`Outcome::exit_code`] and [`main`] use them.
-pub mod exit {
+pub(crate) mod exit {
     /// Success (for `validate`: clean or warnings only).
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// Error: bad input, refused plan, registry failure after retries.
-    pub const ERROR: i32 = 1;
+    pub(crate) const ERROR: i32 = 1;
     /// `plan --detailed-exitcode`: the plan has changes.
-    pub const CHANGES: i32 = 2;
+    pub(crate) const CHANGES: i32 = 2;
     /// `drift`: the CSAM export differs from the registry or the desired state.
-    pub const DRIFT: i32 = 2;
+    pub(crate) const DRIFT: i32 = 2;
     /// `apply`, `by-hand`: an enterprise waits on a gate (the HTB designation, R7);
     /// nothing failed.
-    pub const WAITING_ON_GATE: i32 = 3;
+    pub(crate) const WAITING_ON_GATE: i32 = 3;
     /// Interrupted (Ctrl-C, or `by-hand` stopped by the person).
-    pub const INTERRUPTED: i32 = 130;
+    pub(crate) const INTERRUPTED: i32 = 130;
 
     /// Every exit status and what it means, for the man page's EXIT STATUS section.
-    pub const ALL: &[(i32, &str)] = &[
+    pub(crate) const ALL: &[(i32, &str)] = &[
         (
             OK,
             "Success (validate: no errors, warnings allowed; plan: a plan was printed).",
@@ -73,7 +75,7 @@ pub mod exit {
 /// prints through the one error handler and turns into [`exit::ERROR`]); `main` turns
 /// it into the exit code, here and nowhere else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Done; nothing to report through the exit code.
     Ok,
     /// Failed, and the command already said why (diagnostics, a refused plan, a
@@ -94,12 +96,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// `Ok` when `ok`, else `Failed`.
-    pub fn ok_if(ok: bool) -> Outcome {
+    pub(crate) fn ok_if(ok: bool) -> Outcome {
         if ok { Outcome::Ok } else { Outcome::Failed }
     }
 
     /// The exit code of the README's table.
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             Outcome::Ok | Outcome::Changes { detailed: false } => exit::OK,
             Outcome::Failed => exit::ERROR,
@@ -112,7 +114,7 @@ impl Outcome {
 }
 
 /// What every command's `run` returns: an outcome, or an error for `main` to print.
-pub type CommandResult = Result<Outcome, miette::Report>;
+pub(crate) type CommandResult = Result<Outcome, miette::Report>;
 
 /// Declarative access management for Heracles in CSAM.
 #[derive(Debug, Parser)]
@@ -121,15 +123,15 @@ pub struct Cli {
     /// Colour: auto (a terminal, unless NO_COLOR, CLICOLOR=0 or TERM=dumb; CLICOLOR_FORCE
     /// forces it), always, never.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = terminal::ColorChoice::Auto)]
-    pub color: terminal::ColorChoice,
+    pub(crate) color: terminal::ColorChoice,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse and check the desired state (files or directories; default csam.yaml or ./csam/).
     Validate(ValidateArgs),
     /// Print the JSON Schema of the desired-state format.
@@ -170,7 +172,7 @@ pub enum Command {
 
 /// How a report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     /// For people: graphical on a terminal, plain text otherwise.
     Text,
     /// Versioned JSON, for CI annotations.
@@ -179,7 +181,7 @@ pub enum Format {
 
 /// `csamctl validate`.
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// Desired-state files and directories.
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -192,7 +194,7 @@ pub struct ValidateArgs {
 
 /// Whether output to this stream may use colour and graphics: `--color` and the
 /// environment decide ([`terminal::decide_colour`]).
-pub fn fancy(stream: &impl IsTerminal) -> bool {
+pub(crate) fn fancy(stream: &impl IsTerminal) -> bool {
     terminal::colour(stream)
 }
 

@@ -30,14 +30,14 @@ use crate::registry::{PendingNotice, Registry, RegistryError};
 use crate::render::RenderOptions;
 
 /// Where notices go unless told otherwise.
-pub const DEFAULT_NOTICE_DIR: &str = ".csamctl/notices";
+pub(super) const DEFAULT_NOTICE_DIR: &str = ".csamctl/notices";
 
 /// The file name prefix of notice files.
 const PREFIX: &str = "cvko-head-radiologists-";
 
 /// `csamctl coordination-centre`.
 #[derive(Debug, clap::Args)]
-pub struct CoordinationCentreArgs {
+pub(crate) struct CoordinationCentreArgs {
     /// Desired-state files and directories naming the enterprises to look at (default
     /// csam.yaml or ./csam/).
     #[arg(conflicts_with = "enterprises")]
@@ -71,7 +71,7 @@ pub struct CoordinationCentreArgs {
 
 /// Why the notice could not be read, written or recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum NoticeError {
+pub(super) enum NoticeError {
     /// The registry failed (after retries).
     #[error("cannot read the coordination-centre notices owed for enterprise {kbo}: {source}")]
     Read {
@@ -100,7 +100,7 @@ const NOTICE_READS: usize = 16;
 /// an HTB designation still pending) or that are unknown have nothing the person can
 /// owe, and are left out; every other failure is an error, because a notice might be
 /// owed.
-pub async fn owed(
+pub(super) async fn owed(
     registry: &dyn Registry,
     kbos: &[Kbo],
     options: &ExecuteOptions,
@@ -131,7 +131,7 @@ pub async fn owed(
 /// A notice file, and whether this call wrote it (false: the same notice was already
 /// there).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoticeFile {
+pub(super) struct NoticeFile {
     /// The file.
     pub path: PathBuf,
     /// True when written now.
@@ -183,7 +183,10 @@ fn notice_text(notices: &[PendingNotice]) -> String {
 /// Writes the coordination-centre notice (R9) for these head radiologists into `dir`:
 /// a new file, whole or not at all, mode 0600 — unless a notice file there already
 /// says exactly this, which is then returned instead.
-pub fn write_notice(dir: &Path, notices: &[PendingNotice]) -> Result<NoticeFile, NoticeError> {
+pub(super) fn write_notice(
+    dir: &Path,
+    notices: &[PendingNotice],
+) -> Result<NoticeFile, NoticeError> {
     let text = notice_text(notices);
     let err = |path: &Path| {
         let path = path.to_path_buf();
@@ -235,7 +238,7 @@ fn same_notice(dir: &Path, bytes: &[u8]) -> Option<PathBuf> {
 /// The notice for every head radiologist of these enterprises the registry says is
 /// still owed, written into `dir` (`None`: nobody is owed). What `apply` and `by-hand`
 /// do at the end of every run, so that a crashed or skipped notice is never lost.
-pub async fn write_owed(
+pub(super) async fn write_owed(
     registry: &dyn Registry,
     kbos: &[Kbo],
     dir: &Path,
@@ -249,7 +252,7 @@ pub async fn write_owed(
 }
 
 /// One line per head radiologist, for people (the number masked unless asked).
-pub fn owed_lines(notices: &[PendingNotice], opts: &RenderOptions) -> String {
+pub(super) fn owed_lines(notices: &[PendingNotice], opts: &RenderOptions) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     for n in notices {
@@ -268,7 +271,7 @@ pub fn owed_lines(notices: &[PendingNotice], opts: &RenderOptions) -> String {
 }
 
 /// What to do with a notice file, in one sentence.
-pub fn send_advice(file: &NoticeFile) -> String {
+pub(super) fn send_advice(file: &NoticeFile) -> String {
     format!(
         "The notice for the coordination centre (R9, NL and FR) is in {} (mode 0600; it holds national register numbers{}). Send it to the CvKO (https://www.bevolkingsonderzoek.be/borstkanker/heracles2 or heracles@bevolkingsonderzoek.be) before anyone logs in to Heracles, then record that it was sent: csamctl coordination-centre [PATH...] --record-sent.",
         file.path.display(),
@@ -281,7 +284,7 @@ pub fn send_advice(file: &NoticeFile) -> String {
 }
 
 /// Runs `csamctl coordination-centre`.
-pub async fn run(args: &CoordinationCentreArgs) -> CommandResult {
+pub(super) async fn run(args: &CoordinationCentreArgs) -> CommandResult {
     Ok(Outcome::ok_if(run_inner(args).await.map_err(Failed)?))
 }
 

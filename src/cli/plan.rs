@@ -27,7 +27,7 @@ use crate::safety::SafetyOptions;
 
 /// How the plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PlanFormat {
+pub(crate) enum PlanFormat {
     /// Terraform-like text (colour on a terminal unless NO_COLOR).
     Text,
     /// Versioned JSON (schemas/plan.schema.json).
@@ -40,7 +40,7 @@ pub enum PlanFormat {
 
 /// `csamctl plan`.
 #[derive(Debug, clap::Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Desired-state files and directories (default csam.yaml or ./csam/).
     pub paths: Vec<PathBuf>,
     /// Save the plan (mode 0600, no passwords) for `apply --plan`.
@@ -81,7 +81,7 @@ pub(super) enum PlanError {
 }
 
 /// Runs `plan`.
-pub async fn run(args: &PlanArgs) -> CommandResult {
+pub(super) async fn run(args: &PlanArgs) -> CommandResult {
     let settings = RegistrySettings::resolve(&args.registry).map_err(PlanError::from)?;
     // Opening the registry (an embedded one replays its journal) and reading the files
     // are independent: both at once.

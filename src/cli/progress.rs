@@ -167,7 +167,7 @@ impl ProgressModel {
 }
 
 /// The drawing: indicatif bars on a terminal that can redraw, plain lines otherwise.
-pub struct ProgressView {
+pub(super) struct ProgressView {
     model: Mutex<ProgressModel>,
     bars: Option<Bars>,
 }
@@ -181,7 +181,7 @@ struct Bars {
 impl ProgressView {
     /// A view of this plan; `live` draws bars (see [`super::terminal::live`]), `bold`
     /// styles their labels.
-    pub fn new(plan: &Plan, live: bool, bold: bool) -> Self {
+    pub(super) fn new(plan: &Plan, live: bool, bold: bool) -> Self {
         let model = ProgressModel::new(plan);
         let bars = live.then(|| {
             let multi = indicatif::MultiProgress::new();
@@ -210,7 +210,7 @@ impl ProgressView {
     }
 
     /// Counts and shows one event.
-    pub fn event(&self, event: &Event) {
+    pub(super) fn event(&self, event: &Event) {
         let Ok(mut model) = self.model.lock() else {
             return;
         };
@@ -227,7 +227,7 @@ impl ProgressView {
     }
 
     /// Finishes the bars (the report follows).
-    pub fn finish(&self) {
+    pub(super) fn finish(&self) {
         if let Some(bars) = &self.bars {
             if let Ok(lines) = bars.lines.lock() {
                 for line in lines.values() {

@@ -26,7 +26,7 @@ use crate::render::utc_time;
 
 /// `csamctl registry`.
 #[derive(Debug, clap::Args)]
-pub struct RegistryCommandArgs {
+pub(crate) struct RegistryCommandArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: RegistryCommand,
@@ -34,7 +34,7 @@ pub struct RegistryCommandArgs {
 
 /// The registry's operator commands.
 #[derive(Debug, Subcommand)]
-pub enum RegistryCommand {
+pub(crate) enum RegistryCommand {
     /// Create the registry file, or load more reference data into it.
     Init {
         /// The registry file.
@@ -145,7 +145,7 @@ enum RegistryCommandError {
 }
 
 /// Runs `csamctl registry ...`.
-pub async fn run(args: &RegistryCommandArgs) -> CommandResult {
+pub(super) async fn run(args: &RegistryCommandArgs) -> CommandResult {
     if let RegistryCommand::Openapi = args.command {
         print!("{}", crate::registry::openapi::document_json());
         return Ok(Outcome::Ok);
@@ -377,7 +377,7 @@ async fn serve(options: ServeOptions) -> Result<(), RegistryCommandError> {
 }
 
 /// Reads `20m`, `48h`, `90s`, `500ms`, `2d` and sums like `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let invalid = || format!("{text:?} is not a duration like 20m, 48h, 90s, 500ms, 2d or 1h30m");
     let mut total: u64 = 0;
     let mut rest = text.trim();

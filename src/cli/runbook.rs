@@ -30,7 +30,7 @@ pub enum RunbookLang {
 
 /// The runbook's format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RunbookFormatArg {
+pub(crate) enum RunbookFormatArg {
     /// Markdown with task checkboxes.
     Markdown,
     /// A standalone HTML page with checkboxes.
@@ -39,7 +39,7 @@ pub enum RunbookFormatArg {
 
 /// `csamctl runbook`.
 #[derive(Debug, clap::Args)]
-pub struct RunbookArgs {
+pub(crate) struct RunbookArgs {
     /// Desired-state files and directories (default csam.yaml or ./csam/).
     pub paths: Vec<PathBuf>,
     /// The language of the procedure.
@@ -60,7 +60,7 @@ pub struct RunbookArgs {
 }
 
 /// Runs `runbook`; `Ok` when a runbook was printed.
-pub async fn run(args: &RunbookArgs) -> CommandResult {
+pub(super) async fn run(args: &RunbookArgs) -> CommandResult {
     Ok(Outcome::ok_if(run_inner(args).await?))
 }
 

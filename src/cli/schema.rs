@@ -3,7 +3,7 @@
 use super::{CommandResult, Outcome};
 
 /// Prints the schema (equal to the committed `schemas/desired-state.schema.json`).
-pub fn run() -> CommandResult {
+pub(super) fn run() -> CommandResult {
     print!("{}", crate::config::schema::json_schema());
     Ok(Outcome::Ok)
 }

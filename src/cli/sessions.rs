@@ -20,7 +20,7 @@ use crate::registry::{LeaseRequest, Registry, RegistryError, SessionId, TakeOver
 
 /// `csamctl sessions`.
 #[derive(Debug, clap::Args)]
-pub struct SessionsArgs {
+pub(crate) struct SessionsArgs {
     /// Log out this session (repeatable).
     #[arg(long, value_name = "ID", conflicts_with = "close_all")]
     pub close: Vec<String>,
@@ -35,7 +35,7 @@ pub struct SessionsArgs {
 
 /// `csamctl lease`.
 #[derive(Debug, clap::Args)]
-pub struct LeaseArgs {
+pub(crate) struct LeaseArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: LeaseCommand,
@@ -43,7 +43,7 @@ pub struct LeaseArgs {
 
 /// `csamctl lease` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum LeaseCommand {
+pub(crate) enum LeaseCommand {
     /// Show who holds an enterprise's apply lease and release it (the acting
     /// person's own; another's only with --force).
     Release {
@@ -81,7 +81,7 @@ async fn connect(args: &RegistryArgs) -> Result<std::sync::Arc<dyn Registry>, Se
 }
 
 /// Runs `sessions`.
-pub async fn run_sessions(args: &SessionsArgs) -> CommandResult {
+pub(super) async fn run_sessions(args: &SessionsArgs) -> CommandResult {
     let registry = connect(&args.registry).await?;
     sessions(&*registry, args).await?;
     Ok(Outcome::Ok)
@@ -138,7 +138,7 @@ async fn sessions(registry: &dyn Registry, args: &SessionsArgs) -> Result<(), Se
 }
 
 /// Runs `lease`.
-pub async fn run_lease(args: &LeaseArgs) -> CommandResult {
+pub(super) async fn run_lease(args: &LeaseArgs) -> CommandResult {
     let LeaseCommand::Release {
         enterprise,
         force,

@@ -16,7 +16,7 @@ use clap::ValueEnum;
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// Colour on a terminal, following NO_COLOR, CLICOLOR_FORCE, CLICOLOR and TERM=dumb.
     #[default]
     Auto,
@@ -30,7 +30,7 @@ pub enum ColorChoice {
 static CHOICE: OnceLock<ColorChoice> = OnceLock::new();
 
 /// Records `--color` for every later [`colour`] call (the first call wins).
-pub fn set_choice(choice: ColorChoice) {
+pub(super) fn set_choice(choice: ColorChoice) {
     let _ = CHOICE.set(choice);
 }
 
@@ -40,7 +40,7 @@ fn set(value: Option<OsString>) -> bool {
 
 /// Whether output gets ANSI colour: the flag, the environment (`env` reads a variable)
 /// and whether the stream is a terminal. The rules are in the module docs.
-pub fn decide_colour(
+pub(super) fn decide_colour(
     choice: ColorChoice,
     is_terminal: bool,
     env: impl Fn(&str) -> Option<OsString>,
@@ -64,7 +64,7 @@ pub fn decide_colour(
 
 /// Whether a stream may be redrawn in place (progress bars): a terminal that can move
 /// the cursor. Colour has nothing to do with it; `TERM=dumb` cannot do it.
-pub fn decide_live(is_terminal: bool, env: impl Fn(&str) -> Option<OsString>) -> bool {
+pub(super) fn decide_live(is_terminal: bool, env: impl Fn(&str) -> Option<OsString>) -> bool {
     is_terminal && !dumb(&env)
 }
 
@@ -73,7 +73,7 @@ fn dumb(env: &impl Fn(&str) -> Option<OsString>) -> bool {
 }
 
 /// [`decide_colour`] for a stream of this process.
-pub fn colour(stream: &impl IsTerminal) -> bool {
+pub(super) fn colour(stream: &impl IsTerminal) -> bool {
     decide_colour(
         CHOICE.get().copied().unwrap_or_default(),
         stream.is_terminal(),
@@ -82,7 +82,7 @@ pub fn colour(stream: &impl IsTerminal) -> bool {
 }
 
 /// [`decide_live`] for a stream of this process.
-pub fn live(stream: &impl IsTerminal) -> bool {
+pub(super) fn live(stream: &impl IsTerminal) -> bool {
     decide_live(stream.is_terminal(), |name| std::env::var_os(name))
 }
 

@@ -4,7 +4,7 @@ use super::{CommandResult, Format, Outcome, ValidateArgs, fancy};
 use crate::config::{self, DiagnosticOptions, InputLimits, diagnostic};
 
 /// Runs `validate`; exit 0 when clean or warnings only, 1 on any error.
-pub fn run(args: &ValidateArgs) -> CommandResult {
+pub(super) fn run(args: &ValidateArgs) -> CommandResult {
     let loaded = config::load(&args.paths, &InputLimits::default());
     match args.format {
         Format::Json => {

@@ -20,7 +20,7 @@ use super::load::InputLimits;
 use super::node::{Node, Pos, Value};
 
 /// Parses `text`, or `None` when the reference must (see the module docs).
-pub fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
+pub(super) fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
     // The parser's settings of serde-saphyr (`Budget::parser_options`), so that both
     // accept and refuse the same input; comments are not needed here.
     let budget = serde_saphyr::Budget::default();

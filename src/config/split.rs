@@ -38,7 +38,7 @@ struct Items {
 
 /// Parses `text` in pieces on several threads when it is a large file of the usual
 /// shape; `None` when it is not, or when anything is in doubt (see the module docs).
-pub fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
+pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
     let threads = std::thread::available_parallelism()
         .map(NonZeroUsize::get)
         .unwrap_or(1)

@@ -54,7 +54,16 @@ pub struct UnknownValue {
 
 vocabulary! {
     /// The language of a user's CSAM account.
-    Language { Dutch = "nl", French = "fr", German = "de", English = "en" }
+    Language {
+        /// Dutch (`nl`).
+        Dutch = "nl",
+        /// French (`fr`).
+        French = "fr",
+        /// German (`de`).
+        German = "de",
+        /// English (`en`).
+        English = "en",
+    }
 }
 
 vocabulary! {
