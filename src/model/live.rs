@@ -42,12 +42,14 @@ impl LiveState {
     }
 }
 
-/// A recognised unit of the programme's list (R8): a subdivision and its sites.
+/// A recognised unit of the programme's list (R8): a subdivision and its sites. The
+/// same record in a live state and in the registry's reference data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecognisedUnit {
     /// The subdivision's HCO number.
     pub subdivision: Hco,
-    /// The HCO numbers of its sites.
+    /// The HCO numbers of its sites (none when left out).
+    #[serde(default)]
     pub sites: Vec<Hco>,
 }
 

@@ -16,6 +16,8 @@ pub use crate::model::Limits;
 /// A new user record on a level ([`Write::CreateUser`]); a new account's initial
 /// password travels beside the write.
 pub use crate::model::NewUser;
+/// A recognised unit (R8) of an enterprise's reference data: the model's record.
+pub use crate::model::RecognisedUnit;
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
 /// The level a user record lives on (the model's type: the plan names levels the same
@@ -454,16 +456,6 @@ pub struct ReferenceEnterprise {
     /// The programme's recognised units (R8); empty when not recognised.
     #[serde(default)]
     pub recognised_units: Vec<RecognisedUnit>,
-}
-
-/// A recognised subdivision with the HCO numbers of its sites.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct RecognisedUnit {
-    /// The subdivision's HCO number.
-    pub subdivision: Hco,
-    /// The sites' HCO numbers.
-    #[serde(default)]
-    pub sites: Vec<Hco>,
 }
 
 impl Reference {

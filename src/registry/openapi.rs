@@ -585,7 +585,8 @@ struct LiveStateDef {
 struct RecognisedUnitDef {
     /// The subdivision's HCO number.
     subdivision: Hco,
-    /// The HCO numbers of its sites.
+    /// The HCO numbers of its sites (none when left out).
+    #[serde(default)]
     sites: Vec<Hco>,
 }
 
