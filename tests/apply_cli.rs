@@ -284,6 +284,28 @@ fn multi_campus_changed() -> String {
     t
 }
 
+// The whole output of an apply, snapshotted: only the time it took, the notice file's
+// name (time and process) and the registry clock's times differ from run to run, and
+// insta's filters hide exactly those, so any other change to what apply prints shows.
+#[test]
+fn apply_output_is_the_same_every_run_but_for_its_timings() {
+    let env = Env::new();
+    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
+    let out = env.on_file(
+        &["apply", "--auto-approve", multi.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    insta::with_settings!({filters => vec![
+        (r"Took \d+\.\d+ s;", "Took [elapsed];"),
+        (r"cvko-head-radiologists-\d+-\d+\.txt", "cvko-head-radiologists-[made].txt"),
+        (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?( UTC|Z)?", "[time]"),
+    ]}, {
+        insta::assert_snapshot!("multi-campus-apply", stdout);
+    });
+}
+
 // The whole main job: both examples from empty (one through the HTB gate), then a
 // year of changes, each time converging to `plan --detailed-exitcode` 0.
 #[test]
