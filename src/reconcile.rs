@@ -52,9 +52,6 @@ pub struct Reading {
     pub accounts: KnownAccounts,
 }
 
-/// How many enterprise trees are read at once.
-const READ_CONCURRENCY: usize = 16;
-
 /// One session: a snapshot of every declared enterprise the actor may read, and what
 /// the account look-up says about the people and usernames they declare.
 pub async fn read_live(
@@ -142,7 +139,7 @@ pub async fn read_enterprises(
             let (options, session) = (&options, &session);
             execute::retried(options, move |_| registry.snapshot(session, kbo))
         })
-        .buffered(READ_CONCURRENCY)
+        .buffered(execute::REQUESTS_AT_ONCE)
         .collect()
         .await;
     let mut live = Vec::new();

@@ -92,9 +92,6 @@ pub(super) enum NoticeError {
     },
 }
 
-/// How many enterprises' pending notices are asked for at once.
-const NOTICE_READS: usize = 16;
-
 /// The head radiologists whose number is still owed to the coordination centre, for
 /// these enterprises, sorted by site. Enterprises the acting person has no role in (yet:
 /// an HTB designation still pending) or that are unknown have nothing the person can
@@ -112,7 +109,7 @@ pub(super) async fn owed(
             let answer = execute::retried(options, |_| registry.pending_notices(kbo)).await;
             (kbo, answer)
         })
-        .buffered(NOTICE_READS)
+        .buffered(crate::execute::REQUESTS_AT_ONCE)
         .collect()
         .await;
     let mut out = Vec::new();
