@@ -33,7 +33,7 @@ mod fleet;
 
 use fleet::{MainAccessManager, parse_untyped, time};
 
-use csamctl::execute::steps::idempotency_key;
+use csamctl::execute::idempotency_key;
 use csamctl::model::{Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits, insz_check};
 use csamctl::registry::{
     AccountPassword, OpenOptions, Registry, RegistryError, RegistryOperator, SqliteRegistry,

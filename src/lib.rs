@@ -5,7 +5,7 @@
 //! → [`safety`] → [`execute`] / registry → [`render`], with the workflow that every
 //! command runs in [`reconcile`].
 
-#![warn(unreachable_pub, missing_docs)]
+#![warn(unreachable_pub, missing_docs, unnameable_types)]
 
 pub mod cli;
 pub mod config;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use csamctl::model::{Insz, Kbo, Representative};
-use csamctl::registry::clock::VirtualClock;
+use csamctl::registry::VirtualClock;
 use csamctl::registry::{
     IdempotencyKey, OpenOptions, RegistryOperator, SqliteRegistry, TicketState, Write,
 };

@@ -27,7 +27,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use progress::ProgressModel;
+pub use progress::{ChainState, EnterpriseProgress, ProgressModel};
 
 /// Exit codes, the contract scripts and CI pipelines rely on (the README's table).
 /// Only [`Outcome::exit_code`] and [`main`] use them.

@@ -15,7 +15,7 @@ use crate::model::{Kbo, Plan};
 
 /// Where an enterprise's chain is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
+pub enum ChainState {
     /// Not started yet (waiting for a lease or a slot).
     Waiting,
     /// Running.
@@ -40,7 +40,7 @@ pub struct EnterpriseProgress {
     /// Requests retried.
     pub retries: usize,
     /// Where it is.
-    pub state: State,
+    pub state: ChainState,
 }
 
 impl EnterpriseProgress {
@@ -53,7 +53,7 @@ impl EnterpriseProgress {
             failed: 0,
             log_outs: 0,
             retries: 0,
-            state: State::Waiting,
+            state: ChainState::Waiting,
         }
     }
 
@@ -115,14 +115,14 @@ impl ProgressModel {
         let e = self.enterprises.get_mut(&kbo)?;
         match event {
             Event::EnterpriseStarted { steps, .. } => {
-                e.state = State::Active;
+                e.state = ChainState::Active;
                 e.steps = *steps;
             }
             Event::StepDone { .. } => e.done += 1,
             Event::StepFailed { .. } => e.failed += 1,
             Event::Retrying { .. } => e.retries += 1,
             Event::LoggedOut { .. } => e.log_outs += 1,
-            Event::EnterpriseEnded { .. } => e.state = State::Ended,
+            Event::EnterpriseEnded { .. } => e.state = ChainState::Ended,
         }
         Some(kbo)
     }
@@ -156,7 +156,7 @@ impl ProgressModel {
     pub fn overall_message(&self) -> String {
         let ended = self
             .enterprises()
-            .filter(|e| e.state == State::Ended)
+            .filter(|e| e.state == ChainState::Ended)
             .count();
         format!(
             "{ended}/{} enterprises done · {}",
@@ -248,7 +248,7 @@ impl Bars {
             return;
         };
         match e.state {
-            State::Active => {
+            ChainState::Active => {
                 let line = lines.entry(kbo).or_insert_with(|| {
                     let line = self.multi.add(indicatif::ProgressBar::new_spinner());
                     line.set_style(
@@ -259,7 +259,7 @@ impl Bars {
                 });
                 line.set_message(e.line());
             }
-            State::Ended => {
+            ChainState::Ended => {
                 if let Some(line) = lines.remove(&kbo) {
                     line.finish_and_clear();
                 }
@@ -267,7 +267,7 @@ impl Bars {
                     let _ = self.multi.println(format!("{} (ended)", e.line()));
                 }
             }
-            State::Waiting => {}
+            ChainState::Waiting => {}
         }
     }
 }
@@ -365,8 +365,14 @@ mod tests {
         });
         model.record(&Event::EnterpriseEnded { kbo: b });
         assert_eq!(model.done(), 1);
-        assert_eq!(model.enterprise(&b).map(|e| e.state), Some(State::Ended));
-        assert_eq!(model.enterprise(&a).map(|e| e.state), Some(State::Waiting));
+        assert_eq!(
+            model.enterprise(&b).map(|e| e.state),
+            Some(ChainState::Ended)
+        );
+        assert_eq!(
+            model.enterprise(&a).map(|e| e.state),
+            Some(ChainState::Waiting)
+        );
         assert_eq!(
             model
                 .enterprise(&b)

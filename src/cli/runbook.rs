@@ -19,7 +19,7 @@ use crate::render::runbook::{self, Lang, RunbookFormat, RunbookOptions};
 
 /// The runbook's language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RunbookLang {
+pub(crate) enum RunbookLang {
     /// Dutch, in the manual's own words.
     Nl,
     /// French, translated from the manual.

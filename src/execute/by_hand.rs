@@ -32,7 +32,7 @@ use crate::registry::{
 
 /// The progress of a by-hand apply.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ByHand {
+pub(crate) struct ByHand {
     /// The plan being carried out (it holds password references, never passwords).
     pub plan: Plan,
     /// The next instruction of `plan.procedure()`.
@@ -47,7 +47,7 @@ pub struct ByHand {
 
 /// Why a confirmed step could not be recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     /// The registry refused or failed the request.
     #[error("{0}")]
     Registry(#[from] RegistryError),
@@ -67,7 +67,7 @@ pub enum RecordError {
 
 impl ByHand {
     /// A by-hand apply of `plan` from its first instruction.
-    pub fn new(plan: Plan) -> ByHand {
+    pub(crate) fn new(plan: Plan) -> ByHand {
         ByHand {
             plan,
             position: 0,
@@ -77,12 +77,12 @@ impl ByHand {
     }
 
     /// The procedure (recomputed from the plan: it is a pure function of it).
-    pub fn procedure(&self) -> Vec<Instruction> {
+    pub(crate) fn procedure(&self) -> Vec<Instruction> {
         self.plan.procedure()
     }
 
     /// The instruction at the current position, if any is left.
-    pub fn current(&self) -> Option<Instruction> {
+    pub(crate) fn current(&self) -> Option<Instruction> {
         self.procedure().get(self.position).copied()
     }
 
@@ -91,7 +91,7 @@ impl ByHand {
     /// notice (R9) is recorded through `operator`, the registry's operator, who stands
     /// for the coordination centre (`None`: none is at hand, and the step is refused
     /// with [`RecordError::NoOperator`]).
-    pub async fn done(
+    pub(crate) async fn done(
         &mut self,
         registry: &dyn Registry,
         passwords: &dyn PasswordSource,
@@ -150,7 +150,10 @@ impl ByHand {
     }
 
     /// The site and head radiologist of a notice instruction of this plan.
-    pub fn notice_of(&self, at: &Instruction) -> Option<(crate::model::Hco, crate::model::Insz)> {
+    pub(crate) fn notice_of(
+        &self,
+        at: &Instruction,
+    ) -> Option<(crate::model::Hco, crate::model::Insz)> {
         let Instruction::Notice {
             enterprise,
             phase,
@@ -167,7 +170,7 @@ impl ByHand {
 
     /// The person skipped the current instruction: nothing is recorded. Skipping a
     /// log-in skips its whole session (nothing of it can be done without one).
-    pub fn skip(&mut self) {
+    pub(crate) fn skip(&mut self) {
         let procedure = self.procedure();
         let Some(at) = procedure.get(self.position).copied() else {
             return;
@@ -206,7 +209,7 @@ impl ByHand {
     }
 
     /// The delay of a propagation wait instruction (R6), if `at` is one.
-    pub fn propagation_wait(&self, at: &Instruction) -> Option<u64> {
+    pub(crate) fn propagation_wait(&self, at: &Instruction) -> Option<u64> {
         let Instruction::Wait { enterprise, phase } = *at else {
             return None;
         };
@@ -218,26 +221,24 @@ impl ByHand {
 
     /// Whether the procedure has a coordination-centre notice step (R9), which needs
     /// the registry's operator to be recorded.
-    pub fn has_notice(&self) -> bool {
+    pub(crate) fn has_notice(&self) -> bool {
         self.procedure()
             .iter()
             .any(|i| matches!(i, Instruction::Notice { .. }))
     }
 
-    /// True when every instruction was answered.
-    pub fn finished(&self) -> bool {
-        self.position >= self.procedure().len()
-    }
-
     /// Whether a saved progress goes on as it is: it stopped between sessions, or in a
     /// session the registry still has open. A progress whose session ended in between
     /// does not: what it recorded is processed, and a new plan starts from it.
-    pub async fn resumable(&self, registry: &dyn Registry) -> Result<bool, RegistryError> {
+    pub(crate) async fn resumable(&self, registry: &dyn Registry) -> Result<bool, RegistryError> {
         Ok(self.session.is_none() || self.session_open(registry).await?)
     }
 
     /// Whether the registry still has this run's session open (`false` without one).
-    pub async fn session_open(&self, registry: &dyn Registry) -> Result<bool, RegistryError> {
+    pub(crate) async fn session_open(
+        &self,
+        registry: &dyn Registry,
+    ) -> Result<bool, RegistryError> {
         let Some(session) = &self.session else {
             return Ok(false);
         };
@@ -251,7 +252,7 @@ impl ByHand {
 
 /// A person's answer to one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Done in CSAM: record it.
     Done,
     /// Not done: record nothing, go on (the next plan has it again).
@@ -262,7 +263,7 @@ pub enum Answer {
 
 /// How a walk through the procedure ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Walked {
+pub(crate) enum Walked {
     /// Every instruction was answered.
     Finished,
     /// The person stopped; the progress was saved.
@@ -273,7 +274,7 @@ pub enum Walked {
 }
 
 /// What the person sees and answers during a by-hand walk; the command implements it.
-pub trait ByHandHooks {
+pub(crate) trait ByHandHooks {
     /// Why saving failed.
     type Error: From<RegistryError>;
     /// Shows the current instruction of `progress`; `clears_at` is the registry time at
@@ -290,7 +291,7 @@ pub trait ByHandHooks {
 
 /// Walks the procedure from `progress`'s position: shows each instruction, records
 /// each one confirmed, saves after every answer. A gate (R7) ends the walk.
-pub async fn walk<H: ByHandHooks>(
+pub(crate) async fn walk<H: ByHandHooks>(
     progress: &mut ByHand,
     registry: &dyn Registry,
     passwords: &dyn PasswordSource,

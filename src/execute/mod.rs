@@ -51,10 +51,13 @@
 //! log-out, the wait for processing and a new log-in: earlier writes of the session
 //! are durable and the remaining steps are valid in any later session.
 
-pub mod by_hand;
-pub mod notice;
-pub mod retry;
-pub mod steps;
+pub(crate) mod by_hand;
+pub(crate) mod notice;
+pub(crate) mod retry;
+pub(crate) mod steps;
+
+pub use retry::RetryPolicy;
+pub use steps::idempotency_key;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -74,7 +77,7 @@ use crate::registry::{
     AccountPassword, BatchWrite, IdempotencyKey, Lease, LeaseRequest, Limits, Millis, Registry,
     RegistryError, SessionId, TakeOver, TicketState,
 };
-use retry::{Backoff, RetryPolicy, Verdict, with_retries};
+use retry::{Backoff, Verdict, with_retries};
 
 /// How the executor behaves.
 #[derive(Debug, Clone)]
@@ -383,7 +386,7 @@ pub enum ExecuteError {
 }
 
 /// What the retry policy needs to know of a registry error.
-pub fn verdict(e: &RegistryError) -> Verdict {
+pub(crate) fn verdict(e: &RegistryError) -> Verdict {
     Verdict {
         retryable: e.is_retryable(),
         retry_after: e.retry_after(),
@@ -399,7 +402,7 @@ fn seed() -> u64 {
 }
 
 /// A fresh backoff with the options' delays and a jitter seed of its own.
-pub fn backoff(options: &ExecuteOptions) -> Backoff {
+pub(crate) fn backoff(options: &ExecuteOptions) -> Backoff {
     Backoff::new(options.backoff_base, options.backoff_cap, seed())
 }
 
@@ -427,7 +430,7 @@ where
 /// only after its retries (minutes). Without `now` — when an enterprise could not be
 /// leased, so a crashed apply there need not have been waited for — every open
 /// session is stale.
-pub async fn close_stale_sessions(
+pub(crate) async fn close_stale_sessions(
     registry: &dyn Registry,
     options: &ExecuteOptions,
     limits: &Limits,
@@ -470,20 +473,20 @@ pub const REQUESTS_AT_ONCE: usize = 64;
 
 /// The apply leases this run holds; released with [`Leases::release`].
 #[derive(Debug, Default)]
-pub struct Leases {
+pub(crate) struct Leases {
     held: Vec<Lease>,
 }
 
 impl Leases {
     /// The leases held.
-    pub fn held(&self) -> &[Lease] {
+    pub(crate) fn held(&self) -> &[Lease] {
         &self.held
     }
 
     /// Gives every lease back, each retried like every other request (a release
     /// whose answer was lost is repeated; one already gone is released). Best effort
     /// in the end: a lease that could not be released expires on its own.
-    pub async fn release(self, registry: &dyn Registry, options: &ExecuteOptions) {
+    pub(crate) async fn release(self, registry: &dyn Registry, options: &ExecuteOptions) {
         stream::iter(self.held)
             .for_each_concurrent(REQUESTS_AT_ONCE, |lease| async move {
                 let _ = retried(options, |_| registry.release_lease(&lease.id)).await;
@@ -494,7 +497,7 @@ impl Leases {
     /// Renews every lease for `ttl` more, each retried like every other request (a
     /// renewal that fails past its retries keeps the old lease, which the next renewal
     /// tries again).
-    pub async fn renew(
+    pub(crate) async fn renew(
         &mut self,
         registry: &dyn Registry,
         ttl: Duration,
@@ -549,7 +552,7 @@ pub enum LeaseEvent {
 }
 
 /// How [`acquire_leases`] takes leases.
-pub struct LeaseTaking<'a> {
+pub(crate) struct LeaseTaking<'a> {
     /// This run, as other applies will see it.
     pub holder: &'a str,
     /// How long each lease lasts unless renewed.
@@ -570,7 +573,7 @@ pub struct LeaseTaking<'a> {
 /// just taken are given back before waiting, so that two applies on overlapping sets
 /// never each sit on a part. On failure nothing stays held. The last attempt is made
 /// at the timeout itself, never before it.
-pub async fn acquire_leases(
+pub(crate) async fn acquire_leases(
     registry: &dyn Registry,
     kbos: &[Kbo],
     taking: &LeaseTaking<'_>,
@@ -657,7 +660,7 @@ pub async fn acquire_leases(
 
 /// One lease request, retried while the registry is unavailable; a lease held by
 /// someone else is answered at once, not waited for.
-pub async fn lease_request(
+pub(crate) async fn lease_request(
     registry: &dyn Registry,
     kbo: &Kbo,
     request: &LeaseRequest,
@@ -1140,7 +1143,7 @@ async fn reclaim_abandoned(
 /// lost a log-in's answer) are logged out instead of failing; busy ones — a running
 /// apply's — are waited for. Returns the session and how many abandoned ones were
 /// logged out.
-pub async fn log_in_to_read(
+pub(crate) async fn log_in_to_read(
     registry: &dyn Registry,
     options: &ExecuteOptions,
 ) -> Result<(SessionId, usize), RegistryError> {
@@ -1171,7 +1174,7 @@ pub async fn log_in_to_read(
 /// idle to count as abandoned (a log-in whose answer was lost, a crashed apply's). A
 /// session in use — another apply of the same person — is never idle that long: its
 /// requests follow each other within a retry's wait (at most the backoff cap, 5 s).
-pub const IDLE_SESSION_MS: Millis = 15_000;
+pub(crate) const IDLE_SESSION_MS: Millis = 15_000;
 
 /// The listed sessions that are orphans: not this run's, and idle for
 /// [`IDLE_SESSION_MS`] at registry time `now`, or, when the registry did not say, measured

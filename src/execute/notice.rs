@@ -15,7 +15,7 @@ use crate::registry::{RegistryError, RegistryOperator};
 /// Records that the coordination centre was sent the national register number of
 /// `person`, head radiologist of `site` (R9), retried as every registry call is.
 /// Recording it twice is harmless: the registry keeps a set.
-pub async fn record_notice_sent(
+pub(crate) async fn record_notice_sent(
     operator: &dyn RegistryOperator,
     site: &Hco,
     person: &Insz,

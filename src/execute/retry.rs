@@ -12,7 +12,7 @@ use std::time::Duration;
 /// half ("equal jitter"), so that many clients retrying at once spread out but none
 /// retries sooner than half the nominal delay.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     base: Duration,
     cap: Duration,
     attempt: u32,
@@ -21,7 +21,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// A backoff starting at `base`, never above `cap`, with jitter from `seed`.
-    pub fn new(base: Duration, cap: Duration, seed: u64) -> Self {
+    pub(crate) fn new(base: Duration, cap: Duration, seed: u64) -> Self {
         Backoff {
             base,
             cap,
@@ -32,7 +32,7 @@ impl Backoff {
     }
 
     /// The nominal (un-jittered) delay before retry number `attempt` (0-based).
-    pub fn nominal(&self, attempt: u32) -> Duration {
+    pub(crate) fn nominal(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
@@ -80,7 +80,7 @@ impl Default for RetryPolicy {
 
 /// What a failure says about retrying it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Verdict {
+pub(crate) struct Verdict {
     /// The failure may go away by itself (unavailable, busy, dropped connection).
     pub retryable: bool,
     /// The server asked to wait this long (`Retry-After`).
@@ -89,7 +89,7 @@ pub struct Verdict {
 
 /// The policy's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Wait this long, then try again.
     RetryAfter(Duration),
     /// Stop: the failure is permanent or the budget is spent.
@@ -99,7 +99,7 @@ pub enum Decision {
 /// Decides, purely, whether attempt number `attempts` (1-based, just failed) is retried:
 /// never for a permanent failure, never past the attempt or time budget, and never
 /// sooner than the server asked (`Retry-After`) nor than the backoff says.
-pub fn decide(
+pub(crate) fn decide(
     policy: &RetryPolicy,
     verdict: Verdict,
     attempts: u32,
@@ -120,16 +120,14 @@ pub fn decide(
 
 /// The outcome of an operation that was given up on.
 #[derive(Debug)]
-pub struct GaveUp<E> {
+pub(crate) struct GaveUp<E> {
     /// The last error.
-    pub error: E,
-    /// How many attempts were made.
-    pub attempts: u32,
+    pub(crate) error: E,
 }
 
 /// Runs `op` until it succeeds or the policy gives up, sleeping on tokio's clock
 /// between attempts.
-pub async fn with_retries<T, E, F, Fut>(
+pub(crate) async fn with_retries<T, E, F, Fut>(
     policy: &RetryPolicy,
     mut backoff: Backoff,
     classify: impl Fn(&E) -> Verdict,
@@ -149,7 +147,7 @@ where
                 let delay = backoff.next().unwrap_or(Duration::ZERO);
                 match decide(policy, classify(&error), attempts, start.elapsed(), delay) {
                     Decision::RetryAfter(wait) => tokio::time::sleep(wait).await,
-                    Decision::GiveUp => return Err(GaveUp { error, attempts }),
+                    Decision::GiveUp => return Err(GaveUp { error }),
                 }
             }
         }
@@ -276,7 +274,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn giving_up_reports_the_last_error_and_the_attempts() {
+    async fn giving_up_reports_the_last_error_after_the_last_attempt() {
         let policy = RetryPolicy {
             max_attempts: 5,
             max_elapsed: Duration::from_secs(3600),
@@ -290,7 +288,7 @@ mod tests {
         )
         .await;
         let gave_up = result.unwrap_err();
-        assert_eq!(gave_up.attempts, 5);
+        // The error of the fifth attempt: five were made.
         assert_eq!(gave_up.error, "failure 5");
     }
 }

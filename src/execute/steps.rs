@@ -16,7 +16,10 @@ pub fn idempotency_key(plan: &Plan, step: &Step) -> Result<IdempotencyKey, Regis
 
 /// The idempotency key of a step of the plan with this id (what [`idempotency_key`]
 /// computes, for callers that hold only the plan's id).
-pub fn idempotency_key_for(plan_id: &str, step: &Step) -> Result<IdempotencyKey, RegistryError> {
+pub(crate) fn idempotency_key_for(
+    plan_id: &str,
+    step: &Step,
+) -> Result<IdempotencyKey, RegistryError> {
     let plan_part = &plan_id[..plan_id.len().min(16)];
     IdempotencyKey::new(format!("csamctl-{plan_part}-{}", step.id))
 }

@@ -26,7 +26,7 @@ use crate::render::yaml::scalar;
 
 /// Where new text goes and how it is indented, copied from the surrounding file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Indentation {
+pub(crate) struct Indentation {
     /// Column (0-based) of the `-` of a `people` item.
     pub dash: usize,
     /// Column (0-based) of the keys of a person (`insz`, `username`, ...).
@@ -39,7 +39,7 @@ pub struct Indentation {
 
 impl Indentation {
     /// The layout of a top-level list: `- insz:` at column 0, two-space indentation.
-    pub const TOP_LEVEL: Indentation = Indentation {
+    pub(crate) const TOP_LEVEL: Indentation = Indentation {
         dash: 0,
         keys: 2,
         step: 2,
@@ -49,7 +49,7 @@ impl Indentation {
 
 /// How the INSZ of an entry is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InszShown {
+pub(crate) enum InszShown {
     /// In full (`85.07.30-033.28`): for desired-state files, which hold it by design.
     Full,
     /// Masked (`**.**.**-**3.28`): for a terminal or a CI log.
@@ -57,13 +57,13 @@ pub enum InszShown {
 }
 
 /// The value written for the e-mail address the CSV does not have.
-pub const EMAIL_PLACEHOLDER: &str = "TODO";
+pub(crate) const EMAIL_PLACEHOLDER: &str = "TODO";
 
 /// The comment on the e-mail placeholder line.
-pub const EMAIL_COMMENT: &str = "# not in the CSAM export: fill in the e-mail address";
+pub(crate) const EMAIL_COMMENT: &str = "# not in the CSAM export: fill in the e-mail address";
 
 /// One person as a `people` item, ending with a newline.
-pub fn person(
+pub(crate) fn person(
     user: &ListedUser,
     site: &Hco,
     language: Option<Language>,
@@ -99,7 +99,7 @@ pub fn person(
 }
 
 /// A `sites` entry for a site with no function yet: `"71012818": []` and a comment.
-pub fn site_entry(site: &Hco) -> String {
+pub(crate) fn site_entry(site: &Hco) -> String {
     let functions: Vec<&str> = Function::ALL.iter().map(|f| f.as_str()).collect();
     format!(
         "\"{site}\": []  # not in the CSAM export: fill in the functions ({})",

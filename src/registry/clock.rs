@@ -11,7 +11,7 @@ use super::Millis;
 /// A registry time for people: the local date and time with the zone
 /// (`2026-11-30 04:12:05 CET`), the way a person reads a clock, not milliseconds since
 /// the epoch. Falls back to UTC when the local zone cannot be read.
-pub fn local_time(ms: Millis) -> String {
+pub(crate) fn local_time(ms: Millis) -> String {
     match jiff::Timestamp::from_millisecond(ms) {
         Ok(t) => t
             .to_zoned_datetime(jiff::tz::TimeZone::system())
@@ -22,20 +22,17 @@ pub fn local_time(ms: Millis) -> String {
 }
 
 /// Where the registry reads the time.
-pub trait Clock: Send + Sync + fmt::Debug {
+pub(crate) trait Clock: Send + Sync + fmt::Debug {
     /// Milliseconds since the Unix epoch.
     fn now(&self) -> Millis;
 
     /// Moves the clock forward; a wall clock ignores it.
     fn advance(&self, by_ms: u64);
-
-    /// True for a virtual clock.
-    fn is_virtual(&self) -> bool;
 }
 
 /// The wall clock.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Millis {
@@ -46,10 +43,6 @@ impl Clock for SystemClock {
     }
 
     fn advance(&self, _by_ms: u64) {}
-
-    fn is_virtual(&self) -> bool {
-        false
-    }
 }
 
 /// A clock that stands still until advanced.
@@ -85,10 +78,6 @@ impl Clock for VirtualClock {
     fn advance(&self, by_ms: u64) {
         let by = i64::try_from(by_ms).unwrap_or(i64::MAX);
         self.now.fetch_add(by, Ordering::SeqCst);
-    }
-
-    fn is_virtual(&self) -> bool {
-        true
     }
 }
 

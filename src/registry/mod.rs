@@ -11,12 +11,12 @@
 //! contract).
 
 mod api;
-pub mod clock;
+pub(crate) mod clock;
 pub mod embedded;
 pub mod engine;
 pub mod http;
 pub mod openapi;
-pub mod server;
+pub(crate) mod server;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{Hco, Insz, Kbo, KnownAccounts, LiveState};
 
 pub use api::*;
+pub use clock::VirtualClock;
 pub use embedded::{ClockKind, OpenOptions, SqliteRegistry};
 
 /// A registry as one person (the bearer of one token) sees it.

@@ -408,7 +408,7 @@ impl Operation {
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-pub fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -422,7 +422,7 @@ pub fn percent_encode(s: &str) -> String {
 
 /// The HTTP status an error is sent with. Authentication failures (no or an unknown
 /// bearer token) are 401 with `not_authorised`; the server decides those itself.
-pub fn status_of(error: &RegistryError) -> u16 {
+pub(crate) fn status_of(error: &RegistryError) -> u16 {
     use RegistryError::*;
     match error {
         SessionClosed { .. }

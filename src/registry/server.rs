@@ -67,7 +67,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// What `registry serve` was asked for.
 #[derive(Clone, Debug)]
-pub struct ServeOptions {
+pub(crate) struct ServeOptions {
     /// The registry file (created if missing).
     pub db: PathBuf,
     /// Where to listen (`127.0.0.1:0` picks a free port).
@@ -89,23 +89,8 @@ pub struct ServeOptions {
 }
 
 impl ServeOptions {
-    /// Default options for a file and an address: no knobs, wall clock.
-    pub fn new(db: impl Into<PathBuf>, listen: SocketAddr) -> Self {
-        ServeOptions {
-            db: db.into(),
-            listen,
-            latency: Duration::ZERO,
-            fault_rate: 0.0,
-            fault_seed: None,
-            processing_delay_ms: 0,
-            sessions_per_person: Limits::default().sessions_per_person,
-            virtual_clock: false,
-            admin_token_file: None,
-        }
-    }
-
     /// The operator token file in effect.
-    pub fn admin_token_path(&self) -> PathBuf {
+    pub(crate) fn admin_token_path(&self) -> PathBuf {
         self.admin_token_file.clone().unwrap_or_else(|| {
             let mut name = OsString::from(self.db.as_os_str());
             name.push(".admin-token");
@@ -116,7 +101,7 @@ impl ServeOptions {
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     /// `--fault-rate` outside 0..=1.
     #[error("the fault rate must be between 0 and 1, not {0}")]
     FaultRate(f64),
@@ -230,7 +215,7 @@ impl AppState {
 }
 
 /// A server bound to its address, not yet serving.
-pub struct BoundServer {
+pub(crate) struct BoundServer {
     listener: TcpListener,
     state: Arc<AppState>,
     admin_token_file: PathBuf,
@@ -274,7 +259,7 @@ fn operator_token(path: &Path) -> Result<String, ServeError> {
 }
 
 /// Opens the registry, reads or creates the operator token and binds the address.
-pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
+pub(crate) async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
     if !(0.0..=1.0).contains(&options.fault_rate) {
         return Err(ServeError::FaultRate(options.fault_rate));
     }
@@ -328,19 +313,19 @@ pub async fn bind(options: ServeOptions) -> Result<BoundServer, ServeError> {
 
 impl BoundServer {
     /// The address actually bound (with the port chosen for `:0`).
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// The operator token file in effect.
-    pub fn admin_token_file(&self) -> &Path {
+    pub(crate) fn admin_token_file(&self) -> &Path {
         &self.admin_token_file
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+    pub(crate) async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let router = router(Arc::clone(&self.state));
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -384,7 +369,7 @@ impl BoundServer {
 }
 
 /// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

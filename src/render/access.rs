@@ -18,7 +18,7 @@ use crate::registry::{AccessCondition, AccessReport, Millis, UnitAccess};
 
 /// A person as reports name them: `Peeters Anna (apeeters, **.**.**-**3.28)`, or only
 /// the INSZ when no user record names them.
-pub fn person(insz: &Insz, name: Option<&PersonName>, opts: &RenderOptions) -> String {
+pub(crate) fn person(insz: &Insz, name: Option<&PersonName>, opts: &RenderOptions) -> String {
     match name {
         Some(n) => format!(
             "{} {} ({}, {})",
@@ -32,7 +32,7 @@ pub fn person(insz: &Insz, name: Option<&PersonName>, opts: &RenderOptions) -> S
 }
 
 /// What a condition of the checklist requires, in plain words.
-pub fn condition_words(condition: AccessCondition) -> &'static str {
+pub(crate) fn condition_words(condition: AccessCondition) -> &'static str {
     match condition {
         AccessCondition::CapacityActive => "the capacity is active",
         AccessCondition::CapacityApplications => "the capacity has Heracles and eHealthBox (R5)",
@@ -56,7 +56,7 @@ pub fn condition_words(condition: AccessCondition) -> &'static str {
 }
 
 /// What to do when a condition fails.
-pub fn fix(condition: AccessCondition) -> &'static str {
+pub(crate) fn fix(condition: AccessCondition) -> &'static str {
     match condition {
         AccessCondition::CapacityActive => {
             "activate the capacity \"Mammografische eenheid\" (manual S2; the HTB or an access manager)"
@@ -110,7 +110,7 @@ fn has_no_user(unit: &UnitAccess) -> bool {
 
 /// The failing conditions of a unit that are problems of their own (not consequences of
 /// a missing user), with the engine's finding.
-pub fn failures(unit: &UnitAccess) -> impl Iterator<Item = (AccessCondition, &str)> {
+pub(crate) fn failures(unit: &UnitAccess) -> impl Iterator<Item = (AccessCondition, &str)> {
     let no_user = has_no_user(unit);
     unit.conditions
         .iter()
@@ -127,7 +127,7 @@ fn unit_heading(unit: &UnitAccess) -> String {
 
 /// `explain-access`: the checklist of one person on each unit evaluated, a pass as one
 /// line, a failure with what was found and the fix; a missing user said once.
-pub fn explain(report: &AccessReport, site: Option<&Hco>, opts: &RenderOptions) -> String {
+pub(crate) fn explain(report: &AccessReport, site: Option<&Hco>, opts: &RenderOptions) -> String {
     let mut out = String::new();
     let who = person(&report.person, report.name.as_ref(), opts);
     let _ = writeln!(
@@ -180,7 +180,7 @@ pub fn explain(report: &AccessReport, site: Option<&Hco>, opts: &RenderOptions) 
 
 /// One declared user record `verify` found without access.
 #[derive(Clone, Debug)]
-pub struct Denied {
+pub(crate) struct Denied {
     /// The person.
     pub insz: Insz,
     /// Names and username (from the desired state).
@@ -203,7 +203,12 @@ impl Denied {
 
 /// `verify`: the records without access, grouped by person (by name), each site with
 /// its failing conditions in plain words; each fix once at the end; then the count.
-pub fn verify(wanted: usize, denied: &[Denied], opts: &RenderOptions, timed_out: bool) -> String {
+pub(crate) fn verify(
+    wanted: usize,
+    denied: &[Denied],
+    opts: &RenderOptions,
+    timed_out: bool,
+) -> String {
     let mut out = String::new();
     let mut by_person: BTreeMap<(String, Insz), Vec<&Denied>> = BTreeMap::new();
     for d in denied {
@@ -275,7 +280,7 @@ fn condition_line(out: &mut String, condition: AccessCondition, n: usize) {
 
 /// Why `verify --wait` does not wait: what fails besides the propagation delay (R6),
 /// which time alone does not fix, per condition with the number of records and the fix.
-pub fn cannot_wait(denied: &[Denied], wanted: usize) -> String {
+pub(crate) fn cannot_wait(denied: &[Denied], wanted: usize) -> String {
     let mut by_condition: BTreeMap<AccessCondition, usize> = BTreeMap::new();
     let mut stuck = 0;
     for d in denied {
@@ -303,7 +308,7 @@ pub fn cannot_wait(denied: &[Denied], wanted: usize) -> String {
 
 /// One user record of the apply report that becomes effective for Heracles at a time.
 #[derive(Clone, Debug)]
-pub struct Effective<'a> {
+pub(crate) struct Effective<'a> {
     /// The person.
     pub insz: Insz,
     /// Names and username.
@@ -315,7 +320,7 @@ pub struct Effective<'a> {
 }
 
 /// Where a user record is, for a report: the site, or a level that gives no access.
-pub fn level_words(level: &UserLevel) -> String {
+pub(crate) fn level_words(level: &UserLevel) -> String {
     match level {
         UserLevel::Site { hco } => format!("site {hco}"),
         UserLevel::Subdivision { hco } => format!("subdivision {hco} (no Heracles access, R4)"),
@@ -325,7 +330,7 @@ pub fn level_words(level: &UserLevel) -> String {
 
 /// The apply report's propagation lines (R6): one per person, by name, with each of
 /// their records and when it takes effect (one time when all are the same).
-pub fn effective_lines(records: &[Effective<'_>], opts: &RenderOptions) -> Vec<String> {
+pub(crate) fn effective_lines(records: &[Effective<'_>], opts: &RenderOptions) -> Vec<String> {
     let mut by_person: BTreeMap<(String, Insz), Vec<&Effective<'_>>> = BTreeMap::new();
     for r in records {
         let key = r

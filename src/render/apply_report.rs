@@ -14,11 +14,11 @@ use super::{RenderOptions, access};
 use crate::execute::{ApplyReport, ChainOutcome, StepOutcome};
 
 /// Where the signed designation request goes (manual S1.7–S1.10).
-pub const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
+pub(crate) const GATE_INSTRUCTIONS: &str = "The legal representative signs the designation request (PDF, with eID) and the signed request is e-mailed to registration@eranova.fgov.be with subject \"Aanvraag aanwijzing hoofdtoegangsbeheerder\" (or, if the digital signature fails, signed by hand and sent by post). Validation follows within 48 hours; then run apply again.";
 
 /// How long the apply took, and the lower bounds the plan gives for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
+pub(crate) struct Timing {
     /// Wall time from taking the leases to the report.
     pub elapsed: Duration,
     /// The plan's bound: the critical path, or the person's session limit.
@@ -31,7 +31,7 @@ pub struct Timing {
 
 impl Timing {
     /// `Took 9.87 s; the plan's lower bound is 9.12 s.`
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         // Hundredths below 10 s: an embedded registry answers in well under a second.
         let s = |seconds: f64| {
             if seconds < 10.0 {
@@ -60,7 +60,7 @@ impl Timing {
 
 /// The report for people; `notice_advice` says where the coordination-centre notice is
 /// and what to do with it.
-pub fn text(
+pub(crate) fn text(
     report: &ApplyReport,
     opts: &RenderOptions,
     notice_advice: Option<&str>,
@@ -158,7 +158,7 @@ pub fn text(
 
 /// The report as one JSON document; `notice_file` is where the coordination-centre
 /// notice was written, `timing` is absent when nothing was executed.
-pub fn json(
+pub(crate) fn json(
     report: &ApplyReport,
     opts: &RenderOptions,
     notice_file: Option<&Path>,

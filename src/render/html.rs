@@ -24,7 +24,7 @@ code,pre{background:#f4f4f4}pre{padding:.5em;overflow-x:auto}\
 
 /// Text escaped for HTML content and for attribute values in double quotes (the only
 /// kind these pages write).
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -46,7 +46,7 @@ fn text(s: &str) -> String {
 }
 
 /// The plan as a standalone HTML page.
-pub fn render(plan: &Plan, opts: &RenderOptions) -> String {
+pub(crate) fn render(plan: &Plan, opts: &RenderOptions) -> String {
     let opts = RenderOptions {
         colour: false,
         ..*opts

@@ -416,7 +416,7 @@ fn enterprise(e: &EnterprisePlan, opts: &RenderOptions) -> EnterpriseView {
 }
 
 /// The document for a plan.
-pub fn document(plan: &Plan, opts: &RenderOptions) -> PlanDocument {
+pub(crate) fn document(plan: &Plan, opts: &RenderOptions) -> PlanDocument {
     let counts = Counts::of_plan(plan);
     PlanDocument {
         format_version: FORMAT_VERSION,

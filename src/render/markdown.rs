@@ -28,7 +28,7 @@ pub const PART_LIMIT: usize = 65_000;
 const BLOCK_LIMIT: usize = PART_LIMIT / 2;
 
 /// Where rule codes link to (relative to a checkout of csamctl).
-pub const RULES_DOC: &str = "docs/rules.md";
+pub(crate) const RULES_DOC: &str = "docs/rules.md";
 
 /// The first line of part `i` of `n` (from 1) when a plan has several parts. CI scripts
 /// split `plan --format markdown`'s output at these lines (examples/ci/post-plan.sh).
@@ -55,7 +55,7 @@ fn cell(s: &str) -> String {
 
 /// `R6` → `[R6](docs/rules.md#r6)`: every rule code of the text (a capital R and one
 /// digit 1–9, not inside a word) links to its section.
-pub fn link_rules(s: &str) -> String {
+pub(crate) fn link_rules(s: &str) -> String {
     link_rules_with(s, |d| format!("[R{d}]({RULES_DOC}#r{d})"))
 }
 

@@ -8,16 +8,16 @@
 //!
 //! May use `model`, `execute`'s and the registry's report values, `similar` and `jiff`.
 
-pub mod access;
-pub mod apply_report;
+pub(crate) mod access;
+pub(crate) mod apply_report;
 pub mod export;
-pub mod html;
+pub(crate) mod html;
 pub mod json;
 pub mod markdown;
 pub mod runbook;
-pub mod summary;
+pub(crate) mod summary;
 pub mod text;
-pub mod yaml;
+pub(crate) mod yaml;
 
 use std::fmt::Write as _;
 
@@ -30,7 +30,7 @@ use crate::model::{
 
 /// A registry time (milliseconds since the epoch) as `2026-01-05T08:20:00Z` (UTC,
 /// whole seconds).
-pub fn utc_time(ms: i64) -> String {
+pub(crate) fn utc_time(ms: i64) -> String {
     match jiff::Timestamp::from_millisecond(ms) {
         Ok(t) => t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
         Err(_) => format!("{ms} ms after the epoch"),
@@ -65,42 +65,42 @@ impl RenderOptions {
     }
 
     /// The acting person as shown (`unknown` when not established).
-    pub fn actor(&self, actor: Option<&Insz>) -> String {
+    pub(crate) fn actor(&self, actor: Option<&Insz>) -> String {
         actor.map_or_else(|| "an unknown person".to_string(), |a| self.insz(a))
     }
 
     /// Green (creation).
-    pub fn green(&self, s: &str) -> String {
+    pub(crate) fn green(&self, s: &str) -> String {
         self.paint("32", s)
     }
 
     /// Red (deletion).
-    pub fn red(&self, s: &str) -> String {
+    pub(crate) fn red(&self, s: &str) -> String {
         self.paint("31", s)
     }
 
     /// Yellow (change, warning).
-    pub fn yellow(&self, s: &str) -> String {
+    pub(crate) fn yellow(&self, s: &str) -> String {
         self.paint("33", s)
     }
 
     /// Magenta (replacement).
-    pub fn magenta(&self, s: &str) -> String {
+    pub(crate) fn magenta(&self, s: &str) -> String {
         self.paint("35", s)
     }
 
     /// Bold.
-    pub fn bold(&self, s: &str) -> String {
+    pub(crate) fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
 
     /// Dim.
-    pub fn dim(&self, s: &str) -> String {
+    pub(crate) fn dim(&self, s: &str) -> String {
         self.paint("2", s)
     }
 
     /// A change kind's symbol in its colour.
-    pub fn symbol(&self, kind: ChangeKind) -> String {
+    pub(crate) fn symbol(&self, kind: ChangeKind) -> String {
         let s = kind.symbol();
         match kind {
             ChangeKind::Create => self.green(s),
@@ -187,12 +187,12 @@ impl Counts {
 }
 
 /// `one` or `many`.
-pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
 /// A duration for people: `under 1 min`, `21 min`, `2 h 5 min`, `48 h`.
-pub fn duration(ms: u64) -> String {
+pub(crate) fn duration(ms: u64) -> String {
     let minutes = ms.div_ceil(60_000);
     if ms < 60_000 {
         return "under 1 min".into();
@@ -257,7 +257,7 @@ pub fn summary(plan: &Plan) -> String {
 }
 
 /// An administrator as shown.
-pub fn administrator(a: &LiveAdministrator, opts: &RenderOptions) -> String {
+pub(crate) fn administrator(a: &LiveAdministrator, opts: &RenderOptions) -> String {
     match a {
         LiveAdministrator::Itself => "self".into(),
         LiveAdministrator::Person { insz } => opts.insz(insz),
@@ -288,7 +288,7 @@ fn quoted(s: &str) -> String {
 }
 
 /// A field value as text, quoted like Terraform's strings.
-pub fn field_value(v: &FieldValue, opts: &RenderOptions) -> String {
+pub(crate) fn field_value(v: &FieldValue, opts: &RenderOptions) -> String {
     match v {
         FieldValue::Absent => "(none)".into(),
         FieldValue::Text(s) => quoted(s),
@@ -305,7 +305,11 @@ pub fn field_value(v: &FieldValue, opts: &RenderOptions) -> String {
 /// new items with the added and removed ones marked; anything else is `old → new`.
 /// Without colour, removed words are marked `[-…-]` and added ones `{+…+}` (git's
 /// word-diff notation); with colour they are red and green.
-pub fn field_update(before: &FieldValue, after: &FieldValue, opts: &RenderOptions) -> String {
+pub(crate) fn field_update(
+    before: &FieldValue,
+    after: &FieldValue,
+    opts: &RenderOptions,
+) -> String {
     let removed = |s: &str| {
         if opts.colour {
             opts.red(&format!("[-{s}-]"))
@@ -367,7 +371,7 @@ pub fn field_update(before: &FieldValue, after: &FieldValue, opts: &RenderOption
 }
 
 /// An object in words, INSZ as the options say, with a name where it helps.
-pub fn object(change: &Change, opts: &RenderOptions) -> String {
+pub(crate) fn object(change: &Change, opts: &RenderOptions) -> String {
     use crate::model::ObjectValue as V;
     let value = change.after.as_ref().or(change.before.as_ref());
     match (&change.object, value) {
@@ -402,7 +406,7 @@ pub fn object(change: &Change, opts: &RenderOptions) -> String {
 }
 
 /// A finding's line: `Warning: code: message`.
-pub fn finding_line(f: &crate::model::Finding, opts: &RenderOptions) -> String {
+pub(crate) fn finding_line(f: &crate::model::Finding, opts: &RenderOptions) -> String {
     let head = match f.severity {
         Severity::Warning => opts.yellow("Warning"),
         Severity::Error => opts.red("Error"),

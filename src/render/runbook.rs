@@ -330,7 +330,7 @@ fn wait(wait_ms: u64, lang: Lang) -> Item {
 /// The text of one instruction of the plan's procedure ([`Plan::procedure`]) and the
 /// values to type under it, as the runbook words it; values are in `backticks`. `None`
 /// when the instruction is not of this plan.
-pub fn instruction(
+pub(crate) fn instruction(
     plan: &Plan,
     at: &Instruction,
     opts: &RunbookOptions,

@@ -17,7 +17,7 @@ use crate::model::{
 
 /// What a change does to one person's access on one site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AccessChange {
+pub(crate) enum AccessChange {
     /// Has no access before, has it after.
     Gains,
     /// Had access, has none after (deleted, or no function or Heracles left).
@@ -34,7 +34,7 @@ pub enum AccessChange {
 
 impl AccessChange {
     /// `6 gain access`: a count of rows with this change.
-    pub fn counted(self, n: usize) -> String {
+    pub(crate) fn counted(self, n: usize) -> String {
         let words = match self {
             AccessChange::Gains => super::plural(n, "gains access", "gain access"),
             AccessChange::Loses => super::plural(n, "loses access", "lose access"),
@@ -47,7 +47,7 @@ impl AccessChange {
     }
 
     /// The words shown in the table.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             AccessChange::Gains => "gains access",
             AccessChange::Loses => "loses access",
@@ -61,7 +61,7 @@ impl AccessChange {
 
 /// One row of the people table: one person on one level.
 #[derive(Clone, Debug)]
-pub struct PersonRow {
+pub(crate) struct PersonRow {
     /// `LAST First`.
     pub name: String,
     /// The username.
@@ -125,14 +125,14 @@ fn row(change: &Change) -> Option<PersonRow> {
 }
 
 /// The people rows of an enterprise, by name, then level.
-pub fn people(e: &EnterprisePlan) -> Vec<PersonRow> {
+pub(crate) fn people(e: &EnterprisePlan) -> Vec<PersonRow> {
     let mut rows: Vec<PersonRow> = e.changes.iter().filter_map(row).collect();
     rows.sort_by(|a, b| (&a.name, &a.username, &a.level).cmp(&(&b.name, &b.username, &b.level)));
     rows
 }
 
 /// `technologist, administrative`, or `—` for none.
-pub fn functions(f: &BTreeSet<Function>) -> String {
+pub(crate) fn functions(f: &BTreeSet<Function>) -> String {
     if f.is_empty() {
         "—".into()
     } else {
@@ -144,7 +144,7 @@ pub fn functions(f: &BTreeSet<Function>) -> String {
 }
 
 /// `— → technologist`, or just the functions when they do not change.
-pub fn functions_change(r: &PersonRow) -> String {
+pub(crate) fn functions_change(r: &PersonRow) -> String {
     if r.before == r.after {
         functions(&r.after)
     } else {
@@ -153,7 +153,7 @@ pub fn functions_change(r: &PersonRow) -> String {
 }
 
 /// One line per people count: `44 people on 68 site records: 68 gain access`.
-pub fn people_line(rows: &[PersonRow]) -> String {
+pub(crate) fn people_line(rows: &[PersonRow]) -> String {
     let persons: BTreeSet<&Insz> = rows.iter().map(|r| &r.insz).collect();
     let mut by: Vec<(AccessChange, usize)> = Vec::new();
     for r in rows {
@@ -177,7 +177,10 @@ pub fn people_line(rows: &[PersonRow]) -> String {
 /// One line per change that is not a user record: `+ site 71977101 "Campus Menen"`,
 /// `~ capacity mammography-unit: email`, `- access manager … (not in the desired state:
 /// will be deleted)`.
-pub fn structure_lines(e: &EnterprisePlan, opts: &RenderOptions) -> Vec<(ChangeKind, String)> {
+pub(crate) fn structure_lines(
+    e: &EnterprisePlan,
+    opts: &RenderOptions,
+) -> Vec<(ChangeKind, String)> {
     e.changes
         .iter()
         .filter(|c| !matches!(c.object, Object::User { .. }))
@@ -231,7 +234,7 @@ fn needs(w: &Write, e: &EnterprisePlan) -> Option<String> {
 
 /// Why a session must end with a log-out: which rule, and the first later session that
 /// needs one of its writes processed.
-pub fn log_out_reason(e: &EnterprisePlan, session: &Session) -> String {
+pub(crate) fn log_out_reason(e: &EnterprisePlan, session: &Session) -> String {
     let made: BTreeSet<String> = session
         .steps
         .iter()
@@ -287,7 +290,7 @@ fn mermaid_text(s: &str) -> String {
 /// per session, so the drawn log-outs equal the counted ones), the gate (R7), the
 /// coordination-centre notice (R9) and the propagation wait (R6). The source only: the
 /// Markdown fences it, the HTML page puts it in a `<pre class="mermaid">`.
-pub fn mermaid(e: &EnterprisePlan) -> String {
+pub(crate) fn mermaid(e: &EnterprisePlan) -> String {
     let mut out = String::from("flowchart TD\n");
     let mut ends: Vec<String> = Vec::new();
     let link = |out: &mut String, ends: &[String], to: &str| {

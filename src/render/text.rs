@@ -350,7 +350,7 @@ fn write_step(
 
 /// What moved in the registry since a saved plan was made (a stale plan), object by
 /// object, for `apply --plan` to print when it refuses.
-pub fn drift(drifts: &[crate::model::EnterpriseDrift], opts: &RenderOptions) -> String {
+pub(crate) fn drift(drifts: &[crate::model::EnterpriseDrift], opts: &RenderOptions) -> String {
     let mut out = String::new();
     for d in drifts {
         let version =

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 
 /// A YAML scalar that reads back as `s`.
-pub fn scalar(s: &str) -> String {
+pub(crate) fn scalar(s: &str) -> String {
     if is_plain_safe(s) {
         s.to_string()
     } else {
@@ -42,7 +42,7 @@ fn is_plain_safe(s: &str) -> bool {
 
 /// A double-quoted YAML scalar, with escapes for quotes, backslashes, control
 /// characters and the Unicode line and paragraph separators and byte-order mark.
-pub fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use csamctl::config::{self, InputLimits};
-use csamctl::execute::steps::idempotency_key;
+use csamctl::execute::idempotency_key;
 use csamctl::model::{DesiredState, Insz, Kbo, LiveState, Password, Phase, Plan, PlanLimits};
 use csamctl::registry::{
     AccountPassword, Limits, OpenOptions, Registry, RegistryError, RegistryOperator,
