@@ -18,5 +18,5 @@ pub mod plan;
 pub mod reconcile;
 pub mod registry;
 pub mod render;
-pub mod rules;
+pub(crate) mod rules;
 pub mod safety;

@@ -28,7 +28,7 @@ use crate::model::{
 
 /// The roles of a person in one enterprise.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Roles {
+pub(crate) struct Roles {
     /// Main access manager (or will be, once the pending designation is validated).
     pub htb: bool,
     /// Access manager.
@@ -44,7 +44,7 @@ pub struct Roles {
 
 /// What a write needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Scope {
+pub(crate) enum Scope {
     /// Only the future HTB or the legal representative request a designation.
     Designation,
     /// The HTB: access managers.
@@ -61,7 +61,7 @@ pub enum Scope {
 
 impl Scope {
     /// Who holds this scope, for messages.
-    pub fn holders(&self) -> String {
+    pub(crate) fn holders(&self) -> String {
         match self {
             Scope::Designation => {
                 "the future main access manager or the legal representative".into()
@@ -87,7 +87,11 @@ impl Roles {
     /// `declared_htb` is who becomes HTB when a designation is validated: while an
     /// enterprise waits for its designation (R7), the planner treats the declared HTB
     /// as the HTB for what follows the gate, because the validation makes them so.
-    pub fn of(person: &Insz, live: Option<&LiveState>, declared_htb: Option<&Insz>) -> Roles {
+    pub(crate) fn of(
+        person: &Insz,
+        live: Option<&LiveState>,
+        declared_htb: Option<&Insz>,
+    ) -> Roles {
         let Some(live) = live else {
             return Roles {
                 htb: Some(person) == declared_htb,
@@ -127,7 +131,7 @@ impl Roles {
 
     /// Whether the roles cover a scope; `parent_of` gives a site's subdivision. The
     /// designation is not a role: see [`may_designate`].
-    pub fn holds(&self, scope: &Scope, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> bool {
+    pub(crate) fn holds(&self, scope: &Scope, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> bool {
         match scope {
             Scope::Designation => false,
             Scope::Enterprise => self.htb,
@@ -147,7 +151,7 @@ impl Roles {
     }
 
     /// True when the person has any role at all (what reading an enterprise needs).
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.htb
             || self.access_manager
             || self.local_administrator
@@ -158,7 +162,7 @@ impl Roles {
 
 /// Whether `person` may request the designation: the future HTB or the legal
 /// representative named in it.
-pub fn may_designate(person: &Insz, write: &Write) -> bool {
+pub(crate) fn may_designate(person: &Insz, write: &Write) -> bool {
     match write {
         Write::DesignateMainAccessManager {
             main_access_manager,
@@ -170,7 +174,7 @@ pub fn may_designate(person: &Insz, write: &Write) -> bool {
 }
 
 /// Whether `person`, with `roles` in the write's enterprise, may make `write`.
-pub fn authorised(
+pub(crate) fn authorised(
     person: &Insz,
     roles: &Roles,
     write: &Write,
@@ -185,7 +189,7 @@ pub fn authorised(
 }
 
 /// The scope writes to users on a level need.
-pub fn level_scope(level: &UserLevel) -> Scope {
+pub(crate) fn level_scope(level: &UserLevel) -> Scope {
     match level {
         UserLevel::Capacity { .. } => Scope::CapacityContent,
         UserLevel::Subdivision { hco } => Scope::Subdivision(hco.clone()),
@@ -195,7 +199,7 @@ pub fn level_scope(level: &UserLevel) -> Scope {
 
 /// The scope a write needs. `parent_of` gives a site's subdivision: a site is managed
 /// by whoever manages its subdivision, its users also by the site's administrator.
-pub fn required_scope(write: &Write, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> Scope {
+pub(crate) fn required_scope(write: &Write, parent_of: &impl Fn(&Hco) -> Option<Hco>) -> Scope {
     let site_scope = |hco: &Hco| match parent_of(hco) {
         Some(sub) => Scope::Subdivision(sub),
         None => Scope::CapacityContent,
@@ -225,7 +229,7 @@ pub fn required_scope(write: &Write, parent_of: &impl Fn(&Hco) -> Option<Hco>) -
 
 /// What carries secured applications.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AppLevel<'a> {
+pub(crate) enum AppLevel<'a> {
     /// The capacity, a subdivision or a site.
     Structure,
     /// A user with these functions on a site.
@@ -237,7 +241,7 @@ pub enum AppLevel<'a> {
 /// The format's defaults are exactly these sets, so `model` defines them (the desired
 /// state fills defaults without depending on this module) and this is their one name
 /// for the rule.
-pub fn required_applications(level: AppLevel<'_>) -> Applications {
+pub(crate) fn required_applications(level: AppLevel<'_>) -> Applications {
     match level {
         AppLevel::Structure => default_structure_applications(),
         AppLevel::User(functions) => default_user_applications(functions),
@@ -245,7 +249,7 @@ pub fn required_applications(level: AppLevel<'_>) -> Applications {
 }
 
 /// The applications R5 requires that `apps` lacks, in a stable order.
-pub fn missing_applications(level: AppLevel<'_>, apps: &Applications) -> Vec<Application> {
+pub(crate) fn missing_applications(level: AppLevel<'_>, apps: &Applications) -> Vec<Application> {
     required_applications(level)
         .into_iter()
         .filter(|a| !apps.contains(a))
@@ -256,7 +260,7 @@ pub fn missing_applications(level: AppLevel<'_>, apps: &Applications) -> Vec<App
 
 /// Why a username cannot be given to a person.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum UsernameProblem {
+pub(crate) enum UsernameProblem {
     /// The person has (or had) an account with another username.
     #[error(
         "usernames are immutable (S3.4): this person's account is {existing}; keep `username: {existing}`"
@@ -276,7 +280,7 @@ pub enum UsernameProblem {
 /// Whether `person` may hold `username`: the username of their account if they have or
 /// had one (an account outlives its user records), otherwise one nobody else holds.
 /// `account_of` gives a person's username, `held_by_other` whether someone else holds a username.
-pub fn check_username(
+pub(crate) fn check_username(
     person: &Insz,
     username: &Username,
     account_of: impl FnOnce(&Insz) -> Option<Username>,
@@ -299,18 +303,18 @@ pub fn check_username(
 /// Whether creating a user record is refused for want of an initial password: only a
 /// person without an account needs one (an account outlives its user records, and one
 /// CSAM already holds, learned from its users export, needs none either).
-pub fn password_required(has_account: bool, password_given: bool) -> bool {
+pub(crate) fn password_required(has_account: bool, password_given: bool) -> bool {
     !has_account && !password_given
 }
 
 // ----- recognised units (R8) --------------------------------------------------------------
 
 /// An enterprise's recognised units: subdivision HCO → its site HCOs.
-pub type RecognisedUnits = BTreeMap<Hco, BTreeSet<Hco>>;
+pub(crate) type RecognisedUnits = BTreeMap<Hco, BTreeSet<Hco>>;
 
 /// Why the programme's list refuses a write (R8).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum NotRecognised {
+pub(crate) enum NotRecognised {
     /// The enterprise is not on the list: its capacity may not be activated (S2.7).
     #[error("the enterprise is not on the programme's list of recognised mammography units")]
     Capacity,
@@ -328,7 +332,10 @@ pub enum NotRecognised {
 }
 
 /// R8: a write that creates a capacity, subdivision or site must name a recognised unit.
-pub fn check_recognised(units: &RecognisedUnits, write: &Write) -> Result<(), NotRecognised> {
+pub(crate) fn check_recognised(
+    units: &RecognisedUnits,
+    write: &Write,
+) -> Result<(), NotRecognised> {
     match write {
         Write::ActivateCapacity { .. } if units.is_empty() => Err(NotRecognised::Capacity),
         Write::CreateSubdivision { hco, .. } if !units.contains_key(hco) => {

@@ -1003,7 +1003,7 @@ fn verify_waits_for_the_registry_clock_to_pass_the_propagation_delay() {
         loaded
             .diagnostics
             .iter()
-            .all(|d| d.severity != csamctl::config::diagnostic::DiagnosticSeverity::Error)
+            .all(|d| d.severity != csamctl::config::DiagnosticSeverity::Error)
     );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::node::Pos;
 
 /// Index of a source file within [`Sources`].
-pub type FileId = usize;
+pub(crate) type FileId = usize;
 
 /// A file that was read, kept for rendering diagnostics.
 #[derive(Debug, Clone)]
@@ -171,7 +171,7 @@ impl Diagnostic {
 
 /// Options for showing diagnostics to a person.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DiagnosticOptions {
+pub(crate) struct DiagnosticOptions {
     /// Graphical output with colour and Unicode (on a terminal).
     pub graphical: bool,
     /// Show full INSZ numbers in source snippets.
@@ -179,7 +179,7 @@ pub struct DiagnosticOptions {
 }
 
 /// Renders diagnostics for a person, in file order.
-pub fn render_human(
+pub(crate) fn render_human(
     diagnostics: &[Diagnostic],
     sources: &Sources,
     opts: DiagnosticOptions,
@@ -277,7 +277,7 @@ fn to_report(d: &Diagnostic, sources: &Sources, shown: &[Arc<str>]) -> Report {
 
 /// One diagnostic in the machine-readable form.
 #[derive(Debug, Serialize)]
-pub struct JsonDiagnostic<'a> {
+pub(crate) struct JsonDiagnostic<'a> {
     /// Stable code.
     pub code: &'a str,
     /// `error` or `warning`.
@@ -298,7 +298,7 @@ pub struct JsonDiagnostic<'a> {
 
 /// A related place in the machine-readable form.
 #[derive(Debug, Serialize)]
-pub struct JsonRelated<'a> {
+pub(crate) struct JsonRelated<'a> {
     /// File path.
     pub file: String,
     /// 1-based line.
@@ -311,7 +311,7 @@ pub struct JsonRelated<'a> {
 
 /// The `validate --format json` document.
 #[derive(Debug, Serialize)]
-pub struct JsonReport<'a> {
+pub(crate) struct JsonReport<'a> {
     /// Format version of this document.
     pub version: u32,
     /// Number of errors.
@@ -323,7 +323,7 @@ pub struct JsonReport<'a> {
 }
 
 /// Renders diagnostics as the versioned JSON document.
-pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
+pub(crate) fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
     let report = JsonReport {
         version: 1,
         errors: diagnostics
@@ -367,7 +367,7 @@ pub fn render_json(diagnostics: &[Diagnostic], sources: &Sources) -> String {
 /// The source as it may be shown: written passwords always blanked; INSZ-shaped digit
 /// runs (11 digits, optionally grouped by `.`, `-` or space) masked to their last three
 /// digits unless personal data was asked for. Byte lengths are kept, so spans stay right.
-pub fn redact_source(
+pub(crate) fn redact_source(
     text: &str,
     secrets: &[(usize, usize)],
     personal: &[(usize, usize)],
@@ -406,7 +406,7 @@ pub fn redact_source(
 
 /// Masks, in place, every run of exactly 11 digits (separated at most by single `.`, `-`
 /// or space) except its last three digits.
-pub fn mask_insz_runs(bytes: &mut [u8]) {
+pub(crate) fn mask_insz_runs(bytes: &mut [u8]) {
     let mut i = 0;
     while i < bytes.len() {
         let starts_run = bytes[i].is_ascii_digit() && (i == 0 || !bytes[i - 1].is_ascii_digit());
@@ -443,7 +443,7 @@ pub fn mask_insz_runs(bytes: &mut [u8]) {
 /// Masks a value written where an INSZ belongs, valid or not: every digit but the last
 /// three becomes `*`, so that a mistyped number (10 or 12 digits, a letter O for a zero)
 /// is not shown either.
-pub fn mask_written_insz(written: &str) -> String {
+pub(crate) fn mask_written_insz(written: &str) -> String {
     let digits = written.chars().filter(char::is_ascii_digit).count();
     let mut seen = 0;
     written
@@ -462,7 +462,7 @@ pub fn mask_written_insz(written: &str) -> String {
 }
 
 /// Masks INSZ-shaped digit runs in a message or any printed text.
-pub fn mask_text(text: &str) -> String {
+pub(crate) fn mask_text(text: &str) -> String {
     let mut bytes = text.as_bytes().to_vec();
     mask_insz_runs(&mut bytes);
     String::from_utf8(bytes).unwrap_or_default()

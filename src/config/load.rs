@@ -46,7 +46,7 @@ impl Default for InputLimits {
 
 /// A file to read, and whether the user named it (rather than a directory holding it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     /// The path.
     pub path: PathBuf,
     /// Named on the command line: always validated. A file found in a directory is read
@@ -59,7 +59,7 @@ pub struct Found {
 ///
 /// Directories are searched recursively for `*.yaml` and `*.yml` (hidden entries
 /// skipped), in sorted order so that diagnostics come out in a stable order.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
+pub(crate) fn discover(paths: &[PathBuf]) -> Result<Vec<Found>, Box<Diagnostic>> {
     let roots: Vec<PathBuf> = if paths.is_empty() {
         if Path::new("csam.yaml").is_file() {
             vec![PathBuf::from("csam.yaml")]
@@ -192,7 +192,7 @@ fn read_error(path: &Path, err: &std::io::Error) -> Box<Diagnostic> {
 }
 
 /// Reads one file into `sources` and parses it into a [`Node`] tree, or explains why not.
-pub fn read_and_parse(
+pub(crate) fn read_and_parse(
     path: &Path,
     limits: &InputLimits,
     sources: &mut Sources,
@@ -224,7 +224,7 @@ fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
 /// at most `max` bytes. A regular file's size is checked before reading; anything else
 /// (a device, a pipe) is read to at most `max + 1` bytes. Over the limit, an
 /// `InvalidData` error says so and nothing more is read.
-pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let too_large = || {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
@@ -249,7 +249,7 @@ pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// [`read_limited`], as UTF-8 text.
-pub fn read_limited_text(path: &Path, max: u64) -> std::io::Result<String> {
+pub(crate) fn read_limited_text(path: &Path, max: u64) -> std::io::Result<String> {
     String::from_utf8(read_limited(path, max)?)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
@@ -311,7 +311,7 @@ fn too_large_error(
 }
 
 /// Decodes and parses the bytes of a file named `path` (already read) into `sources`.
-pub fn parse_bytes(
+pub(crate) fn parse_bytes(
     path: &Path,
     bytes: &[u8],
     limits: &InputLimits,
@@ -406,7 +406,7 @@ fn decode(bytes: &[u8]) -> Result<String, (usize, Undecodable)> {
 }
 
 /// The 1-based line and column of a byte offset.
-pub fn pos_at(text: &str, offset: usize) -> Pos {
+pub(crate) fn pos_at(text: &str, offset: usize) -> Pos {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -419,11 +419,11 @@ pub fn pos_at(text: &str, offset: usize) -> Pos {
 }
 
 /// Why a text does not parse: where, the message, the diagnostic code, and what to do.
-pub type ParseFailure = (Pos, String, &'static str, &'static str);
+pub(crate) type ParseFailure = (Pos, String, &'static str, &'static str);
 
 /// Parses YAML text into a [`Node`] tree within the budgets: a large file of the usual
 /// shape on every core (see [`super::split`]), anything else in one go.
-pub fn parse(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
+pub(crate) fn parse(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     match super::split::parse_split(text, limits) {
         Some(node) => Ok(node),
         None => parse_whole(text, limits),
@@ -432,7 +432,7 @@ pub fn parse(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
 
 /// Parses YAML text into a [`Node`] tree within the budgets, on this thread: the
 /// quick way when it can ([`super::fast`]), else the reference way.
-pub fn parse_whole(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
+pub(crate) fn parse_whole(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     match super::fast::parse(text, limits) {
         Some(node) => Ok(node),
         None => parse_reference(text, limits),
@@ -441,7 +441,7 @@ pub fn parse_whole(text: &str, limits: &InputLimits) -> Result<Node, ParseFailur
 
 /// Parses YAML text into a [`Node`] tree within the budgets through serde-saphyr: the
 /// reference reading of a file, and the one that explains every error.
-pub fn parse_reference(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
+pub(crate) fn parse_reference(text: &str, limits: &InputLimits) -> Result<Node, ParseFailure> {
     let mut options = serde_saphyr::Options::default();
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;

@@ -3,19 +3,21 @@
 //!
 //! Only this module builds a [`DesiredState`]. May use `model`, serde-saphyr and miette.
 
-pub mod diagnostic;
+pub(crate) mod diagnostic;
 mod fast;
-pub mod load;
-pub mod node;
-pub mod schema;
+pub(crate) mod load;
+pub(crate) mod node;
+pub(crate) mod schema;
 mod split;
-pub mod validate;
-pub mod walk;
+pub(crate) mod validate;
+pub(crate) mod walk;
 
 use std::path::PathBuf;
 
-pub use diagnostic::{Diagnostic, DiagnosticOptions, DiagnosticSeverity, Sources};
+pub(crate) use diagnostic::DiagnosticOptions;
+pub use diagnostic::{Diagnostic, DiagnosticSeverity, Place, Related, SourceFile, Sources};
 pub use load::InputLimits;
+pub use node::Pos;
 
 use crate::model::DesiredState;
 

@@ -24,7 +24,7 @@ pub struct Pos {
 
 /// A node of the document.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     /// Where the value is written.
     pub pos: Pos,
     /// The value.
@@ -33,7 +33,7 @@ pub struct Node {
 
 /// A node's value.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// `~`, `null` or nothing.
     Null,
     /// `true` / `false`.
@@ -52,7 +52,7 @@ pub enum Value {
 
 impl Value {
     /// What the value is, in the words a message uses ("a list", "a number").
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Null => "nothing (null)",
             Value::Bool(_) => "a boolean",

@@ -15,7 +15,7 @@ use crate::model::{Application, CapacityType, Function, Language};
 #[derive(JsonSchema)]
 #[schemars(title = "csamctl desired state", deny_unknown_fields)]
 #[allow(dead_code)]
-pub struct DesiredStateFile {
+pub(crate) struct DesiredStateFile {
     /// Format version; this csamctl reads version 1.
     #[schemars(range(min = 1, max = 1))]
     version: u32,
@@ -238,7 +238,7 @@ struct IgnoreDoc {
 }
 
 /// The JSON Schema document, pretty-printed with a trailing newline.
-pub fn json_schema() -> String {
+pub(crate) fn json_schema() -> String {
     let schema = schemars::schema_for!(DesiredStateFile);
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');

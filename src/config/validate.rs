@@ -19,9 +19,9 @@ use crate::model::{
 use crate::rules;
 
 /// Keys of the top level of a file.
-pub const DOCUMENT_KEYS: &[&str] = &["version", "enterprises"];
+pub(crate) const DOCUMENT_KEYS: &[&str] = &["version", "enterprises"];
 /// Keys of an enterprise.
-pub const ENTERPRISE_KEYS: &[&str] = &[
+pub(crate) const ENTERPRISE_KEYS: &[&str] = &[
     "kbo",
     "name",
     "main_access_manager",
@@ -32,7 +32,7 @@ pub const ENTERPRISE_KEYS: &[&str] = &[
     "ignore",
 ];
 /// Keys of the HTB, a co-HTB and the legal representative.
-pub const REPRESENTATIVE_KEYS: &[&str] = &[
+pub(crate) const REPRESENTATIVE_KEYS: &[&str] = &[
     "insz",
     "last_name",
     "first_name",
@@ -43,9 +43,10 @@ pub const REPRESENTATIVE_KEYS: &[&str] = &[
     "fax",
 ];
 /// Keys of an access manager.
-pub const ACCESS_MANAGER_KEYS: &[&str] = &["insz", "last_name", "first_name", "email", "domains"];
+pub(crate) const ACCESS_MANAGER_KEYS: &[&str] =
+    &["insz", "last_name", "first_name", "email", "domains"];
 /// Keys of a capacity.
-pub const CAPACITY_KEYS: &[&str] = &[
+pub(crate) const CAPACITY_KEYS: &[&str] = &[
     "type",
     "email",
     "local_administrator",
@@ -54,7 +55,7 @@ pub const CAPACITY_KEYS: &[&str] = &[
     "people",
 ];
 /// Keys of a subdivision.
-pub const SUBDIVISION_KEYS: &[&str] = &[
+pub(crate) const SUBDIVISION_KEYS: &[&str] = &[
     "hco",
     "name",
     "email",
@@ -63,9 +64,9 @@ pub const SUBDIVISION_KEYS: &[&str] = &[
     "sites",
 ];
 /// Keys of a site.
-pub const SITE_KEYS: &[&str] = &["hco", "name", "email", "administrator", "applications"];
+pub(crate) const SITE_KEYS: &[&str] = &["hco", "name", "email", "administrator", "applications"];
 /// Keys of an administrator account.
-pub const ADMINISTRATOR_KEYS: &[&str] = &[
+pub(crate) const ADMINISTRATOR_KEYS: &[&str] = &[
     "username",
     "insz",
     "last_name",
@@ -74,7 +75,7 @@ pub const ADMINISTRATOR_KEYS: &[&str] = &[
     "language",
 ];
 /// Keys of a person.
-pub const PERSON_KEYS: &[&str] = &[
+pub(crate) const PERSON_KEYS: &[&str] = &[
     "insz",
     "username",
     "last_name",
@@ -89,13 +90,13 @@ pub const PERSON_KEYS: &[&str] = &[
     "sites",
 ];
 /// Keys of a password reference.
-pub const PASSWORD_KEYS: &[&str] = &["env", "file"];
+pub(crate) const PASSWORD_KEYS: &[&str] = &["env", "file"];
 /// Keys of `ignore`.
-pub const IGNORE_KEYS: &[&str] = &["usernames"];
+pub(crate) const IGNORE_KEYS: &[&str] = &["usernames"];
 
 /// What the whole desired state has seen so far, for checks across files.
 #[derive(Default)]
-pub struct StateIndex {
+pub(crate) struct StateIndex {
     enterprises: HashMap<Kbo, Place>,
     hcos: HashMap<Hco, (Place, &'static str)>,
     username_of: HashMap<Insz, (Username, Place)>,
@@ -190,13 +191,17 @@ impl StateIndex {
 
 /// True when a file's top level is a mapping with `version`: the mark of a desired-state
 /// file, as opposed to other YAML (registry reference data, CI workflows) in a directory.
-pub fn is_desired_state(root: &Node) -> bool {
+pub(crate) fn is_desired_state(root: &Node) -> bool {
     matches!(&root.value, Value::Map(entries)
         if entries.iter().any(|(k, _)| matches!(&k.value, Value::Str(s) if s == "version")))
 }
 
 /// Validates one file's tree into enterprises, reporting into `walk` and `index`.
-pub fn document(walk: &mut Walk<'_>, index: &mut StateIndex, root: &Node) -> Vec<Enterprise> {
+pub(crate) fn document(
+    walk: &mut Walk<'_>,
+    index: &mut StateIndex,
+    root: &Node,
+) -> Vec<Enterprise> {
     if root.value == Value::Null {
         let start = Place {
             file: walk.file,
@@ -914,7 +919,7 @@ fn optional_text(walk: &mut Walk<'_>, obj: &Obj<'_>, key: &'static str) -> Optio
 }
 
 /// An INSZ, with diagnostics that never show the full number.
-pub fn insz(walk: &mut Walk<'_>, node: &Node) -> Option<Insz> {
+pub(crate) fn insz(walk: &mut Walk<'_>, node: &Node) -> Option<Insz> {
     walk.personal_spans.push((node.pos.offset, node.pos.len));
     walk.parsed(node, "an INSZ", Insz::parse, |e, written, place| {
         let shown = super::diagnostic::mask_written_insz(written);

@@ -10,7 +10,7 @@ use super::node::{Node, Value};
 use crate::model::UnknownValue;
 
 /// The state of the walk over one file.
-pub struct Walk<'a> {
+pub(crate) struct Walk<'a> {
     /// The file being walked.
     pub file: FileId,
     /// Its text, for the raw spelling of plain scalars.
@@ -24,7 +24,7 @@ pub struct Walk<'a> {
 }
 
 /// A mapping being read: the keys it may have, and where it is.
-pub struct Obj<'n> {
+pub(crate) struct Obj<'n> {
     node: &'n Node,
     entries: &'n [(Node, Node)],
     what: &'static str,
@@ -33,7 +33,7 @@ pub struct Obj<'n> {
 
 impl<'a> Walk<'a> {
     /// Starts a walk over one file.
-    pub fn new(file: FileId, text: &'a str) -> Self {
+    pub(crate) fn new(file: FileId, text: &'a str) -> Self {
         Walk {
             file,
             text,
@@ -44,7 +44,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The place of a node.
-    pub fn place(&self, node: &Node) -> Place {
+    pub(crate) fn place(&self, node: &Node) -> Place {
         Place {
             file: self.file,
             pos: node.pos,
@@ -52,12 +52,12 @@ impl<'a> Walk<'a> {
     }
 
     /// Records a diagnostic.
-    pub fn report(&mut self, d: Diagnostic) {
+    pub(crate) fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
     }
 
     /// Reports a value of the wrong kind.
-    pub fn wrong_type(&mut self, node: &Node, expected: &str, what: &str) {
+    pub(crate) fn wrong_type(&mut self, node: &Node, expected: &str, what: &str) {
         let d = Diagnostic::error(
             "csam::schema::type",
             self.place(node),
@@ -70,7 +70,7 @@ impl<'a> Walk<'a> {
 
     /// Opens a mapping that may hold only `keys`; reports unknown keys (with a "did you
     /// mean") and a node that is not a mapping.
-    pub fn obj<'n>(
+    pub(crate) fn obj<'n>(
         &mut self,
         node: &'n Node,
         what: &'static str,
@@ -109,13 +109,13 @@ impl<'a> Walk<'a> {
 
     /// The raw spelling of a scalar as written in the file (quotes excluded when the
     /// parser's span excludes them).
-    pub fn raw(&self, node: &Node) -> &'a str {
+    pub(crate) fn raw(&self, node: &Node) -> &'a str {
         let end = node.pos.offset + node.pos.len;
         self.text.get(node.pos.offset..end).unwrap_or("")
     }
 
     /// A required key: reports its absence at the mapping.
-    pub fn required<'n>(&mut self, obj: &Obj<'n>, key: &'static str) -> Option<&'n Node> {
+    pub(crate) fn required<'n>(&mut self, obj: &Obj<'n>, key: &'static str) -> Option<&'n Node> {
         let found = obj.get(key);
         if found.is_none() {
             let d = Diagnostic::error(
@@ -131,7 +131,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Text: a string, or a number/boolean written plainly (taken as written).
-    pub fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub(crate) fn text(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             Value::Int(_) | Value::Float(_) => Some(self.raw(node).trim().to_string()),
@@ -143,7 +143,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Non-empty text.
-    pub fn non_empty_text(&mut self, node: &Node, what: &str) -> Option<String> {
+    pub(crate) fn non_empty_text(&mut self, node: &Node, what: &str) -> Option<String> {
         let s = self.text(node, what)?;
         if s.trim().is_empty() {
             let d = Diagnostic::error(
@@ -159,7 +159,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A boolean.
-    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
         match node.value {
             Value::Bool(b) => Some(b),
             _ => {
@@ -170,7 +170,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A list.
-    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+    pub(crate) fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
         match &node.value {
             Value::Seq(items) => Some(items),
             Value::Null => Some(&[]),
@@ -182,7 +182,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A value parsed with `parse`; its error becomes a diagnostic built by `explain`.
-    pub fn parsed<T, E>(
+    pub(crate) fn parsed<T, E>(
         &mut self,
         node: &Node,
         what: &str,
@@ -201,7 +201,7 @@ impl<'a> Walk<'a> {
     }
 
     /// A value of a closed vocabulary.
-    pub fn word<T: FromStr<Err = UnknownValue>>(
+    pub(crate) fn word<T: FromStr<Err = UnknownValue>>(
         &mut self,
         node: &Node,
         what: &str,
@@ -233,7 +233,7 @@ impl<'a> Walk<'a> {
 
 impl<'n> Obj<'n> {
     /// The value of `key`, if present.
-    pub fn get(&self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
         debug_assert!(
             self.keys.contains(&key),
             "{key} is not declared for {}",
@@ -246,13 +246,13 @@ impl<'n> Obj<'n> {
     }
 
     /// The mapping node itself.
-    pub fn node(&self) -> &'n Node {
+    pub(crate) fn node(&self) -> &'n Node {
         self.node
     }
 }
 
 /// The closest candidate to a misspelt word, when it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
+pub(crate) fn did_you_mean<'c>(word: &str, candidates: &[&'c str]) -> Option<&'c str> {
     candidates
         .iter()
         .map(|c| (strsim::jaro_winkler(word, c), *c))

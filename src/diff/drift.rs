@@ -28,7 +28,7 @@ use crate::model::{
 
 /// One account of a level: a row of the export, or what csamctl expects to be one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Account {
+pub(crate) struct Account {
     /// National register number.
     pub insz: Insz,
     /// The username, where known (a local administrator named only by INSZ has none
@@ -46,7 +46,7 @@ pub struct Account {
 
 /// What csamctl expects a level's export to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Expected {
+pub(crate) struct Expected {
     /// Accounts that must be listed.
     pub required: Vec<Account>,
     /// Administrators of the levels above, which the listing may show.
@@ -56,7 +56,7 @@ pub struct Expected {
 /// How one account differs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "drift", rename_all = "snake_case")]
-pub enum DriftKind {
+pub(crate) enum DriftKind {
     /// Expected, not in the export: CSAM does not have it.
     Missing,
     /// In the export, not expected: CSAM has an account csamctl does not know.
@@ -86,7 +86,7 @@ pub enum DriftKind {
 
 /// One difference, with the account it is about (the export's row where there is one).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Drift {
+pub(crate) struct Drift {
     /// The account.
     pub account: Account,
     /// How it differs.
@@ -96,7 +96,7 @@ pub struct Drift {
 
 impl Account {
     /// A user record of the registry.
-    pub fn of_live_user(user: &LiveUser) -> Account {
+    pub(crate) fn of_live_user(user: &LiveUser) -> Account {
         Account {
             insz: user.insz,
             username: Some(user.username.clone()),
@@ -156,7 +156,7 @@ impl Account {
 }
 
 /// The registry's accounts on `level`, or `None` when the enterprise has no such level.
-pub fn expected_live(live: &LiveEnterprise, level: &UserLevel) -> Option<Expected> {
+pub(crate) fn expected_live(live: &LiveEnterprise, level: &UserLevel) -> Option<Expected> {
     let mut expected = Expected::default();
     let users = |users: &[LiveUser]| users.iter().map(Account::of_live_user).collect::<Vec<_>>();
     for capacity in &live.capacities {
@@ -204,7 +204,7 @@ pub fn expected_live(live: &LiveEnterprise, level: &UserLevel) -> Option<Expecte
 /// The desired state's accounts on `level`, or `None` when it declares no such level.
 /// The desired state declares users on sites only (R4): on a capacity or subdivision
 /// only its administrator is expected.
-pub fn expected_desired(enterprise: &Enterprise, level: &UserLevel) -> Option<Expected> {
+pub(crate) fn expected_desired(enterprise: &Enterprise, level: &UserLevel) -> Option<Expected> {
     let mut expected = Expected::default();
     for capacity in &enterprise.capacities {
         let lb = Account::of_administrator(
@@ -264,7 +264,7 @@ pub fn expected_desired(enterprise: &Enterprise, level: &UserLevel) -> Option<Ex
 /// INSZ, then by how they differ. Accounts are paired per person: first those of the
 /// same type; one left on each side is a difference of type; the rest are missing or
 /// extra.
-pub fn compare(listed: &[Account], expected: &Expected) -> Vec<Drift> {
+pub(crate) fn compare(listed: &[Account], expected: &Expected) -> Vec<Drift> {
     let mut people: BTreeMap<Insz, (Vec<&Account>, Vec<&Account>)> = BTreeMap::new();
     for a in listed {
         people.entry(a.insz).or_default().0.push(a);

@@ -25,7 +25,7 @@
 //!
 //! Pure: may use `model` only.
 
-pub mod drift;
+pub(crate) mod drift;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -172,7 +172,7 @@ fn diff_enterprise(
 
 /// The warning of a plan that left the users of some levels alone because the acting
 /// person may not read them: such a plan is about what it shows, and says so.
-pub const USERS_NOT_READABLE: &str = "diff::users_not_readable";
+pub(crate) const USERS_NOT_READABLE: &str = "diff::users_not_readable";
 
 /// The registry shows user records only where the reader has authority over them (a
 /// site administrator reads that site's users); the other levels are listed as
@@ -424,7 +424,7 @@ fn live_user(u: &LiveUser) -> ObjectValue {
 
 /// A live enterprise as registry objects: the capacities `managed` accepts and
 /// everything under them, without users whose username is `ignored`.
-pub fn live_objects(
+pub(crate) fn live_objects(
     live: &LiveState,
     managed: impl Fn(CapacityType) -> bool,
     ignored: &BTreeSet<Username>,
@@ -681,7 +681,7 @@ fn sort_key(c: &Change) -> (u8, Option<&UserLevel>, Option<&Username>, &Object) 
 
 /// What changed between two live states of one enterprise (for stale saved plans):
 /// creations are what appeared, deletions what disappeared.
-pub fn drift(before: &LiveState, after: &LiveState) -> Vec<Change> {
+pub(crate) fn drift(before: &LiveState, after: &LiveState) -> Vec<Change> {
     let none = BTreeSet::new();
     let old = live_objects(before, |_| true, &none);
     let new = live_objects(after, |_| true, &none);

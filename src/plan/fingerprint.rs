@@ -37,12 +37,12 @@ fn sha256_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
 }
 
 /// SHA-256 of the desired state's canonical JSON.
-pub fn desired_hash(desired: &DesiredState) -> String {
+pub(crate) fn desired_hash(desired: &DesiredState) -> String {
     sha256_json(desired)
 }
 
 /// The fingerprint of one enterprise's live tree.
-pub fn live_fingerprint(live: &LiveState) -> LiveFingerprint {
+pub(crate) fn live_fingerprint(live: &LiveState) -> LiveFingerprint {
     LiveFingerprint {
         kbo: live.enterprise.kbo,
         version: Some(live.version),
@@ -51,7 +51,7 @@ pub fn live_fingerprint(live: &LiveState) -> LiveFingerprint {
 }
 
 /// The fingerprint of an enterprise the actor could not read.
-pub fn unreadable(kbo: Kbo) -> LiveFingerprint {
+pub(crate) fn unreadable(kbo: Kbo) -> LiveFingerprint {
     LiveFingerprint {
         kbo,
         version: None,
@@ -63,7 +63,7 @@ pub fn unreadable(kbo: Kbo) -> LiveFingerprint {
 /// was made from (equal versions mean equal trees, `LiveState::version`). The same
 /// inputs give the same id, so a re-run derives the same idempotency keys, and any
 /// processed change in the registry gives new ones.
-pub fn plan_id(desired: &DesiredState, live: &[LiveState]) -> String {
+pub(crate) fn plan_id(desired: &DesiredState, live: &[LiveState]) -> String {
     let mut h = Sha256::new();
     h.update(desired_hash(desired).as_bytes());
     let mut versions: Vec<(Kbo, u64)> =
@@ -78,7 +78,7 @@ pub fn plan_id(desired: &DesiredState, live: &[LiveState]) -> String {
 
 /// A saved plan for `plan --out`: the plan, the desired-state hash, and the fingerprint
 /// and tree of every enterprise the plan touches.
-pub fn save(plan: &Plan, desired: &DesiredState, live: &[LiveState]) -> SavedPlan {
+pub(crate) fn save(plan: &Plan, desired: &DesiredState, live: &[LiveState]) -> SavedPlan {
     let by_kbo: BTreeMap<Kbo, &LiveState> = live.iter().map(|l| (l.enterprise.kbo, l)).collect();
     let mut prints = Vec::new();
     let mut snapshots = Vec::new();
@@ -123,7 +123,7 @@ pub enum Stale {
 /// can read): every touched enterprise must have the same fingerprint. Returns what
 /// moved otherwise. The desired-state hash is informational: the plan, not the files,
 /// is what gets applied.
-pub fn check_fresh(saved: &SavedPlan, current: &[LiveState]) -> Result<(), Stale> {
+pub(crate) fn check_fresh(saved: &SavedPlan, current: &[LiveState]) -> Result<(), Stale> {
     if saved.format != SavedPlan::FORMAT || saved.version != SavedPlan::VERSION {
         return Err(Stale::Format {
             format: saved.format.clone(),

@@ -51,7 +51,9 @@
 //!
 //! Pure: may use `model` and `rules` only (and sha2 for digests).
 
-pub mod fingerprint;
+pub(crate) mod fingerprint;
+
+pub use fingerprint::Stale;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,7 +85,7 @@ pub fn plan(
 
 /// Plans a diff (taking its changes). `live` gives the actor's roles, `accounts` the
 /// account look-up's answer; `id` becomes [`Plan::id`].
-pub fn plan_diff(
+pub(crate) fn plan_diff(
     diff: Diff,
     live: &[LiveState],
     accounts: &KnownAccounts,
@@ -1295,7 +1297,7 @@ fn check_administrators(
 }
 
 /// Words for an object without personal data: `site 71977101`, `user jdoe on site …`.
-pub fn object_words(o: &Object, username: Option<&crate::model::Username>) -> String {
+pub(crate) fn object_words(o: &Object, username: Option<&crate::model::Username>) -> String {
     match o {
         Object::MainAccessManager { insz } => format!("main access manager {insz}"),
         Object::AccessManager { insz } => format!("access manager {insz}"),
@@ -1374,7 +1376,7 @@ fn estimate(phases: &[Phase], limits: &PlanLimits, gates: u32) -> Estimate {
 /// holds no place): the plan's own bound ([`Estimate::apply_ms`]), or the sessions'
 /// requests shared over `parallelism` places when that is fewer than the person's
 /// limit, whichever is longer.
-pub fn apply_bound_ms(plan: &Plan, parallelism: usize) -> u64 {
+pub(crate) fn apply_bound_ms(plan: &Plan, parallelism: usize) -> u64 {
     let parallelism = u64::try_from(parallelism.max(1)).unwrap_or(u64::MAX);
     let places = parallelism.min(u64::from(plan.limits.sessions_per_person.max(1)));
     plan.estimate.apply_ms.max(shared_places_bound_ms(
