@@ -25,7 +25,10 @@ use crate::model::{
     Plan, PlanLimits, SavedPlan, Username,
 };
 use crate::plan::fingerprint::{self, Stale};
-use crate::registry::{AccessCondition, AccountQuery, Millis, Registry, RegistryError, UnitAccess};
+use crate::registry::{
+    AccessCondition, AccountQuery, IdempotencyKey, Millis, Registry, RegistryError, UnitAccess,
+    Write,
+};
 use crate::safety::{self, SafetyOptions};
 
 /// Why the workflow stopped.
@@ -168,6 +171,65 @@ pub async fn read_enterprises(
         }),
         Err(err) => Err(err),
     }
+}
+
+/// One reading session: one enterprise's tree as processed now; refused when the
+/// acting person may not read it.
+pub async fn read_enterprise(
+    registry: &dyn Registry,
+    kbo: &Kbo,
+) -> Result<LiveState, RegistryError> {
+    let reading = read_enterprises(registry, std::slice::from_ref(kbo)).await?;
+    reading
+        .live
+        .into_iter()
+        .next()
+        .ok_or_else(|| RegistryError::NotAuthorised {
+            reason: format!("the acting person may not read enterprise {kbo}"),
+        })
+}
+
+/// Carries out `writes` in one session, in order, until the first refusal, which is the
+/// error; `done` hears of each write the registry took, by its index. The session is
+/// logged out either way, so that what was written is processed. Each write has its own
+/// idempotency key, `{label}-{pid}-{time}-{index}-{kind}`.
+pub async fn write_in_one_session(
+    registry: &dyn Registry,
+    label: &str,
+    writes: &[Write],
+    mut done: impl FnMut(usize),
+) -> Result<(), RegistryError> {
+    let session = registry.open_session().await?.id;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut failed = None;
+    for (n, write) in writes.iter().enumerate() {
+        let key = format!(
+            "{label}-{}-{stamp}-{n}-{}",
+            std::process::id(),
+            write.kind()
+        );
+        let written = match IdempotencyKey::new(key) {
+            Ok(key) => registry
+                .write(&session, &key, write, None)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) => done(n),
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+    }
+    let closed = registry.close_session(&session).await;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    closed.map(|_| ())
 }
 
 /// The planner's limits: the registry's, and the round trip of one request as measured

@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::model::{
-    AccountType, Administrator, Enterprise, Insz, LiveAdministrator, LiveEnterprise, LiveUser,
-    UserLevel, Username,
+    AccountType, Administrator, DesiredState, Enterprise, Insz, Kbo, LiveAdministrator,
+    LiveEnterprise, LiveUser, UserLevel, Username, Write, WriteTarget,
 };
 
 /// One account of a level: a row of the export, or what csamctl expects to be one.
@@ -337,6 +337,130 @@ fn details(listed: &Account, expected: &Account) -> Vec<Drift> {
         });
     }
     drift
+}
+
+/// Both comparisons of one level's export: with the registry's record and, when a
+/// desired state is given, with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftReport {
+    /// The level the export is of.
+    pub level: UserLevel,
+    /// False when the registry has no such level yet (every listed account is extra).
+    pub level_recorded: bool,
+    /// The export against the registry's record.
+    pub registry: Vec<Drift>,
+    /// The export against the desired state, when one was given.
+    pub desired: Option<Vec<Drift>>,
+}
+
+impl DriftReport {
+    /// True when either comparison found a difference.
+    pub fn has_drift(&self) -> bool {
+        !self.registry.is_empty() || self.desired.as_ref().is_some_and(|d| !d.is_empty())
+    }
+}
+
+/// The desired state was given but declares no such level.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the desired state declares no {level} in enterprise {kbo}", level = level_words(.level))]
+pub struct LevelNotDeclared {
+    /// The level.
+    pub level: UserLevel,
+    /// The enterprise.
+    pub kbo: Kbo,
+}
+
+/// Compares the accounts an export of `level` lists with the registry's record of the
+/// enterprise and, when given, with the desired state's declaration of it. A level the
+/// registry does not have yet (a unit being adopted) expects nothing.
+pub fn report(
+    level: UserLevel,
+    listed: &[Account],
+    live: &LiveEnterprise,
+    desired: Option<&DesiredState>,
+) -> Result<DriftReport, LevelNotDeclared> {
+    let in_registry = expected_live(live, &level);
+    let level_recorded = in_registry.is_some();
+    let desired = match desired {
+        None => None,
+        Some(state) => {
+            let expected = state
+                .enterprises
+                .iter()
+                .find(|e| e.kbo == live.kbo)
+                .and_then(|e| expected_desired(e, &level))
+                .ok_or_else(|| LevelNotDeclared {
+                    level: level.clone(),
+                    kbo: live.kbo,
+                })?;
+            Some(compare(listed, &expected))
+        }
+    };
+    Ok(DriftReport {
+        registry: compare(listed, &in_registry.unwrap_or_default()),
+        level_recorded,
+        desired,
+        level,
+    })
+}
+
+/// A level in words: `mammography-unit capacity`, `subdivision 71977100`, `site 71977101`.
+pub fn level_words(level: &UserLevel) -> String {
+    match level {
+        UserLevel::Capacity { .. } => "mammography-unit capacity".to_string(),
+        UserLevel::Subdivision { hco } => format!("subdivision {hco}"),
+        UserLevel::Site { hco } => format!("site {hco}"),
+    }
+}
+
+/// How the registry can record what an export shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recording {
+    /// A registry write (a user record CSAM does not have is deleted, a status set).
+    Write(Box<Write>),
+    /// An account CSAM holds (reference data: a user record for the person then needs
+    /// no initial password).
+    Account {
+        /// The person.
+        insz: Insz,
+        /// The account's username.
+        username: Username,
+    },
+}
+
+impl Drift {
+    /// How the registry records this difference of the registry's record on `level`, or
+    /// why it cannot: usernames and account types never change, an administrator
+    /// account is recorded with its level, and an export row without a username names
+    /// no account.
+    pub fn recording(&self, level: &UserLevel) -> Result<Recording, &'static str> {
+        let insz = self.account.insz;
+        match &self.kind {
+            DriftKind::Extra => match &self.account.username {
+                Some(username) => Ok(Recording::Account {
+                    insz,
+                    username: username.clone(),
+                }),
+                None => Err("the export names no username"),
+            },
+            DriftKind::Username { .. } => Err("usernames never change"),
+            DriftKind::Level { .. } => Err("the type of an account cannot change"),
+            _ if self.account.kind != AccountType::User => {
+                Err("administrator accounts are recorded with their level")
+            }
+            DriftKind::Missing => Ok(Recording::Write(Box::new(Write::DeleteUser {
+                level: level.clone(),
+                insz,
+            }))),
+            DriftKind::Status { listed, .. } => Ok(Recording::Write(Box::new(Write::SetActive {
+                target: WriteTarget::User {
+                    level: level.clone(),
+                    insz,
+                },
+                active: *listed,
+            }))),
+        }
+    }
 }
 
 #[cfg(test)]

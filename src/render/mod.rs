@@ -10,6 +10,7 @@
 
 pub(crate) mod access;
 pub(crate) mod apply_report;
+pub(crate) mod drift;
 pub mod export;
 pub(crate) mod html;
 pub mod json;
