@@ -342,7 +342,7 @@ fn details(listed: &Account, expected: &Account) -> Vec<Drift> {
 /// Both comparisons of one level's export: with the registry's record and, when a
 /// desired state is given, with it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DriftReport {
+pub(crate) struct DriftReport {
     /// The level the export is of.
     pub level: UserLevel,
     /// False when the registry has no such level yet (every listed account is extra).
@@ -355,7 +355,7 @@ pub struct DriftReport {
 
 impl DriftReport {
     /// True when either comparison found a difference.
-    pub fn has_drift(&self) -> bool {
+    pub(crate) fn has_drift(&self) -> bool {
         !self.registry.is_empty() || self.desired.as_ref().is_some_and(|d| !d.is_empty())
     }
 }
@@ -363,7 +363,7 @@ impl DriftReport {
 /// The desired state was given but declares no such level.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the desired state declares no {level} in enterprise {kbo}", level = level_words(.level))]
-pub struct LevelNotDeclared {
+pub(crate) struct LevelNotDeclared {
     /// The level.
     pub level: UserLevel,
     /// The enterprise.
@@ -373,7 +373,7 @@ pub struct LevelNotDeclared {
 /// Compares the accounts an export of `level` lists with the registry's record of the
 /// enterprise and, when given, with the desired state's declaration of it. A level the
 /// registry does not have yet (a unit being adopted) expects nothing.
-pub fn report(
+pub(crate) fn report(
     level: UserLevel,
     listed: &[Account],
     live: &LiveEnterprise,
@@ -405,7 +405,7 @@ pub fn report(
 }
 
 /// A level in words: `mammography-unit capacity`, `subdivision 71977100`, `site 71977101`.
-pub fn level_words(level: &UserLevel) -> String {
+pub(crate) fn level_words(level: &UserLevel) -> String {
     match level {
         UserLevel::Capacity { .. } => "mammography-unit capacity".to_string(),
         UserLevel::Subdivision { hco } => format!("subdivision {hco}"),
@@ -415,7 +415,7 @@ pub fn level_words(level: &UserLevel) -> String {
 
 /// How the registry can record what an export shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Recording {
+pub(crate) enum Recording {
     /// A registry write (a user record CSAM does not have is deleted, a status set).
     Write(Box<Write>),
     /// An account CSAM holds (reference data: a user record for the person then needs
@@ -433,7 +433,7 @@ impl Drift {
     /// why it cannot: usernames and account types never change, an administrator
     /// account is recorded with its level, and an export row without a username names
     /// no account.
-    pub fn recording(&self, level: &UserLevel) -> Result<Recording, &'static str> {
+    pub(crate) fn recording(&self, level: &UserLevel) -> Result<Recording, &'static str> {
         let insz = self.account.insz;
         match &self.kind {
             DriftKind::Extra => match &self.account.username {
