@@ -21,6 +21,22 @@ use super::node::{Node, Pos, Value};
 
 /// Parses `text`, or `None` when the reference must (see the module docs).
 pub(super) fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
+    parse_at(text, limits, Shift::default()).map(|(node, _)| node)
+}
+
+/// Where a piece of a file starts in the whole file: positions of the piece's nodes are
+/// moved by this much as they are made (see [`super::split`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Shift {
+    /// Bytes before the piece.
+    pub(super) offset: usize,
+    /// Lines before the piece.
+    pub(super) lines: u32,
+}
+
+/// [`parse`] of a piece that starts `shift` into its file, with the number of nodes
+/// made (the split parse adds the pieces' counts up against the budgets).
+pub(super) fn parse_at(text: &str, limits: &InputLimits, shift: Shift) -> Option<(Node, usize)> {
     // The parser's settings of serde-saphyr (`Budget::parser_options`), so that both
     // accept and refuse the same input; comments are not needed here.
     let budget = serde_saphyr::Budget::default();
@@ -36,6 +52,9 @@ pub(super) fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
         events: Parser::new_from_str_with_options(text, options),
         nodes: 0,
         limits,
+        shift,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     if !matches!(builder.next()?.0, Event::StreamStart)
         || !matches!(builder.next()?.0, Event::DocumentStart(_, None))
@@ -50,13 +69,20 @@ pub(super) fn parse(text: &str, limits: &InputLimits) -> Option<Node> {
         return None;
     }
     // About two events per node, as the reference's event budget counts them.
-    (builder.nodes.saturating_mul(2) <= limits.max_events).then_some(root)
+    (builder.nodes.saturating_mul(2) <= limits.max_events).then_some((root, builder.nodes))
 }
 
 struct Builder<'t, 'l> {
     events: Parser<'t, StrInput<'t>>,
     nodes: usize,
     limits: &'l InputLimits,
+    shift: Shift,
+    /// The items of the sequences being read, innermost last: one stack for all
+    /// levels, so that each sequence is allocated once at its final size instead of
+    /// growing item by item (a fleet has hundreds of thousands of small lists).
+    items: Vec<Node>,
+    /// The same for the entries of the mappings being read.
+    entries: Vec<(Node, Node)>,
 }
 
 impl<'t> Builder<'t, '_> {
@@ -72,39 +98,42 @@ impl<'t> Builder<'t, '_> {
         let value = match event {
             Event::Scalar(text, style, 0, None) => scalar(text, style)?,
             Event::SequenceStart(_, 0, None) if depth < self.limits.max_depth => {
-                let mut items = Vec::new();
+                let base = self.items.len();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event, &span, depth + 1)?);
+                    let item = self.node(event, &span, depth + 1)?;
+                    self.items.push(item);
                 }
-                Value::Seq(items)
+                Value::Seq(self.items.drain(base..).collect())
             }
             Event::MappingStart(_, 0, None) if depth < self.limits.max_depth => {
-                let mut entries: Vec<(Node, Node)> = Vec::new();
+                let base = self.entries.len();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
                         break;
                     }
                     let key = self.node(event, &span, depth + 1)?;
-                    if !plain_key(&key) || entries.iter().any(|(k, _)| same_key(k, &key)) {
+                    if !plain_key(&key)
+                        || self.entries[base..].iter().any(|(k, _)| same_key(k, &key))
+                    {
                         return None;
                     }
                     let (event, span) = self.next()?;
                     let value = self.node(event, &span, depth + 1)?;
-                    entries.push((key, value));
+                    self.entries.push((key, value));
                 }
-                Value::Map(entries)
+                Value::Map(self.entries.drain(base..).collect())
             }
             _ => return None,
         };
-        Some(Node {
-            pos: pos(span),
-            value,
-        })
+        let mut pos = pos(span);
+        pos.offset += self.shift.offset;
+        pos.line = pos.line.saturating_add(self.shift.lines);
+        Some(Node { pos, value })
     }
 }
 

@@ -389,7 +389,7 @@ enum Undecodable {
 
 /// Checks the bytes are UTF-8 text (a leading byte-order mark is dropped); on failure,
 /// the byte offset of the first bad byte.
-fn decode(bytes: &[u8]) -> Result<String, (usize, Undecodable)> {
+fn decode(bytes: &[u8]) -> Result<&str, (usize, Undecodable)> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // YAML allows no C0 control character but tab, line feed and carriage return.
     if let Some(i) = bytes
@@ -400,7 +400,7 @@ fn decode(bytes: &[u8]) -> Result<String, (usize, Undecodable)> {
         return Err((i, Undecodable::Binary));
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => Ok(s.to_string()),
+        Ok(s) => Ok(s),
         Err(e) => Err((e.valid_up_to(), Undecodable::Utf8)),
     }
 }

@@ -177,6 +177,9 @@ fn validate_each(
     })
 }
 
+/// From this size of file on, its tree is freed on a thread of its own.
+const DROP_APART_BYTES: usize = 512 * 1024;
+
 /// Validating file after file: the state so far, and only one YAML tree at a time.
 #[derive(Default)]
 struct Validation {
@@ -205,8 +208,16 @@ impl Validation {
         let text = sources.files[file].text.clone();
         let mut walk = walk::Walk::new(file, &text);
         let enterprises = validate::document(&mut walk, &mut self.index, &root);
-        // The tree is dropped here: only the validated model and the text stay.
-        drop(root);
+        // Only the validated model and the text stay. A large tree is freed on a thread
+        // of its own (about a tenth of the time it took to build), so that the caller
+        // goes on meanwhile; if no thread can be started, it is freed here.
+        if text.len() >= DROP_APART_BYTES {
+            let _ = std::thread::Builder::new()
+                .name("free-tree".into())
+                .spawn(move || drop(root));
+        } else {
+            drop(root);
+        }
         sources.files[file].secret_spans = std::mem::take(&mut walk.secret_spans);
         sources.files[file].personal_spans = std::mem::take(&mut walk.personal_spans);
         self.diagnostics.append(&mut walk.diagnostics);

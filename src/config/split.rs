@@ -1,10 +1,11 @@
 //! Parsing one large desired-state file on every core.
 //!
 //! A fleet file is almost all one list: `enterprises:`, with one item per enterprise.
-//! Its items are independent YAML, so the file is cut at item boundaries into a few
-//! pieces of about equal size, each piece is parsed on its own thread, and the items are
-//! put back under the `enterprises` key of the rest of the file, every position moved
-//! to where it is in the whole file. The result is the tree the whole file would give.
+//! Its items are independent YAML, so the file is cut at item boundaries into pieces of
+//! about equal size (a few per core), the threads take the pieces one after another
+//! until none is left (each piece's positions those of the whole file), and the items are
+//! put back under the `enterprises` key of the rest of the file. The result is the tree
+//! the whole file would give.
 //!
 //! The cut is only tried where it cannot change the meaning, and every doubt falls back
 //! to parsing the whole file (which also gives any error its exact place and wording):
@@ -17,8 +18,10 @@
 //! and the whole file is parsed.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::load::{InputLimits, parse_whole};
+use super::fast::{self, Shift};
+use super::load::{InputLimits, parse_reference, parse_whole};
 use super::node::{Node, Value};
 
 /// Below this size one thread parses faster than starting others.
@@ -36,6 +39,11 @@ struct Items {
     start_line: u32,
 }
 
+/// Pieces per thread: more pieces than threads, taken one after another by whichever
+/// thread is free, so that a thread slowed down by other work on the machine does not
+/// hold the others up at the end.
+const PIECES_PER_THREAD: usize = 4;
+
 /// Parses `text` in pieces on several threads when it is a large file of the usual
 /// shape; `None` when it is not, or when anything is in doubt (see the module docs).
 pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
@@ -46,7 +54,7 @@ pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
     if threads < 2 || text.len() < MIN_SPLIT_BYTES {
         return None;
     }
-    let items = find_items(text, threads)?;
+    let items = find_items(text, threads * PIECES_PER_THREAD)?;
     // Each piece with budgets no looser than the whole file's: a piece's list sits two
     // levels below the file's top.
     let piece_limits = InputLimits {
@@ -61,31 +69,66 @@ pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
         .map(|(at, _)| *at)
         .chain(std::iter::once(text.len()))
         .collect();
-    let pieces: Vec<Option<Node>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bounds
-            .iter()
-            .zip(&ends)
-            .skip(1)
-            .map(|(&(start, lines), &end)| {
-                let piece = &text[start..end];
-                scope.spawn(move || parse_piece(piece, start, lines, &piece_limits))
-            })
-            .collect();
-        let (start, lines) = bounds[0];
-        let first = parse_piece(&text[start..ends[0]], start, lines, &piece_limits);
-        std::iter::once(first)
-            .chain(handles.into_iter().map(|h| h.join().ok().flatten()))
-            .collect()
+    let pieces: Vec<(&str, Shift)> = bounds
+        .iter()
+        .zip(&ends)
+        .map(|(&(start, lines), &end)| {
+            let shift = Shift {
+                offset: start,
+                lines,
+            };
+            (&text[start..end], shift)
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let work = || {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(piece, shift)) = pieces.get(i) else {
+                break;
+            };
+            match parse_piece(piece, shift, &piece_limits) {
+                Some(parsed) => done.push((i, parsed)),
+                None => failed.store(true, Ordering::Relaxed),
+            }
+        }
+        done
+    };
+    let (head, mut parsed) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        // This thread reads the head first (small), then takes pieces like the others.
+        let head = parse_whole(&text[..items.start], limits).ok();
+        let mut parsed = work();
+        for h in handles {
+            match h.join() {
+                Ok(done) => parsed.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        (head, parsed)
     });
-    let head = parse_whole(&text[..items.start], limits).ok()?;
-    assemble(head, pieces, limits)
+    if failed.into_inner() || parsed.len() != pieces.len() {
+        return None;
+    }
+    parsed.sort_unstable_by_key(|(i, _)| *i);
+    assemble(head?, parsed.into_iter().map(|(_, p)| p), limits)
 }
 
-/// Puts the parsed pieces' items under the head's `enterprises` key.
-fn assemble(mut head: Node, pieces: Vec<Option<Node>>, limits: &InputLimits) -> Option<Node> {
+/// Puts the parsed pieces' items (with their node counts) under the head's
+/// `enterprises` key.
+fn assemble(
+    mut head: Node,
+    pieces: impl Iterator<Item = (Node, usize)>,
+    limits: &InputLimits,
+) -> Option<Node> {
+    // The head's `enterprises: ~` becomes the list: the head's nodes, plus each
+    // piece's nodes but its own list node (the pieces' lists are one list).
+    let mut nodes = count(&head);
     let mut list: Option<Node> = None;
-    for piece in pieces {
-        let piece = piece?;
+    for (piece, count) in pieces {
+        nodes = nodes.saturating_add(count.saturating_sub(1));
         let Value::Seq(items) = piece.value else {
             return None;
         };
@@ -114,7 +157,6 @@ fn assemble(mut head: Node, pieces: Vec<Option<Node>>, limits: &InputLimits) -> 
     *value = list;
     // Each piece kept within the budgets; together they must too (roughly two events
     // per node: the whole file is parsed, and refused with its own message, otherwise).
-    let nodes = count(&head);
     if nodes > limits.max_nodes || nodes.saturating_mul(2) > limits.max_events {
         return None;
     }
@@ -129,21 +171,26 @@ fn count(node: &Node) -> usize {
     }
 }
 
-/// Parses one piece (whole items of the list) and moves its positions to the file's.
-fn parse_piece(piece: &str, offset: usize, lines: u32, limits: &InputLimits) -> Option<Node> {
-    let mut node = parse_whole(piece, limits).ok()?;
-    shift(&mut node, offset, lines);
-    Some(node)
+/// Parses one piece (whole items of the list), its positions those of the whole file,
+/// with its number of nodes: the quick way, else the reference way.
+fn parse_piece(piece: &str, at: Shift, limits: &InputLimits) -> Option<(Node, usize)> {
+    if let Some(parsed) = fast::parse_at(piece, limits, at) {
+        return Some(parsed);
+    }
+    let mut node = parse_reference(piece, limits).ok()?;
+    shift(&mut node, at);
+    let nodes = count(&node);
+    Some((node, nodes))
 }
 
-fn shift(node: &mut Node, offset: usize, lines: u32) {
-    node.pos.offset += offset;
-    node.pos.line += lines;
+fn shift(node: &mut Node, at: Shift) {
+    node.pos.offset += at.offset;
+    node.pos.line = node.pos.line.saturating_add(at.lines);
     match &mut node.value {
-        Value::Seq(items) => items.iter_mut().for_each(|n| shift(n, offset, lines)),
+        Value::Seq(items) => items.iter_mut().for_each(|n| shift(n, at)),
         Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
-            shift(k, offset, lines);
-            shift(v, offset, lines);
+            shift(k, at);
+            shift(v, at);
         }),
         _ => {}
     }
