@@ -103,7 +103,74 @@ pub(crate) struct StateIndex {
     insz_of: HashMap<Username, (Insz, Place)>,
 }
 
+/// A check across the whole desired state, asked for during the walk of an enterprise.
+enum Check {
+    /// An enterprise declared: declared once only.
+    Enterprise { kbo: Kbo, place: Place },
+    /// A subdivision or site HCO number: unique in the whole registry.
+    Hco {
+        hco: Hco,
+        place: Place,
+        what: &'static str,
+    },
+    /// A person (or administrator account) with a username: one username per person,
+    /// and no username shared by two people.
+    Account {
+        insz: Insz,
+        username: Username,
+        place: Place,
+    },
+    /// A site with people but no active head radiologist: a warning where its HCO
+    /// number was first declared.
+    NoHeadRadiologist { hco: Hco, name: String },
+}
+
 impl StateIndex {
+    /// Makes a check, recording what it declares; the problems found.
+    fn check(&mut self, check: Check) -> Vec<Diagnostic> {
+        match check {
+            Check::Enterprise { kbo, place } => self.enterprise(kbo, place).into_iter().collect(),
+            Check::Hco { hco, place, what } => self.hco(hco, place, what).into_iter().collect(),
+            Check::Account {
+                insz,
+                username,
+                place,
+            } => self.account(insz, username, place),
+            Check::NoHeadRadiologist { hco, name } => self
+                .hcos
+                .get(&hco)
+                .map(|(at, _)| {
+                    Diagnostic::warning(
+                        "csam::site::no_head_radiologist",
+                        *at,
+                        format!("site {hco} ({name}) has people but no active head radiologist"),
+                    )
+                    .label("this site")
+                    .help("nobody can log in to Heracles for a unit before its head radiologist is known to the coordination centre (R9)")
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Makes the checks a walk of the same file recorded ([`Checks::Later`]), in their
+    /// order, and puts the walk's findings and their diagnostics into `into` in the
+    /// order one walk would have found them.
+    fn replay(&mut self, into: &mut Walk<'_>, part: Walk<'_>, recorded: Vec<(usize, Check)>) {
+        let mut found = part.diagnostics.into_iter();
+        let mut taken = 0;
+        for (at, check) in recorded {
+            into.diagnostics.extend(found.by_ref().take(at - taken));
+            taken = at;
+            for d in self.check(check) {
+                into.report(d);
+            }
+        }
+        into.diagnostics.extend(found);
+        into.secret_spans.extend(part.secret_spans);
+        into.personal_spans.extend(part.personal_spans);
+    }
+
     /// Records an enterprise; a second declaration is an error pointing at both.
     fn enterprise(&mut self, kbo: Kbo, place: Place) -> Option<Diagnostic> {
         match self.enterprises.get(&kbo) {
@@ -125,8 +192,8 @@ impl StateIndex {
     }
 
     /// Records a subdivision or site HCO number, unique in the whole registry.
-    fn hco(&mut self, hco: &Hco, place: Place, what: &'static str) -> Option<Diagnostic> {
-        match self.hcos.get(hco) {
+    fn hco(&mut self, hco: Hco, place: Place, what: &'static str) -> Option<Diagnostic> {
+        match self.hcos.get(&hco) {
             Some((first, first_what)) => Some(
                 Diagnostic::error(
                     "csam::hco::duplicate",
@@ -138,23 +205,18 @@ impl StateIndex {
                 .help("an HCO number identifies one subdivision or site in the whole registry"),
             ),
             None => {
-                self.hcos.insert(hco.clone(), (place, what));
+                self.hcos.insert(hco, (place, what));
                 None
             }
         }
     }
 
-    /// Where a subdivision or site HCO number was first declared.
-    fn hco_place(&self, hco: &Hco) -> Option<Place> {
-        self.hcos.get(hco).map(|(place, _)| *place)
-    }
-
     /// Records that `insz` uses `username`: one username per person, and no username
     /// shared by two people, anywhere in the desired state.
-    fn account(&mut self, insz: Insz, username: &Username, place: Place) -> Vec<Diagnostic> {
+    fn account(&mut self, insz: Insz, username: Username, place: Place) -> Vec<Diagnostic> {
         let mut found = Vec::new();
         match self.username_of.get(&insz) {
-            Some((other, first)) if other != username => found.push(
+            Some((other, first)) if *other != username => found.push(
                 Diagnostic::error(
                     "csam::username::per_person",
                     place,
@@ -169,7 +231,7 @@ impl StateIndex {
                 self.username_of.insert(insz, (username.clone(), place));
             }
         }
-        match self.insz_of.get(username) {
+        match self.insz_of.get(&username) {
             Some((other, first)) if *other != insz => found.push(
                 Diagnostic::error(
                     "csam::username::shared",
@@ -182,10 +244,32 @@ impl StateIndex {
             ),
             Some(_) => {}
             None => {
-                self.insz_of.insert(username.clone(), (insz, place));
+                self.insz_of.insert(username, (insz, place));
             }
         }
         found
+    }
+}
+
+/// Where the checks across the desired state go while an enterprise is walked.
+enum Checks<'i> {
+    /// Made at once (one thread walks the file).
+    Now(&'i mut StateIndex),
+    /// Recorded with the number of diagnostics the walk had found by then, to be made
+    /// later in the same order ([`StateIndex::replay`]): enterprises walked side by side.
+    Later(Vec<(usize, Check)>),
+}
+
+impl Checks<'_> {
+    fn ask(&mut self, walk: &mut Walk<'_>, check: Check) {
+        match self {
+            Checks::Now(index) => {
+                for d in index.check(check) {
+                    walk.report(d);
+                }
+            }
+            Checks::Later(recorded) => recorded.push((walk.diagnostics.len(), check)),
+        }
     }
 }
 
@@ -233,24 +317,61 @@ pub(crate) fn document(
         .help("write `version: 1`, or upgrade csamctl if the file is newer");
         walk.report(d);
     }
-    let mut enterprises = Vec::new();
-    if let Some(list) = walk.required(&doc, "enterprises") {
-        for node in walk.list(list, "enterprises").unwrap_or(&[]) {
-            if let Some(e) = enterprise(walk, index, node) {
-                enterprises.push(e);
-            }
+    match walk.required(&doc, "enterprises") {
+        Some(list) => {
+            let nodes = walk.list(list, "enterprises").unwrap_or(&[]);
+            each_enterprise(walk, index, nodes)
         }
+        None => Vec::new(),
+    }
+}
+
+/// From this many enterprises in a file on, they are walked on every core.
+const PARALLEL_ENTERPRISES: usize = 64;
+
+/// Validates the enterprises of a file: side by side when there are many, their checks
+/// across the desired state made afterwards in file order, so that every diagnostic
+/// is the one, and in the place, that one walk gives.
+fn each_enterprise(walk: &mut Walk<'_>, index: &mut StateIndex, nodes: &[Node]) -> Vec<Enterprise> {
+    if nodes.len() < PARALLEL_ENTERPRISES {
+        one_by_one(walk, index, nodes)
+    } else {
+        side_by_side(walk, index, nodes)
+    }
+}
+
+fn one_by_one(walk: &mut Walk<'_>, index: &mut StateIndex, nodes: &[Node]) -> Vec<Enterprise> {
+    let mut checks = Checks::Now(index);
+    nodes
+        .iter()
+        .filter_map(|n| enterprise(walk, &mut checks, n))
+        .collect()
+}
+
+fn side_by_side(walk: &mut Walk<'_>, index: &mut StateIndex, nodes: &[Node]) -> Vec<Enterprise> {
+    let (file, text) = (walk.file, walk.text);
+    let walked = crate::parallel::map(nodes.iter().collect(), |node| {
+        let mut part = Walk::new(file, text);
+        let mut recorded = Checks::Later(Vec::new());
+        let e = enterprise(&mut part, &mut recorded, node);
+        (e, part, recorded)
+    });
+    let mut enterprises = Vec::with_capacity(walked.len());
+    for (e, part, recorded) in walked {
+        if let Checks::Later(recorded) = recorded {
+            index.replay(walk, part, recorded);
+        }
+        enterprises.extend(e);
     }
     enterprises
 }
 
-fn enterprise(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Enterprise> {
+fn enterprise(walk: &mut Walk<'_>, index: &mut Checks<'_>, node: &Node) -> Option<Enterprise> {
     let obj = walk.obj(node, "an enterprise", ENTERPRISE_KEYS)?;
     let kbo = walk.required(&obj, "kbo").and_then(|n| kbo(walk, n));
-    if let (Some(kbo), Some(n)) = (kbo, obj.get("kbo"))
-        && let Some(d) = index.enterprise(kbo, walk.place(n))
-    {
-        walk.report(d);
+    if let (Some(kbo), Some(n)) = (kbo, obj.get("kbo")) {
+        let place = walk.place(n);
+        index.ask(walk, Check::Enterprise { kbo, place });
     }
     let name = walk
         .required(&obj, "name")
@@ -355,7 +476,7 @@ fn access_manager(walk: &mut Walk<'_>, node: &Node) -> Option<AccessManager> {
     })
 }
 
-fn capacity(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Capacity> {
+fn capacity(walk: &mut Walk<'_>, index: &mut Checks<'_>, node: &Node) -> Option<Capacity> {
     let obj = walk.obj(node, "a capacity", CAPACITY_KEYS)?;
     let kind = walk
         .required(&obj, "type")
@@ -384,13 +505,16 @@ fn capacity(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<
     })
 }
 
-fn subdivision(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Subdivision> {
+fn subdivision(walk: &mut Walk<'_>, index: &mut Checks<'_>, node: &Node) -> Option<Subdivision> {
     let obj = walk.obj(node, "a subdivision", SUBDIVISION_KEYS)?;
     let hco = walk.required(&obj, "hco").and_then(|n| {
         let hco = hco(walk, n)?;
-        if let Some(d) = index.hco(&hco, walk.place(n), "subdivision") {
-            walk.report(d);
-        }
+        let check = Check::Hco {
+            hco: hco.clone(),
+            place: walk.place(n),
+            what: "subdivision",
+        };
+        index.ask(walk, check);
         Some(hco)
     });
     let name = walk
@@ -413,13 +537,16 @@ fn subdivision(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Opti
     })
 }
 
-fn site(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Site> {
+fn site(walk: &mut Walk<'_>, index: &mut Checks<'_>, node: &Node) -> Option<Site> {
     let obj = walk.obj(node, "a site", SITE_KEYS)?;
     let hco = walk.required(&obj, "hco").and_then(|n| {
         let hco = hco(walk, n)?;
-        if let Some(d) = index.hco(&hco, walk.place(n), "site") {
-            walk.report(d);
-        }
+        let check = Check::Hco {
+            hco: hco.clone(),
+            place: walk.place(n),
+            what: "site",
+        };
+        index.ask(walk, check);
         Some(hco)
     });
     let name = walk
@@ -443,7 +570,7 @@ fn site(walk: &mut Walk<'_>, index: &mut StateIndex, node: &Node) -> Option<Site
 /// `self`, an INSZ, or (where `accounts` is allowed) an administrator account.
 fn administrator(
     walk: &mut Walk<'_>,
-    index: &mut StateIndex,
+    index: &mut Checks<'_>,
     node: &Node,
     what: &'static str,
     accounts: bool,
@@ -461,10 +588,13 @@ fn administrator(
             let first_name = name_field(walk, &obj, "first_name");
             let email = walk.required(&obj, "email").and_then(|n| email(walk, n));
             let language = language(walk, &obj);
-            if let (Some(i), Some(u), Some(n)) = (insz, username.as_ref(), obj.get("username")) {
-                for d in index.account(i, u, walk.place(n)) {
-                    walk.report(d);
-                }
+            if let (Some(insz), Some(u), Some(n)) = (insz, username.as_ref(), obj.get("username")) {
+                let check = Check::Account {
+                    insz,
+                    username: u.clone(),
+                    place: walk.place(n),
+                };
+                index.ask(walk, check);
             }
             Some(Administrator::Account(AdministratorAccount {
                 username: username?,
@@ -537,7 +667,7 @@ type PersonAt = (Person, Place);
 
 fn people(
     walk: &mut Walk<'_>,
-    index: &mut StateIndex,
+    index: &mut Checks<'_>,
     node: Option<&Node>,
     declared: &BTreeSet<Hco>,
 ) -> Vec<PersonAt> {
@@ -573,7 +703,7 @@ fn people(
 /// everything could.
 fn person(
     walk: &mut Walk<'_>,
-    index: &mut StateIndex,
+    index: &mut Checks<'_>,
     node: &Node,
     declared: &BTreeSet<Hco>,
 ) -> (Option<(Insz, Place)>, Option<Person>) {
@@ -590,17 +720,20 @@ fn person(
 /// Every field of a person entry (each one checked even when another is wrong).
 fn person_fields(
     walk: &mut Walk<'_>,
-    index: &mut StateIndex,
+    index: &mut Checks<'_>,
     obj: Obj<'_>,
     insz: Option<Insz>,
     declared: &BTreeSet<Hco>,
 ) -> Option<Person> {
     let username_node = walk.required(&obj, "username");
     let username = username_node.and_then(|n| username(walk, n));
-    if let (Some(i), Some(u), Some(n)) = (insz, username.as_ref(), username_node) {
-        for d in index.account(i, u, walk.place(n)) {
-            walk.report(d);
-        }
+    if let (Some(insz), Some(u), Some(n)) = (insz, username.as_ref(), username_node) {
+        let check = Check::Account {
+            insz,
+            username: u.clone(),
+            place: walk.place(n),
+        };
+        index.ask(walk, check);
     }
     let last_name = name_field(walk, &obj, "last_name");
     let first_name = name_field(walk, &obj, "first_name");
@@ -793,7 +926,7 @@ fn closest_hco<'c>(written: &str, candidates: &[&'c str]) -> Option<&'c str> {
 /// Warnings for sites with people but no active head radiologist, or with several.
 fn head_radiologists(
     walk: &mut Walk<'_>,
-    index: &StateIndex,
+    index: &mut Checks<'_>,
     subdivisions: &[Subdivision],
     people: &[PersonAt],
 ) {
@@ -817,17 +950,11 @@ fn head_radiologists(
             .collect();
         match heads.as_slice() {
             [] => {
-                let Some(at) = index.hco_place(&site.hco) else {
-                    continue;
+                let check = Check::NoHeadRadiologist {
+                    hco: site.hco.clone(),
+                    name: site.name.clone(),
                 };
-                let d = Diagnostic::warning(
-                    "csam::site::no_head_radiologist",
-                    at,
-                    format!("site {} ({}) has people but no active head radiologist", site.hco, site.name),
-                )
-                .label("this site")
-                .help("nobody can log in to Heracles for a unit before its head radiologist is known to the coordination centre (R9)");
-                walk.report(d);
+                index.ask(walk, check);
             }
             [_] => {}
             [first, second, ..] => {
@@ -1027,4 +1154,84 @@ fn email(walk: &mut Walk<'_>, node: &Node) -> Option<Email> {
             .help("write an address like me@hospital.be")
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::{InputLimits, parse_whole};
+
+    /// A file of `n` enterprises made from the single-unit example, with problems
+    /// across enterprises (declared twice, HCO numbers reused, a second username,
+    /// a shared username, sites without a head radiologist) and inside them.
+    fn fleet(n: usize) -> String {
+        let example = include_str!("../../examples/single-unit.yaml");
+        let (_, one) = example.split_once("enterprises:\n").expect("the example");
+        let mut text = String::from("version: 1\nenterprises:\n");
+        for i in 0..n {
+            let mut e = one.to_string();
+            if i % 3 == 0 {
+                e = e.replace("elsdevos", &format!("els{i}"));
+            }
+            if i % 4 == 0 {
+                e = e.replace("koenverhaeghe", "elsdevos");
+            }
+            if i % 5 == 0 {
+                e = e.replace("[head-radiologist]", "[radiologist]");
+            }
+            if i % 7 == 0 {
+                e = e.replace("VANDENBERGHE", "\"\"");
+            }
+            if i % 2 == 0 {
+                e = e.replace("71988411", &format!("7198{:04}", 1000 + i));
+            }
+            text.push_str(&e);
+        }
+        text
+    }
+
+    #[test]
+    fn enterprises_side_by_side_give_the_diagnostics_of_one_walk() {
+        let text = fleet(PARALLEL_ENTERPRISES + 6);
+        let root = parse_whole(&text, &InputLimits::default()).expect("parses");
+        let Value::Map(entries) = &root.value else {
+            panic!("a mapping")
+        };
+        let Some((_, list)) = entries
+            .iter()
+            .find(|(k, _)| k.value == Value::Str("enterprises".into()))
+        else {
+            panic!("enterprises")
+        };
+        let Value::Seq(nodes) = &list.value else {
+            panic!("a list")
+        };
+        let run = |walk_them: fn(&mut Walk<'_>, &mut StateIndex, &[Node]) -> Vec<Enterprise>| {
+            let mut walk = Walk::new(0, &text);
+            let mut index = StateIndex::default();
+            let enterprises = walk_them(&mut walk, &mut index, nodes);
+            (
+                format!("{enterprises:?}"),
+                format!("{:?}", walk.diagnostics),
+                walk.secret_spans,
+                walk.personal_spans,
+                walk.diagnostics
+                    .iter()
+                    .map(|d| d.code)
+                    .collect::<BTreeSet<_>>(),
+            )
+        };
+        let one = run(one_by_one);
+        let side = run(side_by_side);
+        for code in [
+            "csam::enterprise::duplicate",
+            "csam::hco::duplicate",
+            "csam::username::per_person",
+            "csam::username::shared",
+            "csam::site::no_head_radiologist",
+        ] {
+            assert!(one.4.contains(code), "{code} in {:?}", one.4);
+        }
+        assert_eq!(one, side);
+    }
 }
