@@ -4,7 +4,8 @@
 //! knows, and [`crate::registry::Registry::pending_notices`] derives from its state which
 //! ones are still owed.
 //!
-//! - [`owed`] reads what is owed for some enterprises; [`write_notice`] writes the notice
+//! - `execute::notice::owed` reads what is owed for some enterprises; [`write_notice`]
+//!   writes the notice
 //!   (Dutch and French, full numbers, mode 0600, never on stdout). `apply` calls both at
 //!   the end of every run, also when there was nothing to change, so a crash at any
 //!   point loses no notice: the next run writes it from the registry's state.
@@ -18,16 +19,15 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use futures_util::stream::{self, StreamExt};
-
 use super::args::{OperatorArgs, OutputArgs};
 use super::plan as plan_cmd;
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
-use crate::execute::{self, ExecuteOptions};
+use crate::execute::{self, ExecuteOptions, notice};
 use crate::model::{Hco, Kbo};
-use crate::registry::{PendingNotice, Registry, RegistryError};
+use crate::registry::{PendingNotice, Registry};
 use crate::render::RenderOptions;
+use crate::render::notice as rendered;
 
 /// Where notices go unless told otherwise.
 pub(super) const DEFAULT_NOTICE_DIR: &str = ".csamctl/notices";
@@ -73,14 +73,8 @@ pub(crate) struct CoordinationCentreArgs {
 #[derive(Debug, thiserror::Error)]
 pub(super) enum NoticeError {
     /// The registry failed (after retries).
-    #[error("cannot read the coordination-centre notices owed for enterprise {kbo}: {source}")]
-    Read {
-        /// The enterprise.
-        kbo: Kbo,
-        /// Why.
-        #[source]
-        source: RegistryError,
-    },
+    #[error(transparent)]
+    Read(#[from] notice::NotRead),
     /// The notice file could not be written.
     #[error("cannot write the coordination-centre notice {path}")]
     Write {
@@ -90,39 +84,6 @@ pub(super) enum NoticeError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// The head radiologists whose number is still owed to the coordination centre, for
-/// these enterprises, sorted by site. Enterprises the acting person has no role in (yet:
-/// an HTB designation still pending) or that are unknown have nothing the person can
-/// owe, and are left out; every other failure is an error, because a notice might be
-/// owed.
-pub(super) async fn owed(
-    registry: &dyn Registry,
-    kbos: &[Kbo],
-    options: &ExecuteOptions,
-) -> Result<Vec<PendingNotice>, NoticeError> {
-    // Side by side, like the reads before planning: one request after another would
-    // cost a round trip per enterprise at the end of every apply.
-    let answers: Vec<_> = stream::iter(kbos)
-        .map(|kbo| async move {
-            let answer = execute::retried(options, |_| registry.pending_notices(kbo)).await;
-            (kbo, answer)
-        })
-        .buffered(crate::execute::REQUESTS_AT_ONCE)
-        .collect()
-        .await;
-    let mut out = Vec::new();
-    for (kbo, answer) in answers {
-        match answer {
-            Ok(mut pending) => out.append(&mut pending),
-            Err(RegistryError::NotAuthorised { .. } | RegistryError::NotFound { .. }) => {}
-            Err(source) => return Err(NoticeError::Read { kbo: *kbo, source }),
-        }
-    }
-    out.sort_by(|a, b| (&a.site, &a.username).cmp(&(&b.site, &b.username)));
-    out.dedup();
-    Ok(out)
 }
 
 /// A notice file, and whether this call wrote it (false: the same notice was already
@@ -135,48 +96,6 @@ pub(super) struct NoticeFile {
     pub written: bool,
 }
 
-/// The notice's text: Dutch, then French, one line per head radiologist with the full
-/// national register number.
-fn notice_text(notices: &[PendingNotice]) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::new();
-    text.push_str("Aan het Centrum voor Kankeropsporing (CvKO)\n");
-    text.push_str("Onderwerp: hoofdradioloog van mammografische eenheden (Heracles)\n\n");
-    for n in notices {
-        let _ = writeln!(
-            text,
-            "- Onderneming {}, eenheid (site) HCO {}: hoofdradioloog {} {} (gebruikersnaam {}), rijksregisternummer {}",
-            n.kbo,
-            n.site,
-            n.first_name,
-            n.last_name,
-            n.username,
-            n.person.formatted()
-        );
-    }
-    text.push_str(
-        "\nGelieve deze hoofdradiologen te registreren, zodat de eenheden kunnen inloggen in Heracles.\n\n",
-    );
-    text.push_str("Au Centre de coordination du dépistage des cancers (CCR)\n");
-    text.push_str("Objet : radiologue en chef des unités de mammographie (Heracles)\n\n");
-    for n in notices {
-        let _ = writeln!(
-            text,
-            "- Entreprise {}, unité (site) HCO {} : radiologue en chef {} {} (nom d'utilisateur {}), numéro de registre national {}",
-            n.kbo,
-            n.site,
-            n.first_name,
-            n.last_name,
-            n.username,
-            n.person.formatted()
-        );
-    }
-    text.push_str(
-        "\nMerci d'enregistrer ces radiologues en chef afin que les unités puissent se connecter à Heracles.\n",
-    );
-    text
-}
-
 /// Writes the coordination-centre notice (R9) for these head radiologists into `dir`:
 /// a new file, whole or not at all, mode 0600 — unless a notice file there already
 /// says exactly this, which is then returned instead.
@@ -184,7 +103,7 @@ pub(super) fn write_notice(
     dir: &Path,
     notices: &[PendingNotice],
 ) -> Result<NoticeFile, NoticeError> {
-    let text = notice_text(notices);
+    let text = rendered::notice_text(notices);
     let err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| NoticeError::Write { path, source }
@@ -241,43 +160,16 @@ pub(super) async fn write_owed(
     dir: &Path,
     options: &ExecuteOptions,
 ) -> Result<Option<NoticeFile>, NoticeError> {
-    let owed = owed(registry, kbos, options).await?;
+    let owed = notice::owed(registry, kbos, options).await?;
     if owed.is_empty() {
         return Ok(None);
     }
     Ok(Some(write_notice(dir, &owed)?))
 }
 
-/// One line per head radiologist, for people (the number masked unless asked).
-pub(super) fn owed_lines(notices: &[PendingNotice], opts: &RenderOptions) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    for n in notices {
-        let _ = writeln!(
-            out,
-            "  site {} (enterprise {}): head radiologist {} {} ({}, {})",
-            n.site,
-            n.kbo,
-            n.first_name,
-            n.last_name,
-            n.username,
-            opts.insz(&n.person)
-        );
-    }
-    out
-}
-
 /// What to do with a notice file, in one sentence.
 pub(super) fn send_advice(file: &NoticeFile) -> String {
-    format!(
-        "The notice for the coordination centre (R9, NL and FR) is in {} (mode 0600; it holds national register numbers{}). Send it to the CvKO (https://www.bevolkingsonderzoek.be/borstkanker/heracles2 or heracles@bevolkingsonderzoek.be) before anyone logs in to Heracles, then record that it was sent: csamctl coordination-centre [PATH...] --record-sent.",
-        file.path.display(),
-        if file.written {
-            ""
-        } else {
-            "; unchanged since an earlier run wrote it"
-        }
-    )
+    rendered::send_advice(&file.path.display().to_string(), file.written)
 }
 
 /// Runs `csamctl coordination-centre`.
@@ -329,7 +221,7 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
     {
         let registry = settings::connect(&settings).await?.registry;
         let options = ExecuteOptions::default();
-        let mut notices = owed(&*registry, &kbos, &options).await?;
+        let mut notices = notice::owed(&*registry, &kbos, &options).await?;
         notices.retain(|n| sites.is_empty() || sites.contains(&n.site));
         if notices.is_empty() {
             println!(
@@ -341,7 +233,7 @@ async fn run_inner(args: &CoordinationCentreArgs) -> Result<bool, BoxError> {
             "{} head radiologist(s) whose national register number must still reach the coordination centre (CvKO, R9):",
             notices.len()
         );
-        print!("{}", owed_lines(&notices, &opts));
+        print!("{}", rendered::owed_lines(&notices, &opts));
         let file = write_notice(&args.notice_dir, &notices)?;
         if !args.record_sent {
             println!("{}", send_advice(&file));
@@ -430,7 +322,7 @@ mod tests {
             colour: false,
             show_personal_data: false,
         };
-        let lines = owed_lines(&[notice("71977101", "73022609986")], &opts);
+        let lines = rendered::owed_lines(&[notice("71977101", "73022609986")], &opts);
         assert!(lines.contains("**.**.**-**9.86"), "{lines}");
         assert!(!lines.contains("73.02.26"), "{lines}");
     }

@@ -15,6 +15,7 @@ pub mod export;
 pub(crate) mod html;
 pub mod json;
 pub mod markdown;
+pub(crate) mod notice;
 pub mod runbook;
 pub(crate) mod summary;
 pub mod text;
