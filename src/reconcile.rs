@@ -242,7 +242,7 @@ pub async fn plan_limits(registry: &dyn Registry) -> Result<PlanLimits, Registry
 /// The round trip of one request to `registry` (call it once a connection is open), in
 /// whole milliseconds (rounded down: the estimate is a lower bound); the planner's
 /// default when the registry does not answer.
-pub async fn round_trip_ms(registry: &dyn Registry) -> u64 {
+pub(crate) async fn round_trip_ms(registry: &dyn Registry) -> u64 {
     let start = Instant::now();
     match registry.limits().await {
         Ok(_) => u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -251,7 +251,7 @@ pub async fn round_trip_ms(registry: &dyn Registry) -> u64 {
 }
 
 /// Plans with the given limits and adds the safety refusals as error findings.
-pub fn make_plan(
+pub(crate) fn make_plan(
     desired: &DesiredState,
     reading: &Reading,
     actor: Option<Insz>,
@@ -265,7 +265,7 @@ pub fn make_plan(
 }
 
 /// Adds the safety refusals of a plan as error findings.
-pub fn add_refusals(plan: &mut Plan, live: &[LiveState], safety_options: &SafetyOptions) {
+pub(crate) fn add_refusals(plan: &mut Plan, live: &[LiveState], safety_options: &SafetyOptions) {
     let refusals = safety::check(plan, live, safety_options);
     plan.findings.extend(refusals.iter().map(|r| {
         let mut f = Finding::error(r.rule.code(), Some(r.kbo), r.to_string());

@@ -159,7 +159,7 @@ impl<'de> Deserialize<'de> for Insz {
 }
 
 /// The current calendar year (UTC), from the system clock.
-pub fn current_year() -> i32 {
+pub(crate) fn current_year() -> i32 {
     civil_year(jiff::Timestamp::now().as_second().div_euclid(86_400))
 }
 

@@ -113,7 +113,7 @@ fn settle_clock(store: &Store, kind: ClockKind) -> Result<ClockKind, StoreError>
 
 /// Why a named registry file cannot be opened as an existing registry.
 #[derive(Debug, thiserror::Error)]
-pub enum RegistryFileError {
+pub(crate) enum RegistryFileError {
     /// Nothing at that path.
     #[error(
         "there is no registry file {0}: create it with `csamctl registry init --db {0} --reference FILE`"
@@ -142,7 +142,7 @@ pub enum RegistryFileError {
 /// Checks that `path` is an existing, non-empty regular file: every command but
 /// `registry init` (and the default demo registry) opens only such a file, so that a
 /// mistyped `--db` is an error instead of a new, empty registry.
-pub fn existing_registry_file(path: &Path) -> Result<(), RegistryFileError> {
+pub(crate) fn existing_registry_file(path: &Path) -> Result<(), RegistryFileError> {
     match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() => Err(RegistryFileError::NotAFile(path.to_path_buf())),
         Ok(meta) if meta.len() == 0 => Err(RegistryFileError::Empty(path.to_path_buf())),
@@ -406,7 +406,7 @@ impl SqliteRegistry {
     }
 
     /// The clock the registry runs on (never [`ClockKind::Stored`]).
-    pub fn clock_kind(&self) -> ClockKind {
+    pub(crate) fn clock_kind(&self) -> ClockKind {
         self.shared.options.clock
     }
 
@@ -416,7 +416,7 @@ impl SqliteRegistry {
     }
 
     /// The person a bearer token acts for, if the token was issued here.
-    pub async fn token_person(&self, token: &str) -> Result<Option<Insz>, RegistryError> {
+    pub(crate) async fn token_person(&self, token: &str) -> Result<Option<Insz>, RegistryError> {
         let token = token.to_string();
         let found = self
             .run(move |s| {
@@ -445,7 +445,10 @@ impl SqliteRegistry {
     }
 
     /// Loads (merges) reference data.
-    pub fn load_reference_blocking(&self, reference: Reference) -> Result<(), RegistryError> {
+    pub(crate) fn load_reference_blocking(
+        &self,
+        reference: Reference,
+    ) -> Result<(), RegistryError> {
         self.shared.transact(|t| {
             t.world.check_reference(&reference)?;
             let n = reference.enterprises.len();

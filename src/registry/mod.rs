@@ -12,12 +12,12 @@
 
 mod api;
 pub(crate) mod clock;
-pub mod embedded;
-pub mod engine;
+pub(crate) mod embedded;
+pub(crate) mod engine;
 pub mod http;
 pub mod openapi;
 pub(crate) mod server;
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 use std::sync::Arc;
 
@@ -29,6 +29,7 @@ use crate::model::{Hco, Insz, Kbo, KnownAccounts, LiveState};
 pub use api::*;
 pub use clock::VirtualClock;
 pub use embedded::{ClockKind, OpenOptions, SqliteRegistry};
+pub use engine::is_ticket_number;
 
 /// A registry as one person (the bearer of one token) sees it.
 ///

@@ -106,7 +106,7 @@ const BEGIN_ATTEMPTS: u32 = 20;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     /// SQLite refused or failed.
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -165,7 +165,7 @@ impl From<StoreError> for RegistryError {
 
 /// One audit log entry.
 #[derive(Clone, Debug)]
-pub struct AuditEntry<'a> {
+pub(crate) struct AuditEntry<'a> {
     /// When.
     pub at_ms: Millis,
     /// Who: an INSZ (compact) or `operator`.
@@ -184,7 +184,7 @@ pub struct AuditEntry<'a> {
 
 /// The SQLite file.
 #[derive(Debug)]
-pub struct Store {
+pub(crate) struct Store {
     conn: Connection,
 }
 
@@ -192,7 +192,7 @@ impl Store {
     /// Opens (creating if needed) and migrates the file. The file is made private first
     /// (see [`make_private`]), so that SQLite creates its `-wal` and `-shm` files
     /// private too: it gives them the main file's permissions.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, StoreError> {
         make_private(path).map_err(|source| StoreError::Private {
             path: path.to_path_buf(),
             source,
@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// Starts a write transaction, waiting for other writers (busy timeout plus retries).
-    pub fn begin(&self) -> Result<Transaction<'_>, StoreError> {
+    pub(crate) fn begin(&self) -> Result<Transaction<'_>, StoreError> {
         let mut attempt = 0;
         loop {
             match Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate) {
@@ -243,7 +243,7 @@ impl Store {
     }
 
     /// The person a bearer token is bound to.
-    pub fn token_person(&self, token: &str) -> Result<Option<String>, StoreError> {
+    pub(crate) fn token_person(&self, token: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
             .query_row(
@@ -263,7 +263,7 @@ impl Store {
 /// the attempt fails and the file is left as it is, rather than refusing to open a
 /// registry another account administers). Symbolic links are followed, as SQLite does.
 #[cfg(unix)]
-pub fn make_private(path: &Path) -> std::io::Result<()> {
+pub(crate) fn make_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     match std::fs::OpenOptions::new()
         .write(true)
@@ -298,7 +298,7 @@ pub fn make_private(_path: &Path) -> std::io::Result<()> {
 }
 
 /// A setting of the file (`meta` table).
-pub fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreError> {
     Ok(tx
         .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
         .query_row([key], |r| r.get(0))
@@ -306,7 +306,7 @@ pub fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StoreErro
 }
 
 /// Records a setting of the file.
-pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
+pub(crate) fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )?
@@ -315,18 +315,18 @@ pub fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), Stor
 }
 
 /// The SHA-256 of a token, in hex: what the `tokens` table holds.
-pub fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The SHA-256 of a request, in hex: the idempotency fingerprint.
-pub fn fingerprint(bytes: &[u8]) -> String {
+pub(crate) fn fingerprint(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// The registry's own key for fingerprinting secrets (`meta` table), made on first use:
 /// 32 random bytes that never leave the file.
-pub fn secret_key(tx: &Transaction<'_>) -> Result<[u8; 32], StoreError> {
+pub(crate) fn secret_key(tx: &Transaction<'_>) -> Result<[u8; 32], StoreError> {
     const KEY: &str = "fingerprint_key";
     if let Some(text) = meta(tx, KEY)?
         && let Ok(bytes) = hex::decode(text)
@@ -341,7 +341,7 @@ pub fn secret_key(tx: &Transaction<'_>) -> Result<[u8; 32], StoreError> {
 
 /// HMAC-SHA-256 (RFC 2104) of `message` under `key`: a secret's fingerprint that
 /// cannot be checked against guesses without the key.
-pub fn keyed_hash(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+pub(crate) fn keyed_hash(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
     let mut inner = Sha256::new();
     let mut outer = Sha256::new();
     let mut block = [0u8; 64];
@@ -354,7 +354,10 @@ pub fn keyed_hash(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
 }
 
 /// Journal entries after `after`, in order.
-pub fn journal_since(tx: &Transaction<'_>, after: u64) -> Result<Vec<(u64, Fact)>, StoreError> {
+pub(crate) fn journal_since(
+    tx: &Transaction<'_>,
+    after: u64,
+) -> Result<Vec<(u64, Fact)>, StoreError> {
     let mut stmt =
         tx.prepare_cached("SELECT seq, fact FROM journal WHERE seq > ?1 ORDER BY seq")?;
     let rows = stmt.query_map([after as i64], |r| {
@@ -371,7 +374,7 @@ pub fn journal_since(tx: &Transaction<'_>, after: u64) -> Result<Vec<(u64, Fact)
 }
 
 /// The latest checkpoint: (journal position, format, serialised world).
-pub fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u8>)>, StoreError> {
+pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u8>)>, StoreError> {
     Ok(tx
         .prepare_cached("SELECT journal_seq, format, world FROM checkpoint WHERE id = 1")?
         .query_row([], |r| {
@@ -382,7 +385,7 @@ pub fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u8>)>, S
 
 /// Stores a checkpoint of the world as of journal position `seq`, unless the stored one
 /// is already as recent (another process may have written a later one).
-pub fn set_checkpoint(
+pub(crate) fn set_checkpoint(
     tx: &Transaction<'_>,
     seq: u64,
     format: i64,
@@ -399,7 +402,7 @@ pub fn set_checkpoint(
 }
 
 /// Appends a fact; returns its journal position.
-pub fn append(tx: &Transaction<'_>, at_ms: Millis, fact: &Fact) -> Result<u64, StoreError> {
+pub(crate) fn append(tx: &Transaction<'_>, at_ms: Millis, fact: &Fact) -> Result<u64, StoreError> {
     let text =
         serde_json::to_string(fact).map_err(|source| StoreError::Journal { seq: 0, source })?;
     tx.prepare_cached("INSERT INTO journal (at_ms, fact) VALUES (?1, ?2)")?
@@ -408,7 +411,7 @@ pub fn append(tx: &Transaction<'_>, at_ms: Millis, fact: &Fact) -> Result<u64, S
 }
 
 /// The stored (fingerprint, response) for an idempotency key.
-pub fn idempotent_answer(
+pub(crate) fn idempotent_answer(
     tx: &Transaction<'_>,
     caller: &str,
     key: &str,
@@ -422,7 +425,7 @@ pub fn idempotent_answer(
 }
 
 /// Stores the first answer to an idempotency key.
-pub fn remember_answer(
+pub(crate) fn remember_answer(
     tx: &Transaction<'_>,
     caller: &str,
     key: &str,
@@ -438,7 +441,7 @@ pub fn remember_answer(
 }
 
 /// Appends an audit entry.
-pub fn audit(tx: &Transaction<'_>, e: &AuditEntry<'_>) -> Result<(), StoreError> {
+pub(crate) fn audit(tx: &Transaction<'_>, e: &AuditEntry<'_>) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO audit (at_ms, actor, session, action, target, idempotency_key, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
@@ -447,7 +450,7 @@ pub fn audit(tx: &Transaction<'_>, e: &AuditEntry<'_>) -> Result<(), StoreError>
 }
 
 /// Stores a token's hash.
-pub fn insert_token(
+pub(crate) fn insert_token(
     tx: &Transaction<'_>,
     token: &str,
     insz: &str,
@@ -461,7 +464,7 @@ pub fn insert_token(
 }
 
 /// (journal entries, audit entries).
-pub fn counts(tx: &Transaction<'_>) -> Result<(u64, u64), StoreError> {
+pub(crate) fn counts(tx: &Transaction<'_>) -> Result<(u64, u64), StoreError> {
     let journal: i64 = tx.query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))?;
     let audit: i64 = tx.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?;
     Ok((journal as u64, audit as u64))

@@ -12,7 +12,7 @@ use csamctl::model::{
     Kbo, KnownAccounts, Language, LiveAccount, LiveAdministrator, Password, Representative,
     Username, insz_check,
 };
-use csamctl::registry::engine::is_ticket_number;
+use csamctl::registry::is_ticket_number;
 use csamctl::registry::{
     AccessCondition, AccountPassword, AccountQuery, BatchRequest, BatchWrite, IdempotencyKey,
     LeaseRequest, NewUser, PageRequest, Registry, RegistryError, RegistryOperator, SessionId,

@@ -5,7 +5,7 @@ use super::*;
 
 impl World {
     /// Changes the world by one journal entry (already decided; never refuses).
-    pub fn apply(&mut self, seq: u64, fact: &Fact) {
+    pub(crate) fn apply(&mut self, seq: u64, fact: &Fact) {
         self.journal_seq = self.journal_seq.max(seq);
         match fact {
             Fact::ReferenceLoaded { reference } => self.apply_reference(reference),

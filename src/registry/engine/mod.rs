@@ -50,7 +50,7 @@ use crate::rules::{self, Roles, Scope};
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "fact", rename_all = "snake_case")]
-pub enum Fact {
+pub(crate) enum Fact {
     /// Reference data was loaded (merged into the directory).
     ReferenceLoaded {
         /// The data.
@@ -140,7 +140,7 @@ struct Version<T> {
 
 /// An entity's history of versions; `None` values are deletions.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Versioned<T> {
+pub(crate) struct Versioned<T> {
     versions: Vec<Version<T>>,
 }
 
@@ -294,7 +294,7 @@ struct HeadRadiologist<'a> {
 /// Serialisable as a checkpoint of the journal: everything but the limits (which come
 /// from whoever opens the registry) and reads (see [`SessionRec`]).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct World {
+pub(crate) struct World {
     #[serde(skip)]
     config: Limits,
     journal_seq: u64,
@@ -440,7 +440,7 @@ pub fn is_ticket_number(s: &str) -> bool {
 
 impl World {
     /// An empty registry with these limits.
-    pub fn new(config: Limits) -> Self {
+    pub(crate) fn new(config: Limits) -> Self {
         World {
             config,
             ..World::default()
@@ -449,22 +449,17 @@ impl World {
 
     /// A world restored from a checkpoint, run with these limits (a checkpoint holds
     /// none: they belong to whoever opens the registry).
-    pub fn with_config(self, config: Limits) -> Self {
+    pub(crate) fn with_config(self, config: Limits) -> Self {
         World { config, ..self }
     }
 
-    /// The limits.
-    pub fn config(&self) -> &Limits {
-        &self.config
-    }
-
     /// The journal position of the last applied fact.
-    pub fn journal_seq(&self) -> u64 {
+    pub(crate) fn journal_seq(&self) -> u64 {
         self.journal_seq
     }
 
     /// Total virtual clock advance recorded.
-    pub fn clock_advanced_ms(&self) -> u64 {
+    pub(crate) fn clock_advanced_ms(&self) -> u64 {
         self.clock_advanced_ms
     }
 
@@ -472,7 +467,7 @@ impl World {
 
     /// Facts that time alone produces by `now`: idle sessions expire, closed sessions
     /// whose processing time has come are processed, in time order.
-    pub fn tick(&self, now: Millis) -> Vec<Fact> {
+    pub(crate) fn tick(&self, now: Millis) -> Vec<Fact> {
         let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
         let delay = i64::try_from(self.config.processing_delay_ms).unwrap_or(i64::MAX);
         let mut facts = Vec::new();
@@ -505,7 +500,11 @@ impl World {
     }
 
     /// Logging in (R1); refused beyond the per-person session limit.
-    pub fn decide_open_session(&self, caller: &Insz, now: Millis) -> Result<Fact, RegistryError> {
+    pub(crate) fn decide_open_session(
+        &self,
+        caller: &Insz,
+        now: Millis,
+    ) -> Result<Fact, RegistryError> {
         let open = self
             .sessions
             .values()
@@ -525,7 +524,7 @@ impl World {
     }
 
     /// Logging out: processing follows after the processing delay.
-    pub fn decide_close_session(
+    pub(crate) fn decide_close_session(
         &self,
         caller: &Insz,
         id: &SessionId,
@@ -557,7 +556,7 @@ impl World {
     }
 
     /// Marks a session used now (idle timer); not journalled, see the store docs.
-    pub fn touch(
+    pub(crate) fn touch(
         &mut self,
         caller: &Insz,
         id: &SessionId,
@@ -571,7 +570,7 @@ impl World {
     }
 
     /// The caller's open sessions.
-    pub fn sessions_of(&self, caller: &Insz) -> Vec<SessionInfo> {
+    pub(crate) fn sessions_of(&self, caller: &Insz) -> Vec<SessionInfo> {
         let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
         self.sessions
             .iter()
@@ -587,7 +586,7 @@ impl World {
     }
 
     /// A session's description, while it is known.
-    pub fn session_info(&self, id: &SessionId) -> Option<SessionInfo> {
+    pub(crate) fn session_info(&self, id: &SessionId) -> Option<SessionInfo> {
         let idle = i64::try_from(self.config.idle_timeout_ms).unwrap_or(i64::MAX);
         self.sessions.get(id).map(|s| SessionInfo {
             id: id.clone(),
@@ -599,7 +598,7 @@ impl World {
     }
 
     /// When a closing session will be processed; `None` once processed (or unknown).
-    pub fn pending_processing(&self, id: &SessionId) -> Option<Millis> {
+    pub(crate) fn pending_processing(&self, id: &SessionId) -> Option<Millis> {
         match self.sessions.get(id).map(|s| &s.state) {
             Some(SessionState::Closing { process_at }) => Some(*process_at),
             _ => None,
@@ -701,7 +700,7 @@ impl World {
 
     /// Who `caller` is (`GET /v1/me`): their roles in every enterprise of the directory
     /// as processed now, and the registry's time `now`.
-    pub fn whoami(&self, caller: &Insz, now: Millis) -> Me {
+    pub(crate) fn whoami(&self, caller: &Insz, now: Millis) -> Me {
         let h = self.processing;
         let roles = self
             .directory
@@ -887,7 +886,7 @@ impl World {
     /// enterprise of the directory (or of the same data) and keeps the username rules
     /// ([`rules::check_username`]) against the accounts there are and against the
     /// others it lists.
-    pub fn check_reference(&self, reference: &Reference) -> Result<(), RegistryError> {
+    pub(crate) fn check_reference(&self, reference: &Reference) -> Result<(), RegistryError> {
         let mut listed: HashMap<Insz, Username> = HashMap::new();
         let mut owners: HashMap<Username, Insz> = HashMap::new();
         for a in &reference.accounts {
@@ -938,7 +937,7 @@ impl World {
     // ----- writes -----------------------------------------------------------------
 
     /// Decides one write by `caller` in `session`: the fact to record, or the refusal.
-    pub fn decide_write(
+    pub(crate) fn decide_write(
         &self,
         caller: &Insz,
         session: &SessionId,
@@ -1338,7 +1337,11 @@ impl World {
     // ----- operator decisions -----------------------------------------------------
 
     /// Validating a ticket (what the signed, mailed document does).
-    pub fn decide_validate_ticket(&self, id: &str, now: Millis) -> Result<Fact, RegistryError> {
+    pub(crate) fn decide_validate_ticket(
+        &self,
+        id: &str,
+        now: Millis,
+    ) -> Result<Fact, RegistryError> {
         let t = self
             .tickets
             .get(id)
@@ -1353,12 +1356,12 @@ impl World {
     }
 
     /// Every ticket.
-    pub fn all_tickets(&self) -> Vec<Ticket> {
+    pub(crate) fn all_tickets(&self) -> Vec<Ticket> {
         self.tickets.values().cloned().collect()
     }
 
     /// One ticket.
-    pub fn ticket(&self, id: &str) -> Option<&Ticket> {
+    pub(crate) fn ticket(&self, id: &str) -> Option<&Ticket> {
         self.tickets.get(id)
     }
 
@@ -1367,7 +1370,10 @@ impl World {
     /// [`World::check_account`] checks. Any person with a token may ask: the answer
     /// names only people the caller named, and says of a username only that someone
     /// else holds it, as the CSAM web application tells whoever creates a user.
-    pub fn look_up_accounts(&self, query: &AccountQuery) -> Result<KnownAccounts, RegistryError> {
+    pub(crate) fn look_up_accounts(
+        &self,
+        query: &AccountQuery,
+    ) -> Result<KnownAccounts, RegistryError> {
         query.check_len()?;
         let asked: BTreeSet<&Insz> = query.insz.iter().collect();
         let accounts = asked
@@ -1391,7 +1397,11 @@ impl World {
     }
 
     /// The tickets of an enterprise, for someone with a role in it or a party to them.
-    pub fn tickets_for(&self, caller: &Insz, kbo: &Kbo) -> Result<Vec<Ticket>, RegistryError> {
+    pub(crate) fn tickets_for(
+        &self,
+        caller: &Insz,
+        kbo: &Kbo,
+    ) -> Result<Vec<Ticket>, RegistryError> {
         self.directory(kbo)?;
         if !self.has_any_role(kbo, self.processing, caller) && !self.is_ticket_party(kbo, caller) {
             return Err(not_authorised(format!("no role in enterprise {kbo}")));
@@ -1407,7 +1417,7 @@ impl World {
     // ----- leases -----------------------------------------------------------------
 
     /// Taking or renewing an enterprise's apply lease.
-    pub fn decide_lease(
+    pub(crate) fn decide_lease(
         &self,
         caller: &Insz,
         kbo: &Kbo,
@@ -1463,7 +1473,7 @@ impl World {
     }
 
     /// The lease held on an enterprise now, with the person holding it.
-    pub fn lease_held(&self, kbo: &Kbo, now: Millis) -> Option<(&Insz, &Lease)> {
+    pub(crate) fn lease_held(&self, kbo: &Kbo, now: Millis) -> Option<(&Insz, &Lease)> {
         self.leases
             .get(kbo)
             .filter(|(_, l)| l.expires_at_ms > now)
@@ -1471,7 +1481,7 @@ impl World {
     }
 
     /// Releasing a lease; `None` when it already expired (nothing to record).
-    pub fn decide_release(
+    pub(crate) fn decide_release(
         &self,
         caller: &Insz,
         id: &LeaseId,

@@ -9,7 +9,7 @@ impl World {
     /// enterprise (or a party to its designation) may read its structure; user records
     /// only where the caller has authority over them (docs/rules.md, "Who may read what"): the
     /// others are left out and their levels listed in `unreadable_users`.
-    pub fn snapshot(
+    pub(crate) fn snapshot(
         &self,
         caller: &Insz,
         session: &SessionId,
@@ -239,7 +239,7 @@ impl World {
     /// caller may read, as in the snapshot), in the snapshot's order, skipping `offset` records; `next` is the offset of the page
     /// after, if there is one. A session's view never changes while it is open (R1), so
     /// offsets are stable cursors for the whole listing.
-    pub fn users_page(
+    pub(crate) fn users_page(
         &self,
         caller: &Insz,
         session: &SessionId,
@@ -308,7 +308,7 @@ impl World {
     /// yet processed (they will be: by log-out or idle expiry), so that a notice is
     /// owed from the moment the head radiologist's write is acknowledged and no crash
     /// between that write and the notice can lose it.
-    pub fn pending_notices(
+    pub(crate) fn pending_notices(
         &self,
         caller: &Insz,
         kbo: &Kbo,
@@ -363,7 +363,7 @@ impl World {
 
     /// The manual's troubleshooting checklist for `person`, against what is processed
     /// now. Units the caller has no authority over (and is not the person) are left out.
-    pub fn evaluate_access(
+    pub(crate) fn evaluate_access(
         &self,
         caller: &Insz,
         person: &Insz,
