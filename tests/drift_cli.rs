@@ -116,8 +116,8 @@ fn rows(people: &[Person]) -> Vec<Row> {
         .iter()
         .map(|p| {
             (
-                p.last_name.clone(),
-                p.first_name.clone(),
+                p.details.last_name.clone(),
+                p.details.first_name.clone(),
                 p.username.to_string(),
                 "USER",
                 p.insz.compact().to_string(),

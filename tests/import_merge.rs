@@ -331,7 +331,7 @@ fn merge_into_multi_campus_adds_the_site_and_the_people_to_the_right_capacity() 
     assert_eq!(bart.sites.len(), 3);
     assert!(bart.sites[&site].is_empty());
     let helene = person(people, "85.05.23-276.78");
-    assert_eq!(helene.language, Language::French);
+    assert_eq!(helene.details.language, Language::French);
     assert!(!person(people, "93.08.30-189.47").active);
     // The other username was not written anywhere.
     assert!(!merged.text.contains("nathaliedupont2"));

@@ -115,8 +115,8 @@ async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
         .flat_map(|c| &c.people)
         .map(|p| {
             let name = PersonName {
-                last_name: p.last_name.clone(),
-                first_name: p.first_name.clone(),
+                last_name: p.details.last_name.clone(),
+                first_name: p.details.first_name.clone(),
                 username: p.username.clone(),
             };
             (p.insz, name)

@@ -13,8 +13,8 @@ use super::walk::{Obj, Walk};
 use crate::model::{
     AccessManager, Administrator, AdministratorAccount, Application, Applications, Capacity,
     CapacityType, Email, EmailError, Enterprise, Function, Hco, HcoError, Ignore, Insz, InszError,
-    Kbo, KboError, Language, PasswordRef, Person, Representative, Site, Subdivision, Username,
-    UsernameError, default_structure_applications,
+    Kbo, KboError, Language, PasswordRef, Person, Representative, Site, Subdivision, UserDetails,
+    Username, UsernameError, default_structure_applications,
 };
 use crate::rules;
 
@@ -777,12 +777,14 @@ fn person_fields(
     let person = Person {
         insz: insz?,
         username: username?,
-        last_name: last_name?,
-        first_name: first_name?,
-        title,
-        language: language?,
-        email: email?,
-        local_email,
+        details: UserDetails {
+            last_name: last_name?,
+            first_name: first_name?,
+            title,
+            language: language?,
+            email: email?,
+            local_email,
+        },
         password,
         active: active?,
         applications: explicit_apps?,

@@ -100,8 +100,8 @@ impl Account {
         Account {
             insz: user.insz,
             username: Some(user.username.clone()),
-            last_name: user.last_name.clone(),
-            first_name: user.first_name.clone(),
+            last_name: user.details.last_name.clone(),
+            first_name: user.details.first_name.clone(),
             kind: AccountType::User,
             active: user.active,
         }
@@ -245,8 +245,8 @@ pub(crate) fn expected_desired(enterprise: &Enterprise, level: &UserLevel) -> Op
                         .map(|p| Account {
                             insz: p.insz,
                             username: Some(p.username.clone()),
-                            last_name: p.last_name.clone(),
-                            first_name: p.first_name.clone(),
+                            last_name: p.details.last_name.clone(),
+                            first_name: p.details.first_name.clone(),
                             kind: AccountType::User,
                             active: p.active,
                         }),

@@ -388,12 +388,7 @@ fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Obje
                     },
                     ObjectValue::User(UserValue {
                         username: person.username.clone(),
-                        last_name: person.last_name.clone(),
-                        first_name: person.first_name.clone(),
-                        title: person.title.clone(),
-                        language: person.language,
-                        email: person.email.clone(),
-                        local_email: person.local_email.clone(),
+                        details: person.details.clone(),
                         active: person.active,
                         applications: person.applications_on(functions),
                         functions: functions.clone(),
@@ -409,12 +404,7 @@ fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Obje
 fn live_user(u: &LiveUser) -> ObjectValue {
     ObjectValue::User(UserValue {
         username: u.username.clone(),
-        last_name: u.last_name.clone(),
-        first_name: u.first_name.clone(),
-        title: u.title.clone(),
-        language: u.language,
-        email: u.email.clone(),
-        local_email: u.local_email.clone(),
+        details: u.details.clone(),
         active: u.active,
         applications: u.applications.clone(),
         functions: u.functions.clone(),
@@ -762,12 +752,7 @@ fn same(before: &ObjectValue, after: &ObjectValue) -> bool {
     match (before, after) {
         (ObjectValue::User(b), ObjectValue::User(a)) => {
             b.username == a.username
-                && b.last_name == a.last_name
-                && b.first_name == a.first_name
-                && b.title == a.title
-                && b.language == a.language
-                && b.email == a.email
-                && b.local_email == a.local_email
+                && b.details == a.details
                 && b.active == a.active
                 && b.applications == a.applications
                 && b.functions == a.functions

@@ -130,12 +130,7 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                                             Some(LiveUser {
                                                 insz: p.insz,
                                                 username: p.username.clone(),
-                                                last_name: p.last_name.clone(),
-                                                first_name: p.first_name.clone(),
-                                                title: p.title.clone(),
-                                                language: p.language,
-                                                email: p.email.clone(),
-                                                local_email: p.local_email.clone(),
+                                                details: p.details.clone(),
                                                 active: p.active,
                                                 applications: p.applications_on(f),
                                                 functions: f.clone(),

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::LiveAdministrator;
-use super::values::{Applications, CapacityType, Email, Function, Language};
+use super::user::UserDetails;
+use super::values::{Applications, CapacityType, Email, Function};
 
 /// The level a user record lives on. Only the site level gives access (R4). The registry
 /// contract uses this type too (as `Level`).
@@ -256,18 +257,9 @@ pub struct SiteValue {
 pub struct UserValue {
     /// The person's username.
     pub username: Username,
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Account language.
-    pub language: Language,
-    /// E-mail address.
-    pub email: Email,
-    /// Local e-mail address.
-    pub local_email: Option<Email>,
+    /// Names, title, language and e-mail addresses.
+    #[serde(flatten)]
+    pub details: UserDetails,
     /// Active or not.
     pub active: bool,
     /// Secured applications.
@@ -444,12 +436,12 @@ impl ObjectValue {
             }
             ObjectValue::User(u) => {
                 out.push(("username", text(u.username.as_str())));
-                out.push(("last_name", text(&u.last_name)));
-                out.push(("first_name", text(&u.first_name)));
-                out.push(("title", opt_text(&u.title)));
-                out.push(("language", text(u.language.as_str())));
-                out.push(("email", text(u.email.as_str())));
-                out.push(("local_email", opt_text(&u.local_email)));
+                out.push(("last_name", text(&u.details.last_name)));
+                out.push(("first_name", text(&u.details.first_name)));
+                out.push(("title", opt_text(&u.details.title)));
+                out.push(("language", text(u.details.language.as_str())));
+                out.push(("email", text(u.details.email.as_str())));
+                out.push(("local_email", opt_text(&u.details.local_email)));
                 out.push(("active", FieldValue::Flag(u.active)));
                 out.push(("applications", list(&u.applications)));
                 out.push(("functions", list(&u.functions)));
@@ -530,8 +522,8 @@ impl Change {
     /// The names and username of a user change's record (after, or before a deletion).
     pub fn person_name(&self) -> Option<super::PersonName> {
         self.user_value().map(|u| super::PersonName {
-            last_name: u.last_name.clone(),
-            first_name: u.first_name.clone(),
+            last_name: u.details.last_name.clone(),
+            first_name: u.details.first_name.clone(),
             username: u.username.clone(),
         })
     }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
+use super::user::UserDetails;
 use super::values::{
     Applications, CapacityType, Email, Function, Language, default_user_applications,
 };
@@ -168,18 +169,9 @@ pub struct Person {
     pub insz: Insz,
     /// CSAM username, the same at every site.
     pub username: Username,
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Title (Dr., ...).
-    pub title: Option<String>,
-    /// Account language (default `nl`).
-    pub language: Language,
-    /// E-mail address (required).
-    pub email: Email,
-    /// Local e-mail address.
-    pub local_email: Option<Email>,
+    /// Names, title, language (default `nl`) and e-mail addresses (e-mail required).
+    #[serde(flatten)]
+    pub details: UserDetails,
     /// Where the password is read when the account is created.
     pub password: Option<PasswordRef>,
     /// `false` keeps the account but suspends access.

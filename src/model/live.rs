@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, Username};
+use super::user::UserDetails;
 use super::values::{Applications, CapacityType, Email, Function, Language};
 
 /// One enterprise's tree as one session sees it, with the version of that view.
@@ -245,18 +246,9 @@ pub struct LiveUser {
     pub insz: Insz,
     /// The person's CSAM username (the same on every level).
     pub username: Username,
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Account language.
-    pub language: Language,
-    /// E-mail address.
-    pub email: Email,
-    /// Local e-mail address.
-    pub local_email: Option<Email>,
+    /// Names, title, language and e-mail addresses.
+    #[serde(flatten)]
+    pub details: UserDetails,
     /// Whether the user is active.
     pub active: bool,
     /// Secured applications enabled for the user.
@@ -281,8 +273,8 @@ impl LiveUser {
     /// The names and username of this record.
     pub fn person_name(&self) -> PersonName {
         PersonName {
-            last_name: self.last_name.clone(),
-            first_name: self.first_name.clone(),
+            last_name: self.details.last_name.clone(),
+            first_name: self.details.first_name.clone(),
             username: self.username.clone(),
         }
     }

@@ -10,6 +10,7 @@ mod live;
 mod plan;
 mod procedure;
 mod text;
+mod user;
 mod values;
 
 pub use change::*;
@@ -18,4 +19,5 @@ pub use ids::*;
 pub use live::*;
 pub use plan::*;
 pub use procedure::*;
+pub use user::*;
 pub use values::*;

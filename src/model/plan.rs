@@ -7,7 +7,7 @@
 //! [`PasswordRef`] resolved at apply time, and a [`StepId`], stable for the plan, from
 //! which (with [`Plan::id`]) the executor derives the write's idempotency key.
 //!
-//! The write types ([`Write`], [`NewUser`], [`WriteTarget`], [`UserDetails`]) live here
+//! The write types ([`Write`], [`NewUser`], [`WriteTarget`]) live here
 //! because data flows one way: `plan` may use `model` only, never the registry; the
 //! registry contract uses them as they are. A saved plan stores a step's write with its
 //! password reference inside `user` ([`WithPassword`]), the wire's form.
@@ -23,7 +23,8 @@ use super::change::{Change, Finding, Severity, UserLevel};
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::{LiveAdministrator, LiveState};
-use super::values::{Applications, CapacityType, Email, Function, Language};
+use super::user::UserDetails;
+use super::values::{Applications, CapacityType, Email, Function};
 
 /// What a write of applications or of the active flag changes. The registry contract
 /// uses this type too (as `Target`).
@@ -55,23 +56,6 @@ pub enum WriteTarget {
         /// The person.
         insz: Insz,
     },
-}
-
-/// The editable details of a user record. The registry contract uses this type too.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct UserDetails {
-    /// Family name.
-    pub last_name: String,
-    /// Given name.
-    pub first_name: String,
-    /// Title.
-    pub title: Option<String>,
-    /// Account language.
-    pub language: Language,
-    /// E-mail address.
-    pub email: Email,
-    /// Local e-mail address.
-    pub local_email: Option<Email>,
 }
 
 /// A new user record on a level. A new account's initial password travels beside the

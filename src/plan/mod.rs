@@ -62,7 +62,7 @@ use crate::model::{
     CapacityType, Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding,
     Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, KnownAccounts, LiveAdministrator,
     LiveState, NewUser, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step,
-    StepId, UserDetails, UserLevel, UserValue, Username, Write, WriteTarget,
+    StepId, UserLevel, UserValue, Username, Write, WriteTarget,
 };
 
 use crate::rules::{self, Roles};
@@ -253,17 +253,6 @@ fn rank(slot: &Slot, write: &Write) -> Rank {
         (_, Write::CreateUser { .. }) => Rank::Users,
         (Slot::Functions, Write::SetFunctions { .. }) => Rank::Functions,
         _ => Rank::Updates,
-    }
-}
-
-fn details(u: &UserValue) -> UserDetails {
-    UserDetails {
-        last_name: u.last_name.clone(),
-        first_name: u.first_name.clone(),
-        title: u.title.clone(),
-        language: u.language,
-        email: u.email.clone(),
-        local_email: u.local_email.clone(),
     }
 }
 
@@ -533,7 +522,7 @@ fn user_writes(
                 user: NewUser {
                     insz,
                     username: a.username.clone(),
-                    details: details(a),
+                    details: a.details.clone(),
                     active: a.active,
                     applications: a.applications.clone(),
                     functions: BTreeSet::new(),
@@ -561,13 +550,13 @@ fn user_writes(
             create(push, a);
         }
         (ChangeKind::Update, Some(ObjectValue::User(b)), Some(ObjectValue::User(a))) => {
-            if details(a) != details(b) {
+            if a.details != b.details {
                 push(
                     Slot::First,
                     Write::UpdateUser {
                         level: level.clone(),
                         insz,
-                        details: details(a),
+                        details: a.details.clone(),
                     },
                 );
             }

@@ -816,18 +816,9 @@ struct LiveUserDef {
     insz: Insz,
     /// The person's CSAM username (the same on every level).
     username: Username,
-    /// Family name.
-    last_name: String,
-    /// Given name.
-    first_name: String,
-    /// Title.
-    title: Option<String>,
-    /// Account language.
-    language: Language,
-    /// E-mail address.
-    email: Email,
-    /// Local e-mail address.
-    local_email: Option<Email>,
+    /// Names, title, language and e-mail addresses.
+    #[serde(flatten)]
+    details: UserDetails,
     /// Whether the user is active.
     active: bool,
     /// Secured applications enabled for the user.

@@ -274,17 +274,29 @@ fn people(out: &mut String, warnings: &mut Vec<String>, c: &LiveCapacity) {
         let u = p.first;
         let _ = writeln!(out, "          - insz: {}", quoted(&u.insz.formatted()));
         let _ = writeln!(out, "            username: {}", scalar(u.username.as_str()));
-        let _ = writeln!(out, "            last_name: {}", scalar(&u.last_name));
-        let _ = writeln!(out, "            first_name: {}", scalar(&u.first_name));
-        optional(out, "            title", u.title.as_deref());
-        if u.language != Language::Dutch {
-            let _ = writeln!(out, "            language: {}", u.language);
+        let _ = writeln!(
+            out,
+            "            last_name: {}",
+            scalar(&u.details.last_name)
+        );
+        let _ = writeln!(
+            out,
+            "            first_name: {}",
+            scalar(&u.details.first_name)
+        );
+        optional(out, "            title", u.details.title.as_deref());
+        if u.details.language != Language::Dutch {
+            let _ = writeln!(out, "            language: {}", u.details.language);
         }
-        let _ = writeln!(out, "            email: {}", scalar(u.email.as_str()));
+        let _ = writeln!(
+            out,
+            "            email: {}",
+            scalar(u.details.email.as_str())
+        );
         optional(
             out,
             "            local_email",
-            u.local_email.as_ref().map(|x| x.as_str()),
+            u.details.local_email.as_ref().map(|x| x.as_str()),
         );
         if !u.active {
             out.push_str("            active: false\n");
@@ -361,8 +373,8 @@ fn wrong_level(out: &mut String, warnings: &mut Vec<String>, c: &LiveCapacity) {
             out,
             "        #   {} ({} {}) on {level}",
             u.username,
-            one_line(&u.last_name),
-            one_line(&u.first_name)
+            one_line(&u.details.last_name),
+            one_line(&u.details.first_name)
         );
         warnings.push(format!(
             "user {} ({}) is on {level}, not on a site (R4): left out of the file; `plan` will delete it",
@@ -395,7 +407,7 @@ fn names_in_tree(state: &LiveState, insz: &Insz) -> Option<(String, String)> {
     let from_users = || {
         users
             .filter(|u| u.insz == *insz)
-            .find_map(|u| named(&u.last_name, &u.first_name))
+            .find_map(|u| named(&u.details.last_name, &u.details.first_name))
     };
     let admins = || {
         let mut all: Vec<&LiveAdministrator> = Vec::new();
@@ -422,12 +434,12 @@ fn names_in_tree(state: &LiveState, insz: &Insz) -> Option<(String, String)> {
 /// The fields a person entry holds once for all sites.
 fn same_account(a: &LiveUser, b: &LiveUser) -> bool {
     a.username == b.username
-        && a.last_name == b.last_name
-        && a.first_name == b.first_name
-        && a.title == b.title
-        && a.language == b.language
-        && a.email == b.email
-        && a.local_email == b.local_email
+        && a.details.last_name == b.details.last_name
+        && a.details.first_name == b.details.first_name
+        && a.details.title == b.details.title
+        && a.details.language == b.details.language
+        && a.details.email == b.details.email
+        && a.details.local_email == b.details.local_email
         && a.active == b.active
 }
 

@@ -111,7 +111,7 @@ fn row(change: &Change) -> Option<PersonRow> {
         _ => AccessChange::DetailsOnly,
     };
     Some(PersonRow {
-        name: format!("{} {}", shown.last_name, shown.first_name),
+        name: format!("{} {}", shown.details.last_name, shown.details.first_name),
         username: shown.username.to_string(),
         insz: *insz,
         level: match level {

@@ -391,7 +391,9 @@ fn the_html_page_is_standalone_escaped_and_tells_the_same_story() {
     let mut want = desired(SMALL);
     let hostile = r#"<b>O'Brien & "Sons"</b>"#;
     want.enterprises[0].name = hostile.to_string();
-    want.enterprises[0].capacities[0].people[0].last_name = hostile.to_string();
+    want.enterprises[0].capacities[0].people[0]
+        .details
+        .last_name = hostile.to_string();
     let (plan, _) = from_nothing(&want);
     let page = html::render(&plan, &RenderOptions::default());
 

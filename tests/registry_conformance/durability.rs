@@ -158,8 +158,8 @@ async fn acknowledged_writes_survive_sigkill() {
             .find(|u| u.insz == user.insz)
             .unwrap_or_else(|| panic!("write {} is there", s.n));
         assert_eq!(found.username, user.username);
-        assert_eq!(found.last_name, user.details.last_name);
-        assert_eq!(found.email, user.details.email);
+        assert_eq!(found.details.last_name, user.details.last_name);
+        assert_eq!(found.details.email, user.details.email);
         assert_eq!(found.functions, user.functions);
         assert_eq!(found.applications, user.applications);
     }

@@ -412,12 +412,7 @@ fn live_user(insz: &Insz, username: &Username, u: &UserRec) -> LiveUser {
     LiveUser {
         insz: *insz,
         username: username.clone(),
-        last_name: u.details.last_name.clone(),
-        first_name: u.details.first_name.clone(),
-        title: u.details.title.clone(),
-        language: u.details.language,
-        email: u.details.email.clone(),
-        local_email: u.details.local_email.clone(),
+        details: u.details.clone(),
         active: u.active,
         applications: u.applications.clone(),
         functions: u.functions.clone(),

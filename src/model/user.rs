@@ -1,0 +1,171 @@
+//! A user record's details: the part of a user that desired, live and planned users
+//! share.
+//!
+//! The six detail fields (names, title, language, e-mail addresses) are one
+//! [`UserDetails`] wherever a user appears. The desired-state, live-state and change
+//! values flatten it (`#[serde(flatten)]`), so their serde form stays flat; the write
+//! [`Write::UpdateUser`](super::Write::UpdateUser) and a new user on the wire carry it
+//! whole, under `details`.
+//!
+//! No I/O, no async; serde and schemars only.
+
+use serde::{Deserialize, Serialize};
+
+use super::values::{Email, Language};
+
+/// The editable details of a user record. The registry contract uses this type too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UserDetails {
+    /// Family name.
+    pub last_name: String,
+    /// Given name.
+    pub first_name: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Account language.
+    pub language: Language,
+    /// E-mail address.
+    pub email: Email,
+    /// Local e-mail address.
+    pub local_email: Option<Email>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! The serde forms a user has in each format, byte for byte: saved plans, the live
+    //! digests in a plan's id, the journal and the idempotency fingerprint hash or store
+    //! exactly these bytes, so folding the user types must not change them.
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::model::{
+        Application, Function, Hco, Insz, LiveUser, PasswordRef, Person, UserLevel, UserValue,
+        Username, WithPassword, Write,
+    };
+
+    fn details() -> UserDetails {
+        UserDetails {
+            last_name: "Peeters".into(),
+            first_name: "An".into(),
+            title: None,
+            language: Language::Dutch,
+            email: Email::parse("an.peeters@example.org").expect("valid e-mail"),
+            local_email: None,
+        }
+    }
+
+    fn insz() -> Insz {
+        Insz::parse_as_of("85.07.30-033.28", 2026).expect("valid INSZ")
+    }
+
+    fn username() -> Username {
+        Username::parse("apeeters").expect("valid username")
+    }
+
+    const DETAILS: &str = r#""last_name":"Peeters","first_name":"An","title":null,"language":"nl","email":"an.peeters@example.org","local_email":null"#;
+
+    #[test]
+    fn live_user_and_user_value_stay_flat() {
+        let live = LiveUser {
+            insz: insz(),
+            username: username(),
+            details: details(),
+            active: true,
+            applications: [Application::Heracles].into(),
+            functions: [Function::Technologist].into(),
+        };
+        let json = serde_json::to_string(&live).expect("serialises");
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"insz":"85073003328","username":"apeeters",{DETAILS},"active":true,"applications":["heracles"],"functions":["technologist"]}}"#
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<LiveUser>(&json).expect("reads"),
+            live
+        );
+
+        let value = UserValue {
+            username: username(),
+            details: details(),
+            active: true,
+            applications: [Application::Heracles].into(),
+            functions: BTreeSet::new(),
+            password: Some(PasswordRef::Env("PW".into())),
+        };
+        let json = serde_json::to_string(&value).expect("serialises");
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"username":"apeeters",{DETAILS},"active":true,"applications":["heracles"],"functions":[],"password":{{"env":"PW"}}}}"#
+            )
+        );
+        assert_eq!(
+            serde_json::from_str::<UserValue>(&json).expect("reads"),
+            value
+        );
+    }
+
+    #[test]
+    fn a_person_stays_flat() {
+        let person = Person {
+            insz: insz(),
+            username: username(),
+            details: details(),
+            password: None,
+            active: true,
+            applications: None,
+            sites: BTreeMap::from([(
+                Hco::parse("71977101").expect("valid HCO"),
+                BTreeSet::from([Function::Technologist]),
+            )]),
+        };
+        assert_eq!(
+            serde_json::to_string(&person).expect("serialises"),
+            format!(
+                r#"{{"insz":"85073003328","username":"apeeters",{DETAILS},"password":null,"active":true,"applications":null,"sites":{{"71977101":["technologist"]}}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_new_user_keeps_its_details_nested_on_the_wire_and_in_the_fingerprint() {
+        let write = Write::CreateUser {
+            level: UserLevel::Site {
+                hco: Hco::parse("71977101").expect("valid HCO"),
+            },
+            user: crate::model::NewUser {
+                insz: insz(),
+                username: username(),
+                details: details(),
+                active: true,
+                applications: [Application::Heracles].into(),
+                functions: BTreeSet::new(),
+            },
+        };
+        let user = format!(
+            r#""insz":"85073003328","username":"apeeters","details":{{{DETAILS}}},"active":true,"applications":["heracles"],"functions":[]"#
+        );
+        let level = r#""level":{"level":"site","hco":"71977101"}"#;
+        // The journal's form.
+        let json = serde_json::to_string(&write).expect("serialises");
+        assert_eq!(
+            json,
+            format!(r#"{{"change":"create_user",{level},"user":{{{user}}}}}"#)
+        );
+        assert_eq!(serde_json::from_str::<Write>(&json).expect("reads"), write);
+        // The bytes of the idempotency fingerprint (`embedded::write_print`).
+        let mut bytes = Vec::new();
+        WithPassword::<PasswordRef>::serialize_parts(
+            &write,
+            None,
+            &mut serde_json::Serializer::new(&mut bytes),
+        )
+        .expect("serialises");
+        assert_eq!(
+            String::from_utf8(bytes).expect("UTF-8"),
+            format!(r#"{{"change":"create_user",{level},"user":{{{user},"password":null}}}}"#)
+        );
+    }
+}
