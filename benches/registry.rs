@@ -24,8 +24,8 @@ use csamctl::model::{
 };
 use csamctl::registry::http::{HttpOperator, HttpOptions, HttpRegistry};
 use csamctl::registry::{
-    AccountPassword, IdempotencyKey, NewUser, OpenOptions, PageRequest, RecognisedUnit, Reference,
-    ReferenceEnterprise, Registry, RegistryOperator, SessionId, SqliteRegistry, UserDetails,
+    AccountPassword, IdempotencyKey, OpenOptions, PageRequest, RecognisedUnit, Reference,
+    ReferenceEnterprise, Registry, RegistryOperator, SessionId, SqliteRegistry, User, UserDetails,
     UserLevel, UserPage, Write,
 };
 
@@ -88,7 +88,7 @@ fn test_password() -> AccountPassword {
 fn create_user(n: u32, site: &Hco) -> Write {
     Write::CreateUser {
         level: UserLevel::Site { hco: site.clone() },
-        user: NewUser {
+        user: User {
             insz: insz(n),
             username: Username::parse(&format!("bench{n:08}")).expect("username"),
             details: UserDetails {

@@ -12,7 +12,7 @@ use csamctl::model::{
     Application, CapacityType, DesiredState, Email, Function, Hco, Insz, Kbo, Language, LiveState,
     Password, Username,
 };
-use csamctl::registry::{AccountPassword, NewUser, Registry, UserDetails, UserLevel, Write};
+use csamctl::registry::{AccountPassword, Registry, User, UserDetails, UserLevel, Write};
 use csamctl::render::export::{self, Export, ExportHeader};
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
@@ -99,9 +99,9 @@ async fn by_hand(r: &dyn Registry, writes: Vec<Write>) {
     r.close_session(&s).await.expect("log out");
 }
 
-fn new_user(insz_text: &str, username: &str, names: (&str, &str), f: Function) -> NewUser {
+fn new_user(insz_text: &str, username: &str, names: (&str, &str), f: Function) -> User {
     let (last, first) = names;
-    NewUser {
+    User {
         insz: insz(insz_text),
         username: Username::parse(username).expect("username"),
         details: UserDetails {

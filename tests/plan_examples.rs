@@ -10,7 +10,7 @@ use csamctl::model::{
     Plan,
 };
 use csamctl::plan::session_lower_bound;
-use csamctl::registry::{AccountPassword, NewUser, Registry, UserDetails, UserLevel, Write};
+use csamctl::registry::{AccountPassword, Registry, User, UserDetails, UserLevel, Write};
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
 
@@ -97,7 +97,7 @@ async fn multi_campus_partly_built() -> Scenario {
                     kbo: Kbo::parse("0198765470").expect("kbo"),
                     kind: CapacityType::MammographyUnit,
                 },
-                user: NewUser {
+                user: User {
                     insz: insz("73022609986"),
                     username: csamctl::model::Username::parse("bartdebaene").expect("username"),
                     details: UserDetails {

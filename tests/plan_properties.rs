@@ -16,7 +16,7 @@ mod plan_support;
 use csamctl::model::{Insz, Kbo, insz_check};
 use csamctl::registry::Limits;
 use csamctl::registry::{
-    AccountPassword, IdempotencyKey, NewUser, RegistryError, UserDetails, UserLevel, Write,
+    AccountPassword, IdempotencyKey, RegistryError, User, UserDetails, UserLevel, Write,
 };
 use csamctl::render::{self, RenderOptions};
 use plan_support::*;
@@ -295,7 +295,7 @@ async fn leave_wrong_level_user(fx: &Fixture, n: usize) {
             kbo,
             kind: csamctl::model::CapacityType::MammographyUnit,
         },
-        user: NewUser {
+        user: User {
             insz: person(n),
             username: csamctl::model::Username::parse(&username(n)).expect("username"),
             details: UserDetails {

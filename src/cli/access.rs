@@ -113,14 +113,7 @@ async fn verify(args: &VerifyArgs) -> Result<bool, AccessError> {
         .iter()
         .flat_map(|e| &e.capacities)
         .flat_map(|c| &c.people)
-        .map(|p| {
-            let name = PersonName {
-                last_name: p.details.last_name.clone(),
-                first_name: p.details.first_name.clone(),
-                username: p.username.clone(),
-            };
-            (p.insz, name)
-        })
+        .map(|p| (p.insz, p.details.person_name(&p.username)))
         .collect();
     let denied = |failing: Vec<Failing>| -> Vec<Denied> {
         failing

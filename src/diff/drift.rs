@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::model::{
     AccountType, Administrator, DesiredState, Enterprise, Insz, Kbo, LiveAdministrator,
-    LiveEnterprise, LiveUser, UserLevel, Username, Write, WriteTarget,
+    LiveEnterprise, User, UserLevel, Username, Write, WriteTarget,
 };
 
 /// One account of a level: a row of the export, or what csamctl expects to be one.
@@ -96,7 +96,7 @@ pub(crate) struct Drift {
 
 impl Account {
     /// A user record of the registry.
-    pub(crate) fn of_live_user(user: &LiveUser) -> Account {
+    pub(crate) fn of_live_user(user: &User) -> Account {
         Account {
             insz: user.insz,
             username: Some(user.username.clone()),
@@ -158,7 +158,7 @@ impl Account {
 /// The registry's accounts on `level`, or `None` when the enterprise has no such level.
 pub(crate) fn expected_live(live: &LiveEnterprise, level: &UserLevel) -> Option<Expected> {
     let mut expected = Expected::default();
-    let users = |users: &[LiveUser]| users.iter().map(Account::of_live_user).collect::<Vec<_>>();
+    let users = |users: &[User]| users.iter().map(Account::of_live_user).collect::<Vec<_>>();
     for capacity in &live.capacities {
         let lb = Account::of_live_administrator(
             &capacity.local_administrator,

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{
     Administrator, Cause, Change, ChangeKind, DesignationValue, DesiredState, Enterprise,
     FieldChange, FieldValue, Finding, HtbStatus, Insz, Kbo, LiveAdministrator, LiveCapacity,
-    LiveState, LiveUser, Object, ObjectValue, SiteValue, SubdivisionValue, UserLevel, UserValue,
+    LiveState, Object, ObjectValue, SiteValue, SubdivisionValue, User, UserLevel, UserValue,
     Username,
 };
 use crate::model::{CapacityType, CapacityValue};
@@ -401,17 +401,6 @@ fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Obje
     out
 }
 
-fn live_user(u: &LiveUser) -> ObjectValue {
-    ObjectValue::User(UserValue {
-        username: u.username.clone(),
-        details: u.details.clone(),
-        active: u.active,
-        applications: u.applications.clone(),
-        functions: u.functions.clone(),
-        password: None,
-    })
-}
-
 /// A live enterprise as registry objects: the capacities `managed` accepts and
 /// everything under them, without users whose username is `ignored`.
 pub(crate) fn live_objects(
@@ -427,14 +416,14 @@ pub(crate) fn live_objects(
             ObjectValue::AccessManager(am.clone()),
         );
     }
-    let users = |out: &mut BTreeMap<Object, ObjectValue>, level: UserLevel, list: &[LiveUser]| {
+    let users = |out: &mut BTreeMap<Object, ObjectValue>, level: UserLevel, list: &[User]| {
         for u in list.iter().filter(|u| !ignored.contains(&u.username)) {
             out.insert(
                 Object::User {
                     level: level.clone(),
                     insz: u.insz,
                 },
-                live_user(u),
+                ObjectValue::User(UserValue::of_live(u)),
             );
         }
     };

@@ -127,7 +127,7 @@ pub(crate) fn applied(desired: &DesiredState) -> Vec<LiveState> {
                                         .iter()
                                         .filter_map(|p| {
                                             let f = p.sites.get(&site.hco)?;
-                                            Some(LiveUser {
+                                            Some(User {
                                                 insz: p.insz,
                                                 username: p.username.clone(),
                                                 details: p.details.clone(),
@@ -248,12 +248,12 @@ fn field_changes_are_updates_with_the_fields_that_differ() {
 fn leftovers_and_wrong_level_users_are_deletions_but_ignored_accounts_are_not() {
     let want = desired(SMALL);
     let mut live = applied(&want);
-    let stranger = LiveUser {
+    let stranger = User {
         insz: insz("76.12.23-931.59"),
         username: Username::parse("wimcallens").expect("username"),
         ..site_mut(&mut live, "71977101").users[0].clone()
     };
-    let pacs = LiveUser {
+    let pacs = User {
         insz: insz("72.03.15-487.14"),
         username: Username::parse("vlaslandpacs01").expect("username"),
         ..stranger.clone()

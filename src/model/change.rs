@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::LiveAdministrator;
-use super::user::UserDetails;
+use super::user::{User, UserDetails};
 use super::values::{Applications, CapacityType, Email, Function};
 
 /// The level a user record lives on. Only the site level gives access (R4). The registry
@@ -252,7 +252,9 @@ pub struct SiteValue {
     pub active: bool,
 }
 
-/// A user record's registry value.
+/// A user record's registry value: a [`User`] without its INSZ (the key of its
+/// [`Object::User`]) and, on the desired side, with where a new account's password is
+/// read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserValue {
     /// The person's username.
@@ -269,6 +271,49 @@ pub struct UserValue {
     /// Where the password is read if the account must be created (desired side only;
     /// never the password itself, and never compared).
     pub password: Option<PasswordRef>,
+}
+
+impl UserValue {
+    /// A live user's value (no password reference: the registry never has one).
+    pub fn of_live(user: &User) -> Self {
+        let User {
+            username,
+            details,
+            active,
+            applications,
+            functions,
+            ..
+        } = user.clone();
+        UserValue {
+            username,
+            details,
+            active,
+            applications,
+            functions,
+            password: None,
+        }
+    }
+
+    /// The user this value is for the person `insz` (the password reference stays
+    /// behind: it travels beside the write).
+    pub fn user(&self, insz: Insz) -> User {
+        let UserValue {
+            username,
+            details,
+            active,
+            applications,
+            functions,
+            password: _,
+        } = self.clone();
+        User {
+            insz,
+            username,
+            details,
+            active,
+            applications,
+            functions,
+        }
+    }
 }
 
 /// The designation request of a main access manager (R7, S1).
@@ -521,11 +566,8 @@ impl Change {
 
     /// The names and username of a user change's record (after, or before a deletion).
     pub fn person_name(&self) -> Option<super::PersonName> {
-        self.user_value().map(|u| super::PersonName {
-            last_name: u.details.last_name.clone(),
-            first_name: u.details.first_name.clone(),
-            username: u.username.clone(),
-        })
+        self.user_value()
+            .map(|u| u.details.person_name(&u.username))
     }
 
     /// The username of a user change (the desired one when there is one).

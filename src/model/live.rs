@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, Username};
-use super::user::UserDetails;
-use super::values::{Applications, CapacityType, Email, Function, Language};
+use super::user::User;
+use super::values::{Applications, CapacityType, Email, Language};
 
 /// One enterprise's tree as one session sees it, with the version of that view.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -196,7 +196,7 @@ pub struct LiveCapacity {
     /// Subdivisions.
     pub subdivisions: Vec<LiveSubdivision>,
     /// Users registered on the capacity level: they exist but never get access (R4).
-    pub wrong_level_users: Vec<LiveUser>,
+    pub wrong_level_users: Vec<User>,
 }
 
 /// A subdivision (subafdeling).
@@ -217,7 +217,7 @@ pub struct LiveSubdivision {
     /// Sites.
     pub sites: Vec<LiveSite>,
     /// Users registered on the subdivision level: they exist but never get access (R4).
-    pub wrong_level_users: Vec<LiveUser>,
+    pub wrong_level_users: Vec<User>,
 }
 
 /// A site (subafdeling-site): one mammography unit.
@@ -236,25 +236,7 @@ pub struct LiveSite {
     /// Whether the site is active.
     pub active: bool,
     /// Users of this site.
-    pub users: Vec<LiveUser>,
-}
-
-/// A user record: one person on one level (normally a site).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LiveUser {
-    /// National register number.
-    pub insz: Insz,
-    /// The person's CSAM username (the same on every level).
-    pub username: Username,
-    /// Names, title, language and e-mail addresses.
-    #[serde(flatten)]
-    pub details: UserDetails,
-    /// Whether the user is active.
-    pub active: bool,
-    /// Secured applications enabled for the user.
-    pub applications: Applications,
-    /// Functions on this level; on any level but a site they give no access (R4).
-    pub functions: BTreeSet<Function>,
+    pub users: Vec<User>,
 }
 
 /// How reports name a person beside the (masked) INSZ: the names and username of
@@ -267,17 +249,6 @@ pub struct PersonName {
     pub first_name: String,
     /// The person's CSAM username.
     pub username: Username,
-}
-
-impl LiveUser {
-    /// The names and username of this record.
-    pub fn person_name(&self) -> PersonName {
-        PersonName {
-            last_name: self.details.last_name.clone(),
-            first_name: self.details.first_name.clone(),
-            username: self.username.clone(),
-        }
-    }
 }
 
 impl LiveEnterprise {

@@ -7,7 +7,7 @@
 //! [`PasswordRef`] resolved at apply time, and a [`StepId`], stable for the plan, from
 //! which (with [`Plan::id`]) the executor derives the write's idempotency key.
 //!
-//! The write types ([`Write`], [`NewUser`], [`WriteTarget`]) live here
+//! The write types ([`Write`], [`WriteTarget`]) live here
 //! because data flows one way: `plan` may use `model` only, never the registry; the
 //! registry contract uses them as they are. A saved plan stores a step's write with its
 //! password reference inside `user` ([`WithPassword`]), the wire's form.
@@ -23,7 +23,7 @@ use super::change::{Change, Finding, Severity, UserLevel};
 use super::desired::{AccessManager, Representative};
 use super::ids::{Hco, Insz, Kbo, PasswordRef, Username};
 use super::live::{LiveAdministrator, LiveState};
-use super::user::UserDetails;
+use super::user::{User, UserDetails};
 use super::values::{Applications, CapacityType, Email, Function};
 
 /// What a write of applications or of the active flag changes. The registry contract
@@ -58,23 +58,31 @@ pub enum WriteTarget {
     },
 }
 
+// A write carries its new user with the details nested under `details`: the form the
+// journal, the wire, saved plans and the idempotency fingerprint have always had (a live
+// state's `User` is flat). This serde mirror of `User` is the one place that knows it:
+// `Write::CreateUser` reads and writes its user through it (`#[serde(with)]`), and it is
+// the contract's `NewUser` schema (its doc comments are the schema's descriptions).
+
 /// A new user record on a level. A new account's initial password travels beside the
 /// write ([`WithPassword`]), on the wire inside the user as `password`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct NewUser {
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(remote = "User")]
+#[schemars(rename = "NewUser")]
+struct NewUser {
     /// The person.
-    pub insz: Insz,
+    insz: Insz,
     /// The person's username: new, or the one the person already has.
-    pub username: Username,
+    username: Username,
     /// Names, language, e-mail.
-    pub details: UserDetails,
+    details: UserDetails,
     /// Whether the user is active.
-    pub active: bool,
+    active: bool,
     /// Secured applications.
-    pub applications: Applications,
+    applications: Applications,
     /// Functions on this level (a plan leaves them empty: functions follow in a later
     /// session, S4.9).
-    pub functions: BTreeSet<Function>,
+    functions: BTreeSet<Function>,
 }
 
 /// Every change the planner can make, as the registry carries it; the serde tag `change`
@@ -199,7 +207,9 @@ pub enum Write {
         /// The level (a site, unless reproducing a wrong-level leftover).
         level: UserLevel,
         /// The user.
-        user: NewUser,
+        #[serde(with = "NewUser")]
+        #[schemars(with = "NewUser")]
+        user: User,
     },
     /// Changes a user record's names, language and e-mail addresses.
     UpdateUser {
@@ -299,7 +309,7 @@ impl Write {
 /// Its serde form is the write with the password inside its `user` (`null` when there
 /// is none, and no `password` key for the other writes): the form a saved plan file and
 /// the registry's wire have always carried, so neither changed when the password moved
-/// out of [`NewUser`]. Its JSON Schema is the [`Write`]'s (the registry's OpenAPI document
+/// out of the new user. Its JSON Schema is the [`Write`]'s (the registry's OpenAPI document
 /// adds the password to `NewUser`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WithPassword<P> {
@@ -315,15 +325,24 @@ pub struct WithPassword<P> {
 enum CreateUserForm<'a, P> {
     CreateUser {
         level: &'a UserLevel,
-        user: NewUserForm<'a, P>,
+        user: NewUserWithPassword<'a, P>,
     },
 }
 
 #[derive(Serialize)]
-struct NewUserForm<'a, P> {
+struct NewUserWithPassword<'a, P> {
     #[serde(flatten)]
-    user: &'a NewUser,
+    user: Nested<'a>,
     password: Option<&'a P>,
+}
+
+/// A user in the write's form ([`NewUser`]).
+struct Nested<'a>(&'a User);
+
+impl Serialize for Nested<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        NewUser::serialize(self.0, s)
+    }
 }
 
 impl<P: Serialize> WithPassword<P> {
@@ -336,7 +355,10 @@ impl<P: Serialize> WithPassword<P> {
         match write {
             Write::CreateUser { level, user } => CreateUserForm::CreateUser {
                 level,
-                user: NewUserForm { user, password },
+                user: NewUserWithPassword {
+                    user: Nested(user),
+                    password,
+                },
             }
             .serialize(s),
             other => other.serialize(s),

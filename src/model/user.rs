@@ -1,17 +1,22 @@
-//! A user record's details: the part of a user that desired, live and planned users
-//! share.
+//! A user record, and its details: the part that desired, live and planned users share.
 //!
-//! The six detail fields (names, title, language, e-mail addresses) are one
-//! [`UserDetails`] wherever a user appears. The desired-state, live-state and change
-//! values flatten it (`#[serde(flatten)]`), so their serde form stays flat; the write
-//! [`Write::UpdateUser`](super::Write::UpdateUser) and a new user on the wire carry it
-//! whole, under `details`.
+//! A user record on a level is one [`User`], live or to be created. The six detail
+//! fields (names, title, language, e-mail addresses) are one [`UserDetails`] wherever a
+//! user appears. The desired-state, live-state and change values flatten it
+//! (`#[serde(flatten)]`), so their serde form stays flat; the writes
+//! ([`Write::UpdateUser`], [`Write::CreateUser`]) carry it whole, under `details`.
 //!
 //! No I/O, no async; serde and schemars only.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
-use super::values::{Email, Language};
+use super::ids::{Insz, Username};
+use super::live::PersonName;
+use super::values::{Applications, Email, Function, Language};
+#[cfg(doc)]
+use super::{Person, UserValue, Write};
 
 /// The editable details of a user record. The registry contract uses this type too.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -30,6 +35,52 @@ pub struct UserDetails {
     pub local_email: Option<Email>,
 }
 
+/// A user record: one person on one level (normally a site), as the registry holds it
+/// (in a live state) and as a write creates it ([`Write::CreateUser`]).
+///
+/// The one user type of the registry contract; it differs from its neighbours only where
+/// they really do: a planned value ([`UserValue`]) is keyed by the INSZ and carries a
+/// password reference instead, a desired [`Person`] works at several sites with optional
+/// applications. Its serde form is flat (the details beside the other fields), the form
+/// of live states and their digests; a write carries it with the details nested under
+/// `details`, the journal's and the wire's form (see [`Write::CreateUser`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// National register number.
+    pub insz: Insz,
+    /// The person's CSAM username (the same on every level): new, or the one the person
+    /// already has.
+    pub username: Username,
+    /// Names, title, language and e-mail addresses.
+    #[serde(flatten)]
+    pub details: UserDetails,
+    /// Whether the user is active.
+    pub active: bool,
+    /// Secured applications enabled for the user.
+    pub applications: Applications,
+    /// Functions on this level; on any level but a site they give no access (R4). A
+    /// planned new user has none: functions follow in a later session (S4.9).
+    pub functions: BTreeSet<Function>,
+}
+
+impl UserDetails {
+    /// How reports name the person with these details and `username`.
+    pub fn person_name(&self, username: &Username) -> PersonName {
+        PersonName {
+            last_name: self.last_name.clone(),
+            first_name: self.first_name.clone(),
+            username: username.clone(),
+        }
+    }
+}
+
+impl User {
+    /// The names and username of this record.
+    pub fn person_name(&self) -> PersonName {
+        self.details.person_name(&self.username)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The serde forms a user has in each format, byte for byte: saved plans, the live
@@ -39,7 +90,7 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        Application, Function, Hco, Insz, LiveUser, PasswordRef, Person, UserLevel, UserValue,
+        Application, Function, Hco, Insz, PasswordRef, Person, User, UserLevel, UserValue,
         Username, WithPassword, Write,
     };
 
@@ -66,7 +117,7 @@ mod tests {
 
     #[test]
     fn live_user_and_user_value_stay_flat() {
-        let live = LiveUser {
+        let live = User {
             insz: insz(),
             username: username(),
             details: details(),
@@ -81,10 +132,7 @@ mod tests {
                 r#"{{"insz":"85073003328","username":"apeeters",{DETAILS},"active":true,"applications":["heracles"],"functions":["technologist"]}}"#
             )
         );
-        assert_eq!(
-            serde_json::from_str::<LiveUser>(&json).expect("reads"),
-            live
-        );
+        assert_eq!(serde_json::from_str::<User>(&json).expect("reads"), live);
 
         let value = UserValue {
             username: username(),
@@ -135,7 +183,7 @@ mod tests {
             level: UserLevel::Site {
                 hco: Hco::parse("71977101").expect("valid HCO"),
             },
-            user: crate::model::NewUser {
+            user: User {
                 insz: insz(),
                 username: username(),
                 details: details(),

@@ -61,8 +61,8 @@ use crate::diff::{self, Diff, EnterpriseDiff};
 use crate::model::{
     CapacityType, Cause, Change, ChangeKind, DesiredState, EnterprisePlan, Estimate, Finding,
     Function, Hco, HeadRadiologistNotice, HtbStatus, Insz, Kbo, KnownAccounts, LiveAdministrator,
-    LiveState, NewUser, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step,
-    StepId, UserLevel, UserValue, Username, Write, WriteTarget,
+    LiveState, Object, ObjectValue, PasswordRef, Phase, Plan, PlanLimits, Session, Step, StepId,
+    User, UserLevel, UserValue, Username, Write, WriteTarget,
 };
 
 use crate::rules::{self, Roles};
@@ -519,13 +519,10 @@ fn user_writes(
             Slot::Users,
             Write::CreateUser {
                 level: level.clone(),
-                user: NewUser {
-                    insz,
-                    username: a.username.clone(),
-                    details: a.details.clone(),
-                    active: a.active,
-                    applications: a.applications.clone(),
+                // Functions follow in a later session (S4.9).
+                user: User {
                     functions: BTreeSet::new(),
+                    ..a.user(insz)
                 },
             },
         );

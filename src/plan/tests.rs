@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::diff::tests::{SMALL, applied, desired, hco, insz};
-use crate::model::{AccessManager, LiveSite, LiveUser, Username};
+use crate::model::{AccessManager, LiveSite, User, Username};
 
 const HTB: &str = "82.12.09-263.12";
 const AM: &str = "69.01.28-100.31";
@@ -163,8 +163,8 @@ fn deletions_children_first_wrong_level_first_leftovers_last() {
     let want = desired(SMALL);
     let mut live = applied(&want);
     let sub = &mut live[0].enterprise.capacities[0].subdivisions[0];
-    let template: LiveUser = sub.sites[0].users[0].clone();
-    let stranger = LiveUser {
+    let template: User = sub.sites[0].users[0].clone();
+    let stranger = User {
         insz: insz("76.12.23-931.59"),
         username: Username::parse("wimcallens").expect("username"),
         ..template

@@ -8,16 +8,16 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::config::diagnostic::{mask_text, mask_written_insz};
 use crate::model::{
-    Address, Hco, Insz, Kbo, LiveState, LiveUser, Password, PersonName, Representative, Username,
+    Address, Hco, Insz, Kbo, LiveState, Password, PersonName, Representative, Username,
 };
 
 /// The registry's limits (one type with the engine's and the planner's source).
 pub use crate::model::Limits;
-/// A new user record on a level ([`Write::CreateUser`]); a new account's initial
-/// password travels beside the write.
-pub use crate::model::NewUser;
 /// A recognised unit (R8) of an enterprise's reference data: the model's record.
 pub use crate::model::RecognisedUnit;
+/// A user record on a level, live or new ([`Write::CreateUser`]); a new account's
+/// initial password travels beside the write.
+pub use crate::model::User;
 /// The editable details of a user record.
 pub use crate::model::UserDetails;
 /// The level a user record lives on (the model's type: the plan names levels the same
@@ -561,7 +561,7 @@ pub struct LevelUser {
     /// The level (a site, or a wrong level, R4).
     pub level: UserLevel,
     /// The user record.
-    pub user: LiveUser,
+    pub user: User,
 }
 
 /// One page of an enterprise's user records as a session sees them.

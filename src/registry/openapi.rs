@@ -26,7 +26,7 @@ use super::api::*;
 use crate::model::{
     AccessManager, Address, Applications, CapacityType, Email, Function, Hco, HtbStatus, Insz, Kbo,
     KnownAccounts, Language, LiveAccount, LiveAdministrator, LiveCapacity, LiveEnterprise,
-    LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative, Username,
+    LiveSite, LiveState, LiveSubdivision, RecognisedUnit, Representative, User, Username,
 };
 
 /// The name of the idempotency header of writes.
@@ -558,7 +558,7 @@ schema_via_mirror! {
     LiveCapacity => LiveCapacityDef;
     LiveSubdivision => LiveSubdivisionDef;
     LiveSite => LiveSiteDef;
-    LiveUser => LiveUserDef;
+    User => LiveUserDef;
     RecognisedUnit => RecognisedUnitDef;
     LiveAccount => LiveAccountDef;
     KnownAccounts => KnownAccountsDef;
@@ -760,7 +760,7 @@ struct LiveCapacityDef {
     /// Subdivisions.
     subdivisions: Vec<LiveSubdivision>,
     /// Users on the capacity level: they exist but never get access (R4).
-    wrong_level_users: Vec<LiveUser>,
+    wrong_level_users: Vec<User>,
 }
 
 /// A subdivision (subafdeling).
@@ -783,7 +783,7 @@ struct LiveSubdivisionDef {
     /// Sites.
     sites: Vec<LiveSite>,
     /// Users on the subdivision level: they exist but never get access (R4).
-    wrong_level_users: Vec<LiveUser>,
+    wrong_level_users: Vec<User>,
 }
 
 /// A site (subafdeling-site): one mammography unit.
@@ -804,12 +804,13 @@ struct LiveSiteDef {
     /// Whether the site is active.
     active: bool,
     /// Users of this site.
-    users: Vec<LiveUser>,
+    users: Vec<User>,
 }
 
 /// A user record: one person on one level (normally a site).
 #[derive(Deserialize, JsonSchema)]
-#[serde(remote = "LiveUser")]
+#[serde(remote = "User")]
+#[schemars(rename = "LiveUser")]
 #[allow(dead_code)]
 struct LiveUserDef {
     /// National register number.
@@ -980,7 +981,7 @@ fn operation_object(op: Operation, g: &mut SchemaGenerator) -> Value {
 
 /// A new account's initial password travels beside the write in the code
 /// ([`WithPassword`]) and inside the new user on the wire: the `NewUser` the wire carries
-/// has the optional `password` that the model's [`NewUser`] has not.
+/// has the optional `password` that the model's [`User`] has not.
 fn wire_password(schemas: &mut Map<String, Value>, password: Schema) {
     let mut password = password.to_value();
     password["description"] = json!(

@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::model::{
-    Applications, Function, Hco, Insz, Language, LiveAdministrator, LiveCapacity, LiveState,
-    LiveUser, default_structure_applications, default_user_applications,
+    Applications, Function, Hco, Insz, Language, LiveAdministrator, LiveCapacity, LiveState, User,
+    default_structure_applications, default_user_applications,
 };
 
 /// What the header comment says about the export.
@@ -225,7 +225,7 @@ fn capacity(out: &mut String, warnings: &mut Vec<String>, c: &LiveCapacity) {
 
 /// One person regrouped from their user records on several sites.
 struct Regrouped<'a> {
-    first: &'a LiveUser,
+    first: &'a User,
     first_site: &'a Hco,
     sites: BTreeMap<Hco, BTreeSet<Function>>,
     /// Applications per site, to tell whether one explicit list describes them all.
@@ -349,7 +349,7 @@ fn person_applications(out: &mut String, warnings: &mut Vec<String>, p: &Regroup
 }
 
 fn wrong_level(out: &mut String, warnings: &mut Vec<String>, c: &LiveCapacity) {
-    let mut found: Vec<(String, &LiveUser)> = c
+    let mut found: Vec<(String, &User)> = c
         .wrong_level_users
         .iter()
         .map(|u| ("the capacity".to_string(), u))
@@ -432,7 +432,7 @@ fn names_in_tree(state: &LiveState, insz: &Insz) -> Option<(String, String)> {
 }
 
 /// The fields a person entry holds once for all sites.
-fn same_account(a: &LiveUser, b: &LiveUser) -> bool {
+fn same_account(a: &User, b: &User) -> bool {
     a.username == b.username
         && a.details.last_name == b.details.last_name
         && a.details.first_name == b.details.first_name

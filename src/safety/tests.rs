@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::diff::tests::{SMALL, applied, desired, insz};
-use crate::model::{DesiredState, LiveUser, PlanLimits, Username};
+use crate::model::{DesiredState, PlanLimits, User, Username};
 
 const HTB: &str = "82.12.09-263.12";
 const KATRIEN: &str = "69.01.28-100.31";
@@ -21,7 +21,7 @@ fn plan_of(want: &DesiredState, live: &[LiveState], actor: &str) -> Plan {
 fn with_extra_users(want: &DesiredState, n: usize) -> Vec<LiveState> {
     let mut live = applied(want);
     let site = &mut live[0].enterprise.capacities[0].subdivisions[0].sites[0];
-    let template: LiveUser = site.users[0].clone();
+    let template: User = site.users[0].clone();
     let people = [
         "76.12.23-931.59",
         "72.03.15-487.14",
@@ -32,7 +32,7 @@ fn with_extra_users(want: &DesiredState, n: usize) -> Vec<LiveState> {
         "89.08.12-560.35",
     ];
     for (i, p) in people.iter().take(n).enumerate() {
-        site.users.push(LiveUser {
+        site.users.push(User {
             insz: insz(p),
             username: Username::parse(&format!("leftover{i:02}")).expect("username"),
             ..template.clone()

@@ -15,8 +15,8 @@ use csamctl::model::{
 use csamctl::registry::is_ticket_number;
 use csamctl::registry::{
     AccessCondition, AccountPassword, AccountQuery, BatchRequest, BatchWrite, IdempotencyKey,
-    LeaseRequest, NewUser, PageRequest, Registry, RegistryError, RegistryOperator, SessionId,
-    TakeOver, TicketState, UserDetails, UserLevel, UserPage, Write, WriteReceipt, WriteTarget,
+    LeaseRequest, PageRequest, Registry, RegistryError, RegistryOperator, SessionId, TakeOver,
+    TicketState, User, UserDetails, UserLevel, UserPage, Write, WriteReceipt, WriteTarget,
 };
 
 /// Reference data of the suite (fictional enterprises, check-digit-valid numbers).
@@ -249,8 +249,8 @@ pub fn details(last: &str) -> UserDetails {
     }
 }
 
-pub fn new_user(person: Insz, name: &str, functions: &[Function], apps: &[Application]) -> NewUser {
-    NewUser {
+pub fn new_user(person: Insz, name: &str, functions: &[Function], apps: &[Application]) -> User {
+    User {
         insz: person,
         username: username(name),
         details: details("GEBRUIKER"),

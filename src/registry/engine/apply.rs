@@ -289,7 +289,7 @@ impl World {
         &mut self,
         session: &SessionId,
         level: &crate::model::UserLevel,
-        user: &NewUser,
+        user: &User,
     ) -> EntityKey {
         self.create_account(&user.insz, &user.username);
         self.users
@@ -297,16 +297,7 @@ impl World {
             .or_default()
             .entry(user.insz)
             .or_default()
-            .push(
-                Some(session),
-                None,
-                Some(UserRec {
-                    details: user.details.clone(),
-                    active: user.active,
-                    applications: user.applications.clone(),
-                    functions: user.functions.clone(),
-                }),
-            );
+            .push(Some(session), None, Some(UserRec::of(user)));
         self.levels_of
             .entry(user.insz)
             .or_default()

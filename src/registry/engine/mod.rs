@@ -38,7 +38,7 @@ use super::api::*;
 use crate::model::{
     AccessManager, Address, Applications, CapacityType, CapacityValue, Email, Function, Hco,
     HtbStatus, Insz, Kbo, KnownAccounts, LiveAccount, LiveAdministrator, LiveCapacity,
-    LiveEnterprise, LiveSite, LiveState, LiveSubdivision, LiveUser, RecognisedUnit, Representative,
+    LiveEnterprise, LiveSite, LiveState, LiveSubdivision, RecognisedUnit, Representative, User,
     Username,
 };
 use crate::rules::{self, Roles, Scope};
@@ -227,12 +227,53 @@ struct SiteRec {
     active: bool,
 }
 
+/// What a level keeps of a [`User`]: the user without its keys (the level and the INSZ
+/// key the map, the username is the person's account's, kept once in `accounts`). Its
+/// serde form is the checkpoint's, the details nested: no `flatten`, which would make
+/// every checkpoint read buffer each record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 struct UserRec {
     details: UserDetails,
     active: bool,
     applications: Applications,
     functions: BTreeSet<Function>,
+}
+
+impl UserRec {
+    /// The record a new user leaves on its level.
+    fn of(user: &User) -> Self {
+        let User {
+            details,
+            active,
+            applications,
+            functions,
+            ..
+        } = user.clone();
+        UserRec {
+            details,
+            active,
+            applications,
+            functions,
+        }
+    }
+
+    /// The user this record is, with its keys.
+    fn user(&self, insz: Insz, username: Username) -> User {
+        let UserRec {
+            details,
+            active,
+            applications,
+            functions,
+        } = self.clone();
+        User {
+            insz,
+            username,
+            details,
+            active,
+            applications,
+            functions,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -405,18 +446,6 @@ fn ticket_number(n: u64) -> String {
     let sum: u32 = body.iter().map(|b| u32::from(*b)).sum();
     let check = char::from(b'A' + (sum % 26) as u8);
     format!("3Y0-{}-00-{check}", String::from_utf8_lossy(&body))
-}
-
-/// A user record as the live state shows it.
-fn live_user(insz: &Insz, username: &Username, u: &UserRec) -> LiveUser {
-    LiveUser {
-        insz: *insz,
-        username: username.clone(),
-        details: u.details.clone(),
-        active: u.active,
-        applications: u.applications.clone(),
-        functions: u.functions.clone(),
-    }
 }
 
 /// True when a ticket number has the manual's shape.
@@ -1216,7 +1245,7 @@ impl World {
         h: u64,
         caller: &Insz,
         level: &UserLevel,
-        user: &NewUser,
+        user: &User,
         has_password: bool,
         write: &Write,
     ) -> Result<(), RegistryError> {

@@ -137,7 +137,7 @@ impl World {
 
     /// The users of a level the walk's caller may read (the level listed as unreadable
     /// otherwise).
-    fn walk_users(&self, walk: &mut TreeWalk<'_>, level: UserLevel) -> Vec<LiveUser> {
+    fn walk_users(&self, walk: &mut TreeWalk<'_>, level: UserLevel) -> Vec<User> {
         let TreeWalk {
             caller,
             h,
@@ -164,7 +164,7 @@ impl World {
         h: u64,
         seen: &mut impl FnMut(Option<u64>),
         unreadable: &mut Vec<UserLevel>,
-    ) -> Vec<LiveUser> {
+    ) -> Vec<User> {
         if self.may_read_users(caller, &level, h) {
             self.live_users(&level, h, seen)
         } else {
@@ -178,7 +178,7 @@ impl World {
         level: &UserLevel,
         h: u64,
         seen: &mut impl FnMut(Option<u64>),
-    ) -> Vec<LiveUser> {
+    ) -> Vec<User> {
         let mut out = Vec::new();
         for (insz, v) in self.users.get(level).into_iter().flatten() {
             let e = v.effective(Some(h));
@@ -188,7 +188,7 @@ impl World {
             else {
                 continue;
             };
-            out.push(live_user(insz, username, u));
+            out.push(u.user(*insz, username.clone()));
         }
         out
     }
@@ -271,7 +271,7 @@ impl World {
                 }
                 out.push(LevelUser {
                     level: level.clone(),
-                    user: live_user(insz, username, u),
+                    user: u.user(*insz, username.clone()),
                 });
             }
         }
@@ -429,11 +429,7 @@ impl World {
     fn person_name(&self, level: &UserLevel, person: &Insz, h: u64) -> Option<PersonName> {
         let u = self.user_versions(level, person)?.seen(h)?;
         let username = self.accounts.get(person)?;
-        Some(PersonName {
-            last_name: u.details.last_name.clone(),
-            first_name: u.details.first_name.clone(),
-            username: username.clone(),
-        })
+        Some(u.details.person_name(username))
     }
 
     /// The effective-access checklist for one person on one level, as `h` sees it at
