@@ -274,29 +274,18 @@ fn people(out: &mut String, warnings: &mut Vec<String>, c: &LiveCapacity) {
         let u = p.first;
         let _ = writeln!(out, "          - insz: {}", quoted(&u.insz.formatted()));
         let _ = writeln!(out, "            username: {}", scalar(u.username.as_str()));
-        let _ = writeln!(
-            out,
-            "            last_name: {}",
-            scalar(&u.details.last_name)
-        );
-        let _ = writeln!(
-            out,
-            "            first_name: {}",
-            scalar(&u.details.first_name)
-        );
-        optional(out, "            title", u.details.title.as_deref());
-        if u.details.language != Language::Dutch {
-            let _ = writeln!(out, "            language: {}", u.details.language);
+        let d = &u.details;
+        let _ = writeln!(out, "            last_name: {}", scalar(&d.last_name));
+        let _ = writeln!(out, "            first_name: {}", scalar(&d.first_name));
+        optional(out, "            title", d.title.as_deref());
+        if d.language != Language::Dutch {
+            let _ = writeln!(out, "            language: {}", d.language);
         }
-        let _ = writeln!(
-            out,
-            "            email: {}",
-            scalar(u.details.email.as_str())
-        );
+        let _ = writeln!(out, "            email: {}", scalar(d.email.as_str()));
         optional(
             out,
             "            local_email",
-            u.details.local_email.as_ref().map(|x| x.as_str()),
+            d.local_email.as_ref().map(|x| x.as_str()),
         );
         if !u.active {
             out.push_str("            active: false\n");
@@ -433,14 +422,7 @@ fn names_in_tree(state: &LiveState, insz: &Insz) -> Option<(String, String)> {
 
 /// The fields a person entry holds once for all sites.
 fn same_account(a: &User, b: &User) -> bool {
-    a.username == b.username
-        && a.details.last_name == b.details.last_name
-        && a.details.first_name == b.details.first_name
-        && a.details.title == b.details.title
-        && a.details.language == b.details.language
-        && a.details.email == b.details.email
-        && a.details.local_email == b.details.local_email
-        && a.active == b.active
+    a.username == b.username && a.details == b.details && a.active == b.active
 }
 
 fn structure_applications(
