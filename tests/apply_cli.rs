@@ -80,15 +80,8 @@ impl Env {
     }
 
     fn command(&self, args: &[&str], envs: &[(&str, &str)]) -> Command {
-        let mut c = Command::new(CSAMCTL);
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env_remove("CSAM_REGISTRY")
-            .env_remove("CSAM_TOKEN")
-            .env_remove("CSAM_TOKEN_FILE")
-            .env_remove("CSAM_ACTOR")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
+        let mut c = cli_support::command(self.dir.path());
+        c.args(args);
         // Without a token, the registry file acts as the person --actor names: here
         // the main access manager of AZ VLASLAND, as the default registry's demo does.
         if !envs.iter().any(|(k, _)| k.starts_with("CSAM_TOKEN")) {

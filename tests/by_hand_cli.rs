@@ -62,7 +62,7 @@ impl Env {
     fn real_csam() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("record.db");
-        let out = Command::new(CSAMCTL)
+        let out = cli_support::command(dir.path())
             .args(["registry", "init", "--virtual-clock", "--db"])
             .arg(&db)
             .arg("--reference")

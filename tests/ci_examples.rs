@@ -454,7 +454,6 @@ mod served {
     //! examples' reference data, and a token of AZ VLASLAND's main access manager.
 
     use std::path::Path;
-    use std::process::Command;
 
     use super::cli_support;
 
@@ -468,10 +467,7 @@ mod served {
     }
 
     fn csamctl(args: &[&str]) -> String {
-        let out = Command::new(CSAMCTL)
-            .args(args)
-            .output()
-            .expect("csamctl runs");
+        let out = cli_support::csamctl_in(cli_support::crate_root(), args);
         assert!(out.status.success(), "{args:?}: {out:?}");
         String::from_utf8(out.stdout).expect("utf-8")
     }

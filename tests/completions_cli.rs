@@ -2,14 +2,12 @@
 //! shell, and naming the commands (generated from the clap definitions, so a command
 //! missing here means the definitions lost it).
 
-use std::process::{Command, Output};
+mod cli_support;
+
+use std::process::Output;
 
 fn csamctl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("csamctl runs")
+    cli_support::csamctl_in(cli_support::crate_root(), args)
 }
 
 #[test]

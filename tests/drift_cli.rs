@@ -15,7 +15,6 @@ use std::process::{Command, Output};
 use csamctl::config::{self, InputLimits};
 use csamctl::model::{Hco, Person};
 
-const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 const KBO: &str = "0198765470";
 const HTB: &str = "82120926312";
 /// Campus Wervik of the multi-campus example.
@@ -53,14 +52,10 @@ impl Env {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(CSAMCTL);
+        let mut c = cli_support::command(self.dir.path());
         c.args(args)
-            .current_dir(self.dir.path())
             .env("CSAM_REGISTRY", format!("file:{}", self.db.display()))
-            .env("CSAM_TOKEN", &self.token)
-            .env_remove("CSAM_TOKEN_FILE")
-            .env_remove("CSAM_ACTOR")
-            .env("NO_COLOR", "1");
+            .env("CSAM_TOKEN", &self.token);
         c
     }
 

@@ -2,18 +2,17 @@
 //! it came from; without `--out` the full national register numbers are printed only
 //! with `--show-personal-data`; an unreadable enterprise is an error.
 
+mod cli_support;
 mod plan_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use plan_support::Fixture;
 
 fn csamctl(fx: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    cli_support::command(cli_support::crate_root())
         .args(args)
         .env("CSAM_REGISTRY", format!("file:{}", fx.path().display()))
-        .env_remove("CSAM_TOKEN")
-        .env_remove("CSAM_TOKEN_FILE")
         // A named registry file acts as the person --actor names (here the demo identity).
         .env("CSAM_ACTOR", "82120926312")
         .env("NO_COLOR", "1")
@@ -46,10 +45,7 @@ fn export_writes_a_private_file_that_validates() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let validate = Command::new(env!("CARGO_BIN_EXE_csamctl"))
-        .args(["validate", &out_text])
-        .output()
-        .expect("validate runs");
+    let validate = cli_support::csamctl_in(cli_support::crate_root(), &["validate", &out_text]);
     assert_eq!(
         validate.status.code(),
         Some(0),

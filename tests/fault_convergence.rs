@@ -9,11 +9,9 @@ mod cli_support;
 mod fleet;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use csamctl::model::insz_check;
-
-const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 
 fn actor() -> String {
     let nine = 700_101_000u64;
@@ -21,14 +19,8 @@ fn actor() -> String {
 }
 
 fn run(dir: &Path, args: &[&str], fleet: &str) -> Output {
-    let mut c = Command::new(CSAMCTL);
-    c.args(args)
-        .current_dir(dir)
-        .env_remove("CSAM_REGISTRY")
-        .env_remove("CSAM_TOKEN")
-        .env("CSAM_ACTOR", actor())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut c = cli_support::command(dir);
+    c.args(args).env("CSAM_ACTOR", actor());
     for name in fleet
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("CSAM_PW_"))

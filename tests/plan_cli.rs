@@ -1,10 +1,11 @@
 //! `csamctl plan` as a process: exit codes, formats, the saved plan's file mode, the
 //! safety flags, and the demo identity's limits, against a registry file made here.
 
+mod cli_support;
 mod plan_support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use plan_support::*;
 
@@ -17,18 +18,13 @@ fn example_path(name: &str) -> PathBuf {
 /// Runs `csamctl plan ARGS` against the registry file, as the demo identity, without a
 /// terminal and with NO_COLOR.
 fn plan(fx: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    cli_support::command(fx.dir.path())
         .arg("plan")
         .args(args)
         .arg("--registry")
         .arg(format!("file:{}", fx.path().display()))
-        .current_dir(fx.dir.path())
-        .env_remove("CSAM_REGISTRY")
-        .env_remove("CSAM_TOKEN")
-        .env_remove("CSAM_TOKEN_FILE")
         // A named registry file acts as the person --actor names (here the demo identity).
         .env("CSAM_ACTOR", VLASLAND_HTB)
-        .env("NO_COLOR", "1")
         .output()
         .expect("csamctl runs")
 }
@@ -209,15 +205,11 @@ fn an_unreachable_registry_is_named_with_its_address() {
     let address = format!("http://{}", listener.local_addr().expect("address"));
     drop(listener);
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    let out = cli_support::command(dir.path())
         .arg("plan")
         .arg(example_path("single-unit.yaml"))
-        .current_dir(dir.path())
         .env("CSAM_REGISTRY", &address)
         .env("CSAM_TOKEN", "csam_not_used")
-        .env_remove("CSAM_TOKEN_FILE")
-        .env_remove("CSAM_ACTOR")
-        .env("NO_COLOR", "1")
         .output()
         .expect("csamctl runs");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

@@ -2,8 +2,10 @@
 //! `token`, `tickets` (list, `--validate-all`, `--validate`), `clock --advance`, on one
 //! registry file, checked through the library.
 
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use csamctl::model::{Insz, Kbo, Representative};
 use csamctl::registry::VirtualClock;
@@ -11,7 +13,6 @@ use csamctl::registry::{
     IdempotencyKey, OpenOptions, RegistryOperator, SqliteRegistry, TicketState, Write,
 };
 
-const CSAMCTL: &str = env!("CARGO_BIN_EXE_csamctl");
 const REFERENCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/reference.yaml");
 
 /// The multi-campus example's HTB, validated in the reference data.
@@ -21,7 +22,7 @@ const MANDELVALLEI_HTB: &str = "74022165886";
 const MANDELVALLEI: &str = "0123456749";
 
 fn csamctl(args: &[&str], db: &Path) -> Output {
-    Command::new(CSAMCTL)
+    cli_support::command(cli_support::crate_root())
         .arg("registry")
         .args(args)
         .arg("--db")
@@ -178,7 +179,7 @@ fn operator_commands_report_errors() {
     let out = csamctl(&["init", "--reference", "/nonexistent/reference.yaml"], &db);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("cannot read"));
-    let out = Command::new(CSAMCTL)
+    let out = cli_support::command(cli_support::crate_root())
         .args([
             "registry",
             "serve",
@@ -216,13 +217,12 @@ fn reference_data_without_an_address_is_accepted() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let token = stdout(&out).trim().to_string();
     let exported = dir.path().join("exported.yaml");
-    let out = Command::new(CSAMCTL)
+    let out = cli_support::command(cli_support::crate_root())
         .args(["export", "--enterprise", "0198765470", "--out"])
         .arg(&exported)
         .arg("--registry")
         .arg(format!("file:{}", db.display()))
         .env("CSAM_TOKEN", token)
-        .env_remove("CSAM_ACTOR")
         .output()
         .expect("csamctl runs");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

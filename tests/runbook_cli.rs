@@ -2,19 +2,17 @@
 //! plan of the multi-campus example as a Dutch procedure, INSZ masked; `--lang` is
 //! required; a desired state with errors gives no runbook.
 
+mod cli_support;
 mod plan_support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use plan_support::Fixture;
 
 fn csamctl(fx: &Fixture, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    cli_support::command(cli_support::crate_root())
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("CSAM_REGISTRY", format!("file:{}", fx.path().display()))
-        .env_remove("CSAM_TOKEN")
-        .env_remove("CSAM_TOKEN_FILE")
         // A named registry file acts as the person --actor names (here the demo identity).
         .env("CSAM_ACTOR", "82120926312")
         .env("NO_COLOR", "1")

@@ -1,13 +1,10 @@
 //! The committed JSON Schema is what `csamctl schema` prints, and the examples obey it.
 
-use std::process::Command;
+mod cli_support;
 
 #[test]
 fn committed_schema_equals_the_generated_one() {
-    let out = Command::new(env!("CARGO_BIN_EXE_csamctl"))
-        .arg("schema")
-        .output()
-        .unwrap();
+    let out = cli_support::csamctl_in(cli_support::crate_root(), &["schema"]);
     assert!(out.status.success());
     let committed = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -6,35 +6,39 @@
 pub mod docs;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// The crate's root directory.
 pub fn crate_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs `csamctl` in `dir` without colour.
-pub fn csamctl_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_csamctl"))
-        .args(args)
-        .current_dir(dir)
+/// The one way every whole-CLI test starts `csamctl`: in `dir`, without colour, with no
+/// terminal on stdin, and with none of the registry and identity variables of the
+/// test's own environment (a test sets the ones it means).
+pub fn command(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_csamctl"));
+    c.current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
-        .output()
-        .expect("csamctl runs")
-}
-
-/// Runs `csamctl` in `dir` without colour, with exactly the registry and identity
-/// variables given in `envs` (none inherited from the test's environment).
-pub fn csamctl_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_csamctl"));
-    c.args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
         .env_remove("CSAM_REGISTRY")
         .env_remove("CSAM_TOKEN")
         .env_remove("CSAM_TOKEN_FILE")
-        .env_remove("CSAM_ACTOR");
+        .env_remove("CSAM_ACTOR")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Runs `csamctl` in `dir` (see [`command`]).
+pub fn csamctl_in(dir: &Path, args: &[&str]) -> Output {
+    command(dir).args(args).output().expect("csamctl runs")
+}
+
+/// Runs `csamctl` in `dir` (see [`command`]) with exactly the registry and identity
+/// variables given in `envs`.
+pub fn csamctl_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = command(dir);
+    c.args(args);
     for (k, v) in envs {
         c.env(k, v);
     }
@@ -70,7 +74,7 @@ pub fn registry_with_token(dir: &Path, person: &str) -> (std::path::PathBuf, Str
     let db = dir.join("registry.db");
     let db_text = db.display().to_string();
     let reference = crate_root().join("examples/reference.yaml");
-    let init = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    let init = command(dir)
         .args(["registry", "init", "--virtual-clock", "--db", &db_text])
         .args(["--reference", &reference.display().to_string()])
         .output()
@@ -80,7 +84,7 @@ pub fn registry_with_token(dir: &Path, person: &str) -> (std::path::PathBuf, Str
         "registry init: {}",
         transcript(&init)
     );
-    let token = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    let token = command(dir)
         .args(["registry", "token", "--db", &db_text, "--insz", person])
         .output()
         .expect("csamctl runs");
@@ -114,11 +118,10 @@ impl Served {
     /// Serves `db` with exactly these extra `registry serve` arguments.
     pub fn start_with(db: &Path, args: &[&str]) -> Served {
         use std::io::BufRead as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+        let mut child = command(crate_root())
             .args(["registry", "serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .args(args)
-            .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -150,7 +153,7 @@ impl Drop for Served {
 
 /// A new bearer token for `person` on the registry file `db`.
 pub fn token_for(db: &Path, person: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_csamctl"))
+    let out = command(crate_root())
         .args(["registry", "token", "--db"])
         .arg(db)
         .args(["--insz", person])
