@@ -68,6 +68,18 @@ impl Env {
     }
 
     /// Writes a desired-state file, remembering its national register numbers.
+    /// Writes the example `name` into the test's directory and applies it, which must
+    /// succeed: the file and the run.
+    fn apply_example(&self, name: &str) -> (PathBuf, Output) {
+        let path = self.write(name, &example(name));
+        let out = self.on_file(
+            &["apply", "--auto-approve", path.to_str().expect("utf-8")],
+            &[],
+        );
+        assert_eq!(code(&out), Some(0), "{}", text(&out));
+        (path, out)
+    }
+
     fn write(&self, name: &str, yaml: &str) -> PathBuf {
         let mut secrets = self.secrets.lock().expect("lock");
         for insz in find_insz(yaml) {
@@ -186,12 +198,7 @@ impl Env {
 /// The writes a clean, undisturbed apply of the multi-campus example makes.
 fn clean_multi_campus_writes() -> std::collections::BTreeMap<String, usize> {
     let env = Env::new();
-    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
-    let out = env.on_file(
-        &["apply", "--auto-approve", multi.to_str().expect("utf-8")],
-        &[],
-    );
-    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.apply_example("multi-campus.yaml");
     env.assert_no_write_applied_twice()
 }
 
@@ -283,12 +290,7 @@ fn multi_campus_changed() -> String {
 #[test]
 fn apply_output_is_the_same_every_run_but_for_its_timings() {
     let env = Env::new();
-    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
-    let out = env.on_file(
-        &["apply", "--auto-approve", multi.to_str().expect("utf-8")],
-        &[],
-    );
-    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    let (_, out) = env.apply_example("multi-campus.yaml");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     insta::with_settings!({filters => vec![
         (r"Took \d+\.\d+ s;", "Took [elapsed];"),
@@ -1182,12 +1184,7 @@ fn audited_writes(env: &Env) -> usize {
 #[test]
 fn a_username_change_is_refused_by_plan_and_apply_before_any_write() {
     let env = Env::new();
-    let multi = env.write("multi-campus.yaml", &example("multi-campus.yaml"));
-    let out = env.on_file(
-        &["apply", "--auto-approve", multi.to_str().expect("utf-8")],
-        &[],
-    );
-    assert_eq!(code(&out), Some(0), "{}", text(&out));
+    env.apply_example("multi-campus.yaml");
     let renamed = example("multi-campus.yaml")
         .replace("username: sarahvermeulen", "username: sarahvermeulen2");
     let renamed = env.write("renamed.yaml", &renamed);
