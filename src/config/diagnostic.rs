@@ -34,7 +34,7 @@ pub struct SourceFile {
 /// Every file read in one run.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
-    /// Files by [`FileId`].
+    /// Files by `FileId` (its index).
     pub files: Vec<SourceFile>,
 }
 

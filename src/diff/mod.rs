@@ -5,7 +5,7 @@
 //! format's defaults applied on the desired side (applications per level and per user's
 //! functions) and people expanded into one user record per site. Comparing two maps is
 //! then one walk, in the maps' order, so the result is deterministic. The same walk
-//! compares two live states ([`drift`]), which is how a stale saved plan explains what
+//! compares two live states (`drift`), which is how a stale saved plan explains what
 //! moved.
 //!
 //! Decisions written down here because the manual is silent:

@@ -1,5 +1,5 @@
 //! Carrying out a plan against a registry: the executor, its report, and the retry
-//! machinery it uses (a backoff iterator and a pure retry policy, [`retry`]).
+//! machinery it uses (a backoff iterator and a pure retry policy, `retry`).
 //!
 //! May use `model`, the `registry` trait and tokio. It decides nothing about exit codes
 //! or output: it returns an [`ApplyReport`] value and tells an [`Observer`] what
@@ -469,7 +469,7 @@ pub(crate) async fn close_stale_sessions(
 /// requests do not wait for each other's round trips (at 16, the 50 enterprises of a
 /// coordination centre's run took four round trips for each of these, one after the
 /// other, on every apply).
-pub const REQUESTS_AT_ONCE: usize = 64;
+pub(crate) const REQUESTS_AT_ONCE: usize = 64;
 
 /// The apply leases this run holds; released with [`Leases::release`].
 #[derive(Debug, Default)]

@@ -32,7 +32,7 @@ pub struct LiveState {
 }
 
 impl LiveState {
-    /// The recognised units as a map, for [`crate::rules::check_recognised`].
+    /// The recognised units as a map, for `rules::check_recognised`.
     pub fn recognised(&self) -> Option<std::collections::BTreeMap<Hco, BTreeSet<Hco>>> {
         self.recognised_units.as_ref().map(|units| {
             units

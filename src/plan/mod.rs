@@ -45,7 +45,7 @@
 //! capacity, updates, structure, users, functions, leftovers.
 //!
 //! Before anything runs, every write is checked with the rules the engine enforces
-//! ([`crate::rules`]): the actor's authority, usernames (immutable, unique) and the
+//! (`rules`): the actor's authority, usernames (immutable, unique) and the
 //! programme's recognised units (R8). A write the registry would refuse is a plan
 //! error, so that what `plan` accepts, `apply` completes.
 //!

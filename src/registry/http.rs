@@ -1,6 +1,6 @@
 //! The registry over HTTP: a reqwest (rustls) client implementing [`Registry`] and
-//! [`RegistryOperator`] against the API that [`super::server`] serves (or a gateway to
-//! the real system offers).
+//! [`RegistryOperator`] against the API that `registry serve` (`registry::server`)
+//! serves (or a gateway to the real system offers).
 //!
 //! Paths come from [`Operation`]'s table, bodies are the contract's serde types, and
 //! problem documents come back as the typed [`RegistryError`] they were made from, so

@@ -2,9 +2,9 @@
 //! the operator surface [`RegistryOperator`], their error type [`RegistryError`], and
 //! the request/response types, which are also the HTTP wire format.
 //!
-//! The rules of `docs/rules.md` live only in [`engine`]; [`sqlite`] stores what the engine
-//! decided; [`embedded`] joins the two into an in-process registry on a SQLite file.
-//! [`server`] serves a registry file over HTTP (axum), and [`http`] is the client
+//! The rules of `docs/rules.md` live only in `engine`; `sqlite` stores what the engine
+//! decided; `embedded` ([`SqliteRegistry`]) joins the two into an in-process registry on
+//! a SQLite file. `server` serves a registry file over HTTP (axum), and [`http`] is the client
 //! (reqwest) that implements the same traits against it; both take their paths and
 //! wire types from [`openapi`] and the types here.
 //! This module may use `model` only (plus serde, schemars and async-trait for the

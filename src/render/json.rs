@@ -14,12 +14,12 @@ use crate::model::{
 };
 
 /// The current format version.
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
 /// A `csamctl plan --format json` document.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(title = "csamctl plan", deny_unknown_fields)]
-pub struct PlanDocument {
+pub(crate) struct PlanDocument {
     /// The document format version (1).
     #[schemars(range(min = 1, max = 1))]
     pub format_version: u32,
@@ -40,7 +40,7 @@ pub struct PlanDocument {
 /// Totals of the whole plan.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The summary line as the text output prints it.
     pub text: String,
     /// True when there is nothing to do.
@@ -73,7 +73,7 @@ pub struct Summary {
 /// Warning or error.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum SeverityView {
+pub(crate) enum SeverityView {
     /// The plan can go ahead.
     Warning,
     /// The plan cannot be applied.
@@ -83,7 +83,7 @@ pub enum SeverityView {
 /// A finding.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct FindingView {
+pub(crate) struct FindingView {
     /// Warning or error.
     pub severity: SeverityView,
     /// Stable code.
@@ -97,7 +97,7 @@ pub struct FindingView {
 /// One enterprise's plan.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct EnterpriseView {
+pub(crate) struct EnterpriseView {
     /// Enterprise number, 10 digits.
     pub kbo: String,
     /// Name.
@@ -115,7 +115,7 @@ pub struct EnterpriseView {
 /// What happens to an object.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     /// `+`
     Create,
     /// `~`
@@ -129,7 +129,7 @@ pub enum Action {
 /// A change to one object.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct ChangeView {
+pub(crate) struct ChangeView {
     /// Position in the enterprise's `changes`.
     pub index: usize,
     /// What happens.
@@ -145,7 +145,7 @@ pub struct ChangeView {
 /// A registry object.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct ObjectView {
+pub(crate) struct ObjectView {
     /// `main_access_manager`, `access_manager`, `capacity`, `subdivision`, `site`, `user`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -170,7 +170,7 @@ pub struct ObjectView {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(rename = "Value")]
-pub enum ValueView {
+pub(crate) enum ValueView {
     /// No value.
     Flag(bool),
     /// Text (INSZ masked unless personal data is shown; secrets only say where they are
@@ -185,7 +185,7 @@ pub enum ValueView {
 /// One field.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct FieldView {
+pub(crate) struct FieldView {
     /// The field's name in the desired-state format.
     pub field: String,
     /// In the registry.
@@ -197,7 +197,7 @@ pub struct FieldView {
 /// One phase.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(tag = "phase", rename_all = "snake_case")]
-pub enum PhaseView {
+pub(crate) enum PhaseView {
     /// Sessions that may run side by side, each ending with a log-out; the next phase
     /// starts once all are processed.
     Sessions {
@@ -226,7 +226,7 @@ pub enum PhaseView {
 /// A session.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct SessionView {
+pub(crate) struct SessionView {
     /// `2`, `3a`, ...
     pub label: String,
     /// What it is for.
@@ -238,7 +238,7 @@ pub struct SessionView {
 /// A registry write.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct StepView {
+pub(crate) struct StepView {
     /// Stable step id.
     pub id: String,
     /// The write (`create_site`, `set_functions`, ...).
@@ -250,7 +250,7 @@ pub struct StepView {
 /// A coordination-centre notice.
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct NoticeView {
+pub(crate) struct NoticeView {
     /// The site.
     pub site: String,
     /// The head radiologist's username.
@@ -466,7 +466,7 @@ pub fn render(plan: &Plan, opts: &RenderOptions) -> String {
     s
 }
 
-/// The JSON Schema of [`PlanDocument`], pretty-printed with a final newline: what
+/// The JSON Schema of the document [`render`] prints, pretty-printed with a final newline: what
 /// `schemas/plan.schema.json` holds.
 pub fn schema() -> String {
     let schema = schemars::schema_for!(PlanDocument);

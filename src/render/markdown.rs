@@ -9,7 +9,7 @@
 //! (relative links; `examples/ci/post-plan.sh` makes them absolute for a comment).
 //!
 //! GitHub refuses comments of 65,536 characters or more, so a large plan is split into
-//! parts of at most [`PART_LIMIT`] bytes (bytes ≥ characters, so the limit holds for
+//! parts of at most `PART_LIMIT` (65 000) bytes (bytes ≥ characters, so the limit holds for
 //! characters too). Parts are split only between blocks: the people table between rows
 //! (its header repeated), the detailed plan between sessions (a single session larger
 //! than a part, thousands of users, is the only thing cut between its steps). Every
@@ -22,7 +22,7 @@ use super::{RenderOptions, summary};
 use crate::model::{EnterprisePlan, Plan};
 
 /// The largest part, in bytes, with room left for the part heading.
-pub const PART_LIMIT: usize = 65_000;
+pub(crate) const PART_LIMIT: usize = 65_000;
 
 /// The largest block; blocks are packed into parts.
 const BLOCK_LIMIT: usize = PART_LIMIT / 2;
