@@ -51,6 +51,43 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
     })
 }
 
+/// `items.iter().map(f).collect()` for a few large items of uneven cost (the parts of a
+/// checkpoint): each thread takes the next item not yet taken, so no thread waits while
+/// another has a queue.
+pub(crate) fn map_each<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let n = std::thread::available_parallelism()
+        .map(NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 8)
+        .min(items.len());
+    if n <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut results: Vec<(usize, U)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n).map(|_| scope.spawn(work)).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, u)| u).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -60,6 +97,17 @@ mod tests {
             assert_eq!(
                 super::map(v.clone(), |x| x * 2),
                 v.iter().map(|x| x * 2).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn each_item_once_and_in_order() {
+        for n in [0, 1, 2, 3, 17] {
+            let v: Vec<usize> = (0..n).collect();
+            assert_eq!(
+                super::map_each(&v, |x| x * 3),
+                v.iter().map(|x| x * 3).collect::<Vec<_>>()
             );
         }
     }

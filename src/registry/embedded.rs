@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::api::*;
+use super::checkpoint;
 use super::clock::{Clock, SystemClock, VirtualClock};
 use super::engine::{Fact, World};
 use super::sqlite::{self, AuditEntry, Store, StoreError};
@@ -164,11 +165,6 @@ struct LoadedWorld {
     checkpoint_seq: u64,
 }
 
-/// The layout of a checkpoint: bump it whenever the serialised form of [`World`]
-/// changes, so that an older checkpoint is passed over (the journal replayed in full
-/// and a new checkpoint written) rather than misread.
-const CHECKPOINT_FORMAT: i64 = 1;
-
 /// While writing, a checkpoint follows once the journal has grown by this many facts
 /// since the last one and by a quarter of its length: writing checkpoints then costs
 /// time in proportion to the journal, however long it gets.
@@ -186,10 +182,9 @@ impl LoadedWorld {
     /// Stores a checkpoint of the world as it is (every fact in it is committed).
     fn checkpoint(&mut self, store: &Store) -> Result<(), StoreError> {
         let seq = self.world.journal_seq();
-        let bytes = serde_json::to_vec(&self.world)
-            .map_err(|source| StoreError::Journal { seq, source })?;
+        let parts = checkpoint::encode(&mut self.world).map_err(StoreError::Checkpoint)?;
         let tx = store.begin()?;
-        sqlite::set_checkpoint(&tx, seq, CHECKPOINT_FORMAT, &bytes)?;
+        sqlite::set_checkpoint(&tx, seq, checkpoint::FORMAT, &parts)?;
         tx.commit()?;
         self.checkpoint_seq = seq;
         Ok(())
@@ -355,12 +350,11 @@ fn restore(
     let Some((seq, format, bytes)) = sqlite::checkpoint(tx)? else {
         return Ok(None);
     };
-    if format != CHECKPOINT_FORMAT {
+    if format != checkpoint::FORMAT {
         return Ok(None);
     }
     // An unreadable checkpoint is passed over: the journal is the record.
-    Ok(serde_json::from_slice::<World>(&bytes)
-        .ok()
+    Ok(checkpoint::decode(&bytes)
         .filter(|world| world.journal_seq() == seq)
         .map(|world| world.with_config(options.config.clone())))
 }
@@ -1198,6 +1192,28 @@ mod tests {
         assert_eq!(value(&world), value(&replayed(&path)));
     }
 
+    /// Replaces the stored checkpoint by `bytes` as they are.
+    fn store_checkpoint(path: &Path, seq: u64, format: i64, bytes: &[u8]) {
+        let store = Store::open(path).expect("store");
+        let tx = store.begin().expect("begin");
+        tx.execute("DELETE FROM checkpoint", []).expect("delete");
+        tx.execute(
+            "INSERT INTO checkpoint (id, journal_seq, format, world) VALUES (1, ?1, ?2, ?3)",
+            rusqlite::params![seq as i64, format, bytes],
+        )
+        .expect("checkpoint");
+        tx.commit().expect("commit");
+    }
+
+    fn stored_format(path: &Path) -> (u64, i64) {
+        let store = Store::open(path).expect("store");
+        let tx = store.begin().expect("begin");
+        let (seq, format, _) = sqlite::checkpoint(&tx)
+            .expect("read")
+            .expect("a checkpoint");
+        (seq, format)
+    }
+
     #[tokio::test]
     async fn an_unreadable_checkpoint_is_passed_over() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1208,19 +1224,176 @@ mod tests {
         activity(&registry, 2).await;
         let seq = loaded(&registry, |_, l| l.world.journal_seq());
         std::mem::forget(registry);
+        let mut cut_short = Vec::new();
+        for part in loaded_parts(&path) {
+            cut_short.extend_from_slice(&checkpoint::length_prefix(&part));
+            cut_short.extend_from_slice(&part);
+        }
+        let last = cut_short.pop().expect("a byte");
         for (format, bytes) in [
-            (CHECKPOINT_FORMAT + 1, &b"{}"[..]),
-            (CHECKPOINT_FORMAT, b"[1,"),
+            (checkpoint::FORMAT + 1, &b"{}"[..]),
+            (checkpoint::FORMAT, b"[1,"),
+            (checkpoint::FORMAT, &cut_short),
         ] {
-            let store = Store::open(&path).expect("store");
-            let tx = store.begin().expect("begin");
-            tx.execute("DELETE FROM checkpoint", []).expect("delete");
-            sqlite::set_checkpoint(&tx, seq, format, bytes).expect("checkpoint");
-            tx.commit().expect("commit");
+            store_checkpoint(&path, seq, format, bytes);
             let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
-            let world = loaded(&reopened, |_, l| l.world.clone());
+            let (from, world) = loaded(&reopened, |_, l| (l.checkpoint_seq, l.world.clone()));
+            assert_eq!(from, 0, "the journal replayed from its start");
             assert_eq!(value(&world), value(&replayed(&path)));
             std::mem::forget(reopened);
         }
+        cut_short.push(last);
+        store_checkpoint(&path, seq, checkpoint::FORMAT, &cut_short);
+        let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        assert_eq!(
+            loaded(&reopened, |_, l| l.checkpoint_seq),
+            seq,
+            "whole, it is read"
+        );
+    }
+
+    /// The parts of the checkpoint of the journal's world.
+    fn loaded_parts(path: &Path) -> Vec<Vec<u8>> {
+        checkpoint::encode(&mut replayed(path)).expect("encode")
+    }
+
+    /// Facts that give the world user records on several levels, two versions each (a
+    /// user and later its functions), accounts and the per-person indexes: appended to
+    /// the journal as the registry would have.
+    fn journal_users(path: &Path, people: u64) {
+        use crate::model::{
+            Application, Email, Function, Language, NewUser, UserDetails, UserLevel, Username,
+            insz_check,
+        };
+        let store = Store::open(path).expect("store");
+        let tx = store.begin().expect("begin");
+        let person = Insz::parse("82120926312").expect("insz");
+        let id = SessionId("s-users".into());
+        let mut facts = vec![Fact::SessionOpened {
+            id: id.clone(),
+            person,
+            at: 0,
+        }];
+        for i in 0..people {
+            let nine = 850_101_001 + i;
+            let insz = Insz::parse(&format!("{nine}{:02}", insz_check(nine, false))).expect("insz");
+            let site = UserLevel::Site {
+                hco: Hco::parse(&format!("7000000{}", i % 3)).expect("hco"),
+            };
+            let subdivision = UserLevel::Subdivision {
+                hco: Hco::parse("71000000").expect("hco"),
+            };
+            let levels = if i % 2 == 0 {
+                vec![site, subdivision]
+            } else {
+                vec![site]
+            };
+            for level in levels {
+                let user = NewUser {
+                    insz,
+                    username: Username::parse(&format!("persoon{i:04}")).expect("username"),
+                    details: UserDetails {
+                        last_name: "PERSOON".into(),
+                        first_name: format!("Nummer{i}"),
+                        title: None,
+                        language: Language::Dutch,
+                        email: Email::parse(&format!("p{i}@fleet.example")).expect("email"),
+                        local_email: None,
+                    },
+                    active: true,
+                    applications: [Application::Heracles].into(),
+                    functions: Default::default(),
+                };
+                for write in [
+                    Write::CreateUser {
+                        level: level.clone(),
+                        user,
+                    },
+                    Write::SetFunctions {
+                        level,
+                        insz,
+                        functions: [Function::HeadRadiologist].into(),
+                    },
+                ] {
+                    facts.push(Fact::Wrote {
+                        session: id.clone(),
+                        at: 0,
+                        write,
+                        ticket: None,
+                    });
+                }
+            }
+        }
+        facts.push(Fact::SessionClosed {
+            id: id.clone(),
+            at: 0,
+            process_at: 0,
+            expired: false,
+        });
+        facts.push(Fact::SessionProcessed { id, at: 0 });
+        for fact in &facts {
+            sqlite::append(&tx, 0, fact).expect("append");
+        }
+        tx.commit().expect("commit");
+    }
+
+    /// User records travel through a checkpoint (cut in many parts) unchanged.
+    #[tokio::test]
+    async fn a_checkpoint_holds_the_user_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        drop(
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry"),
+        );
+        journal_users(&path, 150);
+        let registry = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let (seq, world) = loaded(&registry, |_, l| (l.world.journal_seq(), l.world.clone()));
+        assert_eq!(
+            loaded(&registry, |_, l| l.checkpoint_seq),
+            seq,
+            "written on opening"
+        );
+        let users = value(&world)["users"].as_array().map(Vec::len);
+        assert_eq!(users, Some(4), "three sites and a subdivision");
+        std::mem::forget(registry);
+        let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let (from, restored) = loaded(&reopened, |_, l| (l.checkpoint_seq, l.world.clone()));
+        assert_eq!(from, seq, "restored from the checkpoint");
+        assert_eq!(value(&restored), value(&world));
+        assert_eq!(value(&restored), value(&replayed(&path)));
+    }
+
+    /// A file written by an older csamctl holds its world as JSON (format 1): it is
+    /// passed over, the journal replayed, and (the tail being long) a checkpoint of this
+    /// format written at once, which the next opening restores.
+    #[tokio::test]
+    async fn an_older_formats_checkpoint_is_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        let registry =
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry");
+        activity(&registry, 80).await;
+        let (seq, json) = loaded(&registry, |_, l| {
+            (
+                l.world.journal_seq(),
+                serde_json::to_vec(&l.world).expect("json"),
+            )
+        });
+        assert!(seq >= CHECKPOINT_ON_OPEN_OR_CLOSE);
+        std::mem::forget(registry);
+        store_checkpoint(&path, seq, 1, &json);
+
+        let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let world = loaded(&reopened, |_, l| l.world.clone());
+        assert_eq!(value(&world), value(&replayed(&path)));
+        assert_eq!(stored_format(&path), (seq, checkpoint::FORMAT));
+        std::mem::forget(reopened);
+
+        let again = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
+        let (from, world) = loaded(&again, |_, l| (l.checkpoint_seq, l.world.clone()));
+        assert_eq!(from, seq, "restored from the new checkpoint");
+        assert_eq!(value(&world), value(&replayed(&path)));
     }
 }

@@ -11,6 +11,7 @@
 //! contract).
 
 mod api;
+mod checkpoint;
 pub(crate) mod clock;
 pub(crate) mod embedded;
 pub(crate) mod engine;

@@ -29,7 +29,8 @@
 //! killed process; on power loss the last transactions may be lost) and a busy timeout;
 //! each operation is one `BEGIN IMMEDIATE` transaction, retried while another process
 //! holds the write lock, so `database is locked` never reaches a caller (it becomes
-//! `unavailable`, which is retryable, only after the retries). May use rusqlite, serde_json and sha2.
+//! `unavailable`, which is retryable, only after the retries). May use rusqlite, serde_json and sha2,
+//! and the checkpoint's framing.
 
 use std::path::Path;
 use std::time::Duration;
@@ -128,6 +129,12 @@ pub(crate) enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A checkpoint could not be encoded.
+    #[error("encoding the checkpoint: {0}")]
+    Checkpoint(#[source] super::checkpoint::EncodeError),
+    /// Writing a checkpoint's blob failed.
+    #[error("writing the checkpoint: {0}")]
+    Blob(#[source] std::io::Error),
     /// The file was written by a newer version of csamctl.
     #[error("the registry file has schema version {found}; this csamctl knows up to {known}")]
     TooNew {
@@ -384,20 +391,39 @@ pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u
 }
 
 /// Stores a checkpoint of the world as of journal position `seq`, unless the stored one
-/// is already as recent (another process may have written a later one).
+/// is already as recent (another process may have written a later one). The world comes
+/// encoded in parts (see `checkpoint`), written one after another, each after its length,
+/// into a blob of the right size through SQLite's incremental blob I/O: neither the whole
+/// checkpoint in one buffer nor SQLite's own copy of it is ever made. All in `tx`, with
+/// the journal position: a crash leaves the old checkpoint or the new one.
 pub(crate) fn set_checkpoint(
     tx: &Transaction<'_>,
     seq: u64,
     format: i64,
-    world: &[u8],
+    parts: &[Vec<u8>],
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO checkpoint (id, journal_seq, format, world) VALUES (1, ?1, ?2, ?3)
-         ON CONFLICT (id) DO UPDATE SET journal_seq = excluded.journal_seq,
-             format = excluded.format, world = excluded.world
-         WHERE excluded.journal_seq > checkpoint.journal_seq OR excluded.format != checkpoint.format",
-    )?
-    .execute(params![seq as i64, format, world])?;
+    use std::io::Write as _;
+    let changed = tx
+        .prepare_cached(
+            "INSERT INTO checkpoint (id, journal_seq, format, world) VALUES (1, ?1, ?2, zeroblob(?3))
+             ON CONFLICT (id) DO UPDATE SET journal_seq = excluded.journal_seq,
+                 format = excluded.format, world = excluded.world
+             WHERE excluded.journal_seq > checkpoint.journal_seq OR excluded.format != checkpoint.format",
+        )?
+        .execute(params![
+            seq as i64,
+            format,
+            super::checkpoint::encoded_len(parts) as i64
+        ])?;
+    if changed == 0 {
+        return Ok(());
+    }
+    let mut blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoint", "world", 1, false)?;
+    for part in parts {
+        blob.write_all(&super::checkpoint::length_prefix(part))
+            .and_then(|()| blob.write_all(part))
+            .map_err(StoreError::Blob)?;
+    }
     Ok(())
 }
 

@@ -27,7 +27,10 @@
 //! Depends on `model` and the contract types of `registry`; may not use storage.
 
 mod apply;
+mod parts;
 mod read;
+
+pub(crate) use parts::WorldPart;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
