@@ -163,11 +163,20 @@ pub(crate) fn current_year() -> i32 {
     civil_year(jiff::Timestamp::now().as_second().div_euclid(86_400))
 }
 
-/// The proleptic Gregorian year (UTC) of a day counted from 1970-01-01.
+/// The proleptic Gregorian year (UTC) of a day counted from 1970-01-01. Plain
+/// arithmetic (H. Hinnant's `civil_from_days`): every INSZ parsed asks for it, and a
+/// registry checkpoint holds hundreds of thousands of them.
 fn civil_year(days: i64) -> i32 {
-    jiff::Timestamp::from_second(days.saturating_mul(86_400)).map_or(1970, |t| {
-        i32::from(t.to_zoned_datetime(jiff::tz::TimeZone::UTC).year())
-    })
+    // Days from 0000-03-01, in 400-year eras of 146,097 days; years start in March.
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let march_based_month = (5 * day_of_year + 2) / 153;
+    let year = era * 400 + year_of_era + i64::from(march_based_month >= 10);
+    i32::try_from(year).unwrap_or(if year < 0 { i32::MIN } else { i32::MAX })
 }
 
 /// Why a written KBO enterprise number is not valid.
@@ -425,16 +434,36 @@ impl<'de> Deserialize<'de> for Username {
 fn canonical<'de, D: Deserializer<'de>, T, E: fmt::Display>(
     d: D,
     is_canonical: fn(&str) -> bool,
-    spelling: &str,
+    spelling: &'static str,
     parse: fn(&str) -> Result<T, E>,
 ) -> Result<T, D::Error> {
-    let s = String::deserialize(d)?;
-    if !is_canonical(&s) {
-        return Err(serde::de::Error::custom(format!(
-            "expected {spelling}, without separators or spaces"
-        )));
+    /// Reads the text where the format has it (no copy into a `String` first: a
+    /// registry checkpoint holds hundreds of thousands of identifiers).
+    struct Canonical<T, E> {
+        is_canonical: fn(&str) -> bool,
+        spelling: &'static str,
+        parse: fn(&str) -> Result<T, E>,
     }
-    parse(&s).map_err(serde::de::Error::custom)
+    impl<T, E: fmt::Display> serde::de::Visitor<'_> for Canonical<T, E> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<Er: serde::de::Error>(self, s: &str) -> Result<T, Er> {
+            if !(self.is_canonical)(s) {
+                return Err(Er::custom(format!(
+                    "expected {}, without separators or spaces",
+                    self.spelling
+                )));
+            }
+            (self.parse)(s).map_err(Er::custom)
+        }
+    }
+    d.deserialize_str(Canonical {
+        is_canonical,
+        spelling,
+        parse,
+    })
 }
 
 fn all_digits(s: &str, len: Option<usize>) -> bool {
@@ -668,6 +697,17 @@ mod tests {
         assert_eq!(civil_year(10_956), 1999); // 1999-12-31
         assert_eq!(civil_year(10_957), 2000); // 2000-01-01
         assert_eq!(civil_year(20_785), 2026); // 2026-11-28
+        // Every 997th day over ±2,000 years, against jiff's calendar.
+        for days in (-730_000..730_000)
+            .step_by(997)
+            .chain([-719_468, -719_469, 11_016, 11_017])
+        {
+            let jiff = jiff::Timestamp::from_second(days * 86_400)
+                .expect("in range")
+                .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+                .year();
+            assert_eq!(civil_year(days), i32::from(jiff), "day {days}");
+        }
     }
 
     #[test]

@@ -140,13 +140,25 @@ pub enum EmailError {
 
 /// An e-mail address, checked as the HTML "valid e-mail address" rule (the rule a web
 /// application's e-mail field, such as CSAM's, applies), with a dotted domain required.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Email(String);
+
+/// Written as the string it is, without the copy `into = "String"` would make.
+impl Serialize for Email {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
 
 impl Email {
     /// Parses an e-mail address; surrounding white space is ignored.
     pub fn parse(input: &str) -> Result<Self, EmailError> {
+        Email::check(input).map(|s| Email(s.to_string()))
+    }
+
+    /// The address `input` holds (white space around it removed), when it is one.
+    fn check(input: &str) -> Result<&str, EmailError> {
         let s = input.trim();
         if s.len() > 254 {
             return Err(EmailError::Length);
@@ -162,11 +174,10 @@ impl Email {
         {
             return Err(EmailError::Character(c));
         }
-        let labels: Vec<&str> = domain.split('.').collect();
-        if labels.len() < 2 {
+        if !domain.contains('.') {
             return Err(EmailError::Shape);
         }
-        for label in labels {
+        for label in domain.split('.') {
             if label.is_empty()
                 || label.len() > 63
                 || label.starts_with('-')
@@ -181,7 +192,7 @@ impl Email {
                 return Err(EmailError::Character(c));
             }
         }
-        Ok(Email(s.to_string()))
+        Ok(s)
     }
 
     /// The address.
@@ -192,8 +203,15 @@ impl Email {
 
 impl TryFrom<String> for Email {
     type Error = EmailError;
+    /// Keeps the string when it needs no trimming (no copy: a registry checkpoint holds
+    /// hundreds of thousands of addresses).
     fn try_from(s: String) -> Result<Self, EmailError> {
-        Email::parse(&s)
+        let checked = Email::check(&s)?;
+        if checked.len() == s.len() {
+            Ok(Email(s))
+        } else {
+            Ok(Email(checked.to_string()))
+        }
     }
 }
 
