@@ -1262,7 +1262,7 @@ mod tests {
     /// the journal as the registry would have.
     fn journal_users(path: &Path, people: u64) {
         use crate::model::{
-            Application, Email, Function, Language, NewUser, UserDetails, UserLevel, Username,
+            Application, Email, Function, Language, User, UserDetails, UserLevel, Username,
             insz_check,
         };
         let store = Store::open(path).expect("store");
@@ -1289,7 +1289,7 @@ mod tests {
                 vec![site]
             };
             for level in levels {
-                let user = NewUser {
+                let user = User {
                     insz,
                     username: Username::parse(&format!("persoon{i:04}")).expect("username"),
                     details: UserDetails {
