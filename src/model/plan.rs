@@ -67,7 +67,7 @@ pub enum WriteTarget {
 /// A new user record on a level. A new account's initial password travels beside the
 /// write ([`WithPassword`]), on the wire inside the user as `password`.
 #[derive(Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(remote = "User")]
+#[serde(remote = "User", expecting = "struct NewUser")]
 #[schemars(rename = "NewUser")]
 struct NewUser {
     /// The person.

@@ -45,6 +45,8 @@ pub struct UserDetails {
 /// of live states and their digests; a write carries it with the details nested under
 /// `details`, the journal's and the wire's form (see [`Write::CreateUser`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+// Read errors name it as the contract's schema does (`LiveUser`), as they always have.
+#[serde(expecting = "struct LiveUser")]
 pub struct User {
     /// National register number.
     pub insz: Insz,
@@ -214,6 +216,22 @@ mod tests {
         assert_eq!(
             String::from_utf8(bytes).expect("UTF-8"),
             format!(r#"{{"change":"create_user",{level},"user":{{{user},"password":null}}}}"#)
+        );
+    }
+
+    #[test]
+    fn read_errors_name_the_contracts_schemas() {
+        let bad_write =
+            r#"{"change":"create_user","level":{"level":"site","hco":"71977101"},"user":5}"#;
+        let error = serde_json::from_str::<Write>(bad_write).expect_err("refused");
+        assert!(
+            error.to_string().contains("expected struct NewUser"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<User>("5").expect_err("refused");
+        assert!(
+            error.to_string().contains("expected struct LiveUser"),
+            "{error}"
         );
     }
 }
