@@ -1273,22 +1273,7 @@ async fn run_session(
         run.interrupted = true;
         return run;
     }
-    // The steps before the first whose key cannot be made are sent; that one fails.
-    let mut writes = Vec::with_capacity(session.steps.len());
-    let mut bad_key = None;
-    for step in &session.steps {
-        match steps::idempotency_key_for(&shared.plan_id, step) {
-            Ok(idempotency_key) => writes.push(BatchWrite {
-                idempotency_key,
-                write: step.write.clone(),
-                password: passwords.get(&step.id.0).cloned().map(AccountPassword),
-            }),
-            Err(e) => {
-                bad_key = Some(e);
-                break;
-            }
-        }
-    }
+    let (writes, bad_key) = session_writes(shared, session, passwords);
     let mut open = match open_session(shared, kbo).await {
         Ok(open) => open,
         Err(e) => {
@@ -1321,25 +1306,7 @@ async fn run_session(
                     break 'batches;
                 }
             };
-            let mut again = Vec::new();
-            for (&i, answer) in todo.iter().zip(answers) {
-                match answer {
-                    Ok(receipt) => {
-                        run.outcomes[i] = StepOutcome::Done {
-                            journal_seq: receipt.journal_seq,
-                        };
-                        if let Some(t) = receipt.ticket {
-                            run.ticket = Some(t.id);
-                        }
-                        shared.observer.event(Event::StepDone {
-                            kbo,
-                            step: session.steps[i].id.to_string(),
-                        });
-                    }
-                    Err(e) if e.needs_new_session() => again.push((i, e)),
-                    Err(e) => mark_failed(shared, kbo, session, &mut run, i, &e),
-                }
-            }
+            let again = record_answers(shared, kbo, session, &mut run, &todo, answers);
             if again.is_empty() {
                 break;
             }
@@ -1383,6 +1350,61 @@ async fn run_session(
         wait_for_processing(shared).await;
     }
     run
+}
+
+/// The session's writes as batch items, each with its idempotency key and a new
+/// account's password; the steps before the first whose key cannot be made are sent,
+/// and that one fails (the error comes back beside them).
+fn session_writes(
+    shared: &Shared,
+    session: &Session,
+    passwords: &BTreeMap<String, Password>,
+) -> (Vec<BatchWrite>, Option<RegistryError>) {
+    let mut writes = Vec::with_capacity(session.steps.len());
+    for step in &session.steps {
+        match steps::idempotency_key_for(&shared.plan_id, step) {
+            Ok(idempotency_key) => writes.push(BatchWrite {
+                idempotency_key,
+                write: step.write.clone(),
+                password: passwords.get(&step.id.0).cloned().map(AccountPassword),
+            }),
+            Err(e) => return (writes, Some(e)),
+        }
+    }
+    (writes, None)
+}
+
+/// Marks each step of a batch (`todo`, indexes into the session's steps) from its own
+/// answer: done, or failed for good; the writes that need a fresh session come back,
+/// with the registry's refusal, to be sent again.
+fn record_answers(
+    shared: &Shared,
+    kbo: Kbo,
+    session: &Session,
+    run: &mut SessionRun,
+    todo: &[usize],
+    answers: crate::registry::BatchOutcomes,
+) -> Vec<(usize, RegistryError)> {
+    let mut again = Vec::new();
+    for (&i, answer) in todo.iter().zip(answers) {
+        match answer {
+            Ok(receipt) => {
+                run.outcomes[i] = StepOutcome::Done {
+                    journal_seq: receipt.journal_seq,
+                };
+                if let Some(t) = receipt.ticket {
+                    run.ticket = Some(t.id);
+                }
+                shared.observer.event(Event::StepDone {
+                    kbo,
+                    step: session.steps[i].id.to_string(),
+                });
+            }
+            Err(e) if e.needs_new_session() => again.push((i, e)),
+            Err(e) => mark_failed(shared, kbo, session, run, i, &e),
+        }
+    }
+    again
 }
 
 /// Marks step `i` of the session failed for good, and the session with it.
