@@ -40,15 +40,20 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
             .into_iter()
             .map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<U>>()))
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                // A panic in pure code is a bug: surface it where it happened.
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+        joined(handles)
     })
+}
+
+/// Every thread's results, in the threads' order.
+fn joined<U>(handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<U>>>) -> Vec<U> {
+    handles
+        .into_iter()
+        .flat_map(|h| match h.join() {
+            Ok(v) => v,
+            // A panic in pure code is a bug: surface it where it happened.
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+        .collect()
 }
 
 /// `items.iter().map(f).collect()` for a few large items of uneven cost (the parts of a
@@ -74,16 +79,8 @@ pub(crate) fn map_each<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync
             done.push((i, f(item)));
         }
     };
-    let mut results: Vec<(usize, U)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n).map(|_| scope.spawn(work)).collect();
-        handles
-            .into_iter()
-            .flat_map(|h| match h.join() {
-                Ok(v) => v,
-                Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
-    });
+    let mut results: Vec<(usize, U)> =
+        std::thread::scope(|scope| joined((0..n).map(|_| scope.spawn(work)).collect()));
     results.sort_unstable_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, u)| u).collect()
 }

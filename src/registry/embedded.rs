@@ -1136,6 +1136,17 @@ mod tests {
         f(store, loaded)
     }
 
+    /// A new registry file with the examples' reference data, on the virtual clock (the
+    /// directory goes when the first item is dropped).
+    fn new_registry() -> (tempfile::TempDir, PathBuf, SqliteRegistry) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("registry.db");
+        let registry =
+            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
+                .expect("registry");
+        (dir, path, registry)
+    }
+
     /// Log-ins, log-outs (processed a second later) and clock moves: facts of several
     /// kinds, one session left open.
     async fn activity(registry: &SqliteRegistry, rounds: usize) {
@@ -1150,11 +1161,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_checkpoint_and_the_journal_after_it_rebuild_the_journals_world() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("registry.db");
-        let registry =
-            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
-                .expect("registry");
+        let (_dir, path, registry) = new_registry();
         activity(&registry, 3).await;
         let checkpointed = loaded(&registry, |store, l| {
             l.checkpoint(store).expect("checkpoint");
@@ -1177,11 +1184,7 @@ mod tests {
 
     #[tokio::test]
     async fn closing_after_a_long_tail_leaves_a_checkpoint() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("registry.db");
-        let registry =
-            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
-                .expect("registry");
+        let (_dir, path, registry) = new_registry();
         activity(&registry, 80).await;
         let seq = loaded(&registry, |_, l| l.world.journal_seq());
         assert!(seq >= CHECKPOINT_ON_OPEN_OR_CLOSE);
@@ -1216,11 +1219,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreadable_checkpoint_is_passed_over() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("registry.db");
-        let registry =
-            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
-                .expect("registry");
+        let (_dir, path, registry) = new_registry();
         activity(&registry, 2).await;
         let seq = loaded(&registry, |_, l| l.world.journal_seq());
         std::mem::forget(registry);
@@ -1340,12 +1339,8 @@ mod tests {
     /// User records travel through a checkpoint (cut in many parts) unchanged.
     #[tokio::test]
     async fn a_checkpoint_holds_the_user_records() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("registry.db");
-        drop(
-            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
-                .expect("registry"),
-        );
+        let (_dir, path, registry) = new_registry();
+        drop(registry);
         journal_users(&path, 150);
         let registry = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
         let (seq, world) = loaded(&registry, |_, l| (l.world.journal_seq(), l.world.clone()));
@@ -1369,11 +1364,7 @@ mod tests {
     /// format written at once, which the next opening restores.
     #[tokio::test]
     async fn an_older_formats_checkpoint_is_replaced() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("registry.db");
-        let registry =
-            SqliteRegistry::init_with_reference(&path, REFERENCE, OpenOptions::virtual_clock())
-                .expect("registry");
+        let (_dir, path, registry) = new_registry();
         activity(&registry, 80).await;
         let (seq, json) = loaded(&registry, |_, l| {
             (
