@@ -9,20 +9,12 @@ mod plan_support;
 use std::sync::{Arc, Mutex};
 
 use csamctl::cli::ProgressModel;
-use csamctl::execute::{
-    self, Cancel, Event, ExecuteOptions, Observer, PasswordSource, PasswordSourceError, StepOutcome,
-};
-use csamctl::model::{Kbo, Password, PasswordRef, PlanLimits};
+use csamctl::execute::{self, Cancel, Event, ExecuteOptions, Observer, StepOutcome};
+use csamctl::model::{Kbo, PlanLimits};
 use csamctl::registry::Limits;
-use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, read_live};
-
-struct OnePassword;
-
-impl PasswordSource for OnePassword {
-    fn resolve(&self, _: &PasswordRef) -> Result<Password, PasswordSourceError> {
-        Ok(Password::new(PASSWORD.to_string()).expect("a valid password"))
-    }
-}
+use plan_support::{
+    EXAMPLES_REFERENCE, Fixture, OnePassword, PASSWORD, VLASLAND_HTB, example, insz, read_live,
+};
 
 /// Feeds every event to the model, as the terminal view does.
 struct Model(Mutex<ProgressModel>);
@@ -59,7 +51,7 @@ async fn the_progress_counts_every_log_out_and_step() {
         &plan,
         fx.as_person(&actor),
         &ExecuteOptions::default(),
-        Arc::new(OnePassword),
+        Arc::new(OnePassword(PASSWORD)),
         &Cancel::new(),
         model.clone(),
     )

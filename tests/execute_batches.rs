@@ -15,19 +15,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use csamctl::execute::{
-    self, ApplyReport, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent,
-    StepOutcome,
-};
-use csamctl::model::{
-    BATCH_WRITES, Hco, Insz, Kbo, LiveState, Password, PasswordRef, Plan, insz_check,
-};
+use csamctl::execute::{self, ApplyReport, Cancel, ExecuteOptions, Silent, StepOutcome};
+use csamctl::model::{BATCH_WRITES, Hco, Insz, Kbo, LiveState, Plan, insz_check};
 use csamctl::registry::{
     AccessReport, AccountPassword, BatchOutcomes, BatchWrite, CloseReceipt, IdempotencyKey, Lease,
     LeaseId, LeaseRequest, Limits, PendingNotice, Registry, RegistryError, SessionId, SessionInfo,
     Ticket, Write, WriteReceipt,
 };
-use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, plan_as};
+use plan_support::{
+    EXAMPLES_REFERENCE, Fixture, OnePassword, PASSWORD, VLASLAND_HTB, example, insz, plan_as,
+};
 
 /// The real registry, recording the keys of every batch and counting single writes;
 /// with `close_mid_batch`, the first batch of two writes or more has its session logged
@@ -132,15 +129,6 @@ impl Registry for Recording {
     }
     async fn release_lease(&self, lease: &LeaseId) -> Result<(), RegistryError> {
         self.inner.release_lease(lease).await
-    }
-}
-
-/// One valid password for every new account.
-struct OnePassword(&'static str);
-
-impl PasswordSource for OnePassword {
-    fn resolve(&self, _: &PasswordRef) -> Result<Password, PasswordSourceError> {
-        Ok(Password::new(self.0.to_string()).expect("a valid password"))
     }
 }
 

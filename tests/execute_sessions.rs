@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use csamctl::execute::{
-    self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
-};
-use csamctl::model::{Hco, Insz, Kbo, LiveState, Password, PasswordRef, Phase, PlanLimits};
+use csamctl::execute::{self, Cancel, ExecuteOptions, Silent, StepOutcome};
+use csamctl::model::{Hco, Insz, Kbo, LiveState, Phase, PlanLimits};
 use csamctl::registry::{
     AccessReport, AccountPassword, CloseReceipt, IdempotencyKey, Lease, LeaseId, LeaseRequest,
     Limits, PendingNotice, Registry, RegistryError, SessionId, SessionInfo, Ticket, Write,
     WriteReceipt,
 };
-use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, example, insz, read_live};
+use plan_support::{
+    EXAMPLES_REFERENCE, Fixture, OnePassword, PASSWORD, VLASLAND_HTB, example, insz, read_live,
+};
 
 /// The real registry, with a count of the sessions open now, the most ever open, and
 /// the log-ins it refused for too many open sessions.
@@ -101,15 +101,6 @@ impl Registry for Counting {
     }
 }
 
-/// The test password for every new account.
-struct OnePassword;
-
-impl PasswordSource for OnePassword {
-    fn resolve(&self, _: &PasswordRef) -> Result<Password, PasswordSourceError> {
-        Ok(Password::new(PASSWORD.to_string()).expect("a valid password"))
-    }
-}
-
 /// Applies the multi-campus example from empty with the given bounds — the plan made for
 /// a registry that allows 8 open sessions a person, carried out against one that allows
 /// `sessions_per_person` (a saved plan, a registry reconfigured since) — and returns the
@@ -155,7 +146,7 @@ async fn apply_multi_campus(sessions_per_person: u32, parallelism: usize) -> usi
             parallelism,
             ..ExecuteOptions::default()
         },
-        Arc::new(OnePassword),
+        Arc::new(OnePassword(PASSWORD)),
         &Cancel::new(),
         Arc::new(Silent),
     )

@@ -39,17 +39,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use csamctl::config::{self, InputLimits};
-use csamctl::execute::{
-    self, Cancel, ExecuteOptions, PasswordSource, PasswordSourceError, Silent, StepOutcome,
-};
+use csamctl::execute::{self, Cancel, ExecuteOptions, Silent, StepOutcome};
 use csamctl::model::{
-    Change, DesiredState, Insz, LiveState, Object, Password, PasswordRef, Plan, PlanLimits,
-    Severity, UserLevel,
+    Change, DesiredState, Insz, LiveState, Object, Plan, PlanLimits, Severity, UserLevel,
 };
 use csamctl::registry::http::{HttpOptions, HttpRegistry};
 use csamctl::registry::{Registry, RegistryOperator};
 use futures_util::stream::{self, StreamExt};
-use plan_support::{EXAMPLES_REFERENCE, Fixture, PASSWORD, VLASLAND_HTB, insz};
+use plan_support::{EXAMPLES_REFERENCE, Fixture, OnePassword, PASSWORD, VLASLAND_HTB, insz};
 
 /// Sequences and steps in `cargo test`.
 const SEQUENCES: u64 = 500;
@@ -479,14 +476,6 @@ fn random_functions(rng: &mut Rng) -> BTreeSet<&'static str> {
     out
 }
 
-struct OnePassword;
-
-impl PasswordSource for OnePassword {
-    fn resolve(&self, _: &PasswordRef) -> Result<Password, PasswordSourceError> {
-        Ok(Password::new(PASSWORD.to_string()).expect("a valid password"))
-    }
-}
-
 /// What one step did.
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
@@ -690,7 +679,7 @@ async fn step(fx: &Target, yaml: &str, actor: &Insz) -> Result<Outcome, String> 
         &plan,
         fx.as_person(actor),
         &ExecuteOptions::default(),
-        Arc::new(OnePassword),
+        Arc::new(OnePassword(PASSWORD)),
         &Cancel::new(),
         Arc::new(Silent),
     )

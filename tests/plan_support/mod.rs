@@ -20,6 +20,18 @@ use csamctl::registry::{
 /// The password every test account is created with.
 pub const PASSWORD: &str = "Proef2026!x";
 
+/// The executor's password source for tests: every new account gets this one password.
+pub struct OnePassword(pub &'static str);
+
+impl csamctl::execute::PasswordSource for OnePassword {
+    fn resolve(
+        &self,
+        _: &csamctl::model::PasswordRef,
+    ) -> Result<Password, csamctl::execute::PasswordSourceError> {
+        Ok(Password::new(self.0.to_string()).expect("a valid password"))
+    }
+}
+
 /// The examples' reference data.
 pub const EXAMPLES_REFERENCE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
