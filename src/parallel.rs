@@ -4,18 +4,21 @@
 //! stay pure and their output does not depend on the number of cores.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Below this many items, one thread does it all.
 const MIN_PARALLEL: usize = 64;
 
-fn threads(items: usize) -> usize {
-    if items < MIN_PARALLEL {
-        return 1;
-    }
+/// How many threads pure work may use: the machine's cores, at most 8.
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism()
         .map(NonZeroUsize::get)
         .unwrap_or(1)
         .clamp(1, 8)
+}
+
+fn threads(items: usize) -> usize {
+    if items < MIN_PARALLEL { 1 } else { cores() }
 }
 
 /// `items.into_iter().map(f).collect()`, over contiguous chunks on scoped threads.
@@ -60,29 +63,43 @@ fn joined<U>(handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<U>>>) -> Vec<U> 
 /// checkpoint): each thread takes the next item not yet taken, so no thread waits while
 /// another has a queue.
 pub(crate) fn map_each<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
-    let n = std::thread::available_parallelism()
-        .map(NonZeroUsize::get)
-        .unwrap_or(1)
-        .clamp(1, 8)
-        .min(items.len());
+    // `f` always answers, so every item has its result.
+    try_map_each(items, |item| Some(f(item))).unwrap_or_default()
+}
+
+/// [`map_each`] for work that may give up (the pieces of a file parsed apart): the first
+/// `None` stops every thread from taking another item, and the answer is `None`.
+pub(crate) fn try_map_each<T: Sync, U: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Option<U> + Sync,
+) -> Option<Vec<U>> {
+    let n = cores().min(items.len());
     if n <= 1 {
         return items.iter().map(f).collect();
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let work = || {
         let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(item) = items.get(i) else {
-                return done;
+                break;
             };
-            done.push((i, f(item)));
+            match f(item) {
+                Some(u) => done.push((i, u)),
+                None => failed.store(true, Ordering::Relaxed),
+            }
         }
+        done
     };
     let mut results: Vec<(usize, U)> =
         std::thread::scope(|scope| joined((0..n).map(|_| scope.spawn(work)).collect()));
+    if failed.into_inner() || results.len() != items.len() {
+        return None;
+    }
     results.sort_unstable_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, u)| u).collect()
+    Some(results.into_iter().map(|(_, u)| u).collect())
 }
 
 #[cfg(test)]
@@ -107,5 +124,15 @@ mod tests {
                 v.iter().map(|x| x * 3).collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn one_refusal_refuses_the_whole() {
+        let v: Vec<usize> = (0..40).collect();
+        assert_eq!(super::try_map_each(&v, |x| (*x != 17).then_some(*x)), None);
+        assert_eq!(
+            super::try_map_each(&v, |x| Some(*x + 1)),
+            Some((1..41).collect())
+        );
     }
 }

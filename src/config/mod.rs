@@ -135,11 +135,7 @@ fn validate_each(
     ) -> Result<(diagnostic::FileId, node::Node), Box<Diagnostic>>
     + Sync,
 ) -> Loaded {
-    let workers = std::thread::available_parallelism()
-        .map(std::num::NonZeroUsize::get)
-        .unwrap_or(1)
-        .min(files.len())
-        .min(8);
+    let workers = crate::parallel::cores().min(files.len());
     let parse: &ParseFile<'_> = &parse;
     if workers < 2 {
         let mut validation = Validation::default();

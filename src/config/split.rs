@@ -17,9 +17,6 @@
 //! only on lines indented further); where the file is invalid instead, a piece fails
 //! and the whole file is parsed.
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
 use super::fast::{self, Shift};
 use super::load::{InputLimits, parse_reference, parse_whole};
 use super::node::{Node, Value};
@@ -47,10 +44,7 @@ const PIECES_PER_THREAD: usize = 4;
 /// Parses `text` in pieces on several threads when it is a large file of the usual
 /// shape; `None` when it is not, or when anything is in doubt (see the module docs).
 pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
-    let threads = std::thread::available_parallelism()
-        .map(NonZeroUsize::get)
-        .unwrap_or(1)
-        .min(8);
+    let threads = crate::parallel::cores();
     if threads < 2 || text.len() < MIN_SPLIT_BYTES {
         return None;
     }
@@ -80,40 +74,11 @@ pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
             (&text[start..end], shift)
         })
         .collect();
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let work = || {
-        let mut done = Vec::new();
-        while !failed.load(Ordering::Relaxed) {
-            let i = next.fetch_add(1, Ordering::Relaxed);
-            let Some(&(piece, shift)) = pieces.get(i) else {
-                break;
-            };
-            match parse_piece(piece, shift, &piece_limits) {
-                Some(parsed) => done.push((i, parsed)),
-                None => failed.store(true, Ordering::Relaxed),
-            }
-        }
-        done
-    };
-    let (head, mut parsed) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        // This thread reads the head first (small), then takes pieces like the others.
-        let head = parse_whole(&text[..items.start], limits).ok();
-        let mut parsed = work();
-        for h in handles {
-            match h.join() {
-                Ok(done) => parsed.extend(done),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        (head, parsed)
-    });
-    if failed.into_inner() || parsed.len() != pieces.len() {
-        return None;
-    }
-    parsed.sort_unstable_by_key(|(i, _)| *i);
-    assemble(head?, parsed.into_iter().map(|(_, p)| p), limits)
+    let head = parse_whole(&text[..items.start], limits).ok()?;
+    let parsed = crate::parallel::try_map_each(&pieces, |&(piece, shift)| {
+        parse_piece(piece, shift, &piece_limits)
+    })?;
+    assemble(head, parsed.into_iter(), limits)
 }
 
 /// Puts the parsed pieces' items (with their node counts) under the head's
@@ -319,7 +284,7 @@ mod tests {
             assert_eq!(items.cuts.len(), pieces - 1);
         }
         let split = parse_split(&text, &limits);
-        if std::thread::available_parallelism().map_or(1, NonZeroUsize::get) > 1 {
+        if crate::parallel::cores() > 1 {
             assert_eq!(split.expect("split"), whole);
         } else {
             assert_eq!(split, None);
