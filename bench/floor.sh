@@ -4,7 +4,10 @@
 #
 # The floor: the fastest of three programs that only parse the same file into untyped
 # values — serde_yaml → Value, saphyr's tree loader, serde-saphyr → Value — each one
-# process, built in release mode beside csamctl (benches/plan.rs, mode `floor`).
+# process, built in release mode beside csamctl (benches/plan.rs, mode `floor`), and
+# each run under both allocators: the system's (glibc) and mimalloc, the one csamctl
+# uses (benches/fleet/alloc.rs). The floor is the fastest of the six, so csamctl's
+# allocator gives it nothing the floor is denied.
 # Each round runs every program once, in the same order, so that a change in the
 # machine's load hits all of them alike; medians and minimums over the rounds.
 
@@ -20,10 +23,15 @@ time_one() {
   tail -n 1 "$out/time" >>"$out/$name.times"
 }
 
-# floors FILE: one run of each floor parser on FILE.
+FLOOR_PARSERS="serde_yaml saphyr serde-saphyr"
+FLOOR_ALLOCATORS="system mimalloc"
+
+# floors FILE: one run of each floor parser on FILE, under each allocator.
 floors() {
-  for p in serde_yaml saphyr serde-saphyr; do
-    time_one "floor-$p" "$bin" floor "$p" "$1"
+  for p in $FLOOR_PARSERS; do
+    for a in $FLOOR_ALLOCATORS; do
+      BENCH_ALLOCATOR=$a time_one "floor-$p-$a" "$bin" floor "$p" "$1"
+    done
   done
 }
 
@@ -38,13 +46,15 @@ stats() {
 report_floors() {
   floor=
   floor_min=
-  for p in serde_yaml saphyr serde-saphyr; do
-    read -r med min peak <<<"$(stats "floor-$p")"
-    printf '  %-34s median %6.2f s   min %6.2f s   peak %5d MiB\n' "floor: $p" "$med" "$min" "$peak"
-    if [ -z "$floor" ] || awk "BEGIN { exit !($med < $floor) }"; then floor=$med; fi
-    if [ -z "$floor_min" ] || awk "BEGIN { exit !($min < $floor_min) }"; then floor_min=$min; fi
+  for p in $FLOOR_PARSERS; do
+    for a in $FLOOR_ALLOCATORS; do
+      read -r med min peak <<<"$(stats "floor-$p-$a")"
+      printf '  %-34s median %6.2f s   min %6.2f s   peak %5d MiB\n' "floor: $p, $a" "$med" "$min" "$peak"
+      if [ -z "$floor" ] || awk "BEGIN { exit !($med < $floor) }"; then floor=$med; fi
+      if [ -z "$floor_min" ] || awk "BEGIN { exit !($min < $floor_min) }"; then floor_min=$min; fi
+    done
   done
-  echo "  floor (fastest parser): median $floor s, min $floor_min s"
+  echo "  floor (fastest parser and allocator): median $floor s, min $floor_min s"
 }
 
 # report NAME LABEL GOAL: NAME's times and its ratios to the floor, against GOAL.

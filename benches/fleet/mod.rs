@@ -9,6 +9,8 @@
 // bench needs no reference data and no single main access manager).
 #![allow(dead_code)]
 
+mod alloc;
+
 use std::fmt::Write as _;
 use std::time::Instant;
 
