@@ -1,13 +1,17 @@
 //! How a checkpoint of the engine's world is encoded (see `embedded` for when one is
 //! written and `sqlite` for where).
 //!
-//! Format 2: the world in parts ([`World::in_parts`]): first the rest of the world, then
+//! The world in parts ([`World::in_parts`]): first the rest of the world, then
 //! shares of the user records and the per-person indexes. Each part is MessagePack
 //! (`rmp-serde`, structs as arrays: no field names) and is preceded by its length in 8
 //! bytes, little-endian. A national fleet's world is a few hundred thousand user records;
 //! as one JSON document (format 1) it took 135 MB and seconds to decode on one core.
 //! MessagePack is compact and self-describing (the model's internally tagged enums need
 //! that), and the parts are encoded and decoded on every core.
+//!
+//! Format 3 is format 2's encoding of a world whose processed versions no longer keep
+//! the id of the session that wrote them (see the engine's `Version`): a format-2
+//! checkpoint would restore them with it, a world the journal no longer rebuilds.
 //!
 //! May use the engine, rmp-serde and [`crate::parallel`].
 
@@ -16,7 +20,7 @@ use super::engine::{World, WorldPart};
 /// The format this module writes; bump it whenever the encoding or the serialised form
 /// of [`World`] changes, so that an older checkpoint is passed over (the journal
 /// replayed in full and a new checkpoint written) rather than misread.
-pub(crate) const FORMAT: i64 = 2;
+pub(crate) const FORMAT: i64 = 3;
 
 /// Shares the user records are cut into: enough for every core to stay busy to the end.
 const USER_PARTS: usize = 16;

@@ -347,12 +347,15 @@ fn restore(
     tx: &rusqlite::Transaction<'_>,
     options: &OpenOptions,
 ) -> Result<Option<World>, StoreError> {
-    let Some((seq, format, bytes)) = sqlite::checkpoint(tx)? else {
+    let Some((seq, format)) = sqlite::checkpoint(tx)? else {
         return Ok(None);
     };
     if format != checkpoint::FORMAT {
         return Ok(None);
     }
+    let Some(bytes) = sqlite::checkpoint_world(tx)? else {
+        return Ok(None);
+    };
     // An unreadable checkpoint is passed over: the journal is the record.
     Ok(checkpoint::decode(&bytes)
         .filter(|world| world.journal_seq() == seq)
@@ -1211,7 +1214,7 @@ mod tests {
     fn stored_format(path: &Path) -> (u64, i64) {
         let store = Store::open(path).expect("store");
         let tx = store.begin().expect("begin");
-        let (seq, format, _) = sqlite::checkpoint(&tx)
+        let (seq, format) = sqlite::checkpoint(&tx)
             .expect("read")
             .expect("a checkpoint");
         (seq, format)

@@ -380,14 +380,33 @@ pub(crate) fn journal_since(
     Ok(out)
 }
 
-/// The latest checkpoint: (journal position, format, serialised world).
-pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64, Vec<u8>)>, StoreError> {
+/// The latest checkpoint's journal position and format.
+pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64)>, StoreError> {
     Ok(tx
-        .prepare_cached("SELECT journal_seq, format, world FROM checkpoint WHERE id = 1")?
-        .query_row([], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
-        })
+        .prepare_cached("SELECT journal_seq, format FROM checkpoint WHERE id = 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
         .optional()?)
+}
+
+/// The latest checkpoint's serialised world; `None` when there is none, or when it is
+/// not stored as bytes (then it is no checkpoint this csamctl wrote).
+///
+/// The blob is read through SQLite's incremental blob I/O straight into one buffer of
+/// its size: reading it as a column value would have SQLite assemble its own copy first
+/// (tens of megabytes for a national fleet, each page of it faulted in and zeroed).
+pub(crate) fn checkpoint_world(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, StoreError> {
+    use std::io::Read as _;
+    let is_blob = tx
+        .prepare_cached("SELECT typeof(world) = 'blob' FROM checkpoint WHERE id = 1")?
+        .query_row([], |r| r.get::<_, bool>(0))
+        .optional()?;
+    if is_blob != Some(true) {
+        return Ok(None);
+    }
+    let mut blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoint", "world", 1, true)?;
+    let mut bytes = Vec::with_capacity(blob.len());
+    blob.read_to_end(&mut bytes).map_err(StoreError::Blob)?;
+    Ok(Some(bytes))
 }
 
 /// Stores a checkpoint of the world as of journal position `seq`, unless the stored one

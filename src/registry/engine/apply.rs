@@ -483,7 +483,9 @@ impl World {
                 insz,
                 details,
             } => {
-                touched = self.modify_user(session, level, insz, |u| u.details = details.clone());
+                touched = self.modify_user(session, level, insz, |u| {
+                    u.details = std::sync::Arc::new(details.clone());
+                });
             }
             Write::DeleteUser { level, insz } => {
                 if let Some(v) = self.users.get_mut(level).and_then(|m| m.get_mut(insz)) {
@@ -496,8 +498,9 @@ impl World {
                 insz,
                 functions,
             } => {
-                touched =
-                    self.modify_user(session, level, insz, |u| u.functions = functions.clone());
+                touched = self.modify_user(session, level, insz, |u| {
+                    u.functions = record::Bits::of(functions)
+                });
             }
             _ => {}
         }
@@ -574,9 +577,9 @@ impl World {
             WriteTarget::Site { hco } => {
                 self.modify_site(session, hco, |s| f(&mut s.applications, &mut s.active))
             }
-            WriteTarget::User { level, insz } => self.modify_user(session, level, insz, |u| {
-                f(&mut u.applications, &mut u.active)
-            }),
+            WriteTarget::User { level, insz } => {
+                self.modify_user(session, level, insz, |u| u.modify_applications(f))
+            }
         }
     }
 }

@@ -29,8 +29,10 @@
 mod apply;
 mod parts;
 mod read;
+mod record;
 
 pub(crate) use parts::WorldPart;
+use record::{Levels, UserRec};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -135,6 +137,9 @@ pub(crate) enum Fact {
 /// One version of an entity.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Version<T> {
+    /// The session that wrote it, while it is pending: only processing reads it, so it
+    /// is dropped then (a national fleet's world holds hundreds of thousands of
+    /// processed versions, and every one kept a copy of its session's id).
     session: Option<SessionId>,
     processing: Option<u64>,
     processed_at: Option<Millis>,
@@ -198,6 +203,7 @@ impl<T> Versioned<T> {
     fn process(&mut self, session: &SessionId, number: u64, at: Millis) {
         for v in &mut self.versions {
             if v.processing.is_none() && v.session.as_ref() == Some(session) {
+                v.session = None;
                 v.processing = Some(number);
                 v.processed_at = Some(at);
             }
@@ -228,55 +234,6 @@ struct SiteRec {
     administrator: LiveAdministrator,
     applications: Applications,
     active: bool,
-}
-
-/// What a level keeps of a [`User`]: the user without its keys (the level and the INSZ
-/// key the map, the username is the person's account's, kept once in `accounts`). Its
-/// serde form is the checkpoint's, the details nested: no `flatten`, which would make
-/// every checkpoint read buffer each record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct UserRec {
-    details: UserDetails,
-    active: bool,
-    applications: Applications,
-    functions: BTreeSet<Function>,
-}
-
-impl UserRec {
-    /// The record a new user leaves on its level.
-    fn of(user: &User) -> Self {
-        let User {
-            details,
-            active,
-            applications,
-            functions,
-            ..
-        } = user.clone();
-        UserRec {
-            details,
-            active,
-            applications,
-            functions,
-        }
-    }
-
-    /// The user this record is, with its keys.
-    fn user(&self, insz: Insz, username: Username) -> User {
-        let UserRec {
-            details,
-            active,
-            applications,
-            functions,
-        } = self.clone();
-        User {
-            insz,
-            username,
-            details,
-            active,
-            applications,
-            functions,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -356,7 +313,7 @@ pub(crate) struct World {
     sites_of: BTreeMap<Hco, BTreeSet<Hco>>,
     #[serde(with = "pairs")]
     users: BTreeMap<UserLevel, BTreeMap<Insz, Versioned<UserRec>>>,
-    levels_of: HashMap<Insz, BTreeSet<UserLevel>>,
+    levels_of: HashMap<Insz, Levels>,
     accounts: HashMap<Insz, Username>,
     usernames: HashMap<Username, Insz>,
     sessions: BTreeMap<SessionId, SessionRec>,

@@ -8,11 +8,11 @@
 //! world keeps the rest, which serialises as a world with empty tables), and
 //! [`World::join`] puts decoded parts into a decoded rest.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{UserRec, Versioned, World, pairs};
+use super::{Levels, UserRec, Versioned, World, pairs};
 use crate::model::{Insz, UserLevel, Username};
 
 type UserTable = BTreeMap<UserLevel, BTreeMap<Insz, Versioned<UserRec>>>;
@@ -27,7 +27,7 @@ enum Part {
     /// Some of the user levels with their user records.
     Users(#[serde(with = "pairs")] UserTable),
     /// The levels each person has a user record on.
-    LevelsOf(HashMap<Insz, BTreeSet<UserLevel>>),
+    LevelsOf(HashMap<Insz, Levels>),
     /// Each person's account.
     Accounts(HashMap<Insz, Username>),
     /// The owner of each username.

@@ -693,11 +693,13 @@ fn check_site_user(checked: &mut Checked, u: &UserRec) {
         "the user is inactive"
     };
     checked.put(AccessCondition::UserActive, u.active, detail.into());
-    let missing: Vec<&str> =
-        rules::missing_applications(rules::AppLevel::User(&u.functions), &u.applications)
-            .iter()
-            .map(|a| a.as_str())
-            .collect();
+    let missing: Vec<&str> = rules::missing_applications(
+        rules::AppLevel::User(&u.functions.set()),
+        &u.applications.set(),
+    )
+    .iter()
+    .map(|a| a.as_str())
+    .collect();
     let detail = if missing.is_empty() {
         "the user has the applications needed".into()
     } else {
