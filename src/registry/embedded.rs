@@ -1231,13 +1231,23 @@ mod tests {
             cut_short.extend_from_slice(&checkpoint::length_prefix(&part));
             cut_short.extend_from_slice(&part);
         }
+        let whole = cut_short.clone();
         let last = cut_short.pop().expect("a byte");
-        for (format, bytes) in [
-            (checkpoint::FORMAT + 1, &b"{}"[..]),
-            (checkpoint::FORMAT, b"[1,"),
-            (checkpoint::FORMAT, &cut_short),
+        for (format, bytes, as_text) in [
+            (checkpoint::FORMAT + 1, &b"{}"[..], false),
+            (checkpoint::FORMAT - 1, &whole, false),
+            (checkpoint::FORMAT, b"[1,", false),
+            (checkpoint::FORMAT, &cut_short, false),
+            (checkpoint::FORMAT, &whole, true),
         ] {
             store_checkpoint(&path, seq, format, bytes);
+            if as_text {
+                let store = Store::open(&path).expect("store");
+                let tx = store.begin().expect("begin");
+                tx.execute("UPDATE checkpoint SET world = CAST(world AS TEXT)", [])
+                    .expect("as text");
+                tx.commit().expect("commit");
+            }
             let reopened = SqliteRegistry::open(&path, OpenOptions::virtual_clock()).expect("open");
             let (from, world) = loaded(&reopened, |_, l| (l.checkpoint_seq, l.world.clone()));
             assert_eq!(from, 0, "the journal replayed from its start");

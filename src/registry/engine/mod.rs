@@ -1517,6 +1517,11 @@ mod tests {
         assert_eq!(v.seen(10), None);
         // b is processed first, a second: a's value wins, as processing applies it last.
         v.process(&b, 1, 0);
+        assert_eq!(
+            v.versions[1].session, None,
+            "processed, it keeps no session"
+        );
+        assert_eq!(v.versions[0].session.as_ref(), Some(&a), "pending, it does");
         v.process(&a, 2, 0);
         assert_eq!(v.seen(1), Some(&2));
         assert_eq!(v.seen(2), Some(&1));

@@ -284,3 +284,90 @@ impl<'de> Deserialize<'de> for Levels {
         Ok(Levels(levels))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Email, Hco, Language};
+
+    fn details(last_name: &str) -> UserDetails {
+        UserDetails {
+            last_name: last_name.into(),
+            first_name: "An".into(),
+            title: Some("dr.".into()),
+            language: Language::French,
+            email: Email::parse("an@example.org").expect("e-mail"),
+            local_email: Some(Email::parse("an@local.example.org").expect("e-mail")),
+        }
+    }
+
+    #[test]
+    fn bits_are_the_sets_they_stand_for() {
+        for n in 0..16u8 {
+            let set: BTreeSet<Function> = Function::ALL
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| n & (1 << i) != 0)
+                .map(|(_, f)| *f)
+                .collect();
+            let bits = Bits::of(&set);
+            assert_eq!(bits.set(), set);
+            assert_eq!(bits.is_empty(), set.is_empty());
+            for f in Function::ALL {
+                assert_eq!(bits.contains(f), set.contains(f));
+            }
+            let json = serde_json::to_string(&bits).expect("json");
+            assert_eq!(json, serde_json::to_string(&set).expect("json"));
+            let back: Bits<Function> = serde_json::from_str(&json).expect("read");
+            assert_eq!(back, bits);
+            let packed = rmp_serde::to_vec(&bits).expect("msgpack");
+            assert_eq!(packed, rmp_serde::to_vec(&set).expect("msgpack"));
+        }
+    }
+
+    #[test]
+    fn levels_are_a_set_in_order() {
+        let site = |hco: &str| UserLevel::Site {
+            hco: Hco::parse(hco).expect("hco"),
+        };
+        let mut levels = Levels::default();
+        for hco in ["70000002", "70000001", "70000002"] {
+            levels.insert(site(hco));
+        }
+        let set: BTreeSet<UserLevel> = [site("70000001"), site("70000002")].into();
+        assert_eq!(
+            levels.into_iter().collect::<Vec<_>>(),
+            set.iter().collect::<Vec<_>>()
+        );
+        let json = serde_json::to_string(&levels).expect("json");
+        assert_eq!(json, serde_json::to_string(&set).expect("json"));
+        let back: Levels = serde_json::from_str(&json).expect("read");
+        assert_eq!(back, levels);
+    }
+
+    #[test]
+    fn versions_with_the_same_details_share_them_when_read() {
+        let rec = |d: UserDetails, functions: &[Function]| UserRec {
+            details: Arc::new(d),
+            active: true,
+            applications: Bits::of(&[Application::Heracles]),
+            functions: Bits::of(functions),
+        };
+        let written = vec![
+            rec(details("Peeters"), &[]),
+            rec(details("Peeters"), &[Function::Radiologist]),
+            rec(details("Janssens"), &[Function::Radiologist]),
+        ];
+        let bytes = rmp_serde::to_vec(&written).expect("msgpack");
+        let read: Vec<UserRec> = rmp_serde::from_slice(&bytes).expect("read");
+        assert_eq!(read, written);
+        assert!(Arc::ptr_eq(&read[0].details, &read[1].details));
+        assert!(!Arc::ptr_eq(&read[1].details, &read[2].details));
+        let json = serde_json::to_value(&read).expect("json");
+        assert_eq!(json, serde_json::to_value(&written).expect("json"));
+        assert_eq!(
+            json[0]["details"],
+            serde_json::to_value(details("Peeters")).expect("json")
+        );
+    }
+}
