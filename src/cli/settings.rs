@@ -309,7 +309,12 @@ fn read_token_file(path: &Path) -> Result<Secret, SettingsError> {
 /// empty; a named one must exist and not be empty.
 fn open_file(path: &Path, is_default: bool) -> Result<SqliteRegistry, SettingsError> {
     match existing_registry_file(path) {
-        Ok(()) => return Ok(SqliteRegistry::open(path, OpenOptions::stored_clock())?),
+        Ok(()) => {
+            let registry = SqliteRegistry::open(path, OpenOptions::stored_clock())?;
+            // A command ends when it is done with the registry.
+            registry.leave_memory_at_close();
+            return Ok(registry);
+        }
         Err(RegistryFileError::Missing(_) | RegistryFileError::Empty(_)) if is_default => {}
         Err(e) => return Err(e.into()),
     }
