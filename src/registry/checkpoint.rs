@@ -9,9 +9,11 @@
 //! MessagePack is compact and self-describing (the model's internally tagged enums need
 //! that), and the parts are encoded and decoded on every core.
 //!
-//! Format 3 is format 2's encoding of a world whose processed versions no longer keep
+//! Format 3 was format 2's encoding of a world whose processed versions no longer keep
 //! the id of the session that wrote them (see the engine's `Version`): a format-2
 //! checkpoint would restore them with it, a world the journal no longer rebuilds.
+//! Format 4 writes the levels of each person's user records as externally tagged
+//! values (the engine's `Levels`).
 //!
 //! May use the engine, rmp-serde and [`crate::parallel`].
 
@@ -20,7 +22,7 @@ use super::engine::{World, WorldPart};
 /// The format this module writes; bump it whenever the encoding or the serialised form
 /// of [`World`] changes, so that an older checkpoint is passed over (the journal
 /// replayed in full and a new checkpoint written) rather than misread.
-pub(crate) const FORMAT: i64 = 3;
+pub(crate) const FORMAT: i64 = 4;
 
 /// Shares the user records are cut into: enough for every core to stay busy to the end.
 const USER_PARTS: usize = 16;

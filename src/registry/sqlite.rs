@@ -395,7 +395,6 @@ pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64)>, Sto
 /// its size: reading it as a column value would have SQLite assemble its own copy first
 /// (tens of megabytes for a national fleet, each page of it faulted in and zeroed).
 pub(crate) fn checkpoint_world(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, StoreError> {
-    use std::io::Read as _;
     let is_blob = tx
         .prepare_cached("SELECT typeof(world) = 'blob' FROM checkpoint WHERE id = 1")?
         .query_row([], |r| r.get::<_, bool>(0))
@@ -403,9 +402,11 @@ pub(crate) fn checkpoint_world(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, 
     if is_blob != Some(true) {
         return Ok(None);
     }
-    let mut blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoint", "world", 1, true)?;
-    let mut bytes = Vec::with_capacity(blob.len());
-    blob.read_to_end(&mut bytes).map_err(StoreError::Blob)?;
+    let blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoint", "world", 1, true)?;
+    // Zeroed memory of this size comes from the system already zero: no pass over it
+    // before the copy (reading into spare capacity would clear it first).
+    let mut bytes = vec![0; blob.len()];
+    blob.read_at_exact(&mut bytes, 0)?;
     Ok(Some(bytes))
 }
 

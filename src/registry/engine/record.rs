@@ -6,9 +6,8 @@
 //! and that cost is in the number of heap objects more than in decoding: so the details
 //! (names, e-mail addresses) are shared by the versions that did not change them, and
 //! the applications and functions, sets from closed vocabularies of four values, are
-//! bits. The per-person list of levels is a short sorted list. Each serialises as the
-//! type it stands for would (a set as the list of its members in order), so the world's
-//! serde form is what it was.
+//! bits, serialised as the sets they stand for would be (the list of their members in
+//! order). The per-person list of levels is a short sorted list.
 //!
 //! Depends on `model` only.
 
@@ -21,7 +20,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{
-    Application, Applications, Function, Insz, User, UserDetails, UserLevel, Username,
+    Application, Applications, CapacityType, Function, Hco, Insz, Kbo, User, UserDetails,
+    UserLevel, Username,
 };
 
 /// What a level keeps of a [`User`]: the user without its keys (the level and the INSZ
@@ -269,16 +269,45 @@ impl<'a> IntoIterator for &'a Levels {
     }
 }
 
-/// As the set it is: the levels in order.
+/// A level as [`Levels`] writes it: an externally tagged enum, which MessagePack reads
+/// as it comes. The model's `UserLevel` is internally tagged (the contract's form), which
+/// serde can only read by buffering each value first; a checkpoint holds one or two
+/// levels for each of hundreds of thousands of people.
+#[derive(Serialize)]
+enum LevelRef<'a> {
+    Capacity(&'a Kbo, &'a CapacityType),
+    Subdivision(&'a Hco),
+    Site(&'a Hco),
+}
+
+#[derive(Deserialize)]
+enum Level {
+    Capacity(Kbo, CapacityType),
+    Subdivision(Hco),
+    Site(Hco),
+}
+
+/// The levels in order, each a [`LevelRef`].
 impl Serialize for Levels {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(&self.0)
+        s.collect_seq(self.0.iter().map(|level| match level {
+            UserLevel::Capacity { kbo, kind } => LevelRef::Capacity(kbo, kind),
+            UserLevel::Subdivision { hco } => LevelRef::Subdivision(hco),
+            UserLevel::Site { hco } => LevelRef::Site(hco),
+        }))
     }
 }
 
 impl<'de> Deserialize<'de> for Levels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut levels = Vec::<UserLevel>::deserialize(d)?;
+        let mut levels: Vec<UserLevel> = Vec::<Level>::deserialize(d)?
+            .into_iter()
+            .map(|level| match level {
+                Level::Capacity(kbo, kind) => UserLevel::Capacity { kbo, kind },
+                Level::Subdivision(hco) => UserLevel::Subdivision { hco },
+                Level::Site(hco) => UserLevel::Site { hco },
+            })
+            .collect();
         levels.sort_unstable();
         levels.dedup();
         Ok(Levels(levels))
@@ -288,7 +317,7 @@ impl<'de> Deserialize<'de> for Levels {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Email, Hco, Language};
+    use crate::model::{Email, Language};
 
     fn details(last_name: &str) -> UserDetails {
         UserDetails {
@@ -339,10 +368,17 @@ mod tests {
             levels.into_iter().collect::<Vec<_>>(),
             set.iter().collect::<Vec<_>>()
         );
-        let json = serde_json::to_string(&levels).expect("json");
-        assert_eq!(json, serde_json::to_string(&set).expect("json"));
-        let back: Levels = serde_json::from_str(&json).expect("read");
+        levels.insert(UserLevel::Capacity {
+            kbo: Kbo::parse("0403.170.701").expect("kbo"),
+            kind: CapacityType::MammographyUnit,
+        });
+        levels.insert(UserLevel::Subdivision {
+            hco: Hco::parse("70000003").expect("hco"),
+        });
+        let bytes = rmp_serde::to_vec(&levels).expect("msgpack");
+        let back: Levels = rmp_serde::from_slice(&bytes).expect("read");
         assert_eq!(back, levels);
+        assert_eq!(back.0.len(), 4);
     }
 
     #[test]
