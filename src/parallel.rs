@@ -47,6 +47,20 @@ pub(crate) fn map<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) ->
     })
 }
 
+/// `(a(), b())`, with `a` on a thread of its own: for two independent pieces of work
+/// when one of them would otherwise leave a core idle.
+pub(crate) fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|scope| {
+        let first = scope.spawn(a);
+        let second = b();
+        match first.join() {
+            Ok(first) => (first, second),
+            // A panic in pure code is a bug: surface it where it happened.
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// Every thread's results, in the threads' order.
 fn joined<U>(handles: Vec<std::thread::ScopedJoinHandle<'_, Vec<U>>>) -> Vec<U> {
     handles
@@ -124,6 +138,24 @@ mod tests {
                 v.iter().map(|x| x * 3).collect::<Vec<_>>()
             );
         }
+    }
+
+    #[test]
+    fn join_answers_each_side_and_runs_the_first_elsewhere() {
+        let here = std::thread::current().id();
+        let ((a, a_thread), (b, b_thread)) = super::join(
+            || (2 + 3, std::thread::current().id()),
+            || ("b", std::thread::current().id()),
+        );
+        assert_eq!((a, b), (5, "b"));
+        assert_ne!(a_thread, here);
+        assert_eq!(b_thread, here);
+    }
+
+    #[test]
+    #[should_panic(expected = "the first side failed")]
+    fn a_panic_on_the_other_thread_is_surfaced() {
+        super::join(|| panic!("the first side failed"), || 1);
     }
 
     #[test]

@@ -79,8 +79,13 @@ pub fn plan(
     actor: Option<Insz>,
     limits: &PlanLimits,
 ) -> Plan {
-    let id = fingerprint::plan_id(desired, live);
-    plan_diff(diff::diff(desired, live), live, accounts, actor, limits, id)
+    // The plan's id hashes the whole desired state on one core (0.1 s for the 100×
+    // fleet): beside the diff, which the other cores share.
+    let (id, diff) = crate::parallel::join(
+        || fingerprint::plan_id(desired, live),
+        || diff::diff(desired, live),
+    );
+    plan_diff(diff, live, accounts, actor, limits, id)
 }
 
 /// Plans a diff (taking its changes). `live` gives the actor's roles, `accounts` the
