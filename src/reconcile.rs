@@ -62,8 +62,13 @@ pub async fn read_live(
     desired: &DesiredState,
 ) -> Result<Reading, RegistryError> {
     let kbos: Vec<Kbo> = desired.enterprises.iter().map(|e| e.kbo).collect();
-    let mut reading = read_enterprises(registry, &kbos).await?;
-    reading.accounts = look_up_accounts(registry, desired).await?;
+    // Independent questions: the look-up's requests go out beside the snapshots'.
+    let (mut reading, accounts) = futures_util::future::try_join(
+        read_enterprises(registry, &kbos),
+        look_up_accounts(registry, desired),
+    )
+    .await?;
+    reading.accounts = accounts;
     Ok(reading)
 }
 
@@ -85,14 +90,23 @@ pub async fn look_up_accounts(
     let (people, names): (Vec<Insz>, Vec<Username>) =
         (people.into_iter().collect(), names.into_iter().collect());
     let options = ExecuteOptions::default();
-    let mut known = KnownAccounts::default();
     let parts = people.len().max(names.len()).div_ceil(AccountQuery::MAX);
-    for n in 0..parts {
-        let query = AccountQuery {
-            insz: chunk(&people, n),
-            usernames: chunk(&names, n),
-        };
-        known.extend(execute::retried(&options, |_| registry.look_up_accounts(&query)).await?);
+    // Side by side, as the snapshots are; the answers keep the parts' order.
+    let answers: Vec<Result<KnownAccounts, RegistryError>> = stream::iter(0..parts)
+        .map(|n| {
+            let query = AccountQuery {
+                insz: chunk(&people, n),
+                usernames: chunk(&names, n),
+            };
+            let options = &options;
+            async move { execute::retried(options, |_| registry.look_up_accounts(&query)).await }
+        })
+        .buffered(execute::REQUESTS_AT_ONCE)
+        .collect()
+        .await;
+    let mut known = KnownAccounts::default();
+    for answer in answers {
+        known.extend(answer?);
     }
     Ok(known)
 }
