@@ -1,10 +1,14 @@
 //! Pure work spread over the machine's cores, results in input order: diffing, planning
 //! and rendering are per enterprise and independent, and a fleet has a thousand of them.
 //! Scoped threads only (no I/O, no async, no shared state), so the modules that use it
-//! stay pure and their output does not depend on the number of cores.
+//! stay pure and their output does not depend on the number of cores. ([`map_produced`]
+//! lets its caller's thread read what the others work on, the threads themselves stay
+//! pure.)
 
 use std::num::NonZeroUsize;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 /// Below this many items, one thread does it all.
 const MIN_PARALLEL: usize = 64;
@@ -116,6 +120,39 @@ pub(crate) fn try_map_each<T: Sync, U: Send>(
     Some(results.into_iter().map(|(_, u)| u).collect())
 }
 
+/// `f` applied to each item `produce` hands over, on every core while `produce` is still
+/// running on the caller's thread (reading the next piece of a checkpoint while the
+/// pieces read are decoded): the results in the order handed over, and what `produce`
+/// returned.
+pub(crate) fn map_produced<T: Send, U: Send, R>(
+    produce: impl FnOnce(&mut dyn FnMut(T)) -> R,
+    f: impl Fn(T) -> U + Sync,
+) -> (R, Vec<U>) {
+    let (sender, receiver) = mpsc::channel::<(usize, T)>();
+    let receiver = Mutex::new(receiver);
+    let work = || {
+        let mut done = Vec::new();
+        // One thread waits for the next item at a time; the others wait for the lock.
+        while let Ok(Ok((i, item))) = receiver.lock().map(|r| r.recv()) {
+            done.push((i, f(item)));
+        }
+        done
+    };
+    std::thread::scope(|scope| {
+        let workers = (0..cores()).map(|_| scope.spawn(work)).collect();
+        let mut handed = 0;
+        let produced = produce(&mut |item| {
+            // The workers stop only when this sender is gone: the send cannot fail.
+            let _ = sender.send((handed, item));
+            handed += 1;
+        });
+        drop(sender);
+        let mut results = joined(workers);
+        results.sort_unstable_by_key(|(i, _)| *i);
+        (produced, results.into_iter().map(|(_, u)| u).collect())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -156,6 +193,21 @@ mod tests {
     #[should_panic(expected = "the first side failed")]
     fn a_panic_on_the_other_thread_is_surfaced() {
         super::join(|| panic!("the first side failed"), || 1);
+    }
+
+    #[test]
+    fn each_item_produced_once_and_in_order() {
+        for n in [0, 1, 2, 3, 17] {
+            let (produced, results) = super::map_produced(
+                |hand: &mut dyn FnMut(usize)| {
+                    (0..n).for_each(&mut *hand);
+                    n
+                },
+                |x| x * 3,
+            );
+            assert_eq!(produced, n);
+            assert_eq!(results, (0..n).map(|x| x * 3).collect::<Vec<_>>());
+        }
     }
 
     #[test]

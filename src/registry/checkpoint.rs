@@ -66,37 +66,68 @@ pub(crate) fn encoded_len(parts: &[Vec<u8>]) -> usize {
 
 /// The world a checkpoint holds; `None` for bytes that are not a checkpoint of this
 /// format (cut short, corrupt, parts of different worlds).
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> Option<World> {
-    let mut pieces = Vec::new();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let (len, after) = rest.split_first_chunk::<LEN>()?;
-        let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
-        if len > after.len() {
-            return None;
-        }
-        let (piece, after) = after.split_at(len);
-        pieces.push((pieces.len(), piece));
-        rest = after;
+    let read = |into: &mut [u8], at: usize| {
+        into.copy_from_slice(&bytes[at..at + into.len()]);
+        Ok::<(), std::convert::Infallible>(())
+    };
+    decode_from(bytes.len(), read).unwrap_or_else(|never| match never {})
+}
+
+/// The world the checkpoint of `len` bytes that `read` reads holds (`read(into, at)`
+/// fills `into` with the bytes from `at`); `Ok(None)` when it is not a checkpoint of
+/// this format (cut short, corrupt, parts of different worlds). Each part is read
+/// into a buffer of its own and decoded by another thread while the next is read.
+pub(crate) fn decode_from<E>(
+    len: usize,
+    mut read: impl FnMut(&mut [u8], usize) -> Result<(), E>,
+) -> Result<Option<World>, E> {
+    let (whole, decoded) = crate::parallel::map_produced(
+        |hand: &mut dyn FnMut((usize, Vec<u8>))| {
+            let (mut at, mut index) = (0, 0);
+            while at < len {
+                let mut prefix = [0; LEN];
+                if len - at < LEN {
+                    return Ok(false);
+                }
+                read(&mut prefix, at)?;
+                at += LEN;
+                let part_len = u64::from_le_bytes(prefix);
+                let Some(part_len) = usize::try_from(part_len).ok().filter(|&n| n <= len - at)
+                else {
+                    return Ok(false);
+                };
+                // Zeroed memory of this size comes from the system already zero.
+                let mut part = vec![0; part_len];
+                read(&mut part, at)?;
+                at += part_len;
+                hand((index, part));
+                index += 1;
+            }
+            Ok(true)
+        },
+        |(index, part): (usize, Vec<u8>)| {
+            if index == 0 {
+                rmp_serde::from_slice(&part).ok().map(Decoded::Rest)
+            } else {
+                rmp_serde::from_slice(&part).ok().map(Decoded::Part)
+            }
+        },
+    );
+    if !whole? {
+        return Ok(None);
     }
-    // The largest first, so that no core is left with a large one at the end.
-    pieces.sort_by_key(|(_, piece)| std::cmp::Reverse(piece.len()));
-    let mut decoded = crate::parallel::map_each(&pieces, |&(i, piece)| {
-        if i == 0 {
-            rmp_serde::from_slice(piece).ok().map(Decoded::Rest)
-        } else {
-            rmp_serde::from_slice(piece).ok().map(Decoded::Part)
-        }
-    });
     let mut world = None;
     let mut parts = Vec::with_capacity(decoded.len());
-    for piece in decoded.drain(..) {
-        match piece? {
-            Decoded::Rest(w) => world = Some(*w),
-            Decoded::Part(p) => parts.push(p),
+    for piece in decoded {
+        match piece {
+            Some(Decoded::Rest(w)) => world = Some(*w),
+            Some(Decoded::Part(p)) => parts.push(p),
+            None => return Ok(None),
         }
     }
-    world?.join(parts).ok()
+    Ok(world.and_then(|world| world.join(parts).ok()))
 }
 
 enum Decoded {

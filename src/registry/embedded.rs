@@ -358,11 +358,12 @@ fn restore(
     if format != checkpoint::FORMAT {
         return Ok(None);
     }
-    let Some(bytes) = sqlite::checkpoint_world(tx)? else {
+    let Some(blob) = sqlite::checkpoint_world(tx)? else {
         return Ok(None);
     };
     // An unreadable checkpoint is passed over: the journal is the record.
-    Ok(checkpoint::decode(&bytes)
+    let read = |into: &mut [u8], at: usize| blob.read_at_exact(into, at);
+    Ok(checkpoint::decode_from(blob.len(), read)?
         .filter(|world| world.journal_seq() == seq)
         .map(|world| world.with_config(options.config.clone())))
 }

@@ -388,13 +388,13 @@ pub(crate) fn checkpoint(tx: &Transaction<'_>) -> Result<Option<(u64, i64)>, Sto
         .optional()?)
 }
 
-/// The latest checkpoint's serialised world; `None` when there is none, or when it is
-/// not stored as bytes (then it is no checkpoint this csamctl wrote).
-///
-/// The blob is read through SQLite's incremental blob I/O straight into one buffer of
-/// its size: reading it as a column value would have SQLite assemble its own copy first
-/// (tens of megabytes for a national fleet, each page of it faulted in and zeroed).
-pub(crate) fn checkpoint_world(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, StoreError> {
+/// The latest checkpoint's serialised world, to be read through SQLite's incremental
+/// blob I/O (straight into the reader's buffers: read as a column value, SQLite would
+/// assemble its own copy of tens of megabytes first); `None` when there is none, or when
+/// it is not stored as bytes (then it is no checkpoint this csamctl wrote).
+pub(crate) fn checkpoint_world<'a>(
+    tx: &'a Transaction<'_>,
+) -> Result<Option<rusqlite::blob::Blob<'a>>, StoreError> {
     let is_blob = tx
         .prepare_cached("SELECT typeof(world) = 'blob' FROM checkpoint WHERE id = 1")?
         .query_row([], |r| r.get::<_, bool>(0))
@@ -402,12 +402,13 @@ pub(crate) fn checkpoint_world(tx: &Transaction<'_>) -> Result<Option<Vec<u8>>, 
     if is_blob != Some(true) {
         return Ok(None);
     }
-    let blob = tx.blob_open(rusqlite::MAIN_DB, "checkpoint", "world", 1, true)?;
-    // Zeroed memory of this size comes from the system already zero: no pass over it
-    // before the copy (reading into spare capacity would clear it first).
-    let mut bytes = vec![0; blob.len()];
-    blob.read_at_exact(&mut bytes, 0)?;
-    Ok(Some(bytes))
+    Ok(Some(tx.blob_open(
+        rusqlite::MAIN_DB,
+        "checkpoint",
+        "world",
+        1,
+        true,
+    )?))
 }
 
 /// Stores a checkpoint of the world as of journal position `seq`, unless the stored one

@@ -27,11 +27,48 @@ enum Part {
     /// Some of the user levels with their user records.
     Users(#[serde(with = "pairs")] UserTable),
     /// The levels each person has a user record on.
-    LevelsOf(HashMap<Insz, Levels>),
+    LevelsOf(#[serde(deserialize_with = "sized")] HashMap<Insz, Levels>),
     /// Each person's account.
-    Accounts(HashMap<Insz, Username>),
+    Accounts(#[serde(deserialize_with = "sized")] HashMap<Insz, Username>),
     /// The owner of each username.
-    Usernames(HashMap<Username, Insz>),
+    Usernames(#[serde(deserialize_with = "sized")] HashMap<Username, Insz>),
+}
+
+/// At most this many entries are made room for before a map is read (a corrupt length
+/// must not ask for all memory).
+const MAX_ROOM: usize = 1 << 22;
+
+/// A map read into room for all its entries at once. serde's own reading grows it from
+/// at most a megabyte's worth, rehashing every entry at each step: an index holds an
+/// entry per person, a hundred thousand for a national fleet.
+fn sized<'de, D, K, V>(d: D) -> Result<HashMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Eq + std::hash::Hash,
+    V: Deserialize<'de>,
+{
+    struct Entries<K, V>(std::marker::PhantomData<(K, V)>);
+    impl<'de, K, V> serde::de::Visitor<'de> for Entries<K, V>
+    where
+        K: Deserialize<'de> + Eq + std::hash::Hash,
+        V: Deserialize<'de>,
+    {
+        type Value = HashMap<K, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = HashMap::with_capacity(map.size_hint().unwrap_or(0).min(MAX_ROOM));
+            while let Some((k, v)) = map.next_entry()? {
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Entries(std::marker::PhantomData))
 }
 
 /// Parts that are not those one world was cut into.
