@@ -54,39 +54,74 @@ pub struct Export {
 
 /// Renders the live trees as one desired-state file.
 pub fn render(live: &[LiveState], header: &ExportHeader) -> Export {
-    let mut out = String::new();
-    let mut warnings = Vec::new();
-    let _ = writeln!(
-        out,
-        "# yaml-language-server: $schema={}",
-        header.schema.replace('\n', " ")
-    );
-    let _ = writeln!(
-        out,
-        "# Exported by csamctl {} from {} at {}.",
-        header.tool_version,
-        header.registry.replace('\n', " "),
-        header.exported_at
-    );
-    out.push_str(
-        "# This file holds full national register numbers: keep it out of public places.\n\
-         # Format defaults are left out. No passwords: accounts that exist need none.\n",
-    );
-    out.push_str("version: 1\nenterprises:");
-    if live.is_empty() {
-        out.push_str(" []\n");
-        return Export {
-            text: out,
-            warnings,
-        };
-    }
-    out.push('\n');
+    let mut writer = Writer::new(header);
     for state in live {
-        enterprise(&mut out, &mut warnings, state);
+        writer.enterprise(state);
     }
-    Export {
-        text: out,
-        warnings,
+    writer.finish()
+}
+
+/// One desired-state file written as the live trees are read: the header, each
+/// enterprise as it comes ([`Writer::enterprise`]), then [`Writer::finish`]. The text
+/// only grows, by whole lines, so that it can be checked while it is written.
+#[derive(Debug)]
+pub struct Writer {
+    text: String,
+    warnings: Vec<String>,
+    enterprises: usize,
+}
+
+impl Writer {
+    /// The header comment, `version: 1` and `enterprises:`.
+    pub fn new(header: &ExportHeader) -> Self {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# yaml-language-server: $schema={}",
+            header.schema.replace('\n', " ")
+        );
+        let _ = writeln!(
+            out,
+            "# Exported by csamctl {} from {} at {}.",
+            header.tool_version,
+            header.registry.replace('\n', " "),
+            header.exported_at
+        );
+        out.push_str(
+            "# This file holds full national register numbers: keep it out of public places.\n\
+             # Format defaults are left out. No passwords: accounts that exist need none.\n",
+        );
+        out.push_str("version: 1\nenterprises:");
+        Writer {
+            text: out,
+            warnings: Vec::new(),
+            enterprises: 0,
+        }
+    }
+
+    /// Adds one enterprise's tree.
+    pub fn enterprise(&mut self, state: &LiveState) {
+        if self.enterprises == 0 {
+            self.text.push('\n');
+        }
+        self.enterprises += 1;
+        enterprise(&mut self.text, &mut self.warnings, state);
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The complete file.
+    pub fn finish(mut self) -> Export {
+        if self.enterprises == 0 {
+            self.text.push_str(" []\n");
+        }
+        Export {
+            text: self.text,
+            warnings: self.warnings,
+        }
     }
 }
 
