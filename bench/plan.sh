@@ -13,9 +13,9 @@
 # of one file, plan of ten files, opening the registry. Wall time and peak RSS per
 # process (/usr/bin/time); the machine's load is printed before and after.
 #
-# Setup (not timed): the fleet, its reference data, and a registry holding it, made by
-# carrying out its plan step by step (benches/plan.rs `apply`, a few minutes). With
-# BENCH_KEEP=DIR the setup is kept in DIR and reused by the next run.
+# Setup (not timed, bench/fleet.sh): the fleet, its reference data, and a registry
+# holding it, made by carrying out its plan step by step (benches/plan.rs `apply`, a few
+# minutes). With BENCH_KEEP=DIR the setup is kept in DIR and reused by the next run.
 # Usage: bench/plan.sh [ENTERPRISES SITES PEOPLE_PER_ENTERPRISE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,30 +24,8 @@ ROUNDS=${ROUNDS:-5}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 . bench/floor.sh
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release -q --locked --bin csamctl --bench plan
-csamctl="$CARGO_TARGET_DIR/release/csamctl"
-bin=$(ls -t "$CARGO_TARGET_DIR"/release/deps/plan-* | grep -v "\.d$" | head -n 1)
-keep=${BENCH_KEEP:-$out/setup}
-mkdir -p "$keep"
-actor="700101000$(printf %02d $((97 - 700101000 % 97)))"
-if [ ! -f "$keep/ready-$E-$S-$P" ]; then
-  rm -rf "${keep:?}"/*
-  "$bin" gen "$E" "$S" "$P" "$keep/fleet.yaml" "$keep/reference.yaml"
-  mkdir "$keep/ten"
-  "$bin" split "$keep/fleet.yaml" 10 "$keep/ten"
-  "$bin" init "$keep/reference.yaml" "$keep/full.db"
-  echo "building the registry that holds the fleet (setup, not timed):"
-  /usr/bin/time -f "  setup apply: %e s, peak RSS %M KiB" "$bin" apply "$keep/fleet.yaml" "$keep/full.db"
-  "$csamctl" registry token --db "$keep/full.db" --insz "$actor" 2>/dev/null >"$keep/token"
-  touch "$keep/ready-$E-$S-$P"
-fi
-echo "fleet: $E enterprises, $((E * S)) sites, $((E * P)) people, $(du -h "$keep/fleet.yaml" | cut -f1) in one file; also as 10 files"
-export NO_COLOR=1 CSAM_ACTOR="$actor" CSAM_TOKEN_FILE="$keep/token" CSAM_REGISTRY="file:$keep/full.db"
-# A kept registry may hold a checkpoint of an older format: the first opening replays the
-# whole journal and writes one of this csamctl's format. Once, untimed, so that every
-# timed opening reads a checkpoint as users' registries do.
-"$bin" open "$keep/full.db" >/dev/null
+. bench/fleet.sh
+fleet_setup "$E" "$S" "$P"
 load
 for round in $(seq "$ROUNDS"); do
   floors "$keep/fleet.yaml"

@@ -146,37 +146,24 @@ pub async fn read_enterprises(
     registry: &dyn Registry,
     kbos: &[Kbo],
 ) -> Result<Reading, RegistryError> {
-    let mut live = Vec::new();
-    let mut reading = read_enterprises_each(registry, kbos, |state| live.push(state)).await?;
-    reading.live = live;
-    Ok(reading)
-}
-
-/// [`read_enterprises`], handing each tree to `each` as soon as it and those before it
-/// are read, in the order of `kbos` (so that `export` renders and checks the first
-/// enterprises while the others are read); the reading's `live` is left empty. After a
-/// failure, `each` may have had some trees: the error is the answer.
-pub async fn read_enterprises_each(
-    registry: &dyn Registry,
-    kbos: &[Kbo],
-    mut each: impl FnMut(LiveState),
-) -> Result<Reading, RegistryError> {
     let options = ExecuteOptions::default();
     // Too many sessions open: the person's abandoned (idle) sessions are logged out,
     // busy ones (a running apply's) waited for.
     let (session, reclaimed) = execute::log_in_to_read(registry, &options).await?;
     // Side by side in the one reading session; the answers keep the enterprises' order.
-    let mut answers = stream::iter(kbos)
+    let answers: Vec<Result<LiveState, RegistryError>> = stream::iter(kbos)
         .map(|kbo| {
             let (options, session) = (&options, &session);
             execute::retried(options, move |_| registry.snapshot(session, kbo))
         })
-        .buffered(execute::REQUESTS_AT_ONCE);
+        .buffered(execute::REQUESTS_AT_ONCE)
+        .collect()
+        .await;
+    let mut live = Vec::new();
     let mut failure = None;
-    while let Some(answer) = answers.next().await {
+    for answer in answers {
         match answer {
-            Ok(state) if failure.is_none() => each(state),
-            Ok(_) => {}
+            Ok(state) => live.push(state),
             // No role and no designation yet: planned as not registered (the diff says so).
             Err(RegistryError::NotAuthorised { .. }) => {}
             Err(err) => {
@@ -184,7 +171,6 @@ pub async fn read_enterprises_each(
             }
         }
     }
-    drop(answers);
     // Log out even after a failure; the reading session wrote nothing. A log-out whose
     // first answer was lost finds the session closed: done either way.
     let closed = execute::retried(&options, |_| registry.close_session(&session)).await;
@@ -193,7 +179,7 @@ pub async fn read_enterprises_each(
     }
     match closed {
         Ok(_) | Err(RegistryError::SessionClosed { .. }) => Ok(Reading {
-            live: Vec::new(),
+            live,
             reclaimed,
             accounts: KnownAccounts::default(),
         }),

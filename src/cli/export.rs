@@ -15,18 +15,17 @@
 //!   shell redirect creates a file with the umask's (usually world-readable) mode, and
 //!   CI logs keep stdout. Use `--out` instead.
 //!
-//! Before writing, the text is loaded with the real loader ([`config::FileCheck`]: the
-//! bytes written are parsed and validated, the enterprises already rendered on the
-//! other cores while the rest is read and rendered); a problem there (for example a
-//! placeholder main access manager, or a renderer bug) is reported as a warning with the
-//! number of errors, and the file is still written so that it can be completed by hand.
+//! Before writing, the text is loaded with the real loader (the bytes written, parsed
+//! and validated); a problem there (for example a placeholder main access manager, or a
+//! renderer bug) is reported as a warning with the number of errors, and the file is
+//! still written so that it can be completed by hand.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::settings::{self, RegistryArgs, RegistrySettings};
 use super::{CommandResult, Outcome};
-use crate::config::{FileCheck, InputLimits, Loaded};
+use crate::config::{self, InputLimits, Loaded};
 use crate::model::{Kbo, LiveState};
 use crate::registry::{Registry, RegistryError};
 use crate::render::export::{Export, ExportHeader, Writer};
@@ -102,6 +101,7 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
     }
     let settings = RegistrySettings::resolve(&args.registry)?;
     let registry = settings::connect(&settings).await?.registry;
+    let live = read(&*registry, &kbos).await?;
     let header = ExportHeader {
         registry: without_userinfo(&settings.address.to_string()),
         exported_at: now(),
@@ -112,10 +112,8 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("<stdout>"));
-    let check = (!args.skip_self_check).then(|| FileCheck::new(name, InputLimits::default()));
-    let mut exporting = Exporting::new(&header, check, Writer::enterprise);
-    let live = read(&*registry, &kbos, |state| exporting.add(state)).await?;
-    let (exported, check) = exporting.finish();
+    let check = (!args.skip_self_check).then_some(name);
+    let (exported, check) = render_checked(&live, &header, check, Writer::enterprise);
     for w in &exported.warnings {
         eprintln!("warning: {w}");
     }
@@ -149,36 +147,26 @@ async fn run_inner(args: &ExportArgs) -> Result<(), ExportError> {
 /// faulty one, to see the check catch it).
 type RenderOne = fn(&mut Writer, &LiveState);
 
-/// The file being written as the trees are read, and its check as it grows.
-struct Exporting {
-    writer: Writer,
-    check: Option<FileCheck>,
+/// The file of the live trees, each written by `render_one`, and, given the name the
+/// file goes by, what loading its text with the real loader gave.
+fn render_checked(
+    live: &[LiveState],
+    header: &ExportHeader,
+    check: Option<PathBuf>,
     render_one: RenderOne,
-}
-
-impl Exporting {
-    fn new(header: &ExportHeader, check: Option<FileCheck>, render_one: RenderOne) -> Self {
-        Exporting {
-            writer: Writer::new(header),
-            check,
-            render_one,
-        }
+) -> (Export, Option<Loaded>) {
+    let mut writer = Writer::new(header);
+    for state in live {
+        render_one(&mut writer, state);
     }
-
-    /// Writes one enterprise; the check takes what is new when there is enough of it.
-    fn add(&mut self, state: &LiveState) {
-        (self.render_one)(&mut self.writer, state);
-        if let Some(check) = &mut self.check {
-            check.grown(self.writer.text());
-        }
-    }
-
-    /// The complete file, and what loading it gave.
-    fn finish(self) -> (Export, Option<Loaded>) {
-        let exported = self.writer.finish();
-        let loaded = self.check.map(|check| check.finish(&exported.text));
-        (exported, loaded)
-    }
+    let exported = writer.finish();
+    let loaded = check.map(|name| {
+        config::load_bytes(
+            &[(name, exported.text.as_bytes().to_vec())],
+            &InputLimits::default(),
+        )
+    });
+    (exported, loaded)
 }
 
 /// The warning for an exported file that does not load without errors.
@@ -206,22 +194,13 @@ fn parse_enterprises(given: &[String]) -> Result<Vec<Kbo>, ExportError> {
 }
 
 /// One session: a snapshot of each enterprise (read as `plan` reads: retried, logged
-/// out on every path), each handed to `each` as it comes; one the person may not read is
-/// an error. Every write the registry acknowledged and processed is in the snapshot;
-/// the paged `list_users` is not needed, because a snapshot already holds every user
-/// record. The trees read.
-async fn read(
-    registry: &dyn Registry,
-    kbos: &[Kbo],
-    mut each: impl FnMut(&LiveState),
-) -> Result<Vec<LiveState>, ExportError> {
-    let mut live = Vec::with_capacity(kbos.len());
-    let reading = crate::reconcile::read_enterprises_each(registry, kbos, |state| {
-        each(&state);
-        live.push(state);
-    })
-    .await?;
+/// out on every path); one the person may not read is an error. Every write the
+/// registry acknowledged and processed is in the snapshot; the paged `list_users` is
+/// not needed, because a snapshot already holds every user record.
+async fn read(registry: &dyn Registry, kbos: &[Kbo]) -> Result<Vec<LiveState>, ExportError> {
+    let reading = crate::reconcile::read_enterprises(registry, kbos).await?;
     super::plan::say_reclaimed(reading.reclaimed);
+    let live = reading.live;
     if let Some(kbo) = kbos
         .iter()
         .find(|k| !live.iter().any(|l| l.enterprise.kbo == **k))
@@ -291,12 +270,12 @@ mod tests {
             schema: DEFAULT_SCHEMA.into(),
             tool_version: "0.1.0".into(),
         };
-        let check = FileCheck::new(PathBuf::from("exported.yaml"), InputLimits::default());
-        let mut exporting = Exporting::new(&header, Some(check), render_one);
-        for state in &live {
-            exporting.add(state);
-        }
-        let (text, loaded) = exporting.finish();
+        let (text, loaded) = render_checked(
+            &live,
+            &header,
+            Some(PathBuf::from("exported.yaml")),
+            render_one,
+        );
         (text, loaded.expect("checked"))
     }
 

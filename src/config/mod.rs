@@ -5,7 +5,6 @@
 
 pub(crate) mod diagnostic;
 mod fast;
-mod growing;
 pub(crate) mod load;
 pub(crate) mod node;
 pub(crate) mod schema;
@@ -17,7 +16,6 @@ use std::path::PathBuf;
 
 pub(crate) use diagnostic::DiagnosticOptions;
 pub use diagnostic::{Diagnostic, DiagnosticSeverity, Place, Related, SourceFile, Sources};
-pub use growing::FileCheck;
 pub use load::InputLimits;
 pub use node::Pos;
 
@@ -216,36 +214,6 @@ impl Validation {
         } else {
             drop(root);
         }
-        self.keep(file, walk, enterprises);
-    }
-
-    /// Adds a file whose enterprises were walked apart ([`growing`]): its `head` is
-    /// the top level with the list of enterprises empty, `parts` the enterprises in
-    /// file order.
-    fn add_apart(
-        &mut self,
-        path: PathBuf,
-        text: std::sync::Arc<str>,
-        head: &node::Node,
-        parts: impl Iterator<Item = validate::Apart>,
-    ) {
-        let file = self.sources.add(path, text.clone());
-        let mut walk = walk::Walk::new(file, &text);
-        let mut enterprises = validate::document(&mut walk, &mut self.index, head);
-        for part in parts {
-            enterprises.extend(self.index.replay(&mut walk, part));
-        }
-        self.keep(file, walk, enterprises);
-    }
-
-    /// What a file's walk found, kept.
-    fn keep(
-        &mut self,
-        file: diagnostic::FileId,
-        mut walk: walk::Walk<'_>,
-        enterprises: Vec<crate::model::Enterprise>,
-    ) {
-        let sources = &mut self.sources;
         sources.files[file].secret_spans = std::mem::take(&mut walk.secret_spans);
         sources.files[file].personal_spans = std::mem::take(&mut walk.personal_spans);
         self.diagnostics.append(&mut walk.diagnostics);

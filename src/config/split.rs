@@ -49,7 +49,12 @@ pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
         return None;
     }
     let items = find_items(text, threads * PIECES_PER_THREAD)?;
-    let piece_limits = piece_limits(limits);
+    // Each piece with budgets no looser than the whole file's: a piece's list sits two
+    // levels below the file's top.
+    let piece_limits = InputLimits {
+        max_depth: limits.max_depth.saturating_sub(2),
+        ..*limits
+    };
     let mut bounds: Vec<(usize, u32)> = vec![(items.start, items.start_line - 1)];
     bounds.extend(items.cuts.iter().copied());
     let ends: Vec<usize> = bounds
@@ -74,15 +79,6 @@ pub(super) fn parse_split(text: &str, limits: &InputLimits) -> Option<Node> {
         parse_piece(piece, shift, &piece_limits)
     })?;
     assemble(head, parsed.into_iter(), limits)
-}
-
-/// Each piece with budgets no looser than the whole file's: a piece's list sits two
-/// levels below the file's top.
-pub(super) fn piece_limits(limits: &InputLimits) -> InputLimits {
-    InputLimits {
-        max_depth: limits.max_depth.saturating_sub(2),
-        ..*limits
-    }
 }
 
 /// Puts the parsed pieces' items (with their node counts) under the head's
@@ -116,35 +112,23 @@ fn assemble(
         }
     }
     let list = list?;
-    if !is_head(&head) {
+    let Value::Map(entries) = &mut head.value else {
+        return None;
+    };
+    let (key, value) = entries.last_mut()?;
+    if !matches!(&key.value, Value::Str(k) if k == "enterprises") || value.value != Value::Null {
         return None;
     }
-    if let Value::Map(entries) = &mut head.value
-        && let Some((_, value)) = entries.last_mut()
-    {
-        *value = list;
+    *value = list;
+    // Each piece kept within the budgets; together they must too (roughly two events
+    // per node: the whole file is parsed, and refused with its own message, otherwise).
+    if nodes > limits.max_nodes || nodes.saturating_mul(2) > limits.max_events {
+        return None;
     }
-    within_budget(nodes, limits).then_some(head)
+    Some(head)
 }
 
-/// A head (the file up to its list of enterprises) whose last key is `enterprises`,
-/// still empty: the list's items come from the pieces.
-pub(super) fn is_head(head: &Node) -> bool {
-    let Value::Map(entries) = &head.value else {
-        return false;
-    };
-    entries.last().is_some_and(|(key, value)| {
-        matches!(&key.value, Value::Str(k) if k == "enterprises") && value.value == Value::Null
-    })
-}
-
-/// Each piece kept within the budgets; together they must too (roughly two events per
-/// node: the whole file is parsed, and refused with its own message, otherwise).
-pub(super) fn within_budget(nodes: usize, limits: &InputLimits) -> bool {
-    nodes <= limits.max_nodes && nodes.saturating_mul(2) <= limits.max_events
-}
-
-pub(super) fn count(node: &Node) -> usize {
+fn count(node: &Node) -> usize {
     1 + match &node.value {
         Value::Seq(items) => items.iter().map(count).sum(),
         Value::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
@@ -154,7 +138,7 @@ pub(super) fn count(node: &Node) -> usize {
 
 /// Parses one piece (whole items of the list), its positions those of the whole file,
 /// with its number of nodes: the quick way, else the reference way.
-pub(super) fn parse_piece(piece: &str, at: Shift, limits: &InputLimits) -> Option<(Node, usize)> {
+fn parse_piece(piece: &str, at: Shift, limits: &InputLimits) -> Option<(Node, usize)> {
     if let Some(parsed) = fast::parse_at(piece, limits, at) {
         return Some(parsed);
     }
@@ -188,39 +172,36 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
 }
 
 /// A line with nothing but spaces and perhaps a comment.
-pub(super) fn is_blank(line: &str) -> bool {
+fn is_blank(line: &str) -> bool {
     let t = line.trim_start_matches(' ').trim_end();
     t.is_empty() || t.starts_with('#')
 }
 
-pub(super) fn indent(line: &str) -> usize {
+fn indent(line: &str) -> usize {
     line.len() - line.trim_start_matches(' ').len()
 }
 
 /// `- ` (or a lone `-`) after exactly `n` spaces.
-pub(super) fn is_item(line: &str, n: usize) -> bool {
+fn is_item(line: &str, n: usize) -> bool {
     indent(line) == n && {
         let rest = line[n..].trim_end_matches(['\n', '\r']);
         rest == "-" || rest.starts_with("- ")
     }
 }
 
-/// Text in which no cut can change the meaning: no `*` anywhere (so no alias can refer
-/// across pieces), no document markers or directives, no tab.
-pub(super) fn may_cut(text: &str) -> bool {
-    !(text.contains('*')
+/// Finds the list under a top-level `enterprises:` and where to cut it into `pieces`.
+fn find_items(text: &str, pieces: usize) -> Option<Items> {
+    if text.contains('*')
         || text.starts_with("---")
         || text.starts_with("...")
         || text.starts_with('%')
         || text.contains("\n---")
         || text.contains("\n...")
         || text.contains("\n%")
-        || text.contains('\t'))
-}
-
-/// Where the list under a top-level `enterprises:` (alone on its line) starts: the index
-/// of its first item's line, that line's byte offset, and the items' indentation.
-pub(super) fn list_start(text: &str) -> Option<(usize, usize, usize)> {
+        || text.contains('\t')
+    {
+        return None;
+    }
     let mut all = lines(text).enumerate();
     // The head: top-level lines up to `enterprises:` alone on its line.
     loop {
@@ -230,20 +211,15 @@ pub(super) fn list_start(text: &str) -> Option<(usize, usize, usize)> {
             break;
         }
     }
-    let (index, (start, first)) = all.find(|(_, (_, line))| !is_blank(line))?;
+    let mut all = all.skip_while(|(_, (_, line))| is_blank(line)).peekable();
+    let &(first_index, (start, first)) = all.peek()?;
     let n = indent(first);
-    is_item(first, n).then_some((index, start, n))
-}
-
-/// Finds the list under a top-level `enterprises:` and where to cut it into `pieces`.
-fn find_items(text: &str, pieces: usize) -> Option<Items> {
-    if !may_cut(text) {
+    if !is_item(first, n) {
         return None;
     }
-    let (first_index, start, n) = list_start(text)?;
     let mut starts: Vec<(usize, u32)> = Vec::new();
     let mut end = text.len();
-    for (index, (at, line)) in lines(text).enumerate().skip(first_index) {
+    for (index, (at, line)) in all.by_ref() {
         if is_blank(line) {
             continue;
         }

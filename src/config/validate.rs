@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::diagnostic::{Diagnostic, FileId, Place};
+use super::diagnostic::{Diagnostic, Place};
 use super::node::{Node, Value};
 use super::walk::{Obj, Walk};
 use crate::model::{
@@ -153,13 +153,13 @@ impl StateIndex {
         }
     }
 
-    /// Makes the checks that enterprises walked apart asked for ([`Checks::Later`]), in
-    /// their order, and puts the walk's findings and their diagnostics into `into` in
-    /// the order one walk would have found them; the enterprises.
-    pub(crate) fn replay(&mut self, into: &mut Walk<'_>, part: Apart) -> Vec<Enterprise> {
+    /// Makes the checks a walk of the same file recorded ([`Checks::Later`]), in their
+    /// order, and puts the walk's findings and their diagnostics into `into` in the
+    /// order one walk would have found them.
+    fn replay(&mut self, into: &mut Walk<'_>, part: Walk<'_>, recorded: Vec<(usize, Check)>) {
         let mut found = part.diagnostics.into_iter();
         let mut taken = 0;
-        for (at, check) in part.recorded {
+        for (at, check) in recorded {
             into.diagnostics.extend(found.by_ref().take(at - taken));
             taken = at;
             for d in self.check(check) {
@@ -169,7 +169,6 @@ impl StateIndex {
         into.diagnostics.extend(found);
         into.secret_spans.extend(part.secret_spans);
         into.personal_spans.extend(part.personal_spans);
-        part.enterprises
     }
 
     /// Records an enterprise; a second declaration is an error pointing at both.
@@ -352,47 +351,19 @@ fn one_by_one(walk: &mut Walk<'_>, index: &mut StateIndex, nodes: &[Node]) -> Ve
 fn side_by_side(walk: &mut Walk<'_>, index: &mut StateIndex, nodes: &[Node]) -> Vec<Enterprise> {
     let (file, text) = (walk.file, walk.text);
     let walked = crate::parallel::map(nodes.iter().collect(), |node| {
-        walk_apart(file, text, 0, std::slice::from_ref(node))
+        let mut part = Walk::new(file, text);
+        let mut recorded = Checks::Later(Vec::new());
+        let e = enterprise(&mut part, &mut recorded, node);
+        (e, part, recorded)
     });
     let mut enterprises = Vec::with_capacity(walked.len());
-    for part in walked {
-        enterprises.extend(index.replay(walk, part));
+    for (e, part, recorded) in walked {
+        if let Checks::Later(recorded) = recorded {
+            index.replay(walk, part, recorded);
+        }
+        enterprises.extend(e);
     }
     enterprises
-}
-
-/// Enterprises walked apart from the rest of their file (on another thread, or before
-/// the file is complete): what the walk found, and the checks across the desired state
-/// it asked for, to be made later in file order ([`StateIndex::replay`]).
-pub(crate) struct Apart {
-    enterprises: Vec<Enterprise>,
-    diagnostics: Vec<Diagnostic>,
-    secret_spans: Vec<(usize, usize)>,
-    personal_spans: Vec<(usize, usize)>,
-    /// Each check with the number of diagnostics the walk had found when it was asked.
-    recorded: Vec<(usize, Check)>,
-}
-
-/// Walks the enterprise `nodes` of file `file` apart, in order; `text` is the file from
-/// byte `base` on (a piece of it will do: the one the nodes were parsed from).
-pub(crate) fn walk_apart(file: FileId, text: &str, base: usize, nodes: &[Node]) -> Apart {
-    let mut walk = Walk::within(file, text, base);
-    let mut checks = Checks::Later(Vec::new());
-    let enterprises = nodes
-        .iter()
-        .filter_map(|n| enterprise(&mut walk, &mut checks, n))
-        .collect();
-    let recorded = match checks {
-        Checks::Later(recorded) => recorded,
-        Checks::Now(_) => Vec::new(),
-    };
-    Apart {
-        enterprises,
-        diagnostics: walk.diagnostics,
-        secret_spans: walk.secret_spans,
-        personal_spans: walk.personal_spans,
-        recorded,
-    }
 }
 
 fn enterprise(walk: &mut Walk<'_>, index: &mut Checks<'_>, node: &Node) -> Option<Enterprise> {
@@ -1188,14 +1159,14 @@ fn email(walk: &mut Walk<'_>, node: &Node) -> Option<Email> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use crate::config::load::{InputLimits, parse_whole};
 
     /// A file of `n` enterprises made from the single-unit example, with problems
     /// across enterprises (declared twice, HCO numbers reused, a second username,
     /// a shared username, sites without a head radiologist) and inside them.
-    pub(in crate::config) fn fleet(n: usize) -> String {
+    fn fleet(n: usize) -> String {
         let example = include_str!("../../examples/single-unit.yaml");
         let (_, one) = example.split_once("enterprises:\n").expect("the example");
         let mut text = String::from("version: 1\nenterprises:\n");

@@ -13,11 +13,8 @@ use crate::model::UnknownValue;
 pub(crate) struct Walk<'a> {
     /// The file being walked.
     pub file: FileId,
-    /// Its text, for the raw spelling of plain scalars: the whole file, or a piece of it
-    /// that starts `base` bytes into the file (positions are always the whole file's).
+    /// Its text, for the raw spelling of plain scalars.
     pub text: &'a str,
-    /// Where `text` starts in the file.
-    base: usize,
     /// Diagnostics found so far.
     pub diagnostics: Vec<Diagnostic>,
     /// Byte ranges of secrets written in the file, never to be shown.
@@ -37,15 +34,9 @@ pub(crate) struct Obj<'n> {
 impl<'a> Walk<'a> {
     /// Starts a walk over one file.
     pub(crate) fn new(file: FileId, text: &'a str) -> Self {
-        Self::within(file, text, 0)
-    }
-
-    /// Starts a walk over the piece `text` of a file, which starts `base` bytes into it.
-    pub(crate) fn within(file: FileId, text: &'a str, base: usize) -> Self {
         Walk {
             file,
             text,
-            base,
             diagnostics: Vec::new(),
             secret_spans: Vec::new(),
             personal_spans: Vec::new(),
@@ -119,10 +110,8 @@ impl<'a> Walk<'a> {
     /// The raw spelling of a scalar as written in the file (quotes excluded when the
     /// parser's span excludes them).
     pub(crate) fn raw(&self, node: &Node) -> &'a str {
-        let Some(start) = node.pos.offset.checked_sub(self.base) else {
-            return "";
-        };
-        self.text.get(start..start + node.pos.len).unwrap_or("")
+        let end = node.pos.offset + node.pos.len;
+        self.text.get(node.pos.offset..end).unwrap_or("")
     }
 
     /// A required key: reports its absence at the mapping.
