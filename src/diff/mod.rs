@@ -26,6 +26,9 @@
 //! Pure: may use `model` only.
 
 pub(crate) mod drift;
+mod objects;
+
+use objects::Objects;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -151,7 +154,7 @@ fn diff_enterprise(
             }
             live_objects(l, |kind| declared_kinds.contains(&kind), ignored)
         }
-        None => BTreeMap::new(),
+        None => Objects::default(),
     };
     // The users of a site that will be replaced, taken before the maps are consumed.
     let on_moved_sites = users_on_moved_sites(&desired_objects, &live_objects);
@@ -181,7 +184,7 @@ pub(crate) const USERS_NOT_READABLE: &str = "diff::users_not_readable";
 /// warning says which levels were left alone. The live side holds no users there, so
 /// nothing is deleted either.
 fn leave_unreadable_users_alone(
-    desired: &mut BTreeMap<Object, ObjectValue>,
+    desired: &mut Objects,
     live: &LiveState,
     findings: &mut Vec<Finding>,
 ) {
@@ -190,7 +193,7 @@ fn leave_unreadable_users_alone(
         return;
     }
     let mut left_alone: BTreeMap<&UserLevel, usize> = BTreeMap::new();
-    desired.retain(|object, _| match object {
+    desired.retain(|object| match object {
         Object::User { level, .. } => match unreadable.get(level) {
             Some(level) => {
                 *left_alone.entry(level).or_default() += 1;
@@ -315,8 +318,8 @@ fn administrator(a: &Administrator) -> LiveAdministrator {
 }
 
 /// The desired enterprise as registry objects, defaults applied, people expanded.
-fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Object, ObjectValue> {
-    let mut out = BTreeMap::new();
+fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> Objects {
+    let mut out = Objects::default();
     let htb = e.main_access_manager.insz;
     for am in &e.access_managers {
         // The HTB is automatically an access manager; listing it changes nothing.
@@ -398,7 +401,7 @@ fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> BTreeMap<Obje
             }
         }
     }
-    out
+    out.sorted()
 }
 
 /// A live enterprise as registry objects: the capacities `managed` accepts and
@@ -407,16 +410,16 @@ pub(crate) fn live_objects(
     live: &LiveState,
     managed: impl Fn(CapacityType) -> bool,
     ignored: &BTreeSet<Username>,
-) -> BTreeMap<Object, ObjectValue> {
+) -> Objects {
     let e = &live.enterprise;
-    let mut out = BTreeMap::new();
+    let mut out = Objects::default();
     for am in &e.access_managers {
         out.insert(
             Object::AccessManager { insz: am.insz },
             ObjectValue::AccessManager(am.clone()),
         );
     }
-    let users = |out: &mut BTreeMap<Object, ObjectValue>, level: UserLevel, list: &[User]| {
+    let users = |out: &mut Objects, level: UserLevel, list: &[User]| {
         for u in list.iter().filter(|u| !ignored.contains(&u.username)) {
             out.insert(
                 Object::User {
@@ -482,7 +485,7 @@ pub(crate) fn live_objects(
             }
         }
     }
-    out
+    out.sorted()
 }
 
 fn capacity_value(cap: &LiveCapacity) -> ObjectValue {
@@ -497,59 +500,25 @@ fn capacity_value(cap: &LiveCapacity) -> ObjectValue {
 /// Walks two object maps (taking their values): creations, deletions, replacements
 /// and updates. Creations and deletions carry no field list: their fields are the
 /// value's ([`Change::shown_fields`]).
-fn compare(
-    kbo: Kbo,
-    desired: BTreeMap<Object, ObjectValue>,
-    mut live: BTreeMap<Object, ObjectValue>,
-) -> Vec<Change> {
+fn compare(kbo: Kbo, desired: Objects, live: Objects) -> Vec<Change> {
     let mut out = Vec::new();
-    for (object, after) in desired {
-        match live.remove(&object) {
-            None => out.push(Change {
-                kbo,
-                object,
-                kind: ChangeKind::Create,
-                cause: None,
-                before: None,
-                fields: Vec::new(),
-                after: Some(after),
-            }),
-            Some(before) => {
-                if same(&before, &after) {
-                    continue;
-                }
-                let fields = fields_between(&before, &after);
-                let cause = match (&before, &after) {
-                    (ObjectValue::Site(b), ObjectValue::Site(a))
-                        if b.subdivision != a.subdivision =>
-                    {
-                        Some(Cause::SiteMoved)
-                    }
-                    (ObjectValue::User(b), ObjectValue::User(a)) if b.username != a.username => {
-                        Some(Cause::UsernameChanged)
-                    }
-                    (ObjectValue::AccessManager(_), ObjectValue::AccessManager(_)) => {
-                        Some(Cause::NoUpdateInRegistry)
-                    }
-                    _ => None,
-                };
-                out.push(Change {
-                    kbo,
-                    object,
-                    kind: if cause.is_some() {
-                        ChangeKind::Replace
-                    } else {
-                        ChangeKind::Update
-                    },
-                    cause,
-                    before: Some(before),
-                    after: Some(after),
-                    fields,
-                });
-            }
+    let mut gone = Vec::new();
+    let mut live = live.into_sorted().into_iter().peekable();
+    for (object, after) in desired.into_sorted() {
+        // Both sides are in address order: the live objects before this one are gone.
+        while let Some((before_object, _)) = live.peek()
+            && *before_object < object
+        {
+            gone.extend(live.next());
         }
+        let before = match live.peek() {
+            Some((o, _)) if *o == object => live.next().map(|(_, v)| v),
+            _ => None,
+        };
+        out.extend(change_of(kbo, object, before, after));
     }
-    for (object, before) in live {
+    gone.extend(live);
+    for (object, before) in gone {
         let wrong_level = matches!(
             object,
             Object::User {
@@ -574,11 +543,57 @@ fn compare(
     out
 }
 
+/// The change that makes `before` (none: a creation) into `after`, if any.
+fn change_of(
+    kbo: Kbo,
+    object: Object,
+    before: Option<ObjectValue>,
+    after: ObjectValue,
+) -> Option<Change> {
+    let Some(before) = before else {
+        return Some(Change {
+            kbo,
+            object,
+            kind: ChangeKind::Create,
+            cause: None,
+            before: None,
+            fields: Vec::new(),
+            after: Some(after),
+        });
+    };
+    if same(&before, &after) {
+        return None;
+    }
+    let fields = fields_between(&before, &after);
+    let cause = match (&before, &after) {
+        (ObjectValue::Site(b), ObjectValue::Site(a)) if b.subdivision != a.subdivision => {
+            Some(Cause::SiteMoved)
+        }
+        (ObjectValue::User(b), ObjectValue::User(a)) if b.username != a.username => {
+            Some(Cause::UsernameChanged)
+        }
+        (ObjectValue::AccessManager(_), ObjectValue::AccessManager(_)) => {
+            Some(Cause::NoUpdateInRegistry)
+        }
+        _ => None,
+    };
+    Some(Change {
+        kbo,
+        object,
+        kind: if cause.is_some() {
+            ChangeKind::Replace
+        } else {
+            ChangeKind::Update
+        },
+        cause,
+        before: Some(before),
+        after: Some(after),
+        fields,
+    })
+}
+
 /// The live users of every site the desired state puts under another subdivision.
-fn users_on_moved_sites(
-    desired: &BTreeMap<Object, ObjectValue>,
-    live: &BTreeMap<Object, ObjectValue>,
-) -> Vec<(Object, ObjectValue)> {
+fn users_on_moved_sites(desired: &Objects, live: &Objects) -> Vec<(Object, ObjectValue)> {
     let moved: BTreeSet<&crate::model::Hco> = desired
         .iter()
         .filter_map(|(o, after)| match (o, after, live.get(o)) {
