@@ -119,9 +119,15 @@ impl<T: Vocabulary> Bits<T> {
             .map(|(_, v)| *v)
     }
 
-    /// The members as the set the model uses.
+    /// The members as the set the model uses. Inserted one by one: collecting would
+    /// gather them in a vector first, an allocation more for each of the hundreds of
+    /// thousands of records a fleet's plan reads.
     pub(super) fn set(&self) -> BTreeSet<T> {
-        self.iter().collect()
+        let mut set = BTreeSet::new();
+        for value in self.iter() {
+            set.insert(value);
+        }
+        set
     }
 }
 
