@@ -217,7 +217,9 @@ fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     // Room for the whole file at once: `take` hides the size from `read_to_end`, which
     // would otherwise grow the buffer by doubling, copying a 29 MB fleet five times.
-    let room = file.metadata().map_or(0, |m| m.len().min(max).saturating_add(1));
+    let room = file
+        .metadata()
+        .map_or(0, |m| m.len().min(max).saturating_add(1));
     let mut bytes = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok(bytes)
