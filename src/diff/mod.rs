@@ -28,7 +28,7 @@
 pub(crate) mod drift;
 mod objects;
 
-use objects::Objects;
+use objects::{Objects, Unsorted};
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -319,7 +319,7 @@ fn administrator(a: &Administrator) -> LiveAdministrator {
 
 /// The desired enterprise as registry objects, defaults applied, people expanded.
 fn desired_objects(e: &Enterprise, findings: &mut Vec<Finding>) -> Objects {
-    let mut out = Objects::default();
+    let mut out = Unsorted::default();
     let htb = e.main_access_manager.insz;
     for am in &e.access_managers {
         // The HTB is automatically an access manager; listing it changes nothing.
@@ -412,14 +412,14 @@ pub(crate) fn live_objects(
     ignored: &BTreeSet<Username>,
 ) -> Objects {
     let e = &live.enterprise;
-    let mut out = Objects::default();
+    let mut out = Unsorted::default();
     for am in &e.access_managers {
         out.insert(
             Object::AccessManager { insz: am.insz },
             ObjectValue::AccessManager(am.clone()),
         );
     }
-    let users = |out: &mut Objects, level: UserLevel, list: &[User]| {
+    let users = |out: &mut Unsorted, level: UserLevel, list: &[User]| {
         for u in list.iter().filter(|u| !ignored.contains(&u.username)) {
             out.insert(
                 Object::User {

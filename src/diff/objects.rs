@@ -8,30 +8,19 @@
 
 use crate::model::{Object, ObjectValue};
 
-/// Objects by address; a later insert of the same address replaces the earlier value,
-/// as a map's does.
+/// Objects being collected, in any order; [`Unsorted::sorted`] makes them an [`Objects`].
 #[derive(Debug, Default)]
-pub(crate) struct Objects {
-    entries: Vec<(Object, ObjectValue)>,
-    /// Indices into `entries` in address order, one per address, unless `unsorted`.
-    order: Vec<u32>,
-    /// Inserted into since the last sort (an empty map is in order).
-    unsorted: bool,
-}
+pub(crate) struct Unsorted(Vec<(Object, ObjectValue)>);
 
-impl Objects {
-    /// Adds the value of `object`; of two for one address, the later wins ([`Self::sorted`]).
+impl Unsorted {
+    /// Adds the value of `object`; of two for one address, the later wins.
     pub(crate) fn insert(&mut self, object: Object, value: ObjectValue) {
-        self.entries.push((object, value));
-        self.unsorted = true;
+        self.0.push((object, value));
     }
 
-    /// Puts the objects in address order, the last value of each address winning.
-    fn sort(&mut self) {
-        if !self.unsorted {
-            return;
-        }
-        let entries = &self.entries;
+    /// The objects in address order, the last value of each address winning.
+    pub(crate) fn sorted(self) -> Objects {
+        let entries = self.0;
         let mut order: Vec<u32> = (0..entries.len() as u32).collect();
         // Stable: equal addresses keep their insertion order, and the last one stays.
         order.sort_by(|a, b| entries[*a as usize].0.cmp(&entries[*b as usize].0));
@@ -42,23 +31,24 @@ impl Objects {
                 _ => kept.push(i),
             }
         }
-        self.order = kept;
-        self.unsorted = false;
+        Objects {
+            entries,
+            order: kept,
+        }
     }
+}
 
-    /// Done inserting: the objects in address order from now on.
-    pub(crate) fn sorted(mut self) -> Self {
-        self.sort();
-        self
-    }
+/// Objects by address, in address order.
+#[derive(Debug, Default)]
+pub(crate) struct Objects {
+    entries: Vec<(Object, ObjectValue)>,
+    /// Indices into `entries` in address order, one per address.
+    order: Vec<u32>,
+}
 
-    fn check_sorted(&self) {
-        debug_assert!(!self.unsorted, "Objects used before `sorted`");
-    }
-
+impl Objects {
     /// The objects in address order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&Object, &ObjectValue)> {
-        self.check_sorted();
         self.order.iter().map(|i| {
             let (o, v) = &self.entries[*i as usize];
             (o, v)
@@ -67,7 +57,6 @@ impl Objects {
 
     /// The value of `object`.
     pub(crate) fn get(&self, object: &Object) -> Option<&ObjectValue> {
-        self.check_sorted();
         self.order
             .binary_search_by(|i| self.entries[*i as usize].0.cmp(object))
             .ok()
@@ -76,14 +65,12 @@ impl Objects {
 
     /// Keeps only the objects `keep` accepts (in order, each once).
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Object) -> bool) {
-        self.check_sorted();
         let entries = &self.entries;
         self.order.retain(|i| keep(&entries[*i as usize].0));
     }
 
     /// The objects, taken, in address order.
     pub(crate) fn into_sorted(self) -> Vec<(Object, ObjectValue)> {
-        self.check_sorted();
         let mut slots: Vec<Option<(Object, ObjectValue)>> =
             self.entries.into_iter().map(Some).collect();
         self.order
@@ -95,7 +82,7 @@ impl Objects {
 
 #[cfg(test)]
 mod tests {
-    use super::Objects;
+    use super::Unsorted;
     use crate::model::{CapacityType, Hco, Object, ObjectValue, SiteValue};
 
     fn site(hco: &str) -> Object {
@@ -117,7 +104,7 @@ mod tests {
 
     #[test]
     fn behaves_as_a_map_in_address_order() {
-        let mut objects = Objects::default();
+        let mut objects = Unsorted::default();
         objects.insert(site("300000003"), value("c"));
         objects.insert(
             Object::Capacity {
