@@ -204,22 +204,27 @@ pub(crate) fn read_and_parse(
     }
     // A device or a pipe has no size to check: whatever it is, at most the budget plus
     // one byte is read, which tells "too large" from "fits".
-    let bytes = read_bounded(path, limits.max_file_bytes).map_err(|e| read_error(path, &e))?;
+    let bytes =
+        read_bounded(path, &meta, limits.max_file_bytes).map_err(|e| read_error(path, &e))?;
     if bytes.len() as u64 > limits.max_file_bytes && !meta.is_file() {
         return Err(not_regular_too_large(path, limits, sources));
     }
     parse_bytes(path, &bytes, limits, sources)
 }
 
-/// Reads at most `max + 1` bytes of a file.
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+/// Reads at most `max + 1` bytes of a file whose metadata the caller has read (it
+/// checked the size against `max` already).
+fn read_bounded(path: &Path, meta: &std::fs::Metadata, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
     let file = std::fs::File::open(path)?;
     // Room for the whole file at once: `take` hides the size from `read_to_end`, which
-    // would otherwise grow the buffer by doubling, copying a 29 MB fleet five times.
-    let room = file
-        .metadata()
-        .map_or(0, |m| m.len().min(max).saturating_add(1));
+    // would otherwise grow the buffer by doubling, copying a 29 MB fleet five times. A
+    // device or a pipe has no size: its buffer grows as it is read.
+    let room = if meta.is_file() {
+        meta.len().min(max).saturating_add(1)
+    } else {
+        0
+    };
     let mut bytes = Vec::with_capacity(usize::try_from(room).unwrap_or(0));
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok(bytes)
@@ -246,7 +251,7 @@ pub(crate) fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     if meta.is_file() && meta.len() > max {
         return Err(too_large());
     }
-    let bytes = read_bounded(path, max)?;
+    let bytes = read_bounded(path, &meta, max)?;
     if bytes.len() as u64 > max {
         return Err(too_large());
     }
